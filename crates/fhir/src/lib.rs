@@ -1,0 +1,7 @@
+//! FHIR R4 resources: validation, search-parameter indexing, search request parsing, OperationOutcome.
+//!
+//! Resources are handled as `serde_json::Value` in their JSON form: Lantern stores what it is
+//! sent (after validation) and never round-trips it through a lossy typed model.
+pub mod issue;
+
+pub use issue::{operation_outcome, Issue, Severity};

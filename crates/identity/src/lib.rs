@@ -1,0 +1,1 @@
+//! Patient identity: NHS numbers, Fellegi-Sunter matching with explanations, persons and links.

@@ -1,0 +1,1 @@
+//! The official FHIR R4 definitions Lantern needs at run time, as generated tables.

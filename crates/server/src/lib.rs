@@ -1,0 +1,1 @@
+//! The HTTP FHIR API and MLLP listener: thin transports over the service layer.

@@ -1,0 +1,23 @@
+//! Command-line interface: one file per subcommand.
+mod fhirpath;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lantern", version, about = "Lantern shared care record server")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate a FHIRPath expression against a JSON resource and print the result as a JSON array.
+    Fhirpath(fhirpath::Args),
+}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Fhirpath(a) => fhirpath::run(a),
+    }
+}
