@@ -1,0 +1,165 @@
+//! FHIRPath N1 §5.6 "String manipulation" (indexOf, substring, startsWith, endsWith, contains,
+//! upper, lower, replace, matches, replaceMatches, length, toChars) and the N2 additions
+//! (lastIndexOf, matchesFull, split, join, trim, encode, decode, escape, unescape). Indexes
+//! count characters, not bytes. Regular expressions use the `regex` crate with `.` matching
+//! newlines, as the specification asks.
+
+use super::{boolean, input_string, string, Call, Func};
+use crate::error::{eval_err, Result};
+use crate::eval::values::to_system;
+use crate::item::{Collection, Item};
+use base64::Engine;
+use std::borrow::Cow;
+
+fn regex(pattern: &str, full: bool) -> Result<regex::Regex> {
+    let p = if full { format!("(?s)^(?:{pattern})$") } else { format!("(?s){pattern}") };
+    regex::Regex::new(&p).or_else(|e| eval_err(format!("invalid regular expression: {e}")))
+}
+
+fn char_index(s: &str, byte: usize) -> i64 {
+    s[..byte].chars().count() as i64
+}
+
+pub(super) fn call<'a>(
+    cx: &Call<'_, '_, '_, 'a>,
+    func: Func,
+    input: Collection<'a>,
+) -> Result<Collection<'a>> {
+    if func == Func::Join {
+        let sep = cx.arg_string(0)?.unwrap_or_default();
+        let mut parts = Vec::with_capacity(input.len());
+        for i in &input {
+            match to_system(i) {
+                Some(Item::String(s)) => parts.push(s),
+                None => {}
+                Some(other) => return eval_err(format!("join() expects strings, got {}", other.fhir_type())),
+            }
+        }
+        return string(parts.join(&sep));
+    }
+    let Some(s) = input_string(&input)? else { return Ok(Vec::new()) };
+    match func {
+        Func::IndexOf
+        | Func::LastIndexOf
+        | Func::StartsWith
+        | Func::EndsWith
+        | Func::Contains
+        | Func::Split => {
+            let Some(sub) = cx.arg_string(0)? else { return Ok(Vec::new()) };
+            match func {
+                Func::IndexOf => {
+                    Ok(vec![Item::Integer(s.find(sub.as_ref()).map_or(-1, |b| char_index(&s, b)))])
+                }
+                Func::LastIndexOf => {
+                    Ok(vec![Item::Integer(s.rfind(sub.as_ref()).map_or(-1, |b| char_index(&s, b)))])
+                }
+                Func::StartsWith => boolean(s.starts_with(sub.as_ref())),
+                Func::EndsWith => boolean(s.ends_with(sub.as_ref())),
+                Func::Contains => boolean(s.contains(sub.as_ref())),
+                _ => Ok(s.split(sub.as_ref()).map(|p| Item::String(Cow::Owned(p.to_string()))).collect()),
+            }
+        }
+        Func::Substring => {
+            let Some(start) = cx.arg_integer(0)? else { return Ok(Vec::new()) };
+            let len = s.chars().count() as i64;
+            if start < 0 || start >= len {
+                return Ok(Vec::new());
+            }
+            let take = match cx.args.len() {
+                1 => len,
+                _ => match cx.arg_integer(1)? {
+                    Some(n) => n.max(0),
+                    None => len,
+                },
+            };
+            string(s.chars().skip(start as usize).take(take as usize).collect::<String>())
+        }
+        Func::Upper => string(s.to_uppercase()),
+        Func::Lower => string(s.to_lowercase()),
+        Func::Replace => {
+            let (Some(pat), Some(with)) = (cx.arg_string(0)?, cx.arg_string(1)?) else {
+                return Ok(Vec::new());
+            };
+            string(s.replace(pat.as_ref(), &with))
+        }
+        Func::Matches | Func::MatchesFull => {
+            let Some(pat) = cx.arg_string(0)? else { return Ok(Vec::new()) };
+            boolean(regex(&pat, func == Func::MatchesFull)?.is_match(&s))
+        }
+        Func::ReplaceMatches => {
+            let (Some(pat), Some(with)) = (cx.arg_string(0)?, cx.arg_string(1)?) else {
+                return Ok(Vec::new());
+            };
+            if pat.is_empty() {
+                return string(s);
+            }
+            string(regex(&pat, false)?.replace_all(&s, with.as_ref()).into_owned())
+        }
+        Func::Length => Ok(vec![Item::Integer(s.chars().count() as i64)]),
+        Func::ToChars => Ok(s.chars().map(|c| Item::String(Cow::Owned(c.to_string()))).collect()),
+        Func::Trim => string(s.trim().to_string()),
+        Func::Encode | Func::Decode | Func::Escape | Func::Unescape => {
+            let Some(fmt) = cx.arg_string(0)? else { return Ok(Vec::new()) };
+            let r = match func {
+                Func::Encode => encode(&s, &fmt),
+                Func::Decode => decode(&s, &fmt),
+                Func::Escape => escape(&s, &fmt),
+                _ => unescape(&s, &fmt),
+            };
+            Ok(r.map(|v| Item::String(Cow::Owned(v))).into_iter().collect())
+        }
+        _ => eval_err("not a string function"),
+    }
+}
+
+fn encode(s: &str, fmt: &str) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    Some(match fmt {
+        "base64" => STANDARD.encode(s),
+        "urlbase64" => URL_SAFE.encode(s),
+        "hex" => hex::encode(s),
+        _ => return None,
+    })
+}
+
+fn decode(s: &str, fmt: &str) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let bytes = match fmt {
+        "base64" => STANDARD.decode(s).ok()?,
+        "urlbase64" => URL_SAFE.decode(s).ok()?,
+        "hex" => hex::decode(s).ok()?,
+        _ => return None,
+    };
+    String::from_utf8(bytes).ok()
+}
+
+fn escape(s: &str, fmt: &str) -> Option<String> {
+    match fmt {
+        "html" => Some(
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;"),
+        ),
+        "json" => {
+            let quoted = serde_json::to_string(s).ok()?;
+            Some(quoted[1..quoted.len() - 1].to_string())
+        }
+        _ => None,
+    }
+}
+
+fn unescape(s: &str, fmt: &str) -> Option<String> {
+    match fmt {
+        "html" => Some(
+            s.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&"),
+        ),
+        "json" => serde_json::from_str(&format!("\"{s}\"")).ok(),
+        _ => None,
+    }
+}
