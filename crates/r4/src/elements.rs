@@ -24,6 +24,8 @@ pub struct TypeRef {
     /// For `Reference` and `canonical`: the resource types (core profile names) the element may
     /// point at (`targetProfile`); empty means any.
     pub targets: Box<[&'static str]>,
+    /// The kind of `code` (`None` for the `System.*` types of primitive values).
+    pub kind: Option<TypeKind>,
 }
 
 /// One element of a type, as the specification defines it.
@@ -45,6 +47,7 @@ pub struct ElementDef {
     pub required_binding: Option<&'static str>,
     pub is_summary: bool,
     pub is_modifier: bool,
+    base_name: &'static str,
 }
 
 impl ElementDef {
@@ -60,7 +63,7 @@ impl ElementDef {
 
     /// The name without `[x]` (`value` for `value[x]`).
     pub fn base_name(&self) -> &'static str {
-        self.name.strip_suffix("[x]").unwrap_or(self.name)
+        self.base_name
     }
 }
 
@@ -80,6 +83,7 @@ pub struct ChildInfo {
     /// `None` is `*`.
     pub max: Option<u32>,
     pub is_choice: bool,
+    kind: Option<TypeKind>,
     /// True for the `_name` sibling of a primitive, which holds the primitive's `id` and
     /// `extension` (an `Element`) rather than its value.
     pub is_primitive_extension: bool,
@@ -101,11 +105,7 @@ impl ChildInfo {
     /// The kind of `type_name` (backbone elements are [`TypeKind::Complex`]); `None` for the
     /// system types of primitive values.
     pub fn kind(&self) -> Option<TypeKind> {
-        if self.is_backbone() {
-            Some(TypeKind::Complex)
-        } else {
-            type_def(self.type_name).map(|d| d.kind)
-        }
+        self.kind
     }
 
     /// For `Reference`/`canonical`: the allowed target types (empty = any).
@@ -119,6 +119,8 @@ struct Node {
     children: Vec<&'static ElementDef>,
     /// The choice elements among them.
     choices: Vec<&'static ElementDef>,
+    /// Those with min cardinality above zero.
+    required: Vec<&'static ElementDef>,
 }
 
 struct Elements {
@@ -143,7 +145,7 @@ fn parse_type(entry: &'static str, line: &str) -> TypeRef {
         Some((c, p)) => (c, Some(p)),
         None => (head, None),
     };
-    TypeRef { code, profile, targets }
+    TypeRef { code, profile, targets, kind: type_def(code).map(|d| d.kind) }
 }
 
 static DEFS: LazyLock<Vec<ElementDef>> = LazyLock::new(|| {
@@ -172,6 +174,7 @@ static DEFS: LazyLock<Vec<ElementDef>> = LazyLock::new(|| {
             required_binding,
             is_summary: flags.contains('S'),
             is_modifier: flags.contains('M'),
+            base_name: name.strip_suffix("[x]").unwrap_or(name),
         });
     }
     out
@@ -213,22 +216,27 @@ static ELEMENTS: LazyLock<Elements> = LazyLock::new(|| {
             assert!(guard < 16, "lantern-r4: base-type cycle at {parent}");
         }
         let choices = children.iter().copied().filter(|e| e.is_choice()).collect();
+        let required = children.iter().copied().filter(|e| e.min > 0).collect();
         for &c in &children {
             if !c.is_choice() {
                 by_name.insert((parent, c.name), c);
             }
         }
-        nodes.insert(parent, Node { children, choices });
+        nodes.insert(parent, Node { children, choices, required });
     }
     Elements { nodes, by_name, by_path }
 });
 
 fn info(e: &'static ElementDef, type_ref: Option<&'static TypeRef>, primitive_ext: bool) -> ChildInfo {
-    let (type_name, type_ref) = match (e.content_reference, type_ref) {
-        (Some(target), _) => (target, ELEMENTS.by_path.get(target).and_then(|t| t.types.first())),
-        (None, Some(t)) if matches!(t.code, "BackboneElement" | "Element") => (e.path, Some(t)),
-        (None, Some(t)) => (t.code, Some(t)),
-        (None, None) => (e.path, None),
+    let (type_name, type_ref, kind) = match (e.content_reference, type_ref) {
+        (Some(target), _) => {
+            (target, ELEMENTS.by_path.get(target).and_then(|t| t.types.first()), Some(TypeKind::Complex))
+        }
+        (None, Some(t)) if matches!(t.code, "BackboneElement" | "Element") => {
+            (e.path, Some(t), Some(TypeKind::Complex))
+        }
+        (None, Some(t)) => (t.code, Some(t), t.kind),
+        (None, None) => (e.path, None, None),
     };
     ChildInfo {
         element: e,
@@ -238,6 +246,7 @@ fn info(e: &'static ElementDef, type_ref: Option<&'static TypeRef>, primitive_ex
         min: e.min,
         max: e.max,
         is_choice: e.is_choice(),
+        kind,
         is_primitive_extension: primitive_ext,
         required_binding: e.required_binding,
     }
@@ -281,7 +290,7 @@ pub fn child(type_or_path: &str, json_name: &str) -> Option<ChildInfo> {
     if let Some(base) = json_name.strip_prefix('_') {
         let (e, t) = resolve(type_or_path, base)?;
         let t = t?;
-        return (type_def(t.code)?.kind == TypeKind::Primitive).then(|| info(e, Some(t), true));
+        return (t.kind == Some(TypeKind::Primitive)).then(|| info(e, Some(t), true));
     }
     let (e, t) = resolve(type_or_path, json_name)?;
     Some(info(e, t, false))
@@ -291,6 +300,12 @@ pub fn child(type_or_path: &str, json_name: &str) -> Option<ChildInfo> {
 /// ones; choice elements appear once (as `value[x]`). `None` if `type_or_path` is unknown.
 pub fn children(type_or_path: &str) -> Option<&'static [&'static ElementDef]> {
     ELEMENTS.nodes.get(type_or_path).map(|n| n.children.as_slice())
+}
+
+/// The elements under a type or backbone path with min cardinality above zero (for
+/// required-element checks); empty if `type_or_path` is unknown.
+pub fn required_children(type_or_path: &str) -> &'static [&'static ElementDef] {
+    ELEMENTS.nodes.get(type_or_path).map_or(&[], |n| n.required.as_slice())
 }
 
 /// The definition of the element at `path` within `type_name`: `path` may be relative
@@ -407,6 +422,12 @@ mod tests {
         }
         assert!(children("Patient.contact").unwrap().iter().any(|e| e.name == "modifierExtension"));
         assert!(children("Nope").is_none());
+        let req: Vec<_> = required_children("Observation").iter().map(|e| e.name).collect();
+        assert_eq!(req, ["status", "code"]);
+        assert_eq!(child("Observation", "valueQuantity").unwrap().kind(), Some(TypeKind::Complex));
+        assert_eq!(child("Patient", "contact").unwrap().kind(), Some(TypeKind::Complex));
+        assert_eq!(child("Patient", "contained").unwrap().kind(), Some(TypeKind::Resource));
+        assert_eq!(child("Patient", "_gender").unwrap().kind(), Some(TypeKind::Primitive));
         assert_eq!(element("Patient", "Patient.contact.name").unwrap().path, "Patient.contact.name");
         assert_eq!(element("Patient", "contact.name").unwrap().path, "Patient.contact.name");
         assert_eq!(element("Observation", "value").unwrap().path, "Observation.value[x]");

@@ -33,7 +33,8 @@
 //!   inherited names, choice types (`valueQuantity`), content references
 //!   (`Questionnaire.item.item`) and primitive `_name` siblings; gives the type (or backbone
 //!   path), cardinality, choice flag, required binding, reference targets.
-//! * [`children`]`(type_or_path)`: every allowed element; [`element`]`(type, path)`.
+//! * [`children`]`(type_or_path)`: every allowed element; [`required_children`] those with
+//!   min > 0; [`element`]`(type, path)`.
 //!
 //! Search ([`search`]):
 //! * [`search_params`]`(resource_type)`, [`search_param`]`(resource_type, code)`,
@@ -63,7 +64,7 @@ pub mod types;
 pub mod valuesets;
 
 pub use compartments::{compartment_params, compartment_resource_types, patient_compartment_params};
-pub use elements::{child, children, element, ChildInfo, ElementDef, TypeRef};
+pub use elements::{child, children, element, required_children, ChildInfo, ElementDef, TypeRef};
 pub use search::{
     all_search_params, search_param, search_param_by_url, search_params, Component, SearchParamDef,
     SearchParamType, XPathUsage,
