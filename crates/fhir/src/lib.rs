@@ -3,5 +3,6 @@
 //! Resources are handled as `serde_json::Value` in their JSON form: Lantern stores what it is
 //! sent (after validation) and never round-trips it through a lossy typed model.
 pub mod issue;
+pub mod validate;
 
 pub use issue::{operation_outcome, Issue, Severity};
