@@ -42,13 +42,16 @@ HEADER = (
 DATATYPE_PROFILES = {"SimpleQuantity", "MoneyQuantity"}
 
 
-def fetch_package():
-    tmp = tempfile.mkdtemp(prefix="lantern-r4-")
+def fetch_package(tmp):
+    """npm pack the package into the directory `tmp` and unpack it; returns the package dir."""
     subprocess.run(["npm", "pack", "{}@{}".format(PACKAGE, VERSION)], cwd=tmp, check=True,
                    stdout=subprocess.DEVNULL)
     tgz = [f for f in os.listdir(tmp) if f.endswith(".tgz")][0]
     with tarfile.open(os.path.join(tmp, tgz)) as tar:
-        tar.extractall(tmp)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(tmp, filter="data")
+        else:
+            tar.extractall(tmp)
     return os.path.join(tmp, "package")
 
 
@@ -350,7 +353,14 @@ def write(path, lines):
 
 
 def main():
-    pkg = sys.argv[1] if len(sys.argv) > 1 else fetch_package()
+    if len(sys.argv) > 1:
+        generate(sys.argv[1])
+    else:
+        with tempfile.TemporaryDirectory(prefix="lantern-r4-") as tmp:
+            generate(fetch_package(tmp))
+
+
+def generate(pkg):
     with open(os.path.join(pkg, "package.json"), encoding="utf-8") as f:
         meta = json.load(f)
     if meta["name"] != PACKAGE or meta["version"] != VERSION:
