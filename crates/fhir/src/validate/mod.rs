@@ -60,7 +60,9 @@ struct Walker<'v> {
 
 impl<'v> Walker<'v> {
     fn issue(&mut self, code: &'static str, diagnostics: String) {
-        self.issues.push(Issue::error(code, Some(self.path.clone()), diagnostics));
+        // Before the resource type is known there is no path to name.
+        let expression = (!self.path.is_empty()).then(|| self.path.clone());
+        self.issues.push(Issue::error(code, expression, diagnostics));
     }
 
     fn resource(&mut self, v: &'v Value, nesting: Nesting) {
