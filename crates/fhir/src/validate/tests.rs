@@ -59,6 +59,18 @@ fn specification_examples_validate() {
         }
         total += 1;
         let errs = errors(&v);
+        // Mutation check: an unknown property in the last (deepest) object of the tree must be
+        // caught, which shows the walk reaches every nested datatype, backbone and resource.
+        let mut mutated = v.clone();
+        let mut ptr = String::new();
+        last_object(&v, &mut ptr);
+        if let Some(obj) = mutated.pointer_mut(&ptr).and_then(Value::as_object_mut) {
+            obj.insert("zzUnknown".into(), json!(1));
+            let caught = validate(&mutated)
+                .iter()
+                .any(|i| i.code == "structure" && i.diagnostics.contains("'zzUnknown'"));
+            assert!(caught, "{name}: an unknown element in its last object was not reported");
+        }
         let known = KNOWN_INVALID.iter().any(|(f, _)| *f == name);
         if errs.is_empty() {
             passed += 1;
@@ -74,6 +86,37 @@ fn specification_examples_validate() {
         }
     }
     assert!(unexpected.is_empty(), "{} examples gave unexpected errors", unexpected.len());
+}
+
+/// The JSON pointer of the last object in document order (depth first), if the value holds
+/// any object.
+fn last_object(v: &Value, ptr: &mut String) -> bool {
+    use std::fmt::Write;
+    match v {
+        Value::Object(o) => {
+            for (k, c) in o.iter().rev() {
+                let mark = ptr.len();
+                let _ = write!(ptr, "/{}", k.replace('~', "~0").replace('/', "~1"));
+                if last_object(c, ptr) {
+                    return true;
+                }
+                ptr.truncate(mark);
+            }
+            true
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate().rev() {
+                let mark = ptr.len();
+                let _ = write!(ptr, "/{i}");
+                if last_object(c, ptr) {
+                    return true;
+                }
+                ptr.truncate(mark);
+            }
+            false
+        }
+        _ => false,
+    }
 }
 
 /// Examples in hl7.fhir.r4.examples@4.0.1 that are not valid R4, and why.
