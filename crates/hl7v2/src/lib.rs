@@ -42,6 +42,7 @@ mod escape;
 mod groups;
 mod header;
 mod issue;
+pub mod map;
 mod message;
 pub mod mllp;
 mod parser;
