@@ -162,7 +162,7 @@ mod tests {
         let (m, _) = parse(
             b"MSH|^~\\&|PAS|RVJ|LANTERN|LANTERN|20240101120000||ADT^A28^ADT_A05|C1|P|2.4\r\
 EVN|A28|20240101120000\r\
-PID|1||123456^^^RVJ^MR~9434765919^^^NHS^NH||SMITH^John^Paul^^Mr||19800101|M|||1 High St^^Bristol^^bs105nb^GB^H||07700900123^PRN^CP|||M||||||A||||||20230101|Y\r",
+PID|1||123456^^^RVJ^MR~9434765919^^^NHS^NH||SMITH^John^Paul^^Mr||19800101|M|||1 High St^^Bristol^^bs105nb^GB^H||07700900123^PRN^CP|||M||||||A|||||||20230101|Y\r",
         );
         let cfg = FeedConfig::new("nbt-pas", "RVJ", "North Bristol NHS Trust");
         let (mapped, issues) = map_message(&m, &cfg).unwrap();
