@@ -39,7 +39,12 @@ pub(crate) fn map_dg1(ctx: &mut Ctx<'_>, dg1: &Segment, patient: &PatientRef, en
         return;
     };
     let id = dg1.component(20, 1).trim();
-    let enc_key = encounter.and_then(|e| e["reference"].as_str()).unwrap_or("");
+    // Scope by visit number (stable across messages), not by the bundle-local urn:uuid.
+    let enc_key = if encounter.is_some() {
+        ctx.msg.segment("PV1").map_or("", |p| p.component(19, 1).trim())
+    } else {
+        ""
+    };
     let key = if id.is_empty() {
         format!("{}|{}|{}", patient.key, enc_key, dg1.component(3, 1).trim().to_uppercase())
     } else {
