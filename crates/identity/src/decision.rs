@@ -1,0 +1,107 @@
+//! From a score to a decision: link, review, or new person — with the reason.
+//!
+//! Deterministic rule first: the same valid NHS number on both sides links, unless either source
+//! says its number is unverified, or the two records are clearly different people (both sexes
+//! known and different *and* dates of birth years apart, or demographic evidence strongly
+//! against). Such a pair is sent to review rather than linked: a shared NHS number with
+//! contradicting demographics is usually a data-entry error on one side, and linking would show
+//! one patient another's record. Otherwise the match weight is compared with the two
+//! thresholds.
+use serde::{Deserialize, Serialize};
+
+use crate::dict::Prepared;
+use crate::score::Scorer;
+
+/// What to do with a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Same person: link.
+    Link,
+    /// Unsure: a person should look.
+    Review,
+    /// Different people: the incoming record is a new person (for this candidate).
+    NewPerson,
+}
+
+/// Why the decision was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Same valid NHS number, demographics consistent.
+    SameNhsNumber,
+    /// Same valid NHS number but different sex and dates of birth years apart.
+    SameNhsNumberButDifferentSexAndBirthDate,
+    /// Same valid NHS number but the demographics strongly disagree.
+    SameNhsNumberButDemographicsDisagree,
+    /// Same valid NHS number but a source marked it unverified; decided on score.
+    SameNhsNumberUnverified,
+    /// Match weight at or above the link threshold.
+    AboveLinkThreshold,
+    /// Match weight between the thresholds.
+    BetweenThresholds,
+    /// Match weight below the review threshold.
+    BelowReviewThreshold,
+}
+
+impl Reason {
+    /// The reason in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::SameNhsNumber => "same verified NHS number",
+            Reason::SameNhsNumberButDifferentSexAndBirthDate => {
+                "same NHS number but different sex and dates of birth years apart: needs review"
+            }
+            Reason::SameNhsNumberButDemographicsDisagree => {
+                "same NHS number but the other details strongly disagree: needs review"
+            }
+            Reason::SameNhsNumberUnverified => "same NHS number, not verified at source: decided on score",
+            Reason::AboveLinkThreshold => "score at or above the link threshold",
+            Reason::BetweenThresholds => "score between the review and link thresholds",
+            Reason::BelowReviewThreshold => "score below the review threshold",
+        }
+    }
+}
+
+/// Decides a pair given its match weight and the part of it due to the NHS number.
+pub fn decide(s: &Scorer<'_>, a: &Prepared, b: &Prepared, total: f64, nhs_weight: f64) -> (Decision, Reason) {
+    let cfg = &s.model.config;
+    if cfg.nhs.link_on_same_number && a.nhs != 0 && a.nhs == b.nhs {
+        if a.nhs_verified == Some(false) || b.nhs_verified == Some(false) {
+            return by_threshold(s, total).map_reason(Reason::SameNhsNumberUnverified);
+        }
+        let years_apart =
+            if a.dob != 0 && b.dob != 0 { (a.dob / 10_000).abs_diff(b.dob / 10_000) } else { 0 };
+        if a.sex != 0 && b.sex != 0 && a.sex != b.sex && years_apart >= u32::from(cfg.nhs.conflict_dob_years)
+        {
+            return (Decision::Review, Reason::SameNhsNumberButDifferentSexAndBirthDate);
+        }
+        let demographic = total - s.prior - nhs_weight;
+        if demographic < cfg.nhs.conflict_min_evidence {
+            return (Decision::Review, Reason::SameNhsNumberButDemographicsDisagree);
+        }
+        return (Decision::Link, Reason::SameNhsNumber);
+    }
+    by_threshold(s, total)
+}
+
+fn by_threshold(s: &Scorer<'_>, total: f64) -> (Decision, Reason) {
+    let cfg = &s.model.config;
+    if total >= cfg.link_threshold {
+        (Decision::Link, Reason::AboveLinkThreshold)
+    } else if total >= cfg.review_threshold {
+        (Decision::Review, Reason::BetweenThresholds)
+    } else {
+        (Decision::NewPerson, Reason::BelowReviewThreshold)
+    }
+}
+
+trait MapReason {
+    fn map_reason(self, r: Reason) -> Self;
+}
+
+impl MapReason for (Decision, Reason) {
+    fn map_reason(self, r: Reason) -> Self {
+        (self.0, r)
+    }
+}

@@ -1,0 +1,105 @@
+//! Fast scoring of a pair: levels, match weight, and nothing allocated.
+//!
+//! [`Scorer`] precomputes every level's weight from a [`Model`]; scoring a pair is then one
+//! level evaluation and one table look-up per comparison, plus a term-frequency adjustment on
+//! exact agreements. This is the inner loop of batch linkage.
+use crate::compare::{LevelRule, MAX_COMPARISONS, NULL_LEVEL};
+use crate::dict::{Dict, Prepared};
+use crate::model::Model;
+use crate::tf::{self, TfRole};
+
+/// Weight tables derived from a model.
+pub struct Scorer<'m> {
+    pub(crate) model: &'m Model,
+    pub(crate) weights: Vec<[f64; 16]>,
+    /// For comparisons with term-frequency adjustment: (role, exact level, u of that level).
+    pub(crate) tf: Vec<Option<(TfRole, u8, f64)>>,
+    pub(crate) prior: f64,
+    pub(crate) nhs_comparison: Option<usize>,
+}
+
+/// A pair's levels, packed 4 bits per comparison.
+pub type Pattern = u64;
+
+/// Unpacks the level of comparison `c` from a pattern.
+pub fn pattern_level(p: Pattern, c: usize) -> u8 {
+    ((p >> (4 * c)) & 0xf) as u8
+}
+
+/// The levels of a pair, packed into a [`Pattern`].
+pub fn pattern(model: &Model, a: &Prepared, b: &Prepared, d: &Dict) -> Pattern {
+    let mut p: Pattern = 0;
+    for (c, cmp) in model.config.comparisons.iter().enumerate().take(MAX_COMPARISONS) {
+        p |= u64::from(cmp.level(a, b, d)) << (4 * c);
+    }
+    p
+}
+
+impl<'m> Scorer<'m> {
+    /// Builds the weight tables.
+    pub fn new(model: &'m Model) -> Scorer<'m> {
+        let mut weights = Vec::new();
+        let mut tfs = Vec::new();
+        for (cfg, params) in model.config.comparisons.iter().zip(&model.comparisons) {
+            let mut w = [0.0; 16];
+            for (l, slot) in w.iter_mut().enumerate().take(cfg.level_count()) {
+                *slot = params.weight(l);
+            }
+            weights.push(w);
+            let exact = cfg.levels.iter().position(|r| matches!(r, LevelRule::Exact));
+            tfs.push(match (cfg.tf_adjust, cfg.tf_role(), exact) {
+                (true, Some(role), Some(l)) => Some((role, l as u8, params.u[l])),
+                _ => None,
+            });
+        }
+        let nhs_comparison =
+            model.config.comparisons.iter().position(|c| c.field == crate::compare::Field::NhsNumber);
+        Scorer { model, weights, tf: tfs, prior: model.prior_weight(), nhs_comparison }
+    }
+
+    /// Weight of comparison `c` at level `l`, with its term-frequency adjustment; 0 for null.
+    pub(crate) fn level_weight(&self, c: usize, l: u8, a: &Prepared, d: &Dict) -> (f64, f64) {
+        if l == NULL_LEVEL {
+            return (0.0, 0.0);
+        }
+        let w = self.weights[c][l as usize];
+        let adj = match self.tf[c] {
+            Some((role, exact, u)) if exact == l => {
+                let sym = self.model.config.comparisons[c].tf_symbol(a);
+                tf::adjustment(u, d.frequency(role, sym), 1.0, self.model.config.tf_max_adjustment)
+            }
+            _ => 0.0,
+        };
+        (w, adj)
+    }
+
+    /// Match weight of a pair (prior included) and the part of it due to the NHS number.
+    pub fn score(&self, a: &Prepared, b: &Prepared, d: &Dict) -> (f64, f64) {
+        let mut total = self.prior;
+        let mut nhs = 0.0;
+        for (c, cmp) in self.model.config.comparisons.iter().enumerate() {
+            let l = cmp.level(a, b, d);
+            let (w, adj) = self.level_weight(c, l, a, d);
+            total += w + adj;
+            if Some(c) == self.nhs_comparison {
+                nhs = w + adj;
+            }
+        }
+        (total, nhs)
+    }
+
+    /// The prior weight.
+    pub fn prior(&self) -> f64 {
+        self.prior
+    }
+}
+
+/// Match probability of a match weight.
+pub fn probability(weight: f64) -> f64 {
+    let o = weight.exp2();
+    if o.is_infinite() {
+        1.0
+    } else {
+        o / (1.0 + o)
+    }
+}

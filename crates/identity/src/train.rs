@@ -1,0 +1,173 @@
+//! Learning a model from unlabelled records.
+//!
+//! 1. **u** from random pairs: almost every random pair is two different people, so the share of
+//!    random pairs reaching each level estimates P(level | different people). With fewer pairs
+//!    than the sample size, every pair is used.
+//! 2. **m** by EM ([`crate::em`]) over the candidate pairs of all blocking rules, grouped by
+//!    comparison pattern (a uniform sample when there are more than `em.max_pairs`).
+//! 3. **λ**, the prior that two random records match: EM's match rate among candidates times the
+//!    number of candidates, over the number of all pairs (matches outside every block are few).
+use rayon::prelude::*;
+
+use crate::blocking::Blocks;
+use crate::config::Config;
+use crate::dict::{Dict, Prepared};
+use crate::em::{self, MixtureParams};
+use crate::intern::{mix64, FxMap};
+use crate::model::{level_label, ComparisonParams, Model, TrainingReport};
+use crate::score::{pattern, pattern_level, Pattern};
+
+type LevelCounts = Vec<[u64; 16]>;
+
+fn add_counts(mut a: LevelCounts, b: LevelCounts) -> LevelCounts {
+    for (x, y) in a.iter_mut().zip(b) {
+        for (p, q) in x.iter_mut().zip(y) {
+            *p += q;
+        }
+    }
+    a
+}
+
+/// The `k`-th random pair (deterministic in the seed), or `None` for a pair of a record with
+/// itself.
+fn random_pair(seed: u64, k: u64, n: u64) -> Option<(usize, usize)> {
+    let h1 = mix64(seed ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let h2 = mix64(h1 ^ 0xdead_beef);
+    let (i, j) = (h1 % n, h2 % n);
+    (i != j).then_some((i as usize, j as usize))
+}
+
+/// u probabilities from random pairs, with add-½ smoothing so no level has u = 0.
+fn estimate_u(records: &[Prepared], d: &Dict, proto: &Model) -> (Vec<Vec<f64>>, u64) {
+    let n = records.len() as u64;
+    let k = proto.config.comparisons.len();
+    let all_pairs = n * n.saturating_sub(1) / 2;
+    let sample = proto.config.u_sample_pairs as u64;
+    let count_pair = |mut acc: LevelCounts, (i, j): (usize, usize)| {
+        let p = pattern(proto, &records[i], &records[j], d);
+        for (c, slot) in acc.iter_mut().enumerate() {
+            slot[pattern_level(p, c) as usize] += 1;
+        }
+        acc
+    };
+    let zero = || vec![[0u64; 16]; k];
+    let (counts, used) = if all_pairs <= sample {
+        let counts = (0..records.len())
+            .into_par_iter()
+            .fold(zero, |acc, i| ((i + 1)..records.len()).map(|j| (i, j)).fold(acc, count_pair))
+            .reduce(zero, add_counts);
+        (counts, all_pairs)
+    } else {
+        let seed = proto.config.seed;
+        let counts = (0..sample)
+            .into_par_iter()
+            .filter_map(|s| random_pair(seed, s, n))
+            .fold(zero, count_pair)
+            .reduce(zero, add_counts);
+        (counts, sample)
+    };
+    let u = proto
+        .config
+        .comparisons
+        .iter()
+        .zip(&counts)
+        .map(|(cfg, cnt)| {
+            let levels = cfg.level_count();
+            let total: u64 = cnt[..levels].iter().sum();
+            (0..levels).map(|l| (cnt[l] as f64 + 0.5) / (total as f64 + 0.5 * levels as f64)).collect()
+        })
+        .collect();
+    (u, used)
+}
+
+/// Candidate-pair patterns, grouped, and the exact number of candidate pairs.
+fn candidate_patterns(
+    records: &[Prepared],
+    d: &Dict,
+    proto: &Model,
+    blocks: &Blocks,
+) -> (Vec<(Pattern, f64)>, u64, u64) {
+    let bound = blocks.pair_bound().max(1);
+    let max = proto.config.em.max_pairs as u64;
+    // Keep a pair when its hash falls below this (all pairs when the bound is small enough).
+    let keep_below =
+        if bound <= max { u64::MAX } else { ((max as f64 / bound as f64) * u64::MAX as f64) as u64 };
+    let seed = proto.config.seed;
+    let (map, candidates, sampled) = (0..blocks.blocks.len())
+        .into_par_iter()
+        .fold(
+            || (FxMap::<Pattern, f64>::default(), 0u64, 0u64),
+            |(mut map, mut n, mut s), b| {
+                blocks.for_each_pair(b, |i, j| {
+                    n += 1;
+                    if keep_below == u64::MAX
+                        || mix64(seed ^ (u64::from(i) << 32 | u64::from(j))) < keep_below
+                    {
+                        s += 1;
+                        *map.entry(pattern(proto, &records[i as usize], &records[j as usize], d))
+                            .or_default() += 1.0;
+                    }
+                });
+                (map, n, s)
+            },
+        )
+        .reduce(
+            || (FxMap::default(), 0, 0),
+            |(a, n1, s1), (b, n2, s2)| {
+                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+                for (k, v) in small {
+                    *big.entry(k).or_default() += v;
+                }
+                (big, n1 + n2, s1 + s2)
+            },
+        );
+    let mut patterns: Vec<(Pattern, f64)> = map.into_iter().collect();
+    patterns.sort_unstable_by_key(|p| p.0);
+    (patterns, candidates, sampled)
+}
+
+/// Trains a model on prepared records whose blocks are already built.
+pub(crate) fn fit(records: &[Prepared], d: &Dict, config: &Config, blocks: &Blocks) -> Model {
+    let mut model = Model {
+        config: config.clone(),
+        comparisons: config
+            .comparisons
+            .iter()
+            .map(|c| ComparisonParams {
+                name: c.name.clone(),
+                levels: c.levels.iter().map(level_label).chain(["different".to_owned()]).collect(),
+                m: em::default_m(c.level_count()),
+                u: vec![1.0 / c.level_count() as f64; c.level_count()],
+            })
+            .collect(),
+        lambda: 1e-6,
+        tf: d.tf_tables(),
+        training: TrainingReport { records: records.len(), ..TrainingReport::default() },
+    };
+    let (u, u_pairs) = estimate_u(records, d, &model);
+    for (p, u) in model.comparisons.iter_mut().zip(&u) {
+        p.u.clone_from(u);
+    }
+    let (patterns, candidates, sampled) = candidate_patterns(records, d, &model, blocks);
+    let start = MixtureParams {
+        m: model.comparisons.iter().map(|p| p.m.clone()).collect(),
+        u: u.clone(),
+        lambda: 0.1,
+    };
+    let out = em::run(&patterns, start, &config.em);
+    for (c, p) in model.comparisons.iter_mut().enumerate() {
+        p.m.clone_from(&out.params.m[c]);
+    }
+    let n = records.len() as f64;
+    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    model.lambda = (out.params.lambda * candidates as f64 / all_pairs).clamp(1e-12, 0.5);
+    model.training.u_pairs = u_pairs;
+    model.training.candidate_pairs = candidates;
+    model.training.em_pairs = sampled;
+    model.training.em_patterns = patterns.len();
+    model.training.em_iterations = out.iterations;
+    model.training.em_converged = out.converged_at.iter().all(Option::is_some);
+    model.training.comparison_converged_at = out.converged_at;
+    model.training.candidate_match_rate = out.params.lambda;
+    model
+}
