@@ -2,10 +2,18 @@
 //!
 //! Each subcommand lives in its own file under `cli/`; this file only dispatches.
 mod cli;
+mod compose;
 
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,lantern=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args = cli::Cli::parse();
     cli::run(args)
 }

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 mod fhirpath;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -14,10 +15,13 @@ pub(crate) struct Cli {
 enum Command {
     /// Evaluate a FHIRPath expression against a JSON resource and print the result as a JSON array.
     Fhirpath(fhirpath::Args),
+    /// Serve the FHIR API over HTTP.
+    Serve(serve::Args),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fhirpath(a) => fhirpath::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }

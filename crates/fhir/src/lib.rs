@@ -2,7 +2,10 @@
 //!
 //! Resources are handled as `serde_json::Value` in their JSON form: Lantern stores what it is
 //! sent (after validation) and never round-trips it through a lossy typed model.
+pub mod datetime;
+pub mod index;
 pub mod issue;
+pub mod search;
 pub mod validate;
 
 pub use issue::{operation_outcome, Issue, Severity};

@@ -1,1 +1,17 @@
-//! The HTTP FHIR API and MLLP listener: thin transports over the service layer.
+//! The HTTP FHIR API (and, later, the MLLP listener): thin transports over `lantern-service`.
+//!
+//! A request passes through tower layers (tracing, compression), then extractors that decode
+//! the FHIR-specific headers (Prefer, If-Match, If-None-Exist, `_format`), then a handler that
+//! calls exactly one service function and encodes its result. Rules live in the service so
+//! every entry point shares them; the only HTTP-specific knowledge here is in `http/respond.rs`
+//! (status codes, headers, OperationOutcome rendering).
+//!
+//! Invariant: handlers never log request or response bodies, tokens or patient data.
+pub mod http;
+
+pub use http::{router, AppState};
+
+/// Serves the FHIR API on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}

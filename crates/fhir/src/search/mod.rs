@@ -1,0 +1,141 @@
+//! FHIR search requests (R4 §3.1.1 "Search"): the typed form of a query string, checked
+//! against the official SearchParameter definitions. The store compiles this into SQL; nothing
+//! here knows about tables.
+mod parse;
+mod value;
+
+pub use parse::{parse, Handling};
+pub use value::{parse_number, parse_value, Prefix};
+
+use lantern_r4::SearchParamType;
+
+/// One search, as parsed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchRequest {
+    /// The resource type searched; None for a system-level search.
+    pub rtype: Option<String>,
+    /// `_type` on a system search.
+    pub types: Vec<String>,
+    /// Criteria, all of which must hold.
+    pub criteria: Vec<Criterion>,
+    pub sort: Vec<SortKey>,
+    /// Page size (`_count`).
+    pub count: usize,
+    pub total: TotalMode,
+    pub include: Vec<Include>,
+    pub revinclude: Vec<Include>,
+    pub summary: Option<Summary>,
+    pub elements: Vec<String>,
+    /// The opaque paging cursor (`_page`), produced by a previous page's next link.
+    pub cursor: Option<String>,
+    /// Parameters that were accepted and used, in canonical form, for the self link.
+    pub used: Vec<(String, String)>,
+    /// Parameters ignored under `Prefer: handling=lenient`, for an OperationOutcome warning.
+    pub ignored: Vec<String>,
+}
+
+pub const DEFAULT_COUNT: usize = 20;
+pub const MAX_COUNT: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TotalMode {
+    None,
+    Estimate,
+    #[default]
+    Accurate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    True,
+    Text,
+    Data,
+    Count,
+    False,
+}
+
+/// One condition. Values inside one criterion are alternatives (OR, the comma); criteria are
+/// all required (AND, repeated parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// A parameter of the searched type.
+    Param { code: &'static str, kind: SearchParamType, modifier: Modifier, values: Vec<SearchValue> },
+    /// `param:missing=true|false`.
+    Missing { code: &'static str, kind: SearchParamType, missing: bool },
+    /// A chained parameter: resources whose reference `code` points at a resource (of one of
+    /// `target_types`) that matches `inner`.
+    Chain { code: &'static str, target_types: Vec<String>, inner: Box<Criterion> },
+    /// Reverse chaining (`_has:Type:ref:criterion`): resources referred to, through `ref_code`,
+    /// by a resource of `source_type` matching `inner`.
+    Has { source_type: String, ref_code: &'static str, inner: Box<Criterion> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modifier {
+    None,
+    Exact,
+    Contains,
+    Not,
+    Text,
+    Identifier,
+    Above,
+    Below,
+    /// `:[type]` on a reference parameter.
+    Type(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchValue {
+    String(String),
+    /// `system|code`: `system` None means any system; `Some(None)` means "no system" (`|code`);
+    /// `code` None means any code in the system (`system|`).
+    Token {
+        system: Option<Option<String>>,
+        code: Option<String>,
+    },
+    /// A local reference (`Patient/1`, or `1` with the type unknown) or an absolute URL.
+    Reference {
+        rtype: Option<String>,
+        id: String,
+    },
+    ReferenceUrl(String),
+    Date {
+        prefix: Prefix,
+        lo: i64,
+        hi: i64,
+    },
+    /// A number with the range its precision implies.
+    Number {
+        prefix: Prefix,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    },
+    Quantity {
+        prefix: Prefix,
+        value: f64,
+        lo: f64,
+        hi: f64,
+        system: Option<String>,
+        code: Option<String>,
+    },
+    Uri(String),
+    /// Composite parameter: one raw value per component, split on `$`.
+    Composite(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub code: String,
+    pub descending: bool,
+}
+
+/// `_include` / `_revinclude`: `source_type:param[:target_type]`, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub source_type: String,
+    /// None for `*` (every reference parameter).
+    pub param: Option<&'static str>,
+    pub target_type: Option<String>,
+    pub iterate: bool,
+}

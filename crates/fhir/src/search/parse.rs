@@ -1,0 +1,431 @@
+//! From query-string pairs to a [`SearchRequest`] (R4 §3.1.1: parameters, modifiers, chains,
+//! `_has`, result parameters). Unknown parameters follow `Prefer: handling` (§3.1.1.1.1): strict
+//! refuses the search, lenient ignores them and says so.
+use super::value::{parse_value, split_escaped};
+use super::*;
+use crate::Issue;
+use lantern_r4::{search_param, SearchParamDef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handling {
+    Strict,
+    #[default]
+    Lenient,
+}
+
+/// Result and control parameters that are not search criteria.
+const CONTROL: &[&str] = &[
+    "_format",
+    "_pretty",
+    "_summary",
+    "_elements",
+    "_count",
+    "_total",
+    "_sort",
+    "_include",
+    "_revinclude",
+    "_page",
+    "_contained",
+    "_containedType",
+];
+
+/// Parses the query of a search on `rtype` (None: system search). `pairs` are URL-decoded.
+pub fn parse(
+    rtype: Option<&str>,
+    pairs: &[(String, String)],
+    handling: Handling,
+) -> Result<SearchRequest, Vec<Issue>> {
+    let mut req =
+        SearchRequest { rtype: rtype.map(str::to_string), count: DEFAULT_COUNT, ..Default::default() };
+    let mut issues = Vec::new();
+    for (key, raw) in pairs {
+        let (name, modifier_text) = match key.split_once(':') {
+            Some((n, m)) => (n, Some(m)),
+            None => (key.as_str(), None),
+        };
+        let r = match name {
+            "_count" => parse_count(raw).map(|c| {
+                req.count = c;
+            }),
+            "_total" => match raw.as_str() {
+                "none" => {
+                    req.total = TotalMode::None;
+                    Ok(())
+                }
+                "estimate" => {
+                    req.total = TotalMode::Estimate;
+                    Ok(())
+                }
+                "accurate" => {
+                    req.total = TotalMode::Accurate;
+                    Ok(())
+                }
+                _ => Err(invalid(key, format!("_total must be none, estimate or accurate, not '{raw}'"))),
+            },
+            "_summary" => match raw.as_str() {
+                "true" => {
+                    req.summary = Some(Summary::True);
+                    Ok(())
+                }
+                "text" => {
+                    req.summary = Some(Summary::Text);
+                    Ok(())
+                }
+                "data" => {
+                    req.summary = Some(Summary::Data);
+                    Ok(())
+                }
+                "count" => {
+                    req.summary = Some(Summary::Count);
+                    Ok(())
+                }
+                "false" => {
+                    req.summary = Some(Summary::False);
+                    Ok(())
+                }
+                _ => Err(invalid(
+                    key,
+                    format!("_summary must be true, text, data, count or false, not '{raw}'"),
+                )),
+            },
+            "_elements" => {
+                req.elements.extend(raw.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+                Ok(())
+            }
+            "_sort" => parse_sort(rtype, raw).map(|s| req.sort.extend(s)),
+            "_include" | "_revinclude" => {
+                let iterate = matches!(modifier_text, Some("iterate") | Some("recurse"));
+                parse_include(raw, iterate).map(|inc| {
+                    if name == "_include" {
+                        req.include.push(inc)
+                    } else {
+                        req.revinclude.push(inc)
+                    }
+                })
+            }
+            "_page" => {
+                req.cursor = Some(raw.clone());
+                Ok(())
+            }
+            "_type" if rtype.is_none() => {
+                for t in raw.split(',') {
+                    if lantern_r4::is_resource_type(t) {
+                        req.types.push(t.to_string());
+                    } else {
+                        issues.push(invalid(key, format!("_type: '{t}' is not a resource type")));
+                    }
+                }
+                continue;
+            }
+            n if CONTROL.contains(&n) => Ok(()),
+            _ => {
+                let base = rtype.unwrap_or("Resource");
+                match parse_criterion(base, key, raw) {
+                    Ok(c) => {
+                        req.criteria.push(c);
+                        req.used.push((key.clone(), raw.clone()));
+                        continue;
+                    }
+                    Err(e) if e.code == "not-supported" && handling == Handling::Lenient => {
+                        req.ignored.push(key.clone());
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match r {
+            Ok(()) => {
+                if name != "_page" && name != "_format" && name != "_pretty" {
+                    req.used.push((key.clone(), raw.clone()));
+                }
+            }
+            Err(e) => issues.push(e),
+        }
+    }
+    if issues.is_empty() {
+        Ok(req)
+    } else {
+        Err(issues)
+    }
+}
+
+fn invalid(key: &str, msg: String) -> Issue {
+    Issue::error("invalid", Some(key.to_string()), msg)
+}
+
+fn parse_count(raw: &str) -> Result<usize, Issue> {
+    raw.parse::<usize>()
+        .map(|c| c.min(MAX_COUNT))
+        .map_err(|_| invalid("_count", format!("_count must be a whole number, not '{raw}'")))
+}
+
+fn parse_sort(rtype: Option<&str>, raw: &str) -> Result<Vec<SortKey>, Issue> {
+    let mut out = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (descending, code) = match part.strip_prefix('-') {
+            Some(c) => (true, c),
+            None => (false, part),
+        };
+        let known = matches!(code, "_id" | "_lastUpdated")
+            || rtype.is_some_and(|t| search_param(t, code).is_some())
+            || search_param("Resource", code).is_some();
+        if !known {
+            return Err(Issue::error(
+                "not-supported",
+                Some("_sort".into()),
+                format!(
+                    "cannot sort by '{code}': it is not a search parameter of {}",
+                    rtype.unwrap_or("the system")
+                ),
+            ));
+        }
+        out.push(SortKey { code: code.to_string(), descending });
+    }
+    Ok(out)
+}
+
+fn parse_include(raw: &str, iterate: bool) -> Result<Include, Issue> {
+    if raw == "*" {
+        return Ok(Include { source_type: "*".into(), param: None, target_type: None, iterate });
+    }
+    let parts: Vec<&str> = raw.split(':').collect();
+    let (src, param, target) = match parts.as_slice() {
+        [s, p] => (*s, *p, None),
+        [s, p, t] => (*s, *p, Some(*t)),
+        _ => {
+            return Err(invalid(
+                "_include",
+                format!("'{raw}' is not of the form Type:parameter[:TargetType]"),
+            ))
+        }
+    };
+    if !lantern_r4::is_resource_type(src) {
+        return Err(invalid("_include", format!("'{src}' is not a resource type")));
+    }
+    if let Some(t) = target {
+        if !lantern_r4::is_resource_type(t) {
+            return Err(invalid("_include", format!("'{t}' is not a resource type")));
+        }
+    }
+    if param == "*" {
+        return Ok(Include {
+            source_type: src.into(),
+            param: None,
+            target_type: target.map(str::to_string),
+            iterate,
+        });
+    }
+    match search_param(src, param) {
+        Some(d) if d.kind == SearchParamType::Reference => Ok(Include {
+            source_type: src.into(),
+            param: Some(d.code),
+            target_type: target.map(str::to_string),
+            iterate,
+        }),
+        Some(_) => Err(invalid("_include", format!("{src}:{param} is not a reference parameter"))),
+        None => Err(Issue::error(
+            "not-supported",
+            Some("_include".into()),
+            format!("{src} has no search parameter '{param}'"),
+        )),
+    }
+}
+
+fn unknown(rtype: &str, code: &str) -> Issue {
+    Issue::error("not-supported", Some(code.to_string()), format!("{rtype} has no search parameter '{code}'"))
+}
+
+fn lookup(rtype: &str, code: &str) -> Result<&'static SearchParamDef, Issue> {
+    search_param(rtype, code).ok_or_else(|| unknown(rtype, code))
+}
+
+/// Parses one criterion key (with chains, `_has` and modifiers) and its value list.
+fn parse_criterion(rtype: &str, key: &str, raw: &str) -> Result<Criterion, Issue> {
+    if let Some(rest) = key.strip_prefix("_has:") {
+        // _has:SourceType:refParam:rest
+        let mut it = rest.splitn(3, ':');
+        let (Some(src), Some(refp), Some(inner)) = (it.next(), it.next(), it.next()) else {
+            return Err(invalid(key, "_has must be _has:Type:reference:parameter".into()));
+        };
+        if !lantern_r4::is_resource_type(src) {
+            return Err(invalid(key, format!("_has: '{src}' is not a resource type")));
+        }
+        let d = lookup(src, refp)?;
+        if d.kind != SearchParamType::Reference {
+            return Err(invalid(key, format!("_has: {src}.{refp} is not a reference parameter")));
+        }
+        if !d.targets.is_empty() && rtype != "Resource" && !d.targets.contains(&rtype) {
+            return Err(invalid(key, format!("_has: {src}.{refp} cannot refer to {rtype}")));
+        }
+        let inner = parse_criterion(src, inner, raw)?;
+        return Ok(Criterion::Has { source_type: src.into(), ref_code: d.code, inner: Box::new(inner) });
+    }
+    // A chain: the first dot outside the modifier splits the reference parameter from the rest.
+    if let Some(dot) = key.find('.') {
+        let (head, rest) = (&key[..dot], &key[dot + 1..]);
+        let (code, type_mod) = match head.split_once(':') {
+            Some((c, t)) => (c, Some(t)),
+            None => (head, None),
+        };
+        let d = lookup(rtype, code)?;
+        if d.kind != SearchParamType::Reference {
+            return Err(invalid(
+                key,
+                format!("'{code}' is not a reference parameter, so it cannot be chained"),
+            ));
+        }
+        let targets: Vec<String> = match type_mod {
+            Some(t) => {
+                if !lantern_r4::is_resource_type(t) {
+                    return Err(invalid(key, format!("'{t}' is not a resource type")));
+                }
+                vec![t.to_string()]
+            }
+            None => d.targets.iter().map(|s| s.to_string()).collect(),
+        };
+        // Each possible target must understand the rest of the chain; keep those that do.
+        let mut inner = None;
+        let mut kept = Vec::new();
+        let mut last_err = None;
+        for t in &targets {
+            match parse_criterion(t, rest, raw) {
+                Ok(c) => {
+                    if inner.is_none() {
+                        inner = Some(c);
+                    }
+                    kept.push(t.clone());
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        return match inner {
+            Some(c) => Ok(Criterion::Chain { code: d.code, target_types: kept, inner: Box::new(c) }),
+            None => Err(last_err.unwrap_or_else(|| unknown(rtype, rest))),
+        };
+    }
+    let (code, modifier_text) = match key.split_once(':') {
+        Some((c, m)) => (c, Some(m)),
+        None => (key, None),
+    };
+    let d = lookup(rtype, code)?;
+    let modifier = match modifier_text {
+        None => Modifier::None,
+        Some("missing") => {
+            let missing = match raw {
+                "true" => true,
+                "false" => false,
+                _ => return Err(invalid(key, format!(":missing takes true or false, not '{raw}'"))),
+            };
+            return Ok(Criterion::Missing { code: d.code, kind: d.kind, missing });
+        }
+        Some("exact") if d.kind == SearchParamType::String => Modifier::Exact,
+        Some("contains") if matches!(d.kind, SearchParamType::String | SearchParamType::Uri) => {
+            Modifier::Contains
+        }
+        Some("not") if d.kind == SearchParamType::Token => Modifier::Not,
+        Some("text") if d.kind == SearchParamType::Token => Modifier::Text,
+        Some("identifier") if d.kind == SearchParamType::Reference => Modifier::Identifier,
+        Some("above") if matches!(d.kind, SearchParamType::Uri | SearchParamType::Token) => Modifier::Above,
+        Some("below") if matches!(d.kind, SearchParamType::Uri | SearchParamType::Token) => Modifier::Below,
+        Some(t) if d.kind == SearchParamType::Reference && lantern_r4::is_resource_type(t) => {
+            Modifier::Type(t.to_string())
+        }
+        Some(m) => {
+            return Err(Issue::error(
+                "not-supported",
+                Some(key.to_string()),
+                format!("modifier ':{m}' is not supported on {} parameter '{code}'", d.kind.as_str()),
+            ))
+        }
+    };
+    let mut values = Vec::new();
+    for part in split_keep_escapes(raw) {
+        values.push(parse_value(d.kind, &modifier, &part, key)?);
+    }
+    if values.is_empty() {
+        return Err(invalid(key, format!("parameter '{key}' has no value")));
+    }
+    Ok(Criterion::Param { code: d.code, kind: d.kind, modifier, values })
+}
+
+/// Splits on unescaped commas but keeps other escapes for the value parser.
+fn split_keep_escapes(raw: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let last = out.last_mut().unwrap();
+                match chars.next() {
+                    Some(',') => last.push(','),
+                    Some(n) => {
+                        last.push('\\');
+                        last.push(n);
+                    }
+                    None => last.push('\\'),
+                }
+            }
+            ',' => out.push(String::new()),
+            _ => out.last_mut().unwrap().push(c),
+        }
+    }
+    let _ = split_escaped;
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &[(&str, &str)]) -> Vec<(String, String)> {
+        s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn parses_params_modifiers_and_results() {
+        let r = parse(
+            Some("Observation"),
+            &q(&[
+                ("code", "http://loinc.org|1,2"),
+                ("status:not", "final"),
+                ("_count", "5"),
+                ("_sort", "-date"),
+            ]),
+            Handling::Strict,
+        )
+        .unwrap();
+        assert_eq!(r.criteria.len(), 2);
+        assert_eq!(r.count, 5);
+        assert_eq!(r.sort, vec![SortKey { code: "date".into(), descending: true }]);
+        match &r.criteria[0] {
+            Criterion::Param { values, .. } => assert_eq!(values.len(), 2),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn chains_and_has() {
+        let r =
+            parse(Some("Observation"), &q(&[("subject:Patient.name", "smith")]), Handling::Strict).unwrap();
+        assert!(
+            matches!(&r.criteria[0], Criterion::Chain { code: "subject", target_types, .. } if target_types == &vec!["Patient".to_string()])
+        );
+        let r = parse(Some("Patient"), &q(&[("_has:Observation:patient:code", "1234")]), Handling::Strict)
+            .unwrap();
+        assert!(matches!(&r.criteria[0], Criterion::Has { ref_code: "patient", .. }));
+        let r =
+            parse(Some("Observation"), &q(&[("patient.organization.name", "x")]), Handling::Strict).unwrap();
+        assert!(
+            matches!(&r.criteria[0], Criterion::Chain { inner, .. } if matches!(**inner, Criterion::Chain { .. }))
+        );
+    }
+
+    #[test]
+    fn unknown_parameters_follow_handling() {
+        assert!(parse(Some("Patient"), &q(&[("nonsense", "1")]), Handling::Strict).is_err());
+        let r = parse(Some("Patient"), &q(&[("nonsense", "1")]), Handling::Lenient).unwrap();
+        assert_eq!(r.ignored, vec!["nonsense".to_string()]);
+        assert!(parse(Some("Patient"), &q(&[("birthdate", "notadate")]), Handling::Lenient).is_err());
+    }
+}

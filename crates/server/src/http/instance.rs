@@ -1,0 +1,149 @@
+//! Instance-level interactions: read (§3.1.0.1), vread (§3.1.0.2), update (§3.1.0.4),
+//! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, and operations such as
+//! `Patient/[id]/$everything`.
+use super::request::{decode, if_match, json_body, query_pairs};
+use super::respond::{self, Fail, Result};
+use super::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use lantern_fhir::search::Summary;
+use lantern_store::HistoryScope;
+
+/// The body with `_summary` / `_elements` applied, if asked for.
+fn shaped(body: String, pairs: &[(String, String)]) -> String {
+    let summary = pairs.iter().find(|(k, _)| k == "_summary").and_then(|(_, v)| match v.as_str() {
+        "true" => Some(Summary::True),
+        "text" => Some(Summary::Text),
+        "data" => Some(Summary::Data),
+        _ => None,
+    });
+    let elements: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "_elements")
+        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()))
+        .collect();
+    if summary.is_none() && elements.is_empty() {
+        return body;
+    }
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&body) else { return body };
+    match summary {
+        Some(m) => lantern_service::apply_summary(&mut v, m),
+        None => lantern_service::apply_elements(&mut v, &elements),
+    }
+    v.to_string()
+}
+
+pub(crate) async fn read(
+    State(s): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let st = s.fhir.read(&ctx, &rtype, &id).await.map_err(Fail::from)?;
+    // If-None-Match: the client's copy is current.
+    if let Some(v) =
+        headers.get("if-none-match").and_then(|v| v.to_str().ok()).and_then(lantern_service::parse_etag)
+    {
+        if v == st.version {
+            return Ok(axum::response::IntoResponse::into_response(StatusCode::NOT_MODIFIED));
+        }
+    }
+    let body = shaped(st.body.clone().unwrap_or_default(), &query_pairs(&uri));
+    Ok(respond::resource(&st, body, &want))
+}
+
+pub(crate) async fn vread(
+    State(s): State<AppState>,
+    Path((rtype, id, vid)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let st = s.fhir.vread(&ctx, &rtype, &id, &vid).await.map_err(Fail::from)?;
+    let body = shaped(st.body.clone().unwrap_or_default(), &query_pairs(&uri));
+    Ok(respond::resource(&st, body, &want))
+}
+
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let b = json_body(&headers, &body, false)?;
+    let w = s.fhir.update(&ctx, &rtype, &id, b, if_match(&headers)?).await.map_err(Fail::from)?;
+    Ok(respond::written(&w.stored, w.created, &ctx.base, &want))
+}
+
+pub(crate) async fn patch(
+    State(s): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let b = json_body(&headers, &body, true)?;
+    let w = s.fhir.patch(&ctx, &rtype, &id, b, if_match(&headers)?).await.map_err(Fail::from)?;
+    Ok(respond::written(&w.stored, false, &ctx.base, &want))
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let d = s.fhir.delete(&ctx, &rtype, &id, if_match(&headers)?).await.map_err(Fail::from)?;
+    Ok(respond::deleted(&format!("{rtype}/{id}"), d.is_some(), &want))
+}
+
+/// `POST /fhir/Type/$op`: type-level operations.
+pub(crate) async fn type_operation(Path((rtype, op)): Path<(String, String)>) -> Result<Response> {
+    Err(Fail::new(
+        StatusCode::NOT_FOUND,
+        "not-supported",
+        format!("operation '{op}' is not supported on {rtype}"),
+    ))
+}
+
+/// `GET /fhir/Type/id/_history` and `GET /fhir/Type/id/$op`.
+pub(crate) async fn sub_get(
+    State(s): State<AppState>,
+    Path((rtype, id, op)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let pairs = query_pairs(&uri);
+    let out = match (rtype.as_str(), op.as_str()) {
+        (_, "_history") => {
+            s.fhir.history(&ctx, HistoryScope::Instance(rtype.clone(), id.clone()), &pairs).await
+        }
+        ("Patient", "$everything") => s.fhir.everything(&ctx, vec![id.clone()], &pairs).await,
+        _ => {
+            return Err(Fail::new(
+                StatusCode::NOT_FOUND,
+                "not-supported",
+                format!("'{op}' is not supported on {rtype}/{id}"),
+            ))
+        }
+    };
+    Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
+}
+
+/// `POST /fhir/Type/id/$op`.
+pub(crate) async fn sub_post(
+    state: State<AppState>,
+    path: Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    sub_get(state, path, headers, uri).await
+}

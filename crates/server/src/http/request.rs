@@ -1,0 +1,136 @@
+//! Decoding the FHIR-specific parts of an HTTP request (R4 §3.1.0.1-3.1.0.12: Prefer,
+//! If-Match, If-None-Exist, `_format`, `_pretty`, content types).
+use super::respond::Fail;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use lantern_service::{Ctx, Handling};
+use serde_json::Value;
+
+/// What the client asked for in headers and format parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct Want {
+    pub pretty: bool,
+    pub ret: Return,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Return {
+    Minimal,
+    Representation,
+    OperationOutcome,
+}
+
+fn prefer(headers: &HeaderMap, key: &str) -> Option<String> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        })
+}
+
+pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The base URL as the client sees it (honours X-Forwarded-Proto/Host from a proxy).
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get("host"))
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}/fhir")
+}
+
+const JSON_FORMATS: &[&str] = &["json", "application/json", "application/fhir+json", "fhir+json"];
+
+/// Checks the requested format and builds the request context.
+pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail> {
+    let pairs = query_pairs(uri);
+    let mut pretty = false;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "_format" if !JSON_FORMATS.contains(&v.as_str()) => {
+                return Err(Fail::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "not-supported",
+                    format!("format '{v}' is not supported; Lantern speaks FHIR JSON"),
+                ));
+            }
+            "_pretty" => pretty = v == "true",
+            _ => {}
+        }
+    }
+    if let Some(accept) = headers.get("accept").and_then(|a| a.to_str().ok()) {
+        let ok = accept.split(',').any(|a| {
+            let a = a.split(';').next().unwrap_or("").trim();
+            a.is_empty()
+                || a == "*/*"
+                || a.contains("json")
+                || a == "application/*"
+                || a == "text/html"
+                || a == "text/*"
+        });
+        if !ok {
+            return Err(Fail::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not-supported",
+                format!("cannot produce '{accept}'; Lantern speaks application/fhir+json"),
+            ));
+        }
+    }
+    let handling = match prefer(headers, "handling").as_deref() {
+        Some("strict") => Handling::Strict,
+        _ => Handling::Lenient,
+    };
+    let ret = match prefer(headers, "return").as_deref() {
+        Some("minimal") => Return::Minimal,
+        Some("OperationOutcome") => Return::OperationOutcome,
+        _ => Return::Representation,
+    };
+    let ctx = Ctx { base: base_url(headers), access: lantern_service::AccessFilter::All, handling };
+    Ok((ctx, Want { pretty, ret }))
+}
+
+/// Parses a JSON request body, refusing other content types (415) and bad JSON (400).
+pub(crate) fn json_body(headers: &HeaderMap, body: &[u8], patch: bool) -> Result<Value, Fail> {
+    if let Some(ct) = headers.get("content-type").and_then(|c| c.to_str().ok()) {
+        let ct = ct.split(';').next().unwrap_or("").trim();
+        let ok = matches!(
+            ct,
+            "application/fhir+json" | "application/json" | "application/json+fhir" | "text/json"
+        ) || (patch && ct == "application/json-patch+json");
+        if !ok {
+            return Err(Fail::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not-supported",
+                format!("content type '{ct}' is not supported; send application/fhir+json"),
+            ));
+        }
+    }
+    if body.is_empty() {
+        return Err(Fail::new(StatusCode::BAD_REQUEST, "required", "the request has no body"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Fail::new(StatusCode::BAD_REQUEST, "structure", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Fail> {
+    match headers.get("if-match").and_then(|v| v.to_str().ok()) {
+        None => Ok(None),
+        Some(v) => lantern_service::parse_etag(v).map(Some).ok_or_else(|| {
+            Fail::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("If-Match '{v}' is not a version ETag like W/\"3\""),
+            )
+        }),
+    }
+}

@@ -1,0 +1,93 @@
+//! The CapabilityStatement (R4 §3.1.0.13 capabilities): generated from the same R4 tables the
+//! server uses, so what it claims is what the server does — every resource type, the
+//! interactions implemented, every search parameter, includes and operations.
+use lantern_r4::SearchParamType;
+use serde_json::{json, Value};
+
+/// The server's CapabilityStatement. `base` is the FHIR base URL; `software` its version.
+pub fn capability_statement(base: &str, version: &str) -> Value {
+    let interactions: Vec<Value> = [
+        "read",
+        "vread",
+        "update",
+        "patch",
+        "delete",
+        "history-instance",
+        "history-type",
+        "create",
+        "search-type",
+    ]
+    .iter()
+    .map(|c| json!({"code": c}))
+    .collect();
+    let mut resources = Vec::new();
+    for &t in lantern_r4::resource_types() {
+        let params: Vec<Value> = lantern_r4::search_params(t)
+            .filter(|p| p.kind != SearchParamType::Special || p.code == "_text" || p.code == "_content")
+            .filter(|p| !matches!(p.code, "_text" | "_content" | "_query" | "_list" | "_has" | "_type"))
+            .map(|p| {
+                json!({
+                    "name": p.code,
+                    "definition": p.url,
+                    "type": p.kind.as_str(),
+                })
+            })
+            .collect();
+        let refs: Vec<String> = lantern_r4::search_params(t)
+            .filter(|p| p.kind == SearchParamType::Reference)
+            .map(|p| format!("{t}:{}", p.code))
+            .collect();
+        let revs: Vec<String> = lantern_r4::all_search_params()
+            .iter()
+            .filter(|p| {
+                p.kind == SearchParamType::Reference && (p.targets.contains(&t) || p.targets.is_empty())
+            })
+            .flat_map(|p| {
+                p.bases
+                    .iter()
+                    .filter(|b| lantern_r4::is_resource_type(b))
+                    .map(move |b| format!("{b}:{}", p.code))
+            })
+            .collect();
+        let mut r = json!({
+            "type": t,
+            "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
+            "interaction": interactions,
+            "versioning": "versioned-update",
+            "readHistory": true,
+            "updateCreate": true,
+            "conditionalCreate": true,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": true,
+            "conditionalDelete": "single",
+            "referencePolicy": ["literal", "logical", "local"],
+            "searchInclude": refs,
+            "searchRevInclude": revs,
+            "searchParam": params,
+        });
+        if t == "Patient" {
+            r["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
+        }
+        resources.push(r);
+    }
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-25",
+        "kind": "instance",
+        "software": {"name": "Lantern", "version": version},
+        "implementation": {"description": "Lantern shared care record", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"}, {"code": "history-system"}],
+            "searchParam": [
+                {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
+                {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
+            ],
+        }],
+    })
+}

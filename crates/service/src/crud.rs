@@ -1,0 +1,212 @@
+//! Create, read, vread, update, delete and their conditional forms (R4 §3.1.0.1-3.1.0.5,
+//! §3.1.0.8 conditional create, §3.1.0.4.3 conditional update, §3.1.0.7.1 conditional delete).
+use crate::error::Error;
+use crate::prepare::{self, check, check_type, new_id, valid_id};
+use crate::{Ctx, Fhir};
+use lantern_fhir::search::{self, SearchRequest};
+use lantern_store::{StoreError, Stored, Written};
+use serde_json::Value;
+
+/// The result of a create: either a new resource, or (conditional create) the existing one.
+#[derive(Debug, Clone)]
+pub enum Created {
+    New(Written),
+    Existing(Stored),
+}
+
+fn parse_query(rtype: &str, query: &str, ctx: &Ctx) -> Result<SearchRequest, Error> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.is_empty() {
+        return Err(Error::bad("invalid", None, "a conditional operation needs search criteria"));
+    }
+    let _ = ctx;
+    // Conditional operations must not silently drop criteria: unknown parameters are errors.
+    search::parse(Some(rtype), &pairs, search::Handling::Strict).map_err(Error::BadRequest)
+}
+
+impl Fhir {
+    pub async fn read(&self, _ctx: &Ctx, rtype: &str, id: &str) -> Result<Stored, Error> {
+        check_type(rtype)?;
+        let what = format!("{rtype}/{id}");
+        match self.store.read(rtype, id).await? {
+            None => Err(StoreError::NotFound(what).into()),
+            Some(s) if s.deleted => Err(StoreError::Gone(what).into()),
+            Some(s) => Ok(s),
+        }
+    }
+
+    pub async fn vread(&self, _ctx: &Ctx, rtype: &str, id: &str, version: &str) -> Result<Stored, Error> {
+        check_type(rtype)?;
+        let what = format!("{rtype}/{id}/_history/{version}");
+        let v: i64 = version.parse().map_err(|_| StoreError::NotFound(what.clone()))?;
+        match self.store.vread(rtype, id, v).await? {
+            None => Err(StoreError::NotFound(what).into()),
+            Some(s) if s.deleted => Err(StoreError::Gone(what).into()),
+            Some(s) => Ok(s),
+        }
+    }
+
+    /// Create with a server-assigned id; with `if_none_exist`, only if nothing matches.
+    pub async fn create(
+        &self,
+        ctx: &Ctx,
+        rtype: &str,
+        body: Value,
+        if_none_exist: Option<&str>,
+    ) -> Result<Created, Error> {
+        check_type(rtype)?;
+        check(rtype, &body)?;
+        let put = prepare::put(self, rtype, &new_id(), body, None, true);
+        let cond = if_none_exist.map(|q| parse_query(rtype, q, ctx)).transpose()?;
+        let rt = rtype.to_string();
+        Ok(self
+            .store
+            .write(move |tx| {
+                if let Some(q) = &cond {
+                    let ids = tx.search_ids(q, 2)?;
+                    match ids.len() {
+                        0 => {}
+                        1 => {
+                            let s =
+                                tx.read(&rt, &ids[0])?.ok_or_else(|| StoreError::NotFound(ids[0].clone()))?;
+                            return Ok(Created::Existing(s));
+                        }
+                        _ => {
+                            return Err(StoreError::PreconditionFailed(
+                                "If-None-Exist matched more than one resource".into(),
+                            ))
+                        }
+                    }
+                }
+                Ok(Created::New(tx.put(put)?))
+            })
+            .await?)
+    }
+
+    /// Update, or create with the client's id (R4 update-as-create).
+    pub async fn update(
+        &self,
+        _ctx: &Ctx,
+        rtype: &str,
+        id: &str,
+        body: Value,
+        if_match: Option<i64>,
+    ) -> Result<Written, Error> {
+        check_type(rtype)?;
+        if !valid_id(id) {
+            return Err(Error::bad("invalid", Some("id"), format!("'{id}' is not a valid resource id")));
+        }
+        check(rtype, &body)?;
+        match body.get("id").and_then(Value::as_str) {
+            None => {
+                return Err(Error::bad(
+                    "required",
+                    Some("id"),
+                    "an update must carry the resource's id in the body",
+                ))
+            }
+            Some(b) if b != id => {
+                return Err(Error::bad(
+                    "invalid",
+                    Some("id"),
+                    format!("the body's id '{b}' does not match the URL's id '{id}'"),
+                ))
+            }
+            _ => {}
+        }
+        let put = prepare::put(self, rtype, id, body, if_match, false);
+        Ok(self.store.write(move |tx| tx.put(put)).await?)
+    }
+
+    /// Conditional update: `PUT Type?criteria`.
+    pub async fn conditional_update(
+        &self,
+        ctx: &Ctx,
+        rtype: &str,
+        query: &str,
+        body: Value,
+        if_match: Option<i64>,
+    ) -> Result<Written, Error> {
+        check_type(rtype)?;
+        check(rtype, &body)?;
+        let cond = parse_query(rtype, query, ctx)?;
+        let body_id = body.get("id").and_then(Value::as_str).map(str::to_string);
+        if let Some(b) = &body_id {
+            if !valid_id(b) {
+                return Err(Error::bad("invalid", Some("id"), format!("'{b}' is not a valid resource id")));
+            }
+        }
+        let fhir = self.clone();
+        let rt = rtype.to_string();
+        // Index extraction needs the final id; it runs inside the job only for this rare path.
+        Ok(self
+            .store
+            .write(move |tx| {
+                let ids = tx.search_ids(&cond, 2)?;
+                let id = match ids.len() {
+                    0 => body_id.unwrap_or_else(new_id),
+                    1 => {
+                        if body_id.as_ref().is_some_and(|b| *b != ids[0]) {
+                            return Err(StoreError::Invalid(vec![lantern_fhir::Issue::error(
+                                "invalid",
+                                Some("id".into()),
+                                format!(
+                                    "the body's id does not match the resource the criteria found ({})",
+                                    ids[0]
+                                ),
+                            )]));
+                        }
+                        ids[0].clone()
+                    }
+                    _ => {
+                        return Err(StoreError::PreconditionFailed(
+                            "the conditional update's criteria matched more than one resource".into(),
+                        ))
+                    }
+                };
+                let put = prepare::put(&fhir, &rt, &id, body, if_match, false);
+                tx.put(put)
+            })
+            .await?)
+    }
+
+    /// Delete (idempotent). Returns the deletion version, or None if there was nothing to delete.
+    pub async fn delete(
+        &self,
+        _ctx: &Ctx,
+        rtype: &str,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<Option<Stored>, Error> {
+        check_type(rtype)?;
+        let (t, i) = (rtype.to_string(), id.to_string());
+        Ok(self.store.write(move |tx| tx.delete(&t, &i, if_match)).await?)
+    }
+
+    /// Conditional delete: `DELETE Type?criteria`; more than one match is refused (412).
+    pub async fn conditional_delete(
+        &self,
+        ctx: &Ctx,
+        rtype: &str,
+        query: &str,
+    ) -> Result<Option<Stored>, Error> {
+        check_type(rtype)?;
+        let cond = parse_query(rtype, query, ctx)?;
+        let t = rtype.to_string();
+        Ok(self
+            .store
+            .write(move |tx| {
+                let ids = tx.search_ids(&cond, 2)?;
+                match ids.len() {
+                    0 => Ok(None),
+                    1 => tx.delete(&t, &ids[0], None),
+                    _ => Err(StoreError::PreconditionFailed(
+                        "the conditional delete's criteria matched more than one resource".into(),
+                    )),
+                }
+            })
+            .await?)
+    }
+}

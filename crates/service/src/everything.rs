@@ -1,0 +1,65 @@
+//! `Patient/$everything` (R4 §6.1.0.14.1): every resource in the patient's compartment — and,
+//! once the patient index links source records, every linked record's too — paged by key with
+//! no cap. `_since` and `_count` are honoured; the paging cursor is the last key served.
+use crate::bundle::BundleText;
+use crate::error::Error;
+use crate::{Ctx, Fhir};
+use serde_json::json;
+
+impl Fhir {
+    /// `patients` are the logical ids of the Patient records that make up the person (the one
+    /// asked about first).
+    pub async fn everything(
+        &self,
+        ctx: &Ctx,
+        patients: Vec<String>,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        let first = patients.first().cloned().unwrap_or_default();
+        self.read(ctx, "Patient", &first).await?;
+        let mut count = 1000usize;
+        let mut since = None;
+        let mut after = None;
+        for (k, v) in pairs {
+            match k.as_str() {
+                "_count" => {
+                    count = v
+                        .parse::<usize>()
+                        .map_err(|_| Error::bad("invalid", Some("_count"), "_count must be a whole number"))?
+                        .clamp(1, 10_000)
+                }
+                "_since" => {
+                    since = Some(
+                        lantern_fhir::datetime::range(v)
+                            .ok_or_else(|| {
+                                Error::bad("invalid", Some("_since"), "_since must be an instant")
+                            })?
+                            .0,
+                    )
+                }
+                "_page" => {
+                    after = Some(v.parse::<i64>().map_err(|_| {
+                        Error::bad("invalid", Some("_page"), "the paging cursor is not valid")
+                    })?)
+                }
+                _ => {}
+            }
+        }
+        let page = self.store.everything(patients, ctx.access.clone(), since, after, count).await?;
+        let (resources, total, next) = (page.resources, page.total, page.next);
+        let path = format!("{}/Patient/{first}/$everything", ctx.base);
+        let mut links = vec![("self", format!("{path}?_count={count}"))];
+        if let Some(n) = next {
+            links.push(("next", format!("{path}?_count={count}&_page={n}")));
+        }
+        let mut b = BundleText::new("searchset", self.store.now_micros(), total, &links);
+        for s in &resources {
+            b.entry(
+                Some(&format!("{}/{}/{}", ctx.base, s.rtype, s.id)),
+                s.body.as_deref(),
+                json!({"search": {"mode": "match"}}),
+            );
+        }
+        Ok(b.finish())
+    }
+}

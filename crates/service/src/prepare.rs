@@ -1,0 +1,71 @@
+//! Turning a client's resource into a write the store accepts: the checks every entry point
+//! shares (R4 §3.1.0.3-4 create/update rules, §2.1.0 resource validation) and the index
+//! extraction, done outside the writer thread so it runs in parallel.
+use crate::error::Error;
+use crate::Fhir;
+use lantern_fhir::Issue;
+use lantern_store::Put;
+use serde_json::Value;
+
+/// Checks that `body` is a resource of `rtype` and valid; returns it ready for `Put`.
+pub(crate) fn check(rtype: &str, body: &Value) -> Result<(), Error> {
+    let Some(obj) = body.as_object() else {
+        return Err(Error::bad(
+            "structure",
+            None,
+            "the request body must be a JSON object holding a resource",
+        ));
+    };
+    match obj.get("resourceType").and_then(Value::as_str) {
+        None => return Err(Error::bad("structure", None, "the resource has no resourceType")),
+        Some(t) if t != rtype => {
+            return Err(Error::bad(
+                "invalid",
+                Some("resourceType"),
+                format!("the resource is a {t} but was sent to the {rtype} endpoint"),
+            ))
+        }
+        Some(_) => {}
+    }
+    let issues: Vec<Issue> = lantern_fhir::validate::validate(body);
+    if issues.iter().any(Issue::is_error) {
+        return Err(Error::BadRequest(issues.into_iter().filter(Issue::is_error).collect()));
+    }
+    Ok(())
+}
+
+/// A validated write, with its index entries extracted.
+pub(crate) fn put(
+    fhir: &Fhir,
+    rtype: &str,
+    id: &str,
+    mut body: Value,
+    if_match: Option<i64>,
+    create_only: bool,
+) -> Put {
+    if let Some(o) = body.as_object_mut() {
+        o.insert("id".into(), Value::String(id.to_string()));
+    }
+    let index = lantern_fhir::index::extract(&fhir.indexer, &body);
+    Put { rtype: rtype.to_string(), id: id.to_string(), body, index, if_match, create_only }
+}
+
+/// A new server-assigned logical id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// R4 id rule: 1-64 of `[A-Za-z0-9\-\.]`.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+pub(crate) fn check_type(rtype: &str) -> Result<(), Error> {
+    if lantern_r4::is_resource_type(rtype) {
+        Ok(())
+    } else {
+        Err(Error::UnknownType(format!("'{rtype}' is not a FHIR R4 resource type")))
+    }
+}

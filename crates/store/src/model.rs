@@ -1,0 +1,86 @@
+//! What the store hands back and takes in.
+use lantern_fhir::index::IndexEntry;
+use serde_json::Value;
+
+/// One version of a resource as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub rtype: String,
+    pub id: String,
+    pub version: i64,
+    /// Microseconds since the Unix epoch.
+    pub updated: i64,
+    pub deleted: bool,
+    /// The resource's JSON text with `meta.versionId` and `meta.lastUpdated` set; None when
+    /// this version is a deletion.
+    pub body: Option<String>,
+}
+
+/// Which interaction produced a version (kept in history as Bundle.entry.request.method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create = 1,
+    Update = 2,
+    Delete = 3,
+}
+
+impl Op {
+    pub fn from_i64(v: i64) -> Op {
+        match v {
+            1 => Op::Create,
+            3 => Op::Delete,
+            _ => Op::Update,
+        }
+    }
+}
+
+/// A version written by a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub stored: Stored,
+    /// True when this write created the resource (201 rather than 200).
+    pub created: bool,
+}
+
+/// A new version to write. The caller has validated the resource and extracted its index
+/// entries (outside the writer, so that work runs in parallel).
+#[derive(Debug, Clone)]
+pub struct Put {
+    pub rtype: String,
+    pub id: String,
+    pub body: Value,
+    pub index: Vec<IndexEntry>,
+    /// `If-Match`: the version the client last saw.
+    pub if_match: Option<i64>,
+    /// Fail with a conflict if the resource already exists (create with a chosen id).
+    pub create_only: bool,
+}
+
+/// The history of one resource, one type, or the whole system.
+#[derive(Debug, Clone)]
+pub enum HistoryScope {
+    System,
+    Type(String),
+    Instance(String, String),
+}
+
+/// A history request: newest first, from an optional point in time, paged by sequence.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub scope: HistoryScope,
+    /// Only versions at or after this instant (microseconds).
+    pub since: Option<i64>,
+    /// Only versions at or before this instant (`_at`-style upper bound).
+    pub before: Option<i64>,
+    /// Continue below this sequence number (paging).
+    pub below_seq: Option<i64>,
+    pub count: usize,
+}
+
+/// One entry of a history page.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub op: Op,
+    pub stored: Stored,
+}

@@ -1,0 +1,382 @@
+//! One criterion to one SQL condition on a resource row (R4 §3.1.1.4-5: prefixes, modifiers and
+//! each parameter type's matching rules). Every condition is `alias.rk IN (index lookup)` or a
+//! condition on the resource row itself, so each is answered from an index range, never by
+//! reading resources; chains and `_has` apply the access filter to the resources they pass
+//! through, so they cannot reveal withheld data either.
+use crate::access::AccessFilter;
+use crate::catalog::{identifier_param, text_param, Catalog};
+use crate::conn::{Conn, SqlValue};
+use crate::error::StoreError;
+use lantern_fhir::search::{Criterion, Modifier, Prefix, SearchValue};
+use lantern_r4::SearchParamType as T;
+
+/// Everything compiling needs besides the criterion.
+pub(crate) struct Ctx<'a> {
+    pub conn: &'a mut dyn Conn,
+    pub catalog: &'a Catalog,
+    pub access: &'a AccessFilter,
+    pub now: i64,
+    pub params: Vec<SqlValue>,
+    pub depth: usize,
+}
+
+impl Ctx<'_> {
+    fn bind(&mut self, v: impl Into<SqlValue>) -> &'static str {
+        self.params.push(v.into());
+        "?"
+    }
+
+    fn param_id(&self, rtype: &str, code: &str) -> Result<i64, StoreError> {
+        self.catalog.param_id(rtype, code).ok_or_else(|| {
+            StoreError::invalid(
+                "not-supported",
+                Some(code.into()),
+                format!("{rtype} has no search parameter '{code}'"),
+            )
+        })
+    }
+
+    fn system(&mut self, uri: &str) -> Result<Option<i64>, StoreError> {
+        self.catalog.system_id(self.conn, uri)
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix` (for prefix ranges).
+pub(crate) fn prefix_upper(prefix: &str) -> String {
+    let mut s = prefix.to_string();
+    s.push(char::MAX);
+    s
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Compiles `c` as a condition on the resource row `alias` of type `rtype`.
+pub(crate) fn compile(
+    ctx: &mut Ctx<'_>,
+    c: &Criterion,
+    rtype: &str,
+    alias: &str,
+) -> Result<String, StoreError> {
+    ctx.depth += 1;
+    if ctx.depth > 8 {
+        return Err(StoreError::invalid("too-costly", None, "chains and _has may nest at most 8 levels"));
+    }
+    let out = match c {
+        Criterion::Param { code, kind, modifier, values } => {
+            param(ctx, rtype, alias, code, *kind, modifier, values)
+        }
+        Criterion::Missing { code, kind, missing } => {
+            if *code == "_id" || *code == "_lastUpdated" {
+                return Ok(if *missing { "1 = 0".into() } else { "1 = 1".into() });
+            }
+            let p = ctx.param_id(rtype, code)?;
+            let table = table_for(*kind);
+            let q = format!(
+                "{alias}.rk {} (SELECT rk FROM {table} WHERE param = {})",
+                if *missing { "NOT IN" } else { "IN" },
+                ctx.bind(p)
+            );
+            Ok(q)
+        }
+        Criterion::Chain { code, target_types, inner } => {
+            let p = ctx.param_id(rtype, code)?;
+            let mut alts = Vec::new();
+            for t in target_types {
+                let Some(tid) = ctx.catalog.type_id(t) else { continue };
+                let talias = format!("t{}", ctx.depth);
+                // Bind in the order the placeholders appear: the access filter, then the inner.
+                let mut ap = Vec::new();
+                let access = ctx.access.to_sql(&talias, &mut ap);
+                ctx.params.extend(ap);
+                let inner_sql = compile(ctx, inner, t, &talias)?;
+                alts.push(format!(
+                    "(x.ttype = {tid} AND x.tid IN (SELECT {talias}.id FROM resource {talias} WHERE {talias}.type = {tid} \
+                     AND {talias}.deleted = 0 AND {access} AND {inner_sql}))"
+                ));
+            }
+            if alts.is_empty() {
+                return Ok("1 = 0".into());
+            }
+            let sql = format!(
+                "{alias}.rk IN (SELECT x.rk FROM ix_ref x WHERE x.param = {p} AND ({}))",
+                alts.join(" OR ")
+            );
+            Ok(sql)
+        }
+        Criterion::Has { source_type, ref_code, inner } => {
+            let p = ctx.param_id(source_type, ref_code)?;
+            let Some(st) = ctx.catalog.type_id(source_type) else { return Ok("1 = 0".into()) };
+            let Some(this_type) = ctx.catalog.type_id(rtype) else { return Ok("1 = 0".into()) };
+            let salias = format!("s{}", ctx.depth);
+            let mut ap = Vec::new();
+            let access = ctx.access.to_sql(&salias, &mut ap);
+            ctx.params.extend(ap);
+            let inner_sql = compile(ctx, inner, source_type, &salias)?;
+            Ok(format!(
+                "{alias}.id IN (SELECT x.tid FROM ix_ref x JOIN resource {salias} ON {salias}.rk = x.rk \
+                 WHERE x.param = {p} AND x.ttype = {this_type} AND {salias}.type = {st} AND {salias}.deleted = 0 \
+                 AND {access} AND {inner_sql})"
+            ))
+        }
+    };
+    ctx.depth -= 1;
+    out
+}
+
+fn table_for(kind: T) -> &'static str {
+    match kind {
+        T::String | T::Special => "ix_string",
+        T::Token => "ix_token",
+        T::Reference => "ix_ref",
+        T::Date => "ix_date",
+        T::Number => "ix_number",
+        T::Quantity => "ix_quantity",
+        T::Uri => "ix_uri",
+        T::Composite => "ix_composite",
+    }
+}
+
+/// Range comparison of an indexed `[lo, hi]` against a search value's `[vlo, vhi]`
+/// (R4 §3.1.1.4.2 prefix table, on ranges). Numbers are written into the SQL as literals: they
+/// cannot inject anything, and it keeps placeholder order trivially right.
+pub(crate) fn range_cmp(prefix: Prefix, lo: &str, hi: &str, vlo: i64, vhi: i64, now: i64) -> String {
+    // `ap`: within 10% of the distance from now (at least a microsecond).
+    let d = ((now - vlo).abs() / 10).max(1);
+    let (ap_lo, ap_hi) = (vlo.saturating_sub(d), vhi.saturating_add(d));
+    let eq = format!("({lo} >= {vlo} AND {hi} <= {vhi})");
+    match prefix {
+        Prefix::Eq => eq,
+        Prefix::Ne => format!("NOT {eq}"),
+        Prefix::Gt => format!("{hi} > {vhi}"),
+        Prefix::Lt => format!("{lo} < {vlo}"),
+        Prefix::Ge => format!("({hi} > {vhi} OR {eq})"),
+        Prefix::Le => format!("({lo} < {vlo} OR {eq})"),
+        Prefix::Sa => format!("{lo} > {vhi}"),
+        Prefix::Eb => format!("{hi} < {vlo}"),
+        Prefix::Ap => format!("({lo} <= {ap_hi} AND {hi} >= {ap_lo})"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn param(
+    ctx: &mut Ctx<'_>,
+    rtype: &str,
+    alias: &str,
+    code: &str,
+    kind: T,
+    modifier: &Modifier,
+    values: &[SearchValue],
+) -> Result<String, StoreError> {
+    // Parameters held on the resource row itself.
+    if code == "_id" {
+        let mut ids = Vec::new();
+        for v in values {
+            if let SearchValue::Token { code: Some(c), .. } | SearchValue::String(c) = v {
+                ids.push(ctx.bind(c.as_str()));
+            }
+        }
+        let not = matches!(modifier, Modifier::Not);
+        return Ok(if ids.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!("{alias}.id {}IN ({})", if not { "NOT " } else { "" }, ids.join(","))
+        });
+    }
+    if code == "_lastUpdated" {
+        let mut alts = Vec::new();
+        for v in values {
+            if let SearchValue::Date { prefix, lo, hi } = v {
+                let col = format!("{alias}.updated");
+                alts.push(range_cmp(*prefix, &col, &col, *lo, *hi, ctx.now));
+            }
+        }
+        return Ok(format!("({})", alts.join(" OR ")));
+    }
+    let pid = match (kind, modifier) {
+        (T::Token, Modifier::Text) => ctx.param_id(rtype, &text_param(code))?,
+        (T::Reference, Modifier::Identifier) => ctx.param_id(rtype, &identifier_param(code))?,
+        _ => ctx.param_id(rtype, code)?,
+    };
+    let table = match (kind, modifier) {
+        (T::Token, Modifier::Text) => "ix_string",
+        (T::Reference, Modifier::Identifier) => "ix_token",
+        _ => table_for(kind),
+    };
+    let mut alts = Vec::new();
+    for v in values {
+        if let Some(cond) = value_cond(ctx, kind, modifier, v)? {
+            alts.push(cond);
+        }
+    }
+    if alts.is_empty() {
+        return Ok(if matches!(modifier, Modifier::Not) { "1 = 1".into() } else { "1 = 0".into() });
+    }
+    let negate = matches!(modifier, Modifier::Not);
+    let conds = alts.join(" OR ");
+    Ok(format!(
+        "{alias}.rk {} (SELECT rk FROM {table} WHERE param = {pid} AND ({conds}))",
+        if negate { "NOT IN" } else { "IN" }
+    ))
+}
+
+/// The condition on one index row for one value, or None when nothing can match (e.g. a
+/// system no resource uses).
+fn value_cond(
+    ctx: &mut Ctx<'_>,
+    kind: T,
+    modifier: &Modifier,
+    v: &SearchValue,
+) -> Result<Option<String>, StoreError> {
+    Ok(Some(match (kind, v) {
+        (T::String | T::Special, SearchValue::String(s)) | (T::Token, SearchValue::String(s)) => {
+            let norm = lantern_fhir::index::normalise::normalise_string(s);
+            match modifier {
+                Modifier::Exact => format!("exact = {}", ctx.bind(s.as_str())),
+                Modifier::Contains => {
+                    format!("norm LIKE {} ESCAPE '\\'", ctx.bind(format!("%{}%", like_escape(&norm))))
+                }
+                _ => {
+                    let lo = ctx.bind(norm.as_str());
+                    let hi = ctx.bind(prefix_upper(&norm));
+                    format!("(norm >= {lo} AND norm < {hi})")
+                }
+            }
+        }
+        (T::Token | T::Reference, SearchValue::Token { system, code }) => {
+            let mut parts = Vec::new();
+            if let Some(c) = code {
+                parts.push(format!("code = {}", ctx.bind(c.as_str())));
+            }
+            match system {
+                None => {}
+                Some(None) => parts.push("sys = 0".into()),
+                Some(Some(uri)) => match ctx.system(uri)? {
+                    Some(id) => parts.push(format!("sys = {id}")),
+                    None => return Ok(None),
+                },
+            }
+            if parts.is_empty() {
+                return Ok(None);
+            }
+            format!("({})", parts.join(" AND "))
+        }
+        (T::Reference, SearchValue::Reference { rtype, id }) => {
+            let t = match rtype {
+                Some(t) => match ctx.catalog.type_id(t) {
+                    Some(t) => Some(t),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            let idp = ctx.bind(id.as_str());
+            match t {
+                Some(t) => format!("(tid = {idp} AND ttype = {t})"),
+                None => format!("tid = {idp}"),
+            }
+        }
+        (T::Reference, SearchValue::ReferenceUrl(url)) => {
+            format!("(tid = {} AND ttype = 0)", ctx.bind(url.as_str()))
+        }
+        (T::Date, SearchValue::Date { prefix, lo, hi }) => range_cmp(*prefix, "lo", "hi", *lo, *hi, ctx.now),
+        (T::Number, SearchValue::Number { prefix, value, lo, hi }) => number_cond(*prefix, *value, *lo, *hi),
+        (T::Quantity, SearchValue::Quantity { prefix, value, lo, hi, system, code }) => {
+            let mut parts = vec![number_cond(*prefix, *value, *lo, *hi)];
+            if let Some(c) = code {
+                parts.push(format!("code = {}", ctx.bind(c.as_str())));
+            }
+            if let Some(s) = system {
+                match ctx.system(s)? {
+                    Some(id) => parts.push(format!("sys = {id}")),
+                    None => return Ok(None),
+                }
+            }
+            format!("({})", parts.join(" AND "))
+        }
+        (T::Uri, SearchValue::Uri(u)) => match modifier {
+            Modifier::Below => {
+                let lo = ctx.bind(u.as_str());
+                let hi = ctx.bind(prefix_upper(u));
+                format!("(value >= {lo} AND value < {hi})")
+            }
+            Modifier::Above => {
+                // Every ancestor of the URL by path segment, the URL itself included.
+                let mut prefixes = vec![u.clone()];
+                let mut cur = u.as_str();
+                while let Some(i) = cur.rfind('/') {
+                    cur = &cur[..i];
+                    if cur.ends_with('/') || cur.ends_with(':') {
+                        break;
+                    }
+                    prefixes.push(cur.to_string());
+                }
+                let marks: Vec<&str> = prefixes.into_iter().map(|p| ctx.bind(p)).collect();
+                format!("value IN ({})", marks.join(","))
+            }
+            Modifier::Contains => {
+                format!("value LIKE {} ESCAPE '\\'", ctx.bind(format!("%{}%", like_escape(u))))
+            }
+            _ => format!("value = {}", ctx.bind(u.as_str())),
+        },
+        (T::Composite, SearchValue::Composite(parts)) => composite_cond(ctx, parts),
+        (k, v) => {
+            return Err(StoreError::invalid(
+                "invalid",
+                None,
+                format!("a {} parameter cannot take the value {v:?}", k.as_str()),
+            ))
+        }
+    }))
+}
+
+/// Numbers are indexed as points (lo = hi = the value); the search value's precision gives
+/// the range for `eq`/`ne` (R4 §3.1.1.5.2).
+pub(crate) fn number_cond(prefix: Prefix, value: f64, lo: f64, hi: f64) -> String {
+    match prefix {
+        Prefix::Eq => format!("(lo >= {lo:?} AND lo < {hi:?})"),
+        Prefix::Ne => format!("NOT (lo >= {lo:?} AND lo < {hi:?})"),
+        Prefix::Gt | Prefix::Sa => format!("lo > {value:?}"),
+        Prefix::Lt | Prefix::Eb => format!("lo < {value:?}"),
+        Prefix::Ge => format!("lo >= {value:?}"),
+        Prefix::Le => format!("lo <= {value:?}"),
+        Prefix::Ap => {
+            let d = (value.abs() * 0.1).max(hi - lo);
+            format!("(lo >= {:?} AND lo <= {:?})", value - d, value + d)
+        }
+    }
+}
+
+/// Composite values: every component but a trailing numeric one forms the key; a trailing
+/// number, quantity or date (with an optional prefix) is compared with lo/hi.
+fn composite_cond(ctx: &mut Ctx<'_>, parts: &[String]) -> String {
+    let (last, head) = parts.split_last().map(|(l, h)| (l.as_str(), h)).unwrap_or(("", &[]));
+    let num = strip_prefix(last).and_then(|(p, rest)| {
+        let n = rest.split('|').next().unwrap_or(rest);
+        lantern_fhir::search::parse_number(n).map(|(v, lo, hi)| (p, v, lo, hi))
+    });
+    match num {
+        Some((p, v, lo, hi)) if !head.is_empty() => {
+            let key = ctx.bind(head.join("$"));
+            let c = number_cond(p, v, lo, hi);
+            format!("(key = {key} AND {c})")
+        }
+        _ => format!("key = {}", ctx.bind(parts.join("$"))),
+    }
+}
+
+fn strip_prefix(s: &str) -> Option<(Prefix, &str)> {
+    let p = match s.get(..2)? {
+        "eq" => Prefix::Eq,
+        "ne" => Prefix::Ne,
+        "gt" => Prefix::Gt,
+        "lt" => Prefix::Lt,
+        "ge" => Prefix::Ge,
+        "le" => Prefix::Le,
+        "sa" => Prefix::Sa,
+        "eb" => Prefix::Eb,
+        "ap" => Prefix::Ap,
+        _ => return Some((Prefix::Eq, s)),
+    };
+    Some((p, &s[2..]))
+}

@@ -1,0 +1,351 @@
+//! Search: a parsed FHIR search ([`SearchRequest`]) compiled into SQL over the index tables,
+//! with the access filter applied to every resource row the query touches — the matches, the
+//! total, includes, chains and `_has` — so nothing withheld can be counted, paged or included.
+//!
+//! Query shape: `SELECT r.rk FROM resource r WHERE <type> AND <not deleted> AND <access> AND
+//! r.rk IN (<index lookup>) ... ORDER BY <sort>, r.rk LIMIT n+1`. Each criterion is an index
+//! range scan; the type and deleted tests are written `+r.type` when criteria exist so that
+//! SQLite drives the query from the (selective) index lookups rather than scanning the type.
+mod criteria;
+mod cursor;
+mod sort;
+
+use crate::access::AccessFilter;
+use crate::catalog::Catalog;
+use crate::conn::{Conn, SqlValue};
+use crate::error::StoreError;
+use crate::model::Stored;
+use crate::sql::read::read_many;
+use criteria::Ctx;
+use cursor::Cursor;
+use lantern_fhir::search::{Include, SearchRequest, Summary, TotalMode};
+use sort::SortType;
+use std::collections::HashSet;
+
+/// One page of search results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub matches: Vec<Stored>,
+    /// Resources added by `_include` / `_revinclude` (search mode "include").
+    pub included: Vec<Stored>,
+    pub total: Option<i64>,
+    /// The cursor for the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// How many rounds `:iterate` follows references. Each round is one indexed query; the bound
+/// stops a cyclic graph from looping, and real include chains are far shallower.
+const MAX_ITERATE: usize = 4;
+
+pub fn search(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    req: &SearchRequest,
+    access: &AccessFilter,
+    now: i64,
+) -> Result<SearchPage, StoreError> {
+    let types: Vec<String> = match &req.rtype {
+        Some(t) => vec![t.clone()],
+        None => req.types.clone(),
+    };
+    let mut ctx = Ctx { conn, catalog, access, now, params: Vec::new(), depth: 0 };
+    let mut conds = Vec::new();
+    let has_criteria = !req.criteria.is_empty();
+    let plus = if has_criteria { "+" } else { "" };
+    let type_ids: Vec<i64> = types.iter().filter_map(|t| catalog.type_id(t)).collect();
+    if !types.is_empty() {
+        if type_ids.is_empty() {
+            return Ok(SearchPage { total: Some(0), ..Default::default() });
+        }
+        if type_ids.len() == 1 {
+            conds.push(format!("{plus}r.type = {}", type_ids[0]));
+        } else {
+            conds.push(format!(
+                "r.type IN ({})",
+                type_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ));
+        }
+    }
+    conds.push(format!("{plus}r.deleted = 0"));
+    let mut ap = Vec::new();
+    let acc = access.to_sql("r", &mut ap);
+    ctx.params.extend(ap);
+    conds.push(acc);
+    for c in &req.criteria {
+        if types.len() == 1 {
+            conds.push(criteria::compile(&mut ctx, c, &types[0], "r")?);
+        } else {
+            // A system search: the criterion must hold for the resource's own type.
+            let candidates: Vec<String> = if types.is_empty() {
+                lantern_r4::resource_types().iter().map(|s| s.to_string()).collect()
+            } else {
+                types.clone()
+            };
+            let mut alts = Vec::new();
+            for t in &candidates {
+                let Some(tid) = catalog.type_id(t) else { continue };
+                let mark = ctx.params.len();
+                match criteria::compile(&mut ctx, c, t, "r") {
+                    Ok(sql) => alts.push(format!("(r.type = {tid} AND {sql})")),
+                    Err(_) => ctx.params.truncate(mark),
+                }
+            }
+            if alts.is_empty() {
+                return Err(StoreError::invalid(
+                    "not-supported",
+                    None,
+                    "no resource type supports this search criterion",
+                ));
+            }
+            conds.push(format!("({})", alts.join(" OR ")));
+        }
+    }
+    let sort_type = types.first().map(String::as_str).unwrap_or("Resource");
+    if types.len() != 1 && req.sort.iter().any(|k| k.code != "_id" && k.code != "_lastUpdated") {
+        return Err(StoreError::invalid(
+            "not-supported",
+            Some("_sort".into()),
+            "a search over several types can sort only by _id or _lastUpdated",
+        ));
+    }
+    let sorts = sort::sort_exprs(catalog, sort_type, &req.sort, "r")?;
+    let where_all = conds.join(" AND ");
+    let base_params = ctx.params.clone();
+
+    let want_total = req.total != TotalMode::None || req.summary == Some(Summary::Count);
+    let total = if want_total {
+        ctx.conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_all}"), &base_params)?
+    } else {
+        None
+    };
+    if req.summary == Some(Summary::Count) || req.count == 0 {
+        return Ok(SearchPage { total, ..Default::default() });
+    }
+
+    // Keyset: rows strictly after the cursor in (sort..., rk) order.
+    let mut page_where = where_all.clone();
+    let mut page_params = base_params;
+    if let Some(c) = &req.cursor {
+        let types: Vec<SortType> = sorts.iter().map(|s| s.ty).collect();
+        let cur = Cursor::decode(c, &types)?;
+        let mut alts = Vec::new();
+        let mut prefix_eq: Vec<String> = Vec::new();
+        let mut prefix_params: Vec<SqlValue> = Vec::new();
+        for (s, v) in sorts.iter().zip(&cur.sort_values) {
+            let op = if s.descending { "<" } else { ">" };
+            let mut p = prefix_params.clone();
+            p.push(v.clone());
+            let mut parts = prefix_eq.clone();
+            parts.push(format!("{} {op} ?", s.sql));
+            alts.push((parts.join(" AND "), p));
+            prefix_eq.push(format!("{} = ?", s.sql));
+            prefix_params.push(v.clone());
+        }
+        let mut parts = prefix_eq;
+        parts.push(format!("r.rk > {}", cur.rk));
+        alts.push((parts.join(" AND "), prefix_params));
+        let sql: Vec<String> = alts.iter().map(|(s, _)| format!("({s})")).collect();
+        page_where = format!("{page_where} AND ({})", sql.join(" OR "));
+        for (_, p) in alts {
+            page_params.extend(p);
+        }
+    }
+    let select_sorts: String = sorts.iter().map(|s| format!(", {}", s.sql)).collect();
+    let order: Vec<String> = sorts
+        .iter()
+        .map(|s| format!("{} {}", s.sql, if s.descending { "DESC" } else { "ASC" }))
+        .chain(["r.rk ASC".to_string()])
+        .collect();
+    let limit = req.count + 1;
+    let sql = format!(
+        "SELECT r.rk{select_sorts} FROM resource r WHERE {page_where} ORDER BY {} LIMIT {limit}",
+        order.join(", ")
+    );
+    let mut rows: Vec<(i64, Vec<SqlValue>)> = Vec::new();
+    ctx.conn.query(&sql, &page_params, &mut |r| {
+        let rk = r.int(0)?.unwrap_or(0);
+        let mut vals = Vec::with_capacity(sorts.len());
+        for (i, s) in sorts.iter().enumerate() {
+            vals.push(match s.ty {
+                SortType::Int => SqlValue::Int(r.int(i + 1)?.unwrap_or(0)),
+                SortType::Real => SqlValue::Real(r.real(i + 1)?.unwrap_or(0.0)),
+                SortType::Text => SqlValue::Text(r.text(i + 1)?.unwrap_or_default()),
+            });
+        }
+        rows.push((rk, vals));
+        Ok(())
+    })?;
+    let next = if rows.len() > req.count {
+        rows.truncate(req.count);
+        rows.last().map(|(rk, vals)| Cursor { sort_values: vals.clone(), rk: *rk }.encode())
+    } else {
+        None
+    };
+    let rks: Vec<i64> = rows.iter().map(|(rk, _)| *rk).collect();
+    let page = read_many(ctx.conn, catalog, &rks)?;
+    let included = includes(ctx.conn, catalog, access, &page, &req.include, &req.revinclude)?;
+    Ok(SearchPage { matches: page.into_iter().map(|(_, s)| s).collect(), included, total, next })
+}
+
+fn ids_list(v: &[i64]) -> String {
+    v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn reference_params(catalog: &Catalog, rtype: &str) -> Vec<i64> {
+    lantern_r4::search_params(rtype)
+        .filter(|p| p.kind == lantern_r4::SearchParamType::Reference)
+        .filter_map(|p| catalog.param_id(rtype, p.code))
+        .collect()
+}
+
+/// `_include` and `_revinclude` (R4 §3.1.1.5.4), with `:iterate` following the included
+/// resources again. Included resources pass the access filter like matches do.
+pub(crate) fn includes(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    access: &AccessFilter,
+    page: &[(i64, Stored)],
+    include: &[Include],
+    revinclude: &[Include],
+) -> Result<Vec<Stored>, StoreError> {
+    if include.is_empty() && revinclude.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut seen: HashSet<i64> = page.iter().map(|(k, _)| *k).collect();
+    let mut frontier: Vec<(i64, String, String)> =
+        page.iter().map(|(k, s)| (*k, s.rtype.clone(), s.id.clone())).collect();
+    let mut out = Vec::new();
+    for round in 0..=MAX_ITERATE {
+        let mut found: Vec<i64> = Vec::new();
+        for inc in include.iter().filter(|i| round == 0 || i.iterate) {
+            let sources: Vec<i64> = frontier
+                .iter()
+                .filter(|(_, t, _)| inc.source_type == "*" || *t == inc.source_type)
+                .map(|(k, _, _)| *k)
+                .collect();
+            if sources.is_empty() {
+                continue;
+            }
+            let src_types: HashSet<&str> = frontier.iter().map(|(_, t, _)| t.as_str()).collect();
+            let pids: Vec<i64> = match inc.param {
+                Some(p) => catalog.param_id(&inc.source_type, p).into_iter().collect(),
+                None => src_types.iter().flat_map(|t| reference_params(catalog, t)).collect(),
+            };
+            if pids.is_empty() {
+                continue;
+            }
+            let target = match &inc.target_type {
+                Some(t) => format!(" AND x.ttype = {}", catalog.type_id(t).unwrap_or(-1)),
+                None => String::new(),
+            };
+            let mut params = Vec::new();
+            let acc = access.to_sql("t", &mut params);
+            let sql = format!(
+                "SELECT DISTINCT t.rk FROM ix_ref x JOIN resource t ON t.type = x.ttype AND t.id = x.tid \
+                 WHERE x.rk IN ({}) AND x.param IN ({}){target} AND t.deleted = 0 AND {acc}",
+                ids_list(&sources),
+                ids_list(&pids)
+            );
+            conn.query(&sql, &params, &mut |r| {
+                found.push(r.int(0)?.unwrap_or(0));
+                Ok(())
+            })?;
+        }
+        for inc in revinclude.iter().filter(|i| round == 0 || i.iterate) {
+            let mut by_type: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+            for (_, t, id) in &frontier {
+                by_type.entry(t.as_str()).or_default().push(id.as_str());
+            }
+            let pids: Vec<i64> = match inc.param {
+                Some(p) => catalog.param_id(&inc.source_type, p).into_iter().collect(),
+                None => reference_params(catalog, &inc.source_type),
+            };
+            let Some(src_t) = catalog.type_id(&inc.source_type) else { continue };
+            for (t, ids) in by_type {
+                let Some(tid) = catalog.type_id(t) else { continue };
+                if pids.is_empty() || inc.target_type.as_deref().is_some_and(|tt| tt != t) {
+                    continue;
+                }
+                for chunk in ids.chunks(500) {
+                    let mut params: Vec<SqlValue> =
+                        chunk.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+                    let acc = access.to_sql("s", &mut params);
+                    let sql = format!(
+                        "SELECT DISTINCT s.rk FROM ix_ref x JOIN resource s ON s.rk = x.rk \
+                         WHERE x.tid IN ({}) AND x.ttype = {tid} AND x.param IN ({}) AND s.type = {src_t} \
+                         AND s.deleted = 0 AND {acc}",
+                        vec!["?"; chunk.len()].join(","),
+                        ids_list(&pids)
+                    );
+                    conn.query(&sql, &params, &mut |r| {
+                        found.push(r.int(0)?.unwrap_or(0));
+                        Ok(())
+                    })?;
+                }
+            }
+        }
+        found.retain(|k| seen.insert(*k));
+        if found.is_empty() {
+            break;
+        }
+        let read = read_many(conn, catalog, &found)?;
+        frontier = read.iter().map(|(k, s)| (*k, s.rtype.clone(), s.id.clone())).collect();
+        out.extend(read.into_iter().map(|(_, s)| s));
+    }
+    Ok(out)
+}
+
+/// A page of `Patient/$everything` (R4 §6.1.0 Patient/$everything): every resource in the
+/// compartments of `patients` (several source records of one person), plus what they refer to,
+/// paged by key with no cap on the total.
+pub fn everything(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    patients: &[String],
+    access: &AccessFilter,
+    since: Option<i64>,
+    after_rk: Option<i64>,
+    count: usize,
+) -> Result<EverythingPage, StoreError> {
+    if patients.is_empty() {
+        return Ok(EverythingPage { resources: Vec::new(), total: Some(0), next: None });
+    }
+    let mut params: Vec<SqlValue> = patients.iter().map(|p| SqlValue::Text(p.clone())).collect();
+    let marks = vec!["?"; patients.len()].join(",");
+    let acc = access.to_sql("r", &mut params);
+    let mut where_ = format!("r.patient IN ({marks}) AND r.deleted = 0 AND {acc}");
+    if let Some(s) = since {
+        where_.push_str(&format!(" AND r.updated >= {s}"));
+    }
+    let total = conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_}"), &params)?;
+    let after = after_rk.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
+    let sql = format!("SELECT r.rk FROM resource r WHERE {where_}{after} ORDER BY r.rk LIMIT {}", count + 1);
+    let mut rks = Vec::new();
+    conn.query(&sql, &params, &mut |r| {
+        rks.push(r.int(0)?.unwrap_or(0));
+        Ok(())
+    })?;
+    let next = if rks.len() > count {
+        rks.truncate(count);
+        rks.last().copied()
+    } else {
+        None
+    };
+    let page = read_many(conn, catalog, &rks)?;
+    // Referenced resources outside the compartment (practitioners, organisations, locations,
+    // medications) come along so the page is self-contained.
+    let star = Include { source_type: "*".into(), param: None, target_type: None, iterate: false };
+    let mut referenced = includes(conn, catalog, access, &page, std::slice::from_ref(&star), &[])?;
+    referenced.retain(|s| s.rtype != "Patient" || patients.contains(&s.id));
+    let mut out: Vec<Stored> = page.into_iter().map(|(_, s)| s).collect();
+    out.extend(referenced.into_iter().filter(|s| !patients.contains(&s.id) || s.rtype != "Patient"));
+    Ok(EverythingPage { resources: out, total, next })
+}
+
+/// One page of `$everything`; `next` is the key to continue after.
+#[derive(Debug, Clone, Default)]
+pub struct EverythingPage {
+    pub resources: Vec<Stored>,
+    pub total: Option<i64>,
+    pub next: Option<i64>,
+}

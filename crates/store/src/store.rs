@@ -1,0 +1,162 @@
+//! The storage interface every entry point uses: HTTP, MLLP, imports and the demo.
+//!
+//! A [`Store`] is cheap to clone. Reads borrow a pooled connection on a blocking thread; writes
+//! are closures run by the single writer thread inside a transaction (see writer.rs), which is
+//! what makes conditional creates, If-Match and transaction bundles atomic on both backends.
+use crate::access::AccessFilter;
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::conn::{Conn, Dialect};
+use crate::error::StoreError;
+use crate::model::{HistoryEntry, HistoryQuery, Stored};
+use crate::pool::Pool;
+use crate::search::SearchPage;
+use crate::sql::read;
+use crate::sql::write::WriteTx;
+use crate::writer::{self, Job};
+use crossbeam_channel::Sender;
+use std::sync::Arc;
+
+/// A database the store can run on. Implemented by `lantern-store-sqlite` and
+/// `lantern-store-postgres`; everything else is shared.
+pub trait Backend: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// Opens a new connection, configured for use.
+    fn connect(&self) -> Result<Box<dyn Conn>, StoreError>;
+    /// How many reader connections to pool.
+    fn readers(&self) -> usize;
+    /// A description for logs and /health, without credentials.
+    fn describe(&self) -> String;
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    clock: Arc<dyn Clock>,
+    catalog: Arc<Catalog>,
+    readers: Pool,
+    writer: Sender<Job>,
+}
+
+impl Store {
+    /// Migrates the schema, loads the catalog and starts the writer.
+    pub fn open(backend: Arc<dyn Backend>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let mut conn = backend.connect()?;
+        crate::schema::migrate(&mut *conn)?;
+        let catalog = Arc::new(Catalog::open(&mut *conn)?);
+        let writer = writer::spawn(conn, catalog.clone(), clock.clone())?;
+        let b = backend.clone();
+        let readers = Pool::new(backend.readers(), Box::new(move || b.connect()));
+        Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer }) })
+    }
+
+    pub fn describe(&self) -> String {
+        self.inner.backend.describe()
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.backend.dialect()
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// Runs `f` in a write transaction and returns its result once committed. If `f` fails,
+    /// everything it wrote is rolled back and nothing else is affected.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(move |wtx| {
+            let result = f(wtx);
+            if result.is_err() {
+                writer::mark_failed();
+            }
+            Box::new(move |commit: Result<(), StoreError>| {
+                let out = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(e)) => Err(e),
+                };
+                let _ = tx.send(out);
+            })
+        });
+        self.inner.writer.send(job).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the write was abandoned".into()))?
+    }
+
+    /// Runs `f` with a pooled reader connection on a blocking thread.
+    pub async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn, &Catalog) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = inner.readers.get()?;
+            let r = f(c.conn(), &inner.catalog);
+            if matches!(r, Err(StoreError::Database(_))) {
+                c.discard();
+            }
+            r
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    /// The current version; deleted resources come back with `deleted` set.
+    pub async fn read(&self, rtype: &str, id: &str) -> Result<Option<Stored>, StoreError> {
+        let (t, i) = (rtype.to_string(), id.to_string());
+        self.with_reader(move |c, cat| read::read_current(c, cat, &t, &i)).await
+    }
+
+    pub async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
+        let (t, i) = (rtype.to_string(), id.to_string());
+        self.with_reader(move |c, cat| read::read_version(c, cat, &t, &i, version)).await
+    }
+
+    pub async fn history(&self, q: HistoryQuery) -> Result<(Vec<HistoryEntry>, Option<i64>), StoreError> {
+        self.with_reader(move |c, cat| read::history(c, cat, &q)).await
+    }
+
+    /// A page of search results under `access` (see [`crate::search`]).
+    pub async fn search(
+        &self,
+        req: lantern_fhir::search::SearchRequest,
+        access: AccessFilter,
+    ) -> Result<SearchPage, StoreError> {
+        let now = self.inner.clock.now_micros();
+        self.with_reader(move |c, cat| crate::search::search(c, cat, &req, &access, now)).await
+    }
+
+    /// A page of `$everything` for the given patient ids (one person's source records).
+    pub async fn everything(
+        &self,
+        patients: Vec<String>,
+        access: AccessFilter,
+        since: Option<i64>,
+        after: Option<i64>,
+        count: usize,
+    ) -> Result<crate::search::EverythingPage, StoreError> {
+        self.with_reader(move |c, cat| {
+            crate::search::everything(c, cat, &patients, &access, since, after, count)
+        })
+        .await
+    }
+
+    pub fn now_micros(&self) -> i64 {
+        self.inner.clock.now_micros()
+    }
+
+    /// Answers when the database is reachable.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.with_reader(|c, _| c.query_int("SELECT 1", &[]).map(|_| ())).await
+    }
+}

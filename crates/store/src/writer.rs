@@ -1,0 +1,113 @@
+//! The writer: one thread that owns the write connection and commits in groups.
+//!
+//! Each job (one interaction, or one whole transaction bundle) runs inside its own SAVEPOINT, so
+//! a failing job rolls back alone; all the jobs that queued while the previous commit was
+//! flushing share one COMMIT, so one fsync serves many writers. A job's reply is sent only after
+//! its commit is durable: nothing is acknowledged that a crash could lose.
+use crate::catalog::{Catalog, Pending};
+use crate::clock::Clock;
+use crate::conn::Conn;
+use crate::error::StoreError;
+use crate::sql::write::WriteTx;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+
+/// What a job hands back once it has run: called with the commit's outcome.
+pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+pub(crate) type Job = Box<dyn FnOnce(&mut WriteTx<'_>) -> Finish + Send>;
+
+/// Most jobs folded into one commit; bounds the latency a large group adds.
+const MAX_GROUP: usize = 256;
+
+pub(crate) fn spawn(
+    mut conn: Box<dyn Conn>,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+) -> Result<Sender<Job>, StoreError> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+    std::thread::Builder::new()
+        .name("lantern-writer".into())
+        .spawn(move || run(&mut *conn, &catalog, &*clock, rx))
+        .map_err(StoreError::db)?;
+    Ok(tx)
+}
+
+fn run(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        commit_group(conn, catalog, clock, group);
+    }
+}
+
+fn commit_group(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, group: Vec<Job>) {
+    if let Err(e) = conn.batch("BEGIN") {
+        for job in group {
+            fail_job(job, &e);
+        }
+        return;
+    }
+    let mut finishes: Vec<Finish> = Vec::with_capacity(group.len());
+    let mut committed = Pending::default();
+    for job in group {
+        if let Err(e) = conn.batch("SAVEPOINT job") {
+            fail_job(job, &e);
+            continue;
+        }
+        let mut wtx = WriteTx { conn: &mut *conn, catalog, clock, pending: Pending::default() };
+        let (finish, ok) = run_job(job, &mut wtx);
+        let pending = std::mem::take(&mut wtx.pending);
+        if ok {
+            let _ = conn.batch("RELEASE SAVEPOINT job");
+            committed.absorb(pending);
+            finishes.push(finish);
+        } else {
+            let _ = conn.batch("ROLLBACK TO SAVEPOINT job");
+            let _ = conn.batch("RELEASE SAVEPOINT job");
+            // The job already holds its own error; the commit outcome does not change it.
+            finish(Ok(()));
+        }
+    }
+    match conn.batch("COMMIT") {
+        Ok(()) => {
+            catalog.commit(committed);
+            for f in finishes {
+                f(Ok(()));
+            }
+        }
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            for f in finishes {
+                f(Err(StoreError::Database(format!("commit failed: {e}"))));
+            }
+        }
+    }
+}
+
+/// Runs a job, noting whether it succeeded (a job signals failure through `JobOutcome`).
+fn run_job(job: Job, wtx: &mut WriteTx<'_>) -> (Finish, bool) {
+    FAILED.with(|f| f.set(false));
+    let finish = job(wtx);
+    let failed = FAILED.with(|f| f.get());
+    (finish, !failed)
+}
+
+thread_local! {
+    static FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by a job's closure when its work failed, so its savepoint is rolled back.
+pub(crate) fn mark_failed() {
+    FAILED.with(|f| f.set(true));
+}
+
+fn fail_job(job: Job, e: &StoreError) {
+    // Run nothing; the job's reply channel is dropped, which its waiter reports as this error.
+    let _ = e;
+    drop(job);
+}

@@ -1,0 +1,28 @@
+//! `lantern serve`: the FHIR API over HTTP on an embedded SQLite store or PostgreSQL.
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Directory of the embedded SQLite store (created if missing).
+    #[arg(long, default_value = "./lantern-data")]
+    data: PathBuf,
+    /// Address for the HTTP API (FHIR at /fhir).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
+    /// Use PostgreSQL instead of SQLite, e.g. postgres://user@host/db.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let listener = tokio::net::TcpListener::bind(&a.http).await?;
+        let addr = listener.local_addr()?;
+        tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
+        eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
+        lantern_server::serve(listener, crate::compose::app(fhir)).await?;
+        Ok(())
+    })
+}
