@@ -108,7 +108,8 @@ fn read(a: &Args) -> anyhow::Result<Input> {
             phone,
             email,
             nhs_number,
-            nhs_number_verified: get(verified_col).map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "y")),
+            nhs_number_verified: get(verified_col)
+                .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "y")),
         });
         input.ids.push(row.get(id_col).unwrap_or_default().to_owned());
         if let (Some(tc), Some(truth)) = (truth_col, input.truth.as_mut()) {
@@ -186,14 +187,17 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         r.records, r.invalid_nhs_numbers, r.candidate_pairs, r.links, r.reviews, r.clusters, r.refused_links
     );
     println!(
-        "model: lambda {:.3e} (prior {:+.1})  EM {} iterations on {} pairs / {} patterns, converged {}",
+        "model: lambda {:.3e} (prior {:+.1}), converged {}",
         out.model.lambda,
         out.model.prior_weight(),
-        t.em_iterations,
-        t.em_pairs,
-        t.em_patterns,
-        t.em_converged
+        t.converged
     );
+    for s in &t.sessions {
+        println!(
+            "  EM session {}: {} pairs ({} used, {} patterns), {} iterations, match rate {:.4}, implied matches {:.0}",
+            s.rule, s.pairs, s.em_pairs, s.patterns, s.iterations, s.match_rate, s.implied_matches
+        );
+    }
     for (name, n) in r.skipped_blocks.iter().filter(|(_, n)| *n > 0) {
         println!("blocking rule {name}: {n} oversized blocks skipped");
     }
@@ -207,7 +211,12 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         let mut near: Vec<_> = links().collect();
         near.sort_by(|x, y| x.score.total_cmp(&y.score));
         for p in near.iter().take(a.explain) {
-            println!("\n{} vs {}:\n{}", input.ids[p.left as usize], input.ids[p.right as usize], out.explain(p.left, p.right).render());
+            println!(
+                "\n{} vs {}:\n{}",
+                input.ids[p.left as usize],
+                input.ids[p.right as usize],
+                out.explain(p.left, p.right).render()
+            );
         }
     }
     println!("total {:.2}s", start.elapsed().as_secs_f64());

@@ -109,34 +109,41 @@ pub fn link_records(records: &[Record], config: &Config) -> Result<BatchOutput, 
     };
     let (dict, prepared, invalid) = prepare_all(records);
     lap("normalise", &mut timings);
+    let model = train::fit(&prepared, &dict, config);
+    lap("train", &mut timings);
     let blocks = Blocks::build(&prepared, &dict, &config.blocking, config.max_block_size);
     lap("block", &mut timings);
-    let model = train::fit(&prepared, &dict, config, &blocks);
-    lap("train", &mut timings);
     let scorer = Scorer::new(&model);
     let keep_from = config.review_threshold.min(config.link_threshold);
-    let mut pairs: Vec<ScoredPair> = (0..blocks.blocks.len())
+    let (mut pairs, candidate_pairs): (Vec<ScoredPair>, u64) = (0..blocks.blocks.len())
         .into_par_iter()
-        .fold(Vec::new, |mut acc, b| {
-            blocks.for_each_pair(b, |i, j| {
-                let (pa, pb) = (&prepared[i as usize], &prepared[j as usize]);
-                let (score, nhs) = scorer.score(pa, pb, &dict);
-                if score >= keep_from || (pa.nhs != 0 && pa.nhs == pb.nhs) {
-                    let (decision, _) = decide(&scorer, pa, pb, score, nhs);
-                    if decision != Decision::NewPerson {
-                        acc.push(ScoredPair { left: i, right: j, score: score as f32, decision });
+        .fold(
+            || (Vec::new(), 0u64),
+            |(mut acc, mut n), b| {
+                blocks.for_each_pair(b, |i, j| {
+                    n += 1;
+                    let (pa, pb) = (&prepared[i as usize], &prepared[j as usize]);
+                    let (score, nhs) = scorer.score(pa, pb, &dict);
+                    if score >= keep_from || (pa.nhs != 0 && pa.nhs == pb.nhs) {
+                        let (decision, _) = decide(&scorer, pa, pb, score, nhs);
+                        if decision != Decision::NewPerson {
+                            acc.push(ScoredPair { left: i, right: j, score: score as f32, decision });
+                        }
                     }
+                });
+                (acc, n)
+            },
+        )
+        .reduce(
+            || (Vec::new(), 0),
+            |(mut a, n1), (mut b, n2)| {
+                if a.len() < b.len() {
+                    std::mem::swap(&mut a, &mut b);
                 }
-            });
-            acc
-        })
-        .reduce(Vec::new, |mut a, mut b| {
-            if a.len() < b.len() {
-                std::mem::swap(&mut a, &mut b);
-            }
-            a.extend(b);
-            a
-        });
+                a.extend(b);
+                (a, n1 + n2)
+            },
+        );
     pairs.par_sort_unstable_by_key(|p| (p.left, p.right));
     lap("score", &mut timings);
     let links: Vec<(u32, u32, f32)> =
@@ -150,7 +157,7 @@ pub fn link_records(records: &[Record], config: &Config) -> Result<BatchOutput, 
     let report = BatchReport {
         records: records.len(),
         invalid_nhs_numbers: invalid,
-        candidate_pairs: model.training.candidate_pairs,
+        candidate_pairs,
         skipped_blocks: config
             .blocking
             .iter()
@@ -171,6 +178,5 @@ pub fn link_records(records: &[Record], config: &Config) -> Result<BatchOutput, 
 pub fn train_model(records: &[Record], config: &Config) -> Result<Model, IdentityError> {
     config.validate()?;
     let (dict, prepared, _) = prepare_all(records);
-    let blocks = Blocks::build(&prepared, &dict, &config.blocking, config.max_block_size);
-    Ok(train::fit(&prepared, &dict, config, &blocks))
+    Ok(train::fit(&prepared, &dict, config))
 }

@@ -12,6 +12,7 @@
 //! For incremental matching, [`rule_keys`] gives the same keys as text, for a store to index.
 use serde::{Deserialize, Serialize};
 
+use crate::compare::Field;
 use crate::dict::{Dict, Prepared};
 use crate::intern::{hash64, NONE};
 use crate::phonetic::unpack;
@@ -50,6 +51,28 @@ pub enum BlockKey {
     Phone,
     /// E-mail.
     Email,
+}
+
+impl BlockKey {
+    /// The comparison fields this key constrains: a training session blocked on it must not
+    /// learn their m (location keys constrain every location field).
+    pub fn fields(self) -> &'static [Field] {
+        match self {
+            BlockKey::NhsNumber => &[Field::NhsNumber],
+            BlockKey::DateOfBirth | BlockKey::BirthYear => &[Field::DateOfBirth],
+            BlockKey::GivenName
+            | BlockKey::GivenInitial
+            | BlockKey::GivenMetaphone
+            | BlockKey::GivenSoundex => &[Field::GivenName],
+            BlockKey::FamilyName
+            | BlockKey::FamilyInitial
+            | BlockKey::FamilyMetaphone
+            | BlockKey::FamilySoundex => &[Field::FamilyName],
+            BlockKey::Postcode | BlockKey::Outward => &[Field::Postcode, Field::Address, Field::Town],
+            BlockKey::Phone => &[Field::Phone],
+            BlockKey::Email => &[Field::Email],
+        }
+    }
 }
 
 /// A blocking rule: records with equal values for all its keys are compared.

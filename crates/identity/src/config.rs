@@ -68,6 +68,10 @@ pub struct Config {
     pub comparisons: Vec<ComparisonConfig>,
     /// Blocking rules; a pair is a candidate if any rule puts both records in one block.
     pub blocking: Vec<BlockingRule>,
+    /// One EM session per rule: m is learnt on the pairs each rule blocks together, for the
+    /// comparisons the rule does not involve (see [`crate::em`]). Every comparison should be
+    /// left free by at least one rule.
+    pub training_rules: Vec<BlockingRule>,
     /// Blocks larger than this are skipped (and counted) so one common key cannot blow up.
     pub max_block_size: usize,
     /// Match weight (log2 odds, prior included) at or above which a pair links.
@@ -139,7 +143,8 @@ impl Default for Config {
                 false,
                 vec![Exact, HouseNumberAndStreet { min: 0.88 }, TokenOverlap { min: 0.5 }],
             ),
-            cmp("Town", Field::Town, true, vec![Exact, JaroWinkler { min: 0.88 }]),
+            // No town comparison by default: it adds little to the postcode and, being
+            // correlated with it, would count one move of house twice.
             cmp("Phone", Field::Phone, false, vec![Exact, OneCharTypo]),
             cmp("Email", Field::Email, false, vec![Exact, OneCharTypo]),
             cmp("NHS number", Field::NhsNumber, false, vec![Exact]),
@@ -156,9 +161,14 @@ impl Default for Config {
             ),
             rule("dob_forename_initial", vec![BlockKey::DateOfBirth, BlockKey::GivenInitial]),
         ];
+        let training_rules = vec![
+            rule("dob", vec![BlockKey::DateOfBirth]),
+            rule("forename_surname", vec![BlockKey::GivenName, BlockKey::FamilyName]),
+        ];
         Config {
             comparisons,
             blocking,
+            training_rules,
             max_block_size: 1_000,
             link_threshold: 6.0,
             review_threshold: -4.0,
@@ -199,8 +209,8 @@ impl Config {
         if self.review_threshold > self.link_threshold {
             return Err(IdentityError::Config("review_threshold is above link_threshold".into()));
         }
-        if self.blocking.iter().any(|b| b.keys.is_empty()) {
-            return Err(IdentityError::Config("a blocking rule has no keys".into()));
+        if self.blocking.iter().chain(&self.training_rules).any(|b| b.keys.is_empty() || b.keys.len() > 8) {
+            return Err(IdentityError::Config("a blocking rule needs 1 to 8 keys".into()));
         }
         Ok(())
     }

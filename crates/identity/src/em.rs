@@ -6,19 +6,23 @@
 //! those probabilities. Pairs are grouped by their comparison pattern first, so one iteration
 //! costs the number of distinct patterns, not of pairs.
 //!
-//! Choices, and why:
-//! * **u is re-estimated within the candidate set but not used for scoring.** Blocking makes
-//!   non-matching candidates agree far more often than random pairs (everyone in a
-//!   "same date of birth" block agrees on date of birth), so the non-match class inside the
-//!   candidates has its own u. Scoring uses u from random pairs ([`crate::train`]), which is
-//!   what the Bayes factor needs; EM's u is a nuisance parameter. Splink instead fixes u and
-//!   trains once per blocking rule, leaving out the blocked comparisons; estimating the
-//!   candidate u lets one EM run over the union of all rules learn every comparison's m.
+//! Choices, and why (this follows the training procedure Splink documents):
+//! * **u is fixed** at the value estimated from random pairs ([`crate::train`]); only m and the
+//!   mixing weight are learnt.
+//! * **One EM session per training blocking rule, blocked comparisons switched off.** Within the
+//!   pairs sharing a date of birth, non-matching pairs agree on date of birth by construction
+//!   but look like random pairs on everything else, so random-pair u is right for the other
+//!   comparisons and the independence assumption roughly holds; the date-of-birth comparison is
+//!   left out of that session (its m is learnt in another session, e.g. the one blocked on
+//!   names). Running EM over the union of all candidate pairs instead lets households (same
+//!   surname, address, postcode; different forename and birth date) pass for "matches" and
+//!   people who moved house for "non-matches" — we tried it first and it did exactly that.
 //! * **Dirichlet priors.** Each m vector has `prior_pairs` pseudo-pairs spread like the
 //!   starting m, so a level no match ever reached gets a small m instead of 0 (and an infinite
 //!   negative weight).
 //! * **Convergence per comparison**: a comparison has converged when none of its m moved more
-//!   than `tolerance` in an iteration; EM stops when all have, or at `max_iterations`.
+//!   than `tolerance` in an iteration; EM stops when all active ones have, or at
+//!   `max_iterations`.
 use crate::compare::NULL_LEVEL;
 use crate::config::EmConfig;
 use crate::score::{pattern_level, Pattern};
@@ -62,8 +66,15 @@ pub fn default_m(levels: usize) -> Vec<f64> {
     }
 }
 
-/// Runs EM on `(pattern, count)` groups.
-pub fn run(patterns: &[(Pattern, f64)], start: MixtureParams, cfg: &EmConfig) -> EmOutcome {
+/// Runs EM on `(pattern, count)` groups. Comparisons with `active[c] == false` are ignored
+/// (their parameters are returned unchanged); with `fix_u`, u is not re-estimated.
+pub fn run(
+    patterns: &[(Pattern, f64)],
+    start: MixtureParams,
+    cfg: &EmConfig,
+    active: &[bool],
+    fix_u: bool,
+) -> EmOutcome {
     let k = start.m.len();
     let prior_m: Vec<Vec<f64>> = start.m.clone();
     let prior_u: Vec<Vec<f64>> = start.u.clone();
@@ -77,7 +88,7 @@ pub fn run(patterns: &[(Pattern, f64)], start: MixtureParams, cfg: &EmConfig) ->
         let (mut match_total, mut total) = (0.0, 0.0);
         for &(pat, count) in patterns {
             let (mut pm, mut pu) = (p.lambda, 1.0 - p.lambda);
-            for c in 0..k {
+            for c in (0..k).filter(|&c| active[c]) {
                 let l = pattern_level(pat, c);
                 if l != NULL_LEVEL {
                     pm *= p.m[c][l as usize];
@@ -87,7 +98,7 @@ pub fn run(patterns: &[(Pattern, f64)], start: MixtureParams, cfg: &EmConfig) ->
             let w = if pm + pu > 0.0 { pm / (pm + pu) } else { 0.0 };
             match_total += w * count;
             total += count;
-            for c in 0..k {
+            for c in (0..k).filter(|&c| active[c]) {
                 let l = pattern_level(pat, c);
                 if l != NULL_LEVEL {
                     m_acc[c][l as usize] += w * count;
@@ -96,12 +107,13 @@ pub fn run(patterns: &[(Pattern, f64)], start: MixtureParams, cfg: &EmConfig) ->
             }
         }
         let mut all_converged = true;
-        for c in 0..k {
+        for c in (0..k).filter(|&c| active[c]) {
             let new_m = dirichlet(&m_acc[c], &prior_m[c], cfg.prior_pairs);
-            let new_u = dirichlet(&u_acc[c], &prior_u[c], cfg.prior_pairs);
             let delta = new_m.iter().zip(&p.m[c]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             p.m[c] = new_m;
-            p.u[c] = new_u;
+            if !fix_u {
+                p.u[c] = dirichlet(&u_acc[c], &prior_u[c], cfg.prior_pairs);
+            }
             if delta < cfg.tolerance {
                 converged_at[c].get_or_insert(it);
             } else {
@@ -169,7 +181,8 @@ mod tests {
             u: true_u.iter().map(|v| vec![1.0 / v.len() as f64; v.len()]).collect(),
             lambda: 0.5,
         };
-        let out = run(&patterns, start, &EmConfig { prior_pairs: 1.0, ..EmConfig::default() });
+        let cfg = EmConfig { prior_pairs: 1.0, ..EmConfig::default() };
+        let out = run(&patterns, start, &cfg, &[true; 4], false);
         assert!(out.converged_at.iter().all(Option::is_some), "{:?}", out.converged_at);
         assert!((out.params.lambda - lambda).abs() < 0.01, "lambda {}", out.params.lambda);
         for c in 0..4 {
@@ -177,6 +190,35 @@ mod tests {
                 assert!((got - want).abs() < 0.02, "m[{c}] {:?} vs {:?}", out.params.m[c], true_m[c]);
             }
         }
+    }
+
+    #[test]
+    fn fixed_u_and_inactive_comparisons() {
+        // Three comparisons; u known and fixed; the third is switched off and must not move.
+        let m = [0.9, 0.1];
+        let u = [0.1, 0.9];
+        let lambda: f64 = 0.3;
+        let mut patterns = Vec::new();
+        for l0 in 0..2usize {
+            for l1 in 0..2usize {
+                for l2 in 0..2usize {
+                    let pm = lambda * m[l0] * m[l1] * m[l2];
+                    let pu = (1.0 - lambda) * u[l0] * u[l1] * u[l2];
+                    patterns.push(((l0 | l1 << 4 | l2 << 8) as u64, 100_000.0 * (pm + pu)));
+                }
+            }
+        }
+        let start = MixtureParams {
+            m: vec![vec![0.6, 0.4], vec![0.6, 0.4], vec![0.5, 0.5]],
+            u: vec![u.to_vec(); 3],
+            lambda: 0.5,
+        };
+        let out = run(&patterns, start, &EmConfig::default(), &[true, true, false], true);
+        assert_eq!(out.params.m[2], vec![0.5, 0.5]);
+        assert_eq!(out.params.u[0], u.to_vec());
+        assert!((out.params.m[0][0] - 0.9).abs() < 0.01, "{:?}", out.params.m[0]);
+        assert!((out.params.lambda - lambda).abs() < 0.01, "{}", out.params.lambda);
+        assert_eq!(out.converged_at[2], None);
     }
 
     #[test]

@@ -38,6 +38,30 @@ impl ComparisonParams {
     }
 }
 
+/// One EM session (one training rule).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionReport {
+    /// Training rule name.
+    pub rule: String,
+    /// Pairs the rule blocks together.
+    pub pairs: u64,
+    /// Pairs EM ran on (a uniform sample when there are many).
+    pub em_pairs: u64,
+    /// Distinct comparison patterns among them.
+    pub patterns: usize,
+    /// Comparisons whose m this session learnt.
+    pub trained: Vec<String>,
+    /// Iterations run.
+    pub iterations: usize,
+    /// For each trained comparison, the iteration at which its m stopped moving (`None`: did
+    /// not converge).
+    pub converged_at: Vec<Option<usize>>,
+    /// Share of the session's pairs EM judged to be matches.
+    pub match_rate: f64,
+    /// Matches in the whole data set this session implies (its matches / the rule's recall).
+    pub implied_matches: f64,
+}
+
 /// How training went, kept with the model so a reviewer can judge it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingReport {
@@ -45,21 +69,12 @@ pub struct TrainingReport {
     pub records: usize,
     /// Random pairs used for u.
     pub u_pairs: u64,
-    /// Candidate pairs produced by blocking (after removing duplicates across rules).
-    pub candidate_pairs: u64,
-    /// Candidate pairs EM was run on (a sample when there are many).
-    pub em_pairs: u64,
-    /// Distinct comparison patterns among them.
-    pub em_patterns: usize,
-    /// EM iterations run.
-    pub em_iterations: usize,
-    /// Whether every comparison converged.
-    pub em_converged: bool,
-    /// For each comparison, the iteration at which its m probabilities stopped moving
-    /// (`None`: did not converge).
-    pub comparison_converged_at: Vec<Option<usize>>,
-    /// Proportion of candidate pairs EM judged to be matches.
-    pub candidate_match_rate: f64,
+    /// EM sessions.
+    pub sessions: Vec<SessionReport>,
+    /// Whether every trained comparison converged in every session.
+    pub converged: bool,
+    /// Comparisons no session could train (they keep the default m).
+    pub untrained: Vec<String>,
 }
 
 /// A trained model.

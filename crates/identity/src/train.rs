@@ -3,18 +3,23 @@
 //! 1. **u** from random pairs: almost every random pair is two different people, so the share of
 //!    random pairs reaching each level estimates P(level | different people). With fewer pairs
 //!    than the sample size, every pair is used.
-//! 2. **m** by EM ([`crate::em`]) over the candidate pairs of all blocking rules, grouped by
-//!    comparison pattern (a uniform sample when there are more than `em.max_pairs`).
-//! 3. **λ**, the prior that two random records match: EM's match rate among candidates times the
-//!    number of candidates, over the number of all pairs (matches outside every block are few).
+//! 2. **m** by EM ([`crate::em`]), one session per training rule over the pairs that rule blocks
+//!    together (grouped by comparison pattern; a uniform sample beyond `em.max_pairs`), u fixed,
+//!    the comparisons the rule involves switched off. A comparison's m is the mean over the
+//!    sessions that trained it.
+//! 3. **λ**, the prior that two random records match: each session's matches divided by the
+//!    rule's recall (the share of all matches it can see: the m of exact agreement on the fields
+//!    it blocks on) estimate the number of matching pairs in the data; λ is their mean over the
+//!    number of all pairs.
 use rayon::prelude::*;
 
 use crate::blocking::Blocks;
+use crate::compare::{Field, LevelRule};
 use crate::config::Config;
 use crate::dict::{Dict, Prepared};
 use crate::em::{self, MixtureParams};
 use crate::intern::{mix64, FxMap};
-use crate::model::{level_label, ComparisonParams, Model, TrainingReport};
+use crate::model::{level_label, ComparisonParams, Model, SessionReport, TrainingReport};
 use crate::score::{pattern, pattern_level, Pattern};
 
 type LevelCounts = Vec<[u64; 16]>;
@@ -126,8 +131,8 @@ fn candidate_patterns(
     (patterns, candidates, sampled)
 }
 
-/// Trains a model on prepared records whose blocks are already built.
-pub(crate) fn fit(records: &[Prepared], d: &Dict, config: &Config, blocks: &Blocks) -> Model {
+/// Trains a model on prepared records.
+pub(crate) fn fit(records: &[Prepared], d: &Dict, config: &Config) -> Model {
     let mut model = Model {
         config: config.clone(),
         comparisons: config
@@ -148,26 +153,85 @@ pub(crate) fn fit(records: &[Prepared], d: &Dict, config: &Config, blocks: &Bloc
     for (p, u) in model.comparisons.iter_mut().zip(&u) {
         p.u.clone_from(u);
     }
-    let (patterns, candidates, sampled) = candidate_patterns(records, d, &model, blocks);
-    let start = MixtureParams {
-        m: model.comparisons.iter().map(|p| p.m.clone()).collect(),
-        u: u.clone(),
-        lambda: 0.1,
+    model.training.u_pairs = u_pairs;
+    let k = config.comparisons.len();
+    let mut m_sum: Vec<Vec<f64>> = model.comparisons.iter().map(|p| vec![0.0; p.m.len()]).collect();
+    let mut m_n = vec![0usize; k];
+    let mut sessions = Vec::new();
+    let mut session_rules = Vec::new();
+    let mut converged = true;
+    for rule in &config.training_rules {
+        let blocks = Blocks::build(records, d, std::slice::from_ref(rule), config.max_block_size);
+        let (patterns, pairs, sampled) = candidate_patterns(records, d, &model, &blocks);
+        let active: Vec<bool> = config
+            .comparisons
+            .iter()
+            .map(|c| !rule.keys.iter().any(|key| key.fields().contains(&c.field)))
+            .collect();
+        if pairs == 0 {
+            continue;
+        }
+        let start = MixtureParams {
+            m: model.comparisons.iter().map(|p| p.m.clone()).collect(),
+            u: u.clone(),
+            lambda: 0.05,
+        };
+        let out = em::run(&patterns, start, &config.em, &active, true);
+        let mut trained = Vec::new();
+        let mut converged_at = Vec::new();
+        for c in (0..k).filter(|&c| active[c]) {
+            for (s, m) in m_sum[c].iter_mut().zip(&out.params.m[c]) {
+                *s += m;
+            }
+            m_n[c] += 1;
+            trained.push(config.comparisons[c].name.clone());
+            converged_at.push(out.converged_at[c]);
+            converged &= out.converged_at[c].is_some();
+        }
+        session_rules.push(rule);
+        sessions.push(SessionReport {
+            rule: rule.name.clone(),
+            pairs,
+            em_pairs: sampled,
+            patterns: patterns.len(),
+            trained,
+            iterations: out.iterations,
+            converged_at,
+            match_rate: out.params.lambda,
+            implied_matches: 0.0,
+        });
+    }
+    for c in 0..k {
+        if m_n[c] > 0 {
+            model.comparisons[c].m = m_sum[c].iter().map(|s| s / m_n[c] as f64).collect();
+        } else {
+            model.training.untrained.push(config.comparisons[c].name.clone());
+        }
+    }
+    // λ from each session: its matches over the recall of its rule.
+    let exact_m = |field: Field| -> f64 {
+        config
+            .comparisons
+            .iter()
+            .zip(&model.comparisons)
+            .find(|(c, _)| c.field == field)
+            .and_then(|(c, p)| c.levels.iter().position(|r| matches!(r, LevelRule::Exact)).map(|l| p.m[l]))
+            .unwrap_or(1.0)
     };
-    let out = em::run(&patterns, start, &config.em);
-    for (c, p) in model.comparisons.iter_mut().enumerate() {
-        p.m.clone_from(&out.params.m[c]);
+    for (s, rule) in sessions.iter_mut().zip(session_rules) {
+        let mut fields: Vec<Field> = rule.keys.iter().map(|k| k.fields()[0]).collect();
+        fields.dedup();
+        let recall: f64 = fields.iter().map(|&f| exact_m(f)).product::<f64>().max(1e-3);
+        s.implied_matches = s.match_rate * s.pairs as f64 / recall;
     }
     let n = records.len() as f64;
     let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
-    model.lambda = (out.params.lambda * candidates as f64 / all_pairs).clamp(1e-12, 0.5);
-    model.training.u_pairs = u_pairs;
-    model.training.candidate_pairs = candidates;
-    model.training.em_pairs = sampled;
-    model.training.em_patterns = patterns.len();
-    model.training.em_iterations = out.iterations;
-    model.training.em_converged = out.converged_at.iter().all(Option::is_some);
-    model.training.comparison_converged_at = out.converged_at;
-    model.training.candidate_match_rate = out.params.lambda;
+    let implied: Vec<f64> = sessions.iter().map(|s| s.implied_matches).collect();
+    if !implied.is_empty() {
+        let mean = implied.iter().sum::<f64>() / implied.len() as f64;
+        model.lambda = (mean / all_pairs).clamp(1e-12, 0.5);
+    }
+    model.training.sessions = sessions;
+    model.training.converged = converged;
     model
 }

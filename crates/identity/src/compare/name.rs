@@ -30,10 +30,12 @@ pub(super) fn level(rules: &[LevelRule], role: Role, a: &Prepared, b: &Prepared,
     }
     let same = sa == sb;
     let mut jw: Option<f64> = None;
+    let mut bound: Option<f64> = None;
     first(rules, |r| match *r {
         LevelRule::Exact => same,
         LevelRule::JaroWinkler { min } => {
-            same || *jw.get_or_insert_with(|| jaro_winkler(d.name_text(sa), d.name_text(sb))) >= min
+            same || (*bound.get_or_insert_with(|| d.jaro_winkler_bound(sa, sb)) >= min
+                && *jw.get_or_insert_with(|| jaro_winkler(d.name_text(sa), d.name_text(sb))) >= min)
         }
         LevelRule::OneCharTypo => same || within_one_edit(d.name_text(sa), d.name_text(sb)),
         LevelRule::Phonetic => same || sounds_alike(&d.name_codes[sa as usize], &d.name_codes[sb as usize]),
