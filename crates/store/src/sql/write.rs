@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::model::{Op, Put, Stored, Written};
 use crate::sql::index_rows;
 use lantern_fhir::index::{IndexEntry, IndexValue, ORG_TAG_SYSTEM};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A write transaction in progress. Runs on the store's writer thread; everything it does
 /// commits or rolls back together.
@@ -248,18 +248,25 @@ pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Cu
     Ok(out)
 }
 
-/// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping the rest of `meta`.
+/// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping the rest of `meta`, and puts
+/// `resourceType`, `id` and `meta` first as FHIR JSON conventionally has them.
 fn stamp_meta(body: &mut Value, id: &str, ver: i64, updated: i64) {
     let Some(obj) = body.as_object_mut() else { return };
-    obj.insert("id".into(), Value::String(id.to_string()));
-    let meta = obj.entry("meta").or_insert_with(|| json!({}));
-    if !meta.is_object() {
-        *meta = json!({});
+    let mut meta = match obj.remove("meta") {
+        Some(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    meta.insert("versionId".into(), Value::String(ver.to_string()));
+    meta.insert("lastUpdated".into(), Value::String(format_instant(updated)));
+    let mut out = serde_json::Map::with_capacity(obj.len() + 2);
+    if let Some(t) = obj.remove("resourceType") {
+        out.insert("resourceType".into(), t);
     }
-    if let Some(m) = meta.as_object_mut() {
-        m.insert("versionId".into(), Value::String(ver.to_string()));
-        m.insert("lastUpdated".into(), Value::String(format_instant(updated)));
-    }
+    obj.remove("id");
+    out.insert("id".into(), Value::String(id.to_string()));
+    out.insert("meta".into(), Value::Object(meta));
+    out.append(obj);
+    *obj = out;
 }
 
 /// The organisation that holds (is data controller for) the resource, from its Lantern tag.
