@@ -32,8 +32,9 @@
 //! (strings built by functions, arithmetic results) own data.
 //!
 //! Type information comes through a small internal `Model` trait (element types, choice
-//! elements, the type hierarchy), backed today by inference from the JSON itself: choice
-//! suffixes (`valueQuantity` is a `Quantity`), `resourceType`, JSON value kinds.
+//! elements, the type hierarchy), backed by the generated R4 definitions of `lantern-r4`, with
+//! inference from the JSON itself (choice suffixes, `resourceType`, JSON value kinds) where R4
+//! does not know the path.
 //!
 //! Module map, one concern per file, each citing its specification section: `lexer`, `parser`,
 //! `ast`; `eval` (paths in `navigate`, `equality`, `compare`, `arith`, `logic`, `types`, FHIR →
@@ -51,6 +52,7 @@ mod functions;
 mod item;
 mod lexer;
 mod model;
+mod model_r4;
 mod output;
 mod parser;
 mod quantity;
@@ -84,8 +86,8 @@ pub fn parse(expression: &str) -> Result<Expr, Error> {
 static DEFAULT_RESOLVER: DefaultResolver = DefaultResolver;
 
 fn model() -> &'static dyn model::Model {
-    static INFERENCE: model::InferenceModel = model::InferenceModel;
-    &INFERENCE
+    static R4: model_r4::R4Model = model_r4::R4Model;
+    &R4
 }
 
 /// A `trace(name)` observer: receives the name and the traced items.

@@ -13,13 +13,21 @@ use rust_decimal::Decimal;
 use std::str::FromStr;
 
 /// Nesting deeper than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 64;
+/// At most this many operator/invocation nodes: bounds the size (and so the depth) of the trees
+/// that loops build without recursing (`a.b.c...`, `1+1+...`).
+const MAX_NODES: usize = 2000;
+/// The deepest tree accepted: evaluation recurses once per level.
+const MAX_TREE_DEPTH: usize = 100;
 
 /// Parses a whole expression.
 pub(crate) fn parse_expression(src: &str) -> Result<Ast> {
     let tokens = tokenize(src)?;
-    let mut p = Parser { tokens, pos: 0, depth: 0 };
+    let mut p = Parser { tokens, pos: 0, depth: 0, nodes: 0 };
     let ast = p.expr(0)?;
+    if depth(&ast) > MAX_TREE_DEPTH {
+        return Err(Error::parse(0, "expression nested too deeply"));
+    }
     match &p.peek().kind {
         Tok::Eof => Ok(ast),
         other => Err(Error::parse(p.peek().offset, format!("unexpected {other:?} after the expression"))),
@@ -30,6 +38,7 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    nodes: usize,
 }
 
 /// Binary operators by token: (operator, binding power).
@@ -98,8 +107,17 @@ impl Parser {
 
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        self.nodes += 1;
+        if self.depth > MAX_DEPTH || self.nodes > MAX_NODES {
             return Err(Error::parse(self.peek().offset, "expression nested too deeply"));
+        }
+        Ok(())
+    }
+
+    fn count(&mut self) -> Result<()> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(Error::parse(self.peek().offset, "expression too large"));
         }
         Ok(())
     }
@@ -112,6 +130,7 @@ impl Parser {
             if let Tok::Ident(w) = tok {
                 if (w == "is" || w == "as") && TYPE_OP_BP >= min_bp {
                     let is = w == "is";
+                    self.count()?;
                     self.next();
                     let spec = self.type_spec()?;
                     lhs = if is { Ast::Is(Box::new(lhs), spec) } else { Ast::As(Box::new(lhs), spec) };
@@ -122,6 +141,7 @@ impl Parser {
             if bp < min_bp {
                 break;
             }
+            self.count()?;
             self.next();
             let rhs = self.expr(bp + 1)?;
             lhs = Ast::Binary(op, Box::new(lhs), Box::new(rhs));
@@ -163,6 +183,7 @@ impl Parser {
         loop {
             match self.peek().kind {
                 Tok::Sym(".") => {
+                    self.count()?;
                     self.next();
                     let t = self.next();
                     let name = match t.kind {
@@ -181,6 +202,7 @@ impl Parser {
                     }
                 }
                 Tok::Sym("[") => {
+                    self.count()?;
                     self.next();
                     let index = self.expr(0)?;
                     self.expect("]")?;
@@ -312,6 +334,19 @@ impl Parser {
             }
         }
         Ok(TypeSpec { namespace: None, name: first })
+    }
+}
+
+/// The depth of a tree (bounded by `MAX_NODES`, so the recursion is too).
+fn depth(ast: &Ast) -> usize {
+    1 + match ast {
+        Ast::Member(t, _) | Ast::Neg(t) | Ast::Is(t, _) | Ast::As(t, _) => depth(t),
+        Ast::Indexer(a, b) | Ast::Binary(_, a, b) => depth(a).max(depth(b)),
+        Ast::Call { target, args, .. } => {
+            let t = target.as_deref().map_or(0, depth);
+            args.iter().map(depth).max().unwrap_or(0).max(t)
+        }
+        _ => 0,
     }
 }
 

@@ -7,6 +7,8 @@ pub(crate) mod compare;
 pub(crate) mod equality;
 pub(crate) mod logic;
 pub(crate) mod navigate;
+#[cfg(test)]
+mod tests;
 pub(crate) mod types;
 pub(crate) mod values;
 

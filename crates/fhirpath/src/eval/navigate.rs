@@ -28,6 +28,11 @@ pub(crate) fn member<'a>(model: &dyn Model, item: &Item<'a>, name: &Name, out: &
                 }
             }
         }
+        Item::Quantity(q) => match name.name.as_str() {
+            "value" => out.push(Item::Decimal(q.value)),
+            "unit" | "code" => out.push(Item::String(q.unit.clone())),
+            _ => {}
+        },
         Item::Type(t) => match name.name.as_str() {
             "name" => out.push(Item::String(t.name.clone())),
             "namespace" => out.push(Item::String(Cow::Borrowed(t.namespace))),

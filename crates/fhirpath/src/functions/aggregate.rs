@@ -25,7 +25,11 @@ pub(super) fn call<'a>(
             Ok(total)
         }
         Func::Sum | Func::Avg => {
-            let items: Vec<Item<'a>> = input.iter().filter_map(to_system).collect();
+            let items: Vec<Item<'a>> = input
+                .iter()
+                .filter_map(to_system)
+                .filter(|i| matches!(i, Item::Integer(_) | Item::Decimal(_) | Item::Quantity(_)))
+                .collect();
             if items.is_empty() {
                 return Ok(Vec::new());
             }

@@ -1,4 +1,5 @@
-//! The FHIR-specific functions (FHIR R4 fhirpath.html §"Additional functions"): extension(url),
+//! The FHIR-specific functions (FHIR R4 fhirpath.html §"Additional functions"): extension(url)
+//! (and `hasExtension(url)`, which R4's own SearchParameters use),
 //! hasValue(), getValue(), resolve(), memberOf(), htmlChecks(), conformsTo(); subsumes,
 //! subsumedBy, elementDefinition, slice and checkModifiers are accepted and answer what can be
 //! answered without a terminology server or profiles (empty, or the input unchanged).
@@ -21,17 +22,22 @@ pub(super) fn call<'a>(
     input: Collection<'a>,
 ) -> Result<Collection<'a>> {
     match func {
-        Func::Extension => {
+        Func::Extension | Func::HasExtension => {
             let Some(url) = cx.arg_string(0)? else { return Ok(Vec::new()) };
             let name = Name::new("extension".to_string());
             let mut exts = Vec::new();
             for item in &input {
                 member(cx.ev.model(), item, &name, &mut exts);
             }
-            Ok(exts
-                .into_iter()
-                .filter(|e| e.json().and_then(|j| j.get("url")).and_then(Value::as_str) == Some(url.as_ref()))
-                .collect())
+            let matching = exts.into_iter().filter(|e| {
+                e.json().and_then(|j| j.get("url")).and_then(Value::as_str) == Some(url.as_ref())
+            });
+            if func == Func::HasExtension {
+                // Used by R4's own SearchParameters (not in FHIRPath N1): extension(url).exists().
+                let found = matching.count() > 0;
+                return boolean(found);
+            }
+            Ok(matching.collect())
         }
         Func::HasValue => boolean(match input.as_slice() {
             [Item::Node(n)] => n.value.is_some_and(|v| !v.is_object() && !v.is_array()),

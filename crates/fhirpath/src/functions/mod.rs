@@ -86,7 +86,7 @@ funcs! {
     // 7 aggregates
     Aggregate = "aggregate" (1, 2), Sum = "sum" (0, 0), Min = "min" (0, 0), Max = "max" (0, 0), Avg = "avg" (0, 0),
     // FHIR additions
-    Extension = "extension" (1, 1), HasValue = "hasValue" (0, 0), GetValue = "getValue" (0, 0),
+    Extension = "extension" (1, 1), HasExtension = "hasExtension" (1, 1), HasValue = "hasValue" (0, 0), GetValue = "getValue" (0, 0),
     Resolve = "resolve" (0, 0), MemberOf = "memberOf" (1, 1), HtmlChecks = "htmlChecks" (0, 0),
     ConformsTo = "conformsTo" (1, 1), Subsumes = "subsumes" (1, 1), SubsumedBy = "subsumedBy" (1, 1),
     ElementDefinition = "elementDefinition" (0, 0), Slice = "slice" (2, 2), CheckModifiers = "checkModifiers" (1, 8),
@@ -133,8 +133,8 @@ pub(crate) fn call<'a>(
         Trace | Now | TimeOfDay | Today | DefineVariable | LowBoundary | HighBoundary | Precision
         | Comparable | Sort | Coalesce | Is | As | Type | Not => utility::call(&cx, func, input),
         Aggregate | Sum | Min | Max | Avg => aggregate::call(&cx, func, input),
-        Extension | HasValue | GetValue | Resolve | MemberOf | HtmlChecks | ConformsTo | Subsumes
-        | SubsumedBy | ElementDefinition | Slice | CheckModifiers => fhir::call(&cx, func, input),
+        Extension | HasExtension | HasValue | GetValue | Resolve | MemberOf | HtmlChecks | ConformsTo
+        | Subsumes | SubsumedBy | ElementDefinition | Slice | CheckModifiers => fhir::call(&cx, func, input),
     }
 }
 

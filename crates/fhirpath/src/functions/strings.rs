@@ -159,7 +159,39 @@ fn unescape(s: &str, fmt: &str) -> Option<String> {
                 .replace("&#39;", "'")
                 .replace("&amp;", "&"),
         ),
-        "json" => serde_json::from_str(&format!("\"{s}\"")).ok(),
+        "json" => Some(unescape_json(s)),
         _ => None,
     }
+}
+
+/// Resolves JSON backslash escapes; anything else (including bare quotes) is kept as is.
+fn unescape_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => {
+                        out.push_str("\\u");
+                        out.push_str(&hex);
+                    }
+                }
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
