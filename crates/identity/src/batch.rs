@@ -123,11 +123,11 @@ pub fn link_records(records: &[Record], config: &Config) -> Result<BatchOutput, 
                 blocks.for_each_pair(b, |i, j| {
                     n += 1;
                     let (pa, pb) = (&prepared[i as usize], &prepared[j as usize]);
-                    let (score, nhs) = scorer.score(pa, pb, &dict);
-                    if score >= keep_from || (pa.nhs != 0 && pa.nhs == pb.nhs) {
-                        let (decision, _) = decide(&scorer, pa, pb, score, nhs);
+                    let score = scorer.score(pa, pb, &dict);
+                    if score.total >= keep_from || (pa.nhs != 0 && pa.nhs == pb.nhs) {
+                        let (decision, _) = decide(&scorer, pa, pb, score);
                         if decision != Decision::NewPerson {
-                            acc.push(ScoredPair { left: i, right: j, score: score as f32, decision });
+                            acc.push(ScoredPair { left: i, right: j, score: score.total as f32, decision });
                         }
                     }
                 });

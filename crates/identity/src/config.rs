@@ -78,12 +78,19 @@ pub struct Config {
     pub link_threshold: f64,
     /// Match weight at or above which (and below the link threshold) a pair goes to review.
     pub review_threshold: f64,
-    /// Random pairs sampled to estimate u probabilities.
+    /// Random pairs sampled to estimate u probabilities (at most; small files use fewer, 100
+    /// per record but at least 200,000, or every pair when there are fewer).
     pub u_sample_pairs: usize,
     /// EM settings.
     pub em: EmConfig,
     /// NHS-number rules.
     pub nhs: NhsRuleConfig,
+    /// Person guard: never link (at most review) a pair whose forename and date of birth are
+    /// both present and both "different". Surname, address, postcode and landline are shared by
+    /// a household, so their weights add up for two relatives as if they were independent
+    /// evidence (the Fellegi–Sunter independence assumption fails there); a person-level field
+    /// must agree in some way before a link. See [`crate::decision`].
+    pub person_guard: bool,
     /// Clustering in batch mode.
     pub cluster: ClusterMode,
     /// Largest positive term-frequency adjustment, in bits (a value seen once in a small file
@@ -160,6 +167,10 @@ impl Default for Config {
                 vec![BlockKey::GivenMetaphone, BlockKey::FamilyMetaphone, BlockKey::Outward],
             ),
             rule("dob_forename_initial", vec![BlockKey::DateOfBirth, BlockKey::GivenInitial]),
+            rule("dob_postcode", vec![BlockKey::DateOfBirth, BlockKey::Postcode]),
+            rule("postcode_surname_metaphone", vec![BlockKey::Postcode, BlockKey::FamilyMetaphone]),
+            rule("phone", vec![BlockKey::Phone]),
+            rule("email", vec![BlockKey::Email]),
         ];
         let training_rules = vec![
             rule("dob", vec![BlockKey::DateOfBirth]),
@@ -175,6 +186,7 @@ impl Default for Config {
             u_sample_pairs: 2_000_000,
             em: EmConfig::default(),
             nhs: NhsRuleConfig::default(),
+            person_guard: true,
             cluster: ClusterMode::NoConflictingNhsNumbers,
             tf_max_adjustment: 6.0,
             seed: 0x1a17e4,

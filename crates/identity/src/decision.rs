@@ -6,11 +6,13 @@
 //! against). Such a pair is sent to review rather than linked: a shared NHS number with
 //! contradicting demographics is usually a data-entry error on one side, and linking would show
 //! one patient another's record. Otherwise the match weight is compared with the two
-//! thresholds.
+//! thresholds. Finally the person guard: a pair whose forename and date of birth both disagree
+//! is at most sent to review, whatever its score — relatives at one address share surname,
+//! postcode, address and telephone, and those weights add up as if independent.
 use serde::{Deserialize, Serialize};
 
 use crate::dict::Prepared;
-use crate::score::Scorer;
+use crate::score::{PairScore, Scorer};
 
 /// What to do with a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,6 +38,9 @@ pub enum Reason {
     SameNhsNumberButDemographicsDisagree,
     /// Same valid NHS number but a source marked it unverified; decided on score.
     SameNhsNumberUnverified,
+    /// Score above the link threshold, but forename and date of birth both differ: possibly a
+    /// relative at the same address.
+    ForenameAndBirthDateDiffer,
     /// Match weight at or above the link threshold.
     AboveLinkThreshold,
     /// Match weight between the thresholds.
@@ -56,6 +61,9 @@ impl Reason {
                 "same NHS number but the other details strongly disagree: needs review"
             }
             Reason::SameNhsNumberUnverified => "same NHS number, not verified at source: decided on score",
+            Reason::ForenameAndBirthDateDiffer => {
+                "score above the link threshold but forename and date of birth both differ (a relative at the same address?): needs review"
+            }
             Reason::AboveLinkThreshold => "score at or above the link threshold",
             Reason::BetweenThresholds => "score between the review and link thresholds",
             Reason::BelowReviewThreshold => "score below the review threshold",
@@ -63,12 +71,13 @@ impl Reason {
     }
 }
 
-/// Decides a pair given its match weight and the part of it due to the NHS number.
-pub fn decide(s: &Scorer<'_>, a: &Prepared, b: &Prepared, total: f64, nhs_weight: f64) -> (Decision, Reason) {
+/// Decides a scored pair.
+pub fn decide(s: &Scorer<'_>, a: &Prepared, b: &Prepared, score: PairScore) -> (Decision, Reason) {
+    let PairScore { total, nhs: nhs_weight, person_fields_differ } = score;
     let cfg = &s.model.config;
     if cfg.nhs.link_on_same_number && a.nhs != 0 && a.nhs == b.nhs {
         if a.nhs_verified == Some(false) || b.nhs_verified == Some(false) {
-            return by_threshold(s, total).map_reason(Reason::SameNhsNumberUnverified);
+            return by_threshold(s, total, person_fields_differ).map_reason(Reason::SameNhsNumberUnverified);
         }
         let years_apart =
             if a.dob != 0 && b.dob != 0 { (a.dob / 10_000).abs_diff(b.dob / 10_000) } else { 0 };
@@ -77,17 +86,19 @@ pub fn decide(s: &Scorer<'_>, a: &Prepared, b: &Prepared, total: f64, nhs_weight
             return (Decision::Review, Reason::SameNhsNumberButDifferentSexAndBirthDate);
         }
         let demographic = total - s.prior - nhs_weight;
-        if demographic < cfg.nhs.conflict_min_evidence {
+        if demographic < cfg.nhs.conflict_min_evidence || person_fields_differ {
             return (Decision::Review, Reason::SameNhsNumberButDemographicsDisagree);
         }
         return (Decision::Link, Reason::SameNhsNumber);
     }
-    by_threshold(s, total)
+    by_threshold(s, total, person_fields_differ)
 }
 
-fn by_threshold(s: &Scorer<'_>, total: f64) -> (Decision, Reason) {
+fn by_threshold(s: &Scorer<'_>, total: f64, person_fields_differ: bool) -> (Decision, Reason) {
     let cfg = &s.model.config;
-    if total >= cfg.link_threshold {
+    if total >= cfg.link_threshold && person_fields_differ {
+        (Decision::Review, Reason::ForenameAndBirthDateDiffer)
+    } else if total >= cfg.link_threshold {
         (Decision::Link, Reason::AboveLinkThreshold)
     } else if total >= cfg.review_threshold {
         (Decision::Review, Reason::BetweenThresholds)

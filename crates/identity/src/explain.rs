@@ -135,12 +135,18 @@ pub fn evaluate(s: &Scorer<'_>, a: &Prepared, b: &Prepared, d: &Dict) -> Evaluat
     let mut evidence = Vec::new();
     let mut total = s.prior;
     let mut nhs = 0.0;
+    let mut different = 0;
     for (c, (cfg, params)) in s.model.config.comparisons.iter().zip(&s.model.comparisons).enumerate() {
         let l = cfg.level(a, b, d);
         let (w, adj) = s.level_weight(c, l, a, d);
         total += w + adj;
         if Some(c) == s.nhs_comparison {
             nhs = w + adj;
+        }
+        if let Some((g, dob)) = s.guard {
+            if (c == g || c == dob) && usize::from(l) == cfg.levels.len() {
+                different += 1;
+            }
         }
         let level = (l != NULL_LEVEL).then_some(l as usize);
         let rule = level.and_then(|l| cfg.levels.get(l));
@@ -173,7 +179,8 @@ pub fn evaluate(s: &Scorer<'_>, a: &Prepared, b: &Prepared, d: &Dict) -> Evaluat
             tf_adjustment: adj,
         });
     }
-    let (decision, reason) = decide(s, a, b, total, nhs);
+    let score = crate::score::PairScore { total, nhs, person_fields_differ: different == 2 };
+    let (decision, reason) = decide(s, a, b, score);
     let cfg = &s.model.config;
     Evaluation {
         evidence,

@@ -16,6 +16,19 @@ pub struct Scorer<'m> {
     pub(crate) tf: Vec<Option<(TfRole, u8, f64)>>,
     pub(crate) prior: f64,
     pub(crate) nhs_comparison: Option<usize>,
+    /// Comparisons on forename and date of birth, for the person guard.
+    pub(crate) guard: Option<(usize, usize)>,
+}
+
+/// A scored pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairScore {
+    /// Match weight, prior included.
+    pub total: f64,
+    /// The part of it due to the NHS number.
+    pub nhs: f64,
+    /// Forename and date of birth both present and both "different".
+    pub person_fields_differ: bool,
 }
 
 /// A pair's levels, packed 4 bits per comparison.
@@ -54,7 +67,12 @@ impl<'m> Scorer<'m> {
         }
         let nhs_comparison =
             model.config.comparisons.iter().position(|c| c.field == crate::compare::Field::NhsNumber);
-        Scorer { model, weights, tf: tfs, prior: model.prior_weight(), nhs_comparison }
+        let find = |f: crate::compare::Field| model.config.comparisons.iter().position(|c| c.field == f);
+        let guard = match (find(crate::compare::Field::GivenName), find(crate::compare::Field::DateOfBirth)) {
+            (Some(g), Some(d)) if model.config.person_guard => Some((g, d)),
+            _ => None,
+        };
+        Scorer { model, weights, tf: tfs, prior: model.prior_weight(), nhs_comparison, guard }
     }
 
     /// Weight of comparison `c` at level `l`, with its term-frequency adjustment; 0 for null.
@@ -73,10 +91,11 @@ impl<'m> Scorer<'m> {
         (w, adj)
     }
 
-    /// Match weight of a pair (prior included) and the part of it due to the NHS number.
-    pub fn score(&self, a: &Prepared, b: &Prepared, d: &Dict) -> (f64, f64) {
+    /// Scores a pair.
+    pub fn score(&self, a: &Prepared, b: &Prepared, d: &Dict) -> PairScore {
         let mut total = self.prior;
         let mut nhs = 0.0;
+        let mut different = 0;
         for (c, cmp) in self.model.config.comparisons.iter().enumerate() {
             let l = cmp.level(a, b, d);
             let (w, adj) = self.level_weight(c, l, a, d);
@@ -84,8 +103,13 @@ impl<'m> Scorer<'m> {
             if Some(c) == self.nhs_comparison {
                 nhs = w + adj;
             }
+            if let Some((g, dob)) = self.guard {
+                if (c == g || c == dob) && usize::from(l) == cmp.levels.len() {
+                    different += 1;
+                }
+            }
         }
-        (total, nhs)
+        PairScore { total, nhs, person_fields_differ: different == 2 }
     }
 
     /// The prior weight.

@@ -47,7 +47,7 @@ fn estimate_u(records: &[Prepared], d: &Dict, proto: &Model) -> (Vec<Vec<f64>>, 
     let n = records.len() as u64;
     let k = proto.config.comparisons.len();
     let all_pairs = n * n.saturating_sub(1) / 2;
-    let sample = proto.config.u_sample_pairs as u64;
+    let sample = (proto.config.u_sample_pairs as u64).min((100 * n).max(200_000));
     let count_pair = |mut acc: LevelCounts, (i, j): (usize, usize)| {
         let p = pattern(proto, &records[i], &records[j], d);
         for (c, slot) in acc.iter_mut().enumerate() {

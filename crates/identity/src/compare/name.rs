@@ -49,9 +49,19 @@ pub(super) fn level(rules: &[LevelRule], role: Role, a: &Prepared, b: &Prepared,
         LevelRule::NamePart => {
             in2(a.family, &b.parts) || in2(b.family, &a.parts) || intersect2(&a.parts, &b.parts)
         }
-        LevelRule::Swapped => {
-            a.given != NONE && a.family != NONE && a.given == b.family && a.family == b.given && !same
-        }
+        LevelRule::Swapped => !same && swapped(a, b, d),
         _ => false,
     })
+}
+
+/// Forename and surname swapped between the records: each equal to, or spelt very like
+/// (Jaro-Winkler >= 0.9), the other record's other name.
+fn swapped(a: &Prepared, b: &Prepared, d: &Dict) -> bool {
+    let close = |x: Sym, y: Sym| {
+        x != NONE
+            && y != NONE
+            && (x == y
+                || (d.jaro_winkler_bound(x, y) >= 0.9 && jaro_winkler(d.name_text(x), d.name_text(y)) >= 0.9))
+    };
+    close(a.given, b.family) && close(a.family, b.given)
 }
