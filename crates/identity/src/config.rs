@@ -85,8 +85,8 @@ pub struct Config {
     pub em: EmConfig,
     /// NHS-number rules.
     pub nhs: NhsRuleConfig,
-    /// Person guard: never link (at most review) a pair whose forename and date of birth are
-    /// both present and both "different". Surname, address, postcode and landline are shared by
+    /// Person guard: never link (at most review) a pair whose forename and date of birth
+    /// disagree (or one disagrees and the other is missing, or forename and sex disagree). Surname, address, postcode and landline are shared by
     /// a household, so their weights add up for two relatives as if they were independent
     /// evidence (the Fellegi–Sunter independence assumption fails there); a person-level field
     /// must agree in some way before a link. See [`crate::decision`].

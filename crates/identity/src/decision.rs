@@ -6,8 +6,9 @@
 //! against). Such a pair is sent to review rather than linked: a shared NHS number with
 //! contradicting demographics is usually a data-entry error on one side, and linking would show
 //! one patient another's record. Otherwise the match weight is compared with the two
-//! thresholds. Finally the person guard: a pair whose forename and date of birth both disagree
-//! is at most sent to review, whatever its score — relatives at one address share surname,
+//! thresholds. Finally the person guard: a pair whose forename and date of birth disagree (or
+//! one disagrees and the other is missing, or forename and sex disagree) is at most sent to
+//! review, whatever its score — relatives at one address share surname,
 //! postcode, address and telephone, and those weights add up as if independent.
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +39,8 @@ pub enum Reason {
     SameNhsNumberButDemographicsDisagree,
     /// Same valid NHS number but a source marked it unverified; decided on score.
     SameNhsNumberUnverified,
-    /// Score above the link threshold, but forename and date of birth both differ: possibly a
-    /// relative at the same address.
+    /// Score above the link threshold, but the fields that tell relatives apart (forename,
+    /// date of birth, sex) disagree: possibly a relative at the same address.
     ForenameAndBirthDateDiffer,
     /// Match weight at or above the link threshold.
     AboveLinkThreshold,
@@ -62,7 +63,7 @@ impl Reason {
             }
             Reason::SameNhsNumberUnverified => "same NHS number, not verified at source: decided on score",
             Reason::ForenameAndBirthDateDiffer => {
-                "score above the link threshold but forename and date of birth both differ (a relative at the same address?): needs review"
+                "score above the link threshold but forename and date of birth (or sex) disagree: a relative at the same address? needs review"
             }
             Reason::AboveLinkThreshold => "score at or above the link threshold",
             Reason::BetweenThresholds => "score between the review and link thresholds",

@@ -135,7 +135,7 @@ pub fn evaluate(s: &Scorer<'_>, a: &Prepared, b: &Prepared, d: &Dict) -> Evaluat
     let mut evidence = Vec::new();
     let mut total = s.prior;
     let mut nhs = 0.0;
-    let mut different = 0;
+    let mut levels = [0u8; crate::compare::MAX_COMPARISONS];
     for (c, (cfg, params)) in s.model.config.comparisons.iter().zip(&s.model.comparisons).enumerate() {
         let l = cfg.level(a, b, d);
         let (w, adj) = s.level_weight(c, l, a, d);
@@ -143,11 +143,7 @@ pub fn evaluate(s: &Scorer<'_>, a: &Prepared, b: &Prepared, d: &Dict) -> Evaluat
         if Some(c) == s.nhs_comparison {
             nhs = w + adj;
         }
-        if let Some((g, dob)) = s.guard {
-            if (c == g || c == dob) && usize::from(l) == cfg.levels.len() {
-                different += 1;
-            }
-        }
+        levels[c] = l;
         let level = (l != NULL_LEVEL).then_some(l as usize);
         let rule = level.and_then(|l| cfg.levels.get(l));
         let detail = match (cfg.field, rule) {
@@ -179,7 +175,7 @@ pub fn evaluate(s: &Scorer<'_>, a: &Prepared, b: &Prepared, d: &Dict) -> Evaluat
             tf_adjustment: adj,
         });
     }
-    let score = crate::score::PairScore { total, nhs, person_fields_differ: different == 2 };
+    let score = crate::score::PairScore { total, nhs, person_fields_differ: s.person_fields_differ(&levels) };
     let (decision, reason) = decide(s, a, b, score);
     let cfg = &s.model.config;
     Evaluation {

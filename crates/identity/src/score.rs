@@ -16,8 +16,8 @@ pub struct Scorer<'m> {
     pub(crate) tf: Vec<Option<(TfRole, u8, f64)>>,
     pub(crate) prior: f64,
     pub(crate) nhs_comparison: Option<usize>,
-    /// Comparisons on forename and date of birth, for the person guard.
-    pub(crate) guard: Option<(usize, usize)>,
+    /// Comparisons on forename, date of birth and sex, for the person guard.
+    pub(crate) guard: Option<(usize, usize, Option<usize>)>,
 }
 
 /// A scored pair.
@@ -27,7 +27,8 @@ pub struct PairScore {
     pub total: f64,
     /// The part of it due to the NHS number.
     pub nhs: f64,
-    /// Forename and date of birth both present and both "different".
+    /// The person guard fired: the fields that tell relatives apart disagree (see
+    /// [`person_fields_differ`]).
     pub person_fields_differ: bool,
 }
 
@@ -69,7 +70,7 @@ impl<'m> Scorer<'m> {
             model.config.comparisons.iter().position(|c| c.field == crate::compare::Field::NhsNumber);
         let find = |f: crate::compare::Field| model.config.comparisons.iter().position(|c| c.field == f);
         let guard = match (find(crate::compare::Field::GivenName), find(crate::compare::Field::DateOfBirth)) {
-            (Some(g), Some(d)) if model.config.person_guard => Some((g, d)),
+            (Some(g), Some(d)) if model.config.person_guard => Some((g, d, find(crate::compare::Field::Sex))),
             _ => None,
         };
         Scorer { model, weights, tf: tfs, prior: model.prior_weight(), nhs_comparison, guard }
@@ -95,21 +96,38 @@ impl<'m> Scorer<'m> {
     pub fn score(&self, a: &Prepared, b: &Prepared, d: &Dict) -> PairScore {
         let mut total = self.prior;
         let mut nhs = 0.0;
-        let mut different = 0;
+        let mut levels = [0u8; crate::compare::MAX_COMPARISONS];
         for (c, cmp) in self.model.config.comparisons.iter().enumerate() {
             let l = cmp.level(a, b, d);
+            levels[c] = l;
             let (w, adj) = self.level_weight(c, l, a, d);
             total += w + adj;
             if Some(c) == self.nhs_comparison {
                 nhs = w + adj;
             }
-            if let Some((g, dob)) = self.guard {
-                if (c == g || c == dob) && usize::from(l) == cmp.levels.len() {
-                    different += 1;
-                }
-            }
         }
-        PairScore { total, nhs, person_fields_differ: different == 2 }
+        PairScore { total, nhs, person_fields_differ: self.person_fields_differ(&levels) }
+    }
+
+    /// The person guard on a pair's levels: the forename differs and the date of birth differs
+    /// or is missing or the sex differs; or the date of birth differs and the forename is
+    /// missing. Relatives at one address agree on surname, postcode, address and telephone;
+    /// these are the fields that tell them apart.
+    pub(crate) fn person_fields_differ(&self, levels: &[u8]) -> bool {
+        let Some((g, dob, sex)) = self.guard else { return false };
+        let cmps = &self.model.config.comparisons;
+        let state = |c: usize| match levels[c] {
+            NULL_LEVEL => None,
+            l => Some(usize::from(l) == cmps[c].levels.len()),
+        };
+        let (forename, birth) = (state(g), state(dob));
+        let sex_differs = sex.and_then(state).unwrap_or(false);
+        match (forename, birth) {
+            (Some(true), Some(true) | None) => true,
+            (Some(true), Some(false)) => sex_differs,
+            (None, Some(true)) => true,
+            _ => false,
+        }
     }
 
     /// The prior weight.
