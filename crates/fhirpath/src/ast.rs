@@ -38,8 +38,9 @@ pub(crate) enum Ast {
     Binary(BinOp, Box<Ast>, Box<Ast>),
     /// `expr is Type`
     Is(Box<Ast>, TypeSpec),
-    /// `expr as Type`
-    As(Box<Ast>, TypeSpec),
+    /// `expr as Type`; with `filter` set (the R4 SearchParameter dialect) a collection is
+    /// filtered like `ofType` instead of being an error.
+    As(Box<Ast>, TypeSpec, bool),
     /// A type specifier used as a function argument (`ofType(FHIR.Patient)`).
     Type(TypeSpec),
 }

@@ -13,7 +13,9 @@
 //! # Ok::<(), lantern_fhirpath::Error>(())
 //! ```
 //!
-//! - [`parse`]`(&str) -> Result<`[`Expr`]`, `[`Error`]`>` compiles an expression.
+//! - [`parse`]`(&str) -> Result<`[`Expr`]`, `[`Error`]`>` compiles an expression;
+//!   [`parse_search_expression`] compiles an R4 SearchParameter expression (where `as` on a
+//!   collection filters instead of failing — use it for indexing).
 //! - [`Expr::evaluate`]`(&resource)` and [`Expr::evaluate_with`]`(&resource, &`[`Context`]`)`
 //!   return a [`Collection`] (`Vec<`[`Item`]`>`). A context carries `%variables`, `%context`, a
 //!   [`Resolver`] for `resolve()`, a [`Terminology`] for `memberOf()`, and a `trace()` hook.
@@ -78,9 +80,18 @@ pub struct Expr {
     source: String,
 }
 
-/// Compiles a FHIRPath expression.
+/// Compiles a FHIRPath expression (strictly per the specification: `as` on a collection of
+/// several items is an error).
 pub fn parse(expression: &str) -> Result<Expr, Error> {
-    Ok(Expr { ast: parser::parse_expression(expression)?, source: expression.to_string() })
+    Ok(Expr { ast: parser::parse_expression(expression, false)?, source: expression.to_string() })
+}
+
+/// Compiles an R4 SearchParameter expression. Dozens of the R4 definitions apply `as` to
+/// collections (`Observation.component.value.as(CodeableConcept)`), which FHIRPath makes an
+/// error once a resource has two components; here `as` filters such a collection like `ofType`,
+/// as other servers do for R4. Use this for indexing, [`parse`] everywhere else.
+pub fn parse_search_expression(expression: &str) -> Result<Expr, Error> {
+    Ok(Expr { ast: parser::parse_expression(expression, true)?, source: expression.to_string() })
 }
 
 static DEFAULT_RESOLVER: DefaultResolver = DefaultResolver;

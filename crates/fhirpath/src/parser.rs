@@ -20,10 +20,10 @@ const MAX_NODES: usize = 2000;
 /// The deepest tree accepted: evaluation recurses once per level.
 const MAX_TREE_DEPTH: usize = 100;
 
-/// Parses a whole expression.
-pub(crate) fn parse_expression(src: &str) -> Result<Ast> {
+/// Parses a whole expression. `as_filters`: `as` on a collection filters (see [`Ast::As`]).
+pub(crate) fn parse_expression(src: &str, as_filters: bool) -> Result<Ast> {
     let tokens = tokenize(src)?;
-    let mut p = Parser { tokens, pos: 0, depth: 0, nodes: 0 };
+    let mut p = Parser { tokens, pos: 0, depth: 0, nodes: 0, as_filters };
     let ast = p.expr(0)?;
     if depth(&ast) > MAX_TREE_DEPTH {
         return Err(Error::parse(0, "expression nested too deeply"));
@@ -39,6 +39,7 @@ struct Parser {
     pos: usize,
     depth: usize,
     nodes: usize,
+    as_filters: bool,
 }
 
 /// Binary operators by token: (operator, binding power).
@@ -133,7 +134,11 @@ impl Parser {
                     self.count()?;
                     self.next();
                     let spec = self.type_spec()?;
-                    lhs = if is { Ast::Is(Box::new(lhs), spec) } else { Ast::As(Box::new(lhs), spec) };
+                    lhs = if is {
+                        Ast::Is(Box::new(lhs), spec)
+                    } else {
+                        Ast::As(Box::new(lhs), spec, self.as_filters)
+                    };
                     continue;
                 }
             }
@@ -313,7 +318,7 @@ impl Parser {
             let target = Box::new(target.unwrap_or(Ast::This));
             return Ok(match func {
                 Func::Is => Ast::Is(target, spec),
-                Func::As => Ast::As(target, spec),
+                Func::As => Ast::As(target, spec, self.as_filters),
                 _ => Ast::Call { target: Some(target), func, args: vec![Ast::Type(spec)] },
             });
         }
@@ -340,7 +345,7 @@ impl Parser {
 /// The depth of a tree (bounded by `MAX_NODES`, so the recursion is too).
 fn depth(ast: &Ast) -> usize {
     1 + match ast {
-        Ast::Member(t, _) | Ast::Neg(t) | Ast::Is(t, _) | Ast::As(t, _) => depth(t),
+        Ast::Member(t, _) | Ast::Neg(t) | Ast::Is(t, _) | Ast::As(t, _, _) => depth(t),
         Ast::Indexer(a, b) | Ast::Binary(_, a, b) => depth(a).max(depth(b)),
         Ast::Call { target, args, .. } => {
             let t = target.as_deref().map_or(0, depth);
@@ -366,7 +371,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Ast {
-        parse_expression(s).unwrap()
+        parse_expression(s, false).unwrap()
     }
 
     fn bin(op: BinOp, l: Ast, r: Ast) -> Ast {
@@ -425,9 +430,9 @@ mod tests {
             matches!(p("x.ofType(FHIR.Patient)"), Ast::Call { args, .. } if args[0] == Ast::Type(TypeSpec { namespace: Some("FHIR".into()), name: "Patient".into() }))
         );
         assert!(matches!(p("x.as(Quantity).unit"), Ast::Member(..)));
-        assert!(parse_expression("2 + 2 /").is_err());
-        assert!(parse_expression("@T14:34:28Z").is_err());
-        assert!(parse_expression("name.nosuchfunction()").is_err());
-        assert!(parse_expression("(((1)").is_err());
+        assert!(parse_expression("2 + 2 /", false).is_err());
+        assert!(parse_expression("@T14:34:28Z", false).is_err());
+        assert!(parse_expression("name.nosuchfunction()", false).is_err());
+        assert!(parse_expression("(((1)", false).is_err());
     }
 }

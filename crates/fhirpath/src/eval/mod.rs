@@ -133,9 +133,12 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                     Some(item) => Ok(vec![Item::Boolean(types::matches(self.model(), item, &ty))]),
                 }
             }
-            Ast::As(inner, spec) => {
+            Ast::As(inner, spec, filter) => {
                 let v = self.eval(inner, scope)?;
                 let ty = types::resolve(self.model(), spec)?;
+                if *filter {
+                    return Ok(v.into_iter().filter(|i| types::matches(self.model(), i, &ty)).collect());
+                }
                 match singleton(&v, "as")? {
                     Some(item) if types::matches(self.model(), item, &ty) => Ok(vec![item.clone()]),
                     _ => Ok(Vec::new()),
