@@ -185,10 +185,14 @@ impl Lexer<'_> {
                 b't' => out.push('\t'),
                 b'u' => {
                     let hex = self.src.get(self.pos..self.pos + 4).unwrap_or("");
-                    let code = u32::from_str_radix(hex, 16)
+                    let Some(code) = u32::from_str_radix(hex, 16)
                         .ok()
-                        .filter(|_| hex.len() == 4)
-                        .ok_or_else(|| Error::parse(self.pos, "bad \\u escape"))?;
+                        .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                    else {
+                        // A malformed \u escape stands for a plain `u`, as fhirpath.js reads it.
+                        out.push('u');
+                        continue;
+                    };
                     self.pos += 4;
                     // Surrogate pairs written as two \u escapes.
                     if (0xD800..0xDC00).contains(&code) && self.src[self.pos..].starts_with("\\u") {

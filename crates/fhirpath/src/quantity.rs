@@ -83,67 +83,133 @@ impl<'a> Quantity<'a> {
         }
     }
 
-    /// True for `year`/`month` (calendar) against `a`/`mo`-like UCUM durations: these are not
-    /// comparable with `=` (§6.1.1).
-    fn calendar_mismatch(&self, other: &Self) -> bool {
-        let big = |q: &Self| matches!(q.unit.as_ref(), "year" | "month");
-        let time = |q: &Self| ucum::parse(q.ucum_code()).is_some_and(|c| c.dims == time_dims());
-        let calendar_like = |q: &Self| q.is_calendar() || q.dual;
-        (big(self) && !calendar_like(other) && time(other))
-            || (big(other) && !calendar_like(self) && time(self))
+    /// How this quantity takes part in an operation with `other`: a FHIR quantity with a UCUM
+    /// time code acts as a calendar duration next to one, and as UCUM otherwise.
+    fn kind_with<'s>(&'s self, other: &Self) -> Kind<'s> {
+        if let Some((_, _, c)) = CALENDAR.iter().find(|(k, _, _)| *k == self.unit) {
+            return Kind::Calendar(*c);
+        }
+        if self.dual && other.is_calendar() {
+            if let Some((_, _, c)) = CALENDAR.iter().find(|(_, u, _)| *u == self.unit) {
+                return Kind::Calendar(*c);
+            }
+        }
+        Kind::Ucum(&self.unit)
+    }
+
+    /// Both values in a common unit, and that unit (the finer of the two). `strict` applies the
+    /// §6.1.1 rule that calendar years and months and UCUM `a` and `mo` do not mix with the
+    /// other system's durations (for `=`, ordering and arithmetic; `~` is not strict).
+    fn align<'s>(&'s self, other: &'s Self, strict: bool) -> Option<(Decimal, Decimal, Kind<'s>)> {
+        let (ka, kb) = (self.kind_with(other), other.kind_with(self));
+        match (ka, kb) {
+            (Kind::Calendar(x), Kind::Calendar(y)) => {
+                let (fine, _) = if x.seconds() <= y.seconds() { (x, y) } else { (y, x) };
+                let a = calendar_in(self.value, x, fine)?;
+                let b = calendar_in(other.value, y, fine)?;
+                Some((a, b, Kind::Calendar(fine)))
+            }
+            (Kind::Ucum(u), Kind::Ucum(v)) => {
+                if u == v {
+                    return Some((self.value, other.value, ka));
+                }
+                let (cu, cv) = (ucum::parse(u)?, ucum::parse(v)?);
+                if cu.dims != cv.dims {
+                    return None;
+                }
+                // Convert into the finer unit (the smaller factor).
+                if cu.factor <= cv.factor {
+                    Some((self.value, ucum::convert(other.value, v, u)?, ka))
+                } else {
+                    Some((ucum::convert(self.value, u, v)?, other.value, kb))
+                }
+            }
+            (Kind::Calendar(c), Kind::Ucum(u)) => {
+                let (a, b) = mixed(self.value, c, other.value, u, strict)?;
+                Some((a, b, kb))
+            }
+            (Kind::Ucum(u), Kind::Calendar(c)) => {
+                let (b, a) = mixed(other.value, c, self.value, u, strict)?;
+                Some((a, b, ka))
+            }
+        }
     }
 
     /// Compares after unit conversion. `None`: not comparable.
-    pub(crate) fn compare(&self, other: &Self, equality: bool) -> Option<Ordering> {
-        if equality && self.calendar_mismatch(other) {
-            return None;
-        }
-        let (a, b) = self.common_values(other)?;
+    pub(crate) fn compare(&self, other: &Self, _equality: bool) -> Option<Ordering> {
+        let (a, b, _) = self.align(other, true)?;
         Some(a.cmp(&b))
-    }
-
-    /// Both values in the same unit (base units unless the units are identical).
-    fn common_values(&self, other: &Self) -> Option<(Decimal, Decimal)> {
-        if self.ucum_code() == other.ucum_code() {
-            return Some((self.value, other.value));
-        }
-        let (a, b) = (ucum::parse(self.ucum_code())?, ucum::parse(other.ucum_code())?);
-        if a.dims != b.dims {
-            return None;
-        }
-        Some((a.to_base(self.value)?, b.to_base(other.value)?))
     }
 
     /// Equivalence (§6.1.3): compared at the precision of the less precise value.
     pub(crate) fn equivalent(&self, other: &Self) -> bool {
-        let Some((a, b)) = self.common_values(other) else { return false };
-        crate::eval::equality::decimal_equivalent(a, b)
+        match self.align(other, false) {
+            Some((a, b, _)) => crate::eval::equality::decimal_equivalent(a, b),
+            None => false,
+        }
     }
 
     /// Converts to `unit` (UCUM code or calendar keyword), `None` if not commensurable.
     pub(crate) fn convert_to(&self, unit: &str) -> Option<Quantity<'static>> {
         let target = calendar_keyword(unit).unwrap_or(unit);
-        let code = CALENDAR.iter().find(|(k, _, _)| *k == target).map(|(_, u, _)| *u).unwrap_or(target);
-        let value = if code == self.ucum_code() {
-            self.value
-        } else {
-            ucum::convert(self.value, self.ucum_code(), code)?
-        };
-        Some(Quantity { value, unit: Cow::Owned(target.to_string()), dual: self.dual && target == code })
+        let probe = Quantity { value: Decimal::ONE, unit: Cow::Borrowed(target), dual: false };
+        let (v, _, _) = self.align_to(&probe)?;
+        let keep_dual = self.dual && !probe.is_calendar() && target == self.unit;
+        Some(Quantity { value: v.normalize(), unit: Cow::Owned(target.to_string()), dual: keep_dual })
+    }
+
+    /// This quantity's value in `probe`'s unit.
+    fn align_to(&self, probe: &Self) -> Option<(Decimal, Decimal, ())> {
+        match (self.kind_with(probe), probe.kind_with(self)) {
+            (Kind::Calendar(x), Kind::Calendar(y)) => {
+                Some((calendar_in(self.value, x, y)?, Decimal::ONE, ()))
+            }
+            (Kind::Ucum(u), Kind::Ucum(v)) => Some((ucum::convert(self.value, u, v)?, Decimal::ONE, ())),
+            (Kind::Calendar(c), Kind::Ucum(u)) => {
+                let code = CALENDAR.iter().find(|(_, _, k)| *k == c).map(|(_, u, _)| *u)?;
+                if is_big_calendar(c) || matches!(u, "a" | "mo") {
+                    // A calendar year or month in UCUM seconds etc.: via the calendar table.
+                    let secs = self.value.checked_mul(c.seconds())?;
+                    return Some((ucum::convert(secs, "s", u)?, Decimal::ONE, ()));
+                }
+                Some((ucum::convert(self.value, code, u)?, Decimal::ONE, ()))
+            }
+            (Kind::Ucum(u), Kind::Calendar(c)) => {
+                if matches!(u, "a" | "mo") || is_big_calendar(c) {
+                    return None;
+                }
+                let code = CALENDAR.iter().find(|(_, _, k)| *k == c).map(|(_, u, _)| *u)?;
+                Some((ucum::convert(self.value, u, code)?, Decimal::ONE, ()))
+            }
+        }
     }
 
     pub(crate) fn add(&self, other: &Self, negate: bool) -> Option<Quantity<'static>> {
-        let rhs = other.convert_to(&self.unit)?;
-        let v =
-            if negate { self.value.checked_sub(rhs.value)? } else { self.value.checked_add(rhs.value)? };
-        Some(Quantity {
-            value: v,
-            unit: Cow::Owned(self.unit.to_string()),
-            dual: self.dual && (other.dual || other.is_calendar()),
-        })
+        let (a, b, kind) = self.align(other, true)?;
+        let v = if negate { a.checked_sub(b)? } else { a.checked_add(b)? };
+        let (unit, dual) = match kind {
+            Kind::Calendar(c) => {
+                let k = CALENDAR.iter().find(|(_, _, x)| *x == c).map(|(k, _, _)| *k)?;
+                // A FHIR duration added to a calendar one stays usable as both.
+                (k.to_string(), false)
+            }
+            Kind::Ucum(u) => (u.to_string(), self.dual && other.dual && self.unit == other.unit),
+        };
+        let out = Quantity { value: v, unit: Cow::Owned(unit), dual };
+        // `Observation.value + 1 year`: the FHIR side was read as calendar; keep calendar form.
+        Some(out)
+    }
+
+    /// Calendar durations cannot be multiplied or divided by anything with a dimension.
+    fn calendar_blocks(&self, other: &Self) -> bool {
+        let dimensioned = |q: &Self| ucum::parse(q.ucum_code()).is_none_or(|c| !c.is_dimensionless());
+        (self.is_calendar() && dimensioned(other)) || (other.is_calendar() && dimensioned(self))
     }
 
     pub(crate) fn multiply(&self, other: &Self) -> Option<Quantity<'static>> {
+        if self.calendar_blocks(other) {
+            return None;
+        }
         let (a, b) = (ucum::parse(self.ucum_code())?, ucum::parse(other.ucum_code())?);
         if b.is_dimensionless() {
             let v = self.value.checked_mul(b.to_base(other.value)?)?;
@@ -158,6 +224,9 @@ impl<'a> Quantity<'a> {
     }
 
     pub(crate) fn divide(&self, other: &Self) -> Option<Quantity<'static>> {
+        if self.calendar_blocks(other) {
+            return None;
+        }
         let (a, b) = (ucum::parse(self.ucum_code())?, ucum::parse(other.ucum_code())?);
         if other.value.is_zero() {
             return None;
@@ -173,6 +242,58 @@ impl<'a> Quantity<'a> {
         let unit = format!("{}/{}", wrap(self.ucum_code()), wrap(other.ucum_code()));
         Some(Quantity { value: self.value.checked_div(other.value)?, unit: Cow::Owned(unit), dual: false })
     }
+
+    /// Whether the two quantities can be compared (N2 `comparable()`).
+    pub(crate) fn comparable(&self, other: &Self) -> bool {
+        if self.unit == other.unit {
+            return true;
+        }
+        self.align(other, true).is_some()
+    }
+}
+
+/// A quantity's role in an operation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind<'u> {
+    Calendar(CalendarUnit),
+    Ucum(&'u str),
+}
+
+fn is_big_calendar(c: CalendarUnit) -> bool {
+    matches!(c, CalendarUnit::Year | CalendarUnit::Month)
+}
+
+/// A calendar amount in another calendar unit: a year is 12 months; otherwise a year counts
+/// 365 days and a month 30 (the calendar conversions fhirpath.js applies).
+fn calendar_in(v: Decimal, from: CalendarUnit, to: CalendarUnit) -> Option<Decimal> {
+    if from == to {
+        return Some(v);
+    }
+    match (from, to) {
+        (CalendarUnit::Year, CalendarUnit::Month) => v.checked_mul(Decimal::from(12)),
+        (CalendarUnit::Month, CalendarUnit::Year) => v.checked_div(Decimal::from(12)),
+        _ => v.checked_mul(from.seconds())?.checked_div(to.seconds()).map(|d| d.normalize()),
+    }
+}
+
+/// A calendar amount and a UCUM amount in the UCUM unit; `None` when `strict` forbids mixing
+/// (calendar year/month, or UCUM `a`/`mo`, against a duration of the other system).
+fn mixed(
+    cal: Decimal,
+    c: CalendarUnit,
+    ucum_value: Decimal,
+    u: &str,
+    strict: bool,
+) -> Option<(Decimal, Decimal)> {
+    let unit = ucum::parse(u)?;
+    if unit.dims != time_dims() {
+        return None;
+    }
+    if strict && (is_big_calendar(c) || matches!(u, "a" | "mo")) {
+        return None;
+    }
+    let code = CALENDAR.iter().find(|(_, _, k)| *k == c).map(|(_, code, _)| *code)?;
+    Some((ucum::convert(cal, code, u)?, ucum_value))
 }
 
 fn time_dims() -> ucum::Dims {

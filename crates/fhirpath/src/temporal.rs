@@ -3,6 +3,7 @@
 //! N2 `lowBoundary`/`highBoundary`/`precision`). Time zones are kept as an offset in minutes;
 //! values without one are compared as if they were UTC.
 
+use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -121,7 +122,8 @@ impl Temporal {
                 self.precision = Precision::Second;
             }
         }
-        if parts.next().is_some() || self.hour > 23 || self.minute > 59 || self.second > 59 {
+        // A leap second (60) is allowed.
+        if parts.next().is_some() || self.hour > 23 || self.minute > 59 || self.second > 60 {
             return None;
         }
         if let Some(f) = frac {
@@ -162,7 +164,7 @@ impl Temporal {
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             let (h, m) = zone[1..].split_once(':')?;
             let (h, m) = (num(h, 2)? as i16, num(m, 2)? as i16);
-            if h > 14 || m > 59 {
+            if h > 14 || m > 59 || (h == 14 && m > 0) {
                 return None;
             }
             (body, Some(sign * (h * 60 + m)))
@@ -274,18 +276,48 @@ impl Temporal {
     }
 
     /// Adds `amount` of a calendar unit (§6.6.1). Amounts above seconds are truncated to whole
-    /// numbers; the result keeps the precision of `self`.
-    pub(crate) fn add(&self, amount: rust_decimal::Decimal, unit: CalendarUnit) -> Option<Self> {
+    /// numbers. A unit finer than the value's precision is first converted to that precision
+    /// (a year counting 365 days, a month 30: `@2016 + 365 days` is `@2017`) and truncated;
+    /// seconds and milliseconds added to a value with seconds give milliseconds. `Err` for a
+    /// date unit added to a Time; `Ok(None)` when the result is out of range.
+    pub(crate) fn add(&self, amount: Decimal, unit: CalendarUnit) -> Result<Option<Self>, String> {
+        let is_time = self.kind == TemporalKind::Time;
+        if is_time
+            && matches!(
+                unit,
+                CalendarUnit::Year | CalendarUnit::Month | CalendarUnit::Week | CalendarUnit::Day
+            )
+        {
+            return Err(format!("cannot add {unit:?}s to a time"));
+        }
+        let mut t = *self;
+        let (mut amount, mut unit) = (amount, unit);
+        let mut unit_level = unit.precision();
+        if unit == CalendarUnit::Second && !amount.fract().is_zero() {
+            unit_level = Precision::Millis;
+        }
+        if unit_level > t.precision {
+            if t.precision >= Precision::Second {
+                t.precision = Precision::Millis;
+            } else {
+                let target = CalendarUnit::for_precision(t.precision);
+                let seconds = amount.checked_mul(unit.seconds()).ok_or("overflow")?;
+                amount = seconds.checked_div(target.seconds()).ok_or("overflow")?.trunc();
+                unit = target;
+            }
+        }
+        Ok(t.add_exact(amount, unit))
+    }
+
+    fn add_exact(mut self, amount: Decimal, unit: CalendarUnit) -> Option<Self> {
         use rust_decimal::prelude::ToPrimitive;
         let whole = amount.trunc().to_i64()?;
-        let mut t = *self;
+        let t = &mut self;
         match unit {
             CalendarUnit::Year | CalendarUnit::Month => {
-                if t.kind == TemporalKind::Time {
-                    return None;
-                }
                 let months = if unit == CalendarUnit::Year { whole.checked_mul(12)? } else { whole };
-                let total = t.year as i64 * 12 + (t.month as i64 - 1) + months;
+                let total =
+                    (t.year as i64).checked_mul(12)?.checked_add(t.month as i64 - 1)?.checked_add(months)?;
                 t.year = i32::try_from(total.div_euclid(12)).ok()?;
                 t.month = (total.rem_euclid(12) + 1) as u8;
                 t.day = t.day.min(days_in_month(t.year, t.month));
@@ -296,7 +328,7 @@ impl Temporal {
                     CalendarUnit::Day => whole.checked_mul(86_400_000)?,
                     CalendarUnit::Hour => whole.checked_mul(3_600_000)?,
                     CalendarUnit::Minute => whole.checked_mul(60_000)?,
-                    CalendarUnit::Second => (amount * rust_decimal::Decimal::from(1000)).trunc().to_i64()?,
+                    CalendarUnit::Second => (amount.checked_mul(Decimal::from(1000))?).trunc().to_i64()?,
                     _ => whole,
                 };
                 if t.kind == TemporalKind::Time {
@@ -312,7 +344,7 @@ impl Temporal {
         if !(1..=9999).contains(&t.year) && t.kind != TemporalKind::Time {
             return None;
         }
-        Some(t.truncated())
+        Some(self.truncated())
     }
 
     /// Resets fields finer than the precision to their defaults.
@@ -490,6 +522,47 @@ pub(crate) enum CalendarUnit {
     Millisecond,
 }
 
+impl CalendarUnit {
+    /// The date/time precision this unit counts in.
+    fn precision(self) -> Precision {
+        match self {
+            CalendarUnit::Year => Precision::Year,
+            CalendarUnit::Month => Precision::Month,
+            CalendarUnit::Week | CalendarUnit::Day => Precision::Day,
+            CalendarUnit::Hour => Precision::Hour,
+            CalendarUnit::Minute => Precision::Minute,
+            CalendarUnit::Second => Precision::Second,
+            CalendarUnit::Millisecond => Precision::Millis,
+        }
+    }
+
+    fn for_precision(p: Precision) -> Self {
+        match p {
+            Precision::Year => CalendarUnit::Year,
+            Precision::Month => CalendarUnit::Month,
+            Precision::Day => CalendarUnit::Day,
+            Precision::Hour => CalendarUnit::Hour,
+            Precision::Minute => CalendarUnit::Minute,
+            Precision::Second => CalendarUnit::Second,
+            Precision::Millis => CalendarUnit::Millisecond,
+        }
+    }
+
+    /// Length in seconds, with the calendar approximations a year = 365 days, a month = 30.
+    pub(crate) fn seconds(self) -> Decimal {
+        match self {
+            CalendarUnit::Year => Decimal::from(31_536_000),
+            CalendarUnit::Month => Decimal::from(2_592_000),
+            CalendarUnit::Week => Decimal::from(604_800),
+            CalendarUnit::Day => Decimal::from(86_400),
+            CalendarUnit::Hour => Decimal::from(3600),
+            CalendarUnit::Minute => Decimal::from(60),
+            CalendarUnit::Second => Decimal::ONE,
+            CalendarUnit::Millisecond => Decimal::new(1, 3),
+        }
+    }
+}
+
 pub(crate) fn days_in_month(year: i32, month: u8) -> u8 {
     match month {
         4 | 6 | 9 | 11 => 30,
@@ -525,7 +598,6 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal::Decimal;
 
     fn dt(s: &str) -> Temporal {
         Temporal::parse_datetime(s).unwrap()
@@ -557,9 +629,16 @@ mod tests {
     #[test]
     fn calendar_arithmetic() {
         let d = Temporal::parse_date("1973-12-25").unwrap();
-        assert_eq!(d.add(Decimal::from(1), CalendarUnit::Month).unwrap().to_string(), "1974-01-25");
-        assert_eq!(d.add(Decimal::new(77, 1), CalendarUnit::Day).unwrap().to_string(), "1974-01-01");
+        let add = |t: &Temporal, n: Decimal, u| t.add(n, u).unwrap().unwrap().to_string();
+        assert_eq!(add(&d, Decimal::from(1), CalendarUnit::Month), "1974-01-25");
+        assert_eq!(add(&d, Decimal::new(77, 1), CalendarUnit::Day), "1974-01-01");
         let m = Temporal::parse_date("2014-01-31").unwrap();
-        assert_eq!(m.add(Decimal::from(1), CalendarUnit::Month).unwrap().to_string(), "2014-02-28");
+        assert_eq!(add(&m, Decimal::from(1), CalendarUnit::Month), "2014-02-28");
+        let y = Temporal::parse_date("2016").unwrap();
+        assert_eq!(add(&y, Decimal::from(365), CalendarUnit::Day), "2017");
+        assert_eq!(add(&y, Decimal::from(-364), CalendarUnit::Day), "2016");
+        let t = Temporal::parse_time("23:59:23").unwrap();
+        assert_eq!(add(&t, Decimal::new(15, 1), CalendarUnit::Second), "23:59:24.500");
+        assert!(t.add(Decimal::from(2), CalendarUnit::Day).is_err());
     }
 }

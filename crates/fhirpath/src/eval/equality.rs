@@ -13,6 +13,10 @@ use std::cmp::Ordering;
 /// different precision, incomparable quantities).
 pub(crate) fn items_equal(a: &Item<'_>, b: &Item<'_>) -> Option<bool> {
     if let (Item::Node(x), Item::Node(y)) = (a, b) {
+        if x.value.is_none() && y.value.is_none() {
+            // Primitives with only extensions: the same element or an identical one.
+            return Some(x.ext == y.ext);
+        }
         if x.value.is_some_and(|v| v.is_object()) || y.value.is_some_and(|v| v.is_object()) {
             return Some(x.value == y.value);
         }
@@ -112,15 +116,18 @@ pub(crate) fn collections_equal(a: &[Item<'_>], b: &[Item<'_>]) -> Result<Option
     Ok(if unknown { None } else { Some(true) })
 }
 
-/// Decimals equivalent at the precision of the less precise one (§6.1.3).
+/// Decimals equivalent at the precision of the less precise one (§6.1.3); trailing zeros do
+/// not add precision (`1.10 ~ 1.1`, `1.0 ~ 1.1`), as fhirpath.js reads it.
 pub(crate) fn decimal_equivalent(a: Decimal, b: Decimal) -> bool {
-    let scale = a.scale().min(b.scale());
+    let scale = a.normalize().scale().min(b.normalize().scale());
     let r = |d: Decimal| d.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
     r(a) == r(b)
 }
 
+/// Case folded, every whitespace character as a plain space (§6.1.3: "all whitespace
+/// characters are treated as equivalent"; runs are not collapsed).
 fn normalize_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect::<String>().to_lowercase()
 }
 
 /// Item equivalence (§6.1.3): strings ignoring case and whitespace differences, decimals at the

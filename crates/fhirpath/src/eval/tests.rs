@@ -97,7 +97,8 @@ fn three_valued_logic() {
 #[test]
 fn equality_equivalence_and_dates() {
     let p = patient();
-    assert_eq!(eval("'a b' ~ 'A  B'", &p), json!([true]));
+    assert_eq!(eval("'a b' ~ 'A B'", &p), json!([true]));
+    assert_eq!(eval("'a  b' ~ 'a b'", &p), json!([false]));
     assert_eq!(eval("1.10 = 1.1", &p), json!([true]));
     assert_eq!(eval("Patient.birthDate = @1974-12-25", &p), json!([true]));
     assert_eq!(eval("Patient.birthDate < @1974-12-25T10:00:00Z", &p), json!([]));

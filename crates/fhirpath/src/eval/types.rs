@@ -37,9 +37,19 @@ pub(crate) fn resolve(model: &dyn Model, spec: &TypeSpec) -> Result<TypeRef> {
     Ok(r)
 }
 
-/// The System type an item is, if it is one (FHIR elements typed as System strings count).
+/// The System type an item is, if it is one: system values, elements the model types as System
+/// strings, and JSON primitives no model knows (plain JSON, untyped variables).
 fn system_type<'i>(item: &'i Item<'_>) -> Option<&'i str> {
     match item {
+        Item::Node(n) if n.ty.is_empty() => match n.value {
+            Some(serde_json::Value::String(_)) => Some("String"),
+            Some(serde_json::Value::Bool(_)) => Some("Boolean"),
+            Some(v @ serde_json::Value::Number(_)) => match crate::eval::values::number(v) {
+                Some(Item::Integer(_)) => Some("Integer"),
+                _ => Some("Decimal"),
+            },
+            _ => None,
+        },
         Item::Node(n) => n.ty.strip_prefix(SYSTEM_URL),
         Item::Type(_) => None,
         other => Some(other.fhir_type()),

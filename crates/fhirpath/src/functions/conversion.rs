@@ -44,7 +44,7 @@ pub(super) fn call<'a>(
         },
         Func::ToTime | Func::ConvertsToTime => match &v {
             Item::Time(t) => Some(Item::Time(*t)),
-            Item::String(s) => Temporal::parse_time(s).map(Item::Time),
+            Item::String(s) => Temporal::parse_time(s.strip_prefix('T').unwrap_or(s)).map(Item::Time),
             _ => None,
         },
         _ => {

@@ -35,9 +35,20 @@ pub(super) fn call<'a>(
     let d = match &v {
         Item::Integer(i) => Decimal::from(*i),
         Item::Decimal(d) => *d,
-        Item::Quantity(q) if func == Func::Abs => {
+        Item::Quantity(q)
+            if matches!(func, Func::Abs | Func::Ceiling | Func::Floor | Func::Round | Func::Truncate) =>
+        {
             let mut q = q.clone();
-            q.value = q.value.abs();
+            q.value = match func {
+                Func::Abs => q.value.abs(),
+                Func::Ceiling => q.value.ceil(),
+                Func::Floor => q.value.floor(),
+                Func::Truncate => q.value.trunc(),
+                _ => {
+                    let places = cx.arg_integer(0)?.unwrap_or(0).clamp(0, 28) as u32;
+                    q.value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+                }
+            };
             return Ok(vec![Item::Quantity(q)]);
         }
         other => return eval_err(format!("{func:?} expects a number, got {}", other.fhir_type())),

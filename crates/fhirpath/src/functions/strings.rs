@@ -11,8 +11,17 @@ use crate::item::{Collection, Item};
 use base64::Engine;
 use std::borrow::Cow;
 
-fn regex(pattern: &str, full: bool) -> Result<regex::Regex> {
-    let p = if full { format!("(?s)^(?:{pattern})$") } else { format!("(?s){pattern}") };
+/// Compiles a FHIRPath regular expression; `flags` (N3) may hold `i` (ignore case) and `m`
+/// (multi-line). `.` always matches newlines.
+fn regex(pattern: &str, full: bool, flags: &str) -> Result<regex::Regex> {
+    let mut inline = String::from("s");
+    for f in flags.chars() {
+        match f {
+            'i' | 'm' => inline.push(f),
+            other => return eval_err(format!("unsupported regular expression flag '{other}'")),
+        }
+    }
+    let p = if full { format!("(?{inline})^(?:{pattern})$") } else { format!("(?{inline}){pattern}") };
     regex::Regex::new(&p).or_else(|e| eval_err(format!("invalid regular expression: {e}")))
 }
 
@@ -26,6 +35,9 @@ pub(super) fn call<'a>(
     input: Collection<'a>,
 ) -> Result<Collection<'a>> {
     if func == Func::Join {
+        if input.is_empty() {
+            return Ok(Vec::new());
+        }
         let sep = cx.arg_string(0)?.unwrap_or_default();
         let mut parts = Vec::with_capacity(input.len());
         for i in &input {
@@ -84,7 +96,8 @@ pub(super) fn call<'a>(
         }
         Func::Matches | Func::MatchesFull => {
             let Some(pat) = cx.arg_string(0)? else { return Ok(Vec::new()) };
-            boolean(regex(&pat, func == Func::MatchesFull)?.is_match(&s))
+            let flags = cx.arg_string(1)?.unwrap_or_default();
+            boolean(regex(&pat, func == Func::MatchesFull, &flags)?.is_match(&s))
         }
         Func::ReplaceMatches => {
             let (Some(pat), Some(with)) = (cx.arg_string(0)?, cx.arg_string(1)?) else {
@@ -93,7 +106,8 @@ pub(super) fn call<'a>(
             if pat.is_empty() {
                 return string(s);
             }
-            string(regex(&pat, false)?.replace_all(&s, with.as_ref()).into_owned())
+            let flags = cx.arg_string(2)?.unwrap_or_default();
+            string(regex(&pat, false, &flags)?.replace_all(&s, with.as_ref()).into_owned())
         }
         Func::Length => Ok(vec![Item::Integer(s.chars().count() as i64)]),
         Func::ToChars => Ok(s.chars().map(|c| Item::String(Cow::Owned(c.to_string()))).collect()),
@@ -102,7 +116,13 @@ pub(super) fn call<'a>(
             let Some(fmt) = cx.arg_string(0)? else { return Ok(Vec::new()) };
             let r = match func {
                 Func::Encode => encode(&s, &fmt),
-                Func::Decode => decode(&s, &fmt),
+                Func::Decode => match decode(&s, &fmt) {
+                    Some(v) => Some(v),
+                    None if matches!(fmt.as_ref(), "base64" | "urlbase64" | "hex") => {
+                        return eval_err(format!("not valid {fmt} text"))
+                    }
+                    None => None,
+                },
                 Func::Escape => escape(&s, &fmt),
                 _ => unescape(&s, &fmt),
             };
@@ -189,7 +209,11 @@ fn unescape_json(s: &str) -> String {
                     }
                 }
             }
-            Some(other) => out.push(other),
+            Some(c @ ('"' | '\\' | '/')) => out.push(c),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
             None => out.push('\\'),
         }
     }

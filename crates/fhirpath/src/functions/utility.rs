@@ -10,7 +10,6 @@ use crate::eval::logic::to_bool;
 use crate::eval::values::{quantity_of, to_system};
 use crate::eval::{singleton, types, Scope};
 use crate::item::{Collection, Item};
-use crate::ucum;
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::cmp::Ordering;
 
@@ -79,11 +78,17 @@ pub(super) fn call<'a>(
             let Some(item) = singleton(&input, "comparable")? else { return Ok(Vec::new()) };
             let other = cx.arg(0)?;
             let Some(o) = singleton(&other, "comparable")? else { return Ok(Vec::new()) };
-            let (Some(a), Some(b)) = (quantity_of(item)?, quantity_of(o)?) else {
+            let as_q = |i: &Item<'a>| -> Result<Option<crate::quantity::Quantity<'a>>> {
+                Ok(match to_system(i) {
+                    Some(Item::Integer(n)) => Some(crate::quantity::Quantity::new(Decimal::from(n), "1")),
+                    Some(Item::Decimal(d)) => Some(crate::quantity::Quantity::new(d, "1")),
+                    _ => quantity_of(i)?,
+                })
+            };
+            let (Some(a), Some(b)) = (as_q(item)?, as_q(o)?) else {
                 return eval_err("comparable() expects quantities");
             };
-            let dims = |u: &str| ucum::parse(u).map(|c| c.dims);
-            boolean(dims(a.ucum_code()).is_some() && dims(a.ucum_code()) == dims(b.ucum_code()))
+            boolean(a.comparable(&b))
         }
         Func::Sort => sort(cx, input),
         Func::Coalesce => {
