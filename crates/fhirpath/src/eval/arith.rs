@@ -111,7 +111,7 @@ fn apply<'a>(op: BinOp, x: &Item<'a>, y: &Item<'a>) -> Result<Option<Item<'a>>> 
                 ));
             };
             let amount = if op == BinOp::Sub { -q.value } else { q.value };
-            let r = t.add(amount, unit).or_else(|e| eval_err(e))?;
+            let r = t.add(amount, unit).or_else(eval_err)?;
             Ok(r.map(|r| match x {
                 Item::Date(_) => Item::Date(r),
                 Item::DateTime(_) => Item::DateTime(r),
