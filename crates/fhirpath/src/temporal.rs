@@ -301,8 +301,13 @@ impl Temporal {
                 t.precision = Precision::Millis;
             } else {
                 let target = CalendarUnit::for_precision(t.precision);
-                let seconds = amount.checked_mul(unit.seconds()).ok_or("overflow")?;
-                amount = seconds.checked_div(target.seconds()).ok_or("overflow")?.trunc();
+                amount = if (unit, target) == (CalendarUnit::Month, CalendarUnit::Year) {
+                    amount / Decimal::from(12)
+                } else {
+                    let seconds = amount.checked_mul(unit.seconds()).ok_or("overflow")?;
+                    seconds.checked_div(target.seconds()).ok_or("overflow")?
+                }
+                .trunc();
                 unit = target;
             }
         }

@@ -129,10 +129,8 @@ fn apply<'a>(op: BinOp, x: &Item<'a>, y: &Item<'a>) -> Result<Option<Item<'a>>> 
                 BinOp::Div => a.divide(&b),
                 _ => return eval_err(format!("{op:?} is not defined for quantities")),
             };
-            match (r, op) {
-                (None, BinOp::Add | BinOp::Sub) => eval_err("quantities with incompatible units"),
-                (r, _) => Ok(r.map(Item::Quantity)),
-            }
+            // Incommensurable units (or calendar/UCUM durations that must not mix) give empty.
+            Ok(r.map(Item::Quantity))
         }
     }
 }

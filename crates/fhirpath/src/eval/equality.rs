@@ -135,7 +135,10 @@ fn normalize_ws(s: &str) -> String {
 pub(crate) fn items_equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
     if let (Item::Node(x), Item::Node(y)) = (a, b) {
         if x.value.is_some_and(|v| v.is_object()) || y.value.is_some_and(|v| v.is_object()) {
-            return x.value == y.value;
+            return match (x.value, y.value) {
+                (Some(p), Some(q)) => json_equivalent(p, q),
+                _ => false,
+            };
         }
     }
     if let Some(r) = quantity_pair(a, b) {
@@ -154,6 +157,26 @@ pub(crate) fn items_equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
             }
             items_equal(&a, &b) == Some(true)
         }
+    }
+}
+
+/// Equivalence of complex elements: the same properties, each equivalent (strings ignoring
+/// case, numbers at the lesser precision), arrays in order.
+fn json_equivalent(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equivalent(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_equivalent(v, w))
+        }
+        (Value::String(x), Value::String(y)) => normalize_ws(x) == normalize_ws(y),
+        (Value::Number(_), Value::Number(_)) => match (super::values::number(a), super::values::number(b)) {
+            (Some(p), Some(q)) => decimal_pair(&p, &q).is_some_and(|(p, q)| decimal_equivalent(p, q)),
+            _ => false,
+        },
+        _ => a == b,
     }
 }
 

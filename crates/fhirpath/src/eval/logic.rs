@@ -10,6 +10,8 @@ use crate::item::{Collection, Item};
 pub(crate) fn to_bool(c: &[Item<'_>]) -> Result<Option<bool>> {
     match c {
         [] => Ok(None),
+        // A primitive element with only extensions has no value to test.
+        [Item::Node(n)] if n.value.is_none() => Ok(None),
         [one] => Ok(Some(one.as_bool().unwrap_or(true))),
         _ => eval_err(format!("expected a single boolean, got {} items", c.len())),
     }

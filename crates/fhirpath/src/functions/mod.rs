@@ -5,6 +5,7 @@
 mod aggregate;
 mod combining;
 mod conversion;
+mod datetime;
 mod existence;
 mod fhir;
 mod filtering;
@@ -81,6 +82,10 @@ funcs! {
     DefineVariable = "defineVariable" (1, 2), LowBoundary = "lowBoundary" (0, 1),
     HighBoundary = "highBoundary" (0, 1), Precision = "precision" (0, 0), Comparable = "comparable" (1, 1),
     Sort = "sort" (0, 8), Coalesce = "coalesce" (0, 8),
+    // N3 date/time components
+    YearOf = "yearOf" (0, 0), MonthOf = "monthOf" (0, 0), DayOf = "dayOf" (0, 0), HourOf = "hourOf" (0, 0),
+    MinuteOf = "minuteOf" (0, 0), SecondOf = "secondOf" (0, 0), MillisecondOf = "millisecondOf" (0, 0),
+    TimezoneOffsetOf = "timezoneOffsetOf" (0, 0), DateOf = "dateOf" (0, 0), TimeOf = "timeOf" (0, 0),
     // 6.3 types, 6.5 boolean
     Is = "is" (1, 1), As = "as" (1, 1), Type = "type" (0, 0), Not = "not" (0, 0),
     // 7 aggregates
@@ -133,6 +138,8 @@ pub(crate) fn call<'a>(
         Trace | Now | TimeOfDay | Today | DefineVariable | LowBoundary | HighBoundary | Precision
         | Comparable | Sort | Coalesce | Is | As | Type | Not => utility::call(&cx, func, input),
         Aggregate | Sum | Min | Max | Avg => aggregate::call(&cx, func, input),
+        YearOf | MonthOf | DayOf | HourOf | MinuteOf | SecondOf | MillisecondOf | TimezoneOffsetOf
+        | DateOf | TimeOf => datetime::call(&cx, func, input),
         Extension | HasExtension | HasValue | GetValue | Resolve | MemberOf | HtmlChecks | ConformsTo
         | Subsumes | SubsumedBy | ElementDefinition | Slice | CheckModifiers => fhir::call(&cx, func, input),
     }
