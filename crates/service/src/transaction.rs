@@ -44,6 +44,9 @@ struct Entry {
     url: String,
 }
 
+/// A step run inside a transaction's store job (see [`Fhir::transaction_with`]).
+type Extra = Box<dyn FnOnce(&mut WriteTx<'_>) -> Result<(), StoreError> + Send>;
+
 /// What happened to one entry.
 enum Done {
     Written { stored: Stored, created: bool },
@@ -148,7 +151,7 @@ impl Fhir {
             return Err(Error::bad("invalid", Some("resourceType"), "expected a Bundle"));
         }
         match bundle.get("type").and_then(Value::as_str) {
-            Some("transaction") => self.transaction(ctx, bundle, representation).await,
+            Some("transaction") => self.transaction(ctx, bundle, representation, None).await,
             Some("batch") => self.batch(ctx, bundle, representation).await,
             Some(t) => Err(Error::bad(
                 "invalid",
@@ -159,7 +162,23 @@ impl Fhir {
         }
     }
 
-    async fn transaction(&self, ctx: &Ctx, bundle: Value, representation: bool) -> Result<String, Error> {
+    /// Processes a transaction Bundle and runs `extra` inside the same store job, before its
+    /// writes: both commit or neither does. Feeds use it to record the inbox row of the
+    /// message the bundle came from, which makes "stored and applied" one atomic step.
+    pub async fn transaction_with<F>(&self, ctx: &Ctx, bundle: Value, extra: F) -> Result<String, Error>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.transaction(ctx, bundle, false, Some(Box::new(extra))).await
+    }
+
+    async fn transaction(
+        &self,
+        ctx: &Ctx,
+        bundle: Value,
+        representation: bool,
+        extra: Option<Extra>,
+    ) -> Result<String, Error> {
         let raw_entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
         // 1. Read every entry and give every created resource an id.
         let mut urls: HashMap<String, String> = HashMap::new();
@@ -352,6 +371,9 @@ impl Fhir {
         let results = self
             .store
             .write(move |tx| {
+                if let Some(f) = extra {
+                    f(tx)?;
+                }
                 let mut done: Vec<Option<Done>> = (0..n).map(|_| None).collect();
                 for &i in order.iter().filter(|i| entries[**i].method == Method::Delete) {
                     done[i] = run_delete(tx, &entries[i]).map_err(|err| with_entry(i, err))?;
@@ -437,7 +459,7 @@ impl Fhir {
                 b.entry(None, body.as_deref(), json!({"response": {"status": status}}));
                 continue;
             }
-            match Box::pin(self.transaction(ctx, one, representation)).await {
+            match Box::pin(self.transaction(ctx, one, representation, None)).await {
                 Ok(text) => {
                     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let entry = v.pointer("/entry/0").cloned().unwrap_or(json!({}));

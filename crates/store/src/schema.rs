@@ -77,6 +77,25 @@ CREATE TABLE ix_composite (param {I} NOT NULL, key TEXT {C} NOT NULL, lo {R}, hi
   PRIMARY KEY (param, key, rk)) {WR};
 CREATE INDEX ix_composite_rk ON ix_composite (rk);
 "#,
+    // 2: feeds and the durable inbox of received messages (see inbox.rs). An inbox row and the
+    // resources its message produced commit in one transaction; dead letters are rows with
+    // status 'dead'. Keyed by feed first, so the tables can be distributed by feed.
+    r#"
+CREATE TABLE feed (id TEXT {C} PRIMARY KEY, config TEXT NOT NULL, updated {I} NOT NULL);
+CREATE TABLE inbox (
+  seq {AUTO},
+  feed TEXT {C} NOT NULL,
+  control_id TEXT {C} NOT NULL,
+  hash TEXT {C} NOT NULL,
+  kind TEXT NOT NULL,
+  received {I} NOT NULL,
+  raw {B} NOT NULL,
+  status TEXT NOT NULL,
+  detail TEXT,
+  UNIQUE (feed, control_id, hash)
+);
+CREATE INDEX inbox_status ON inbox (status, seq);
+"#,
 ];
 
 fn render(sql: &str, d: Dialect) -> String {
