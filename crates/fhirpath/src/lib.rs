@@ -187,10 +187,9 @@ impl Expr {
         ctx: &Context<'a>,
     ) -> Result<Collection<'a>, Error> {
         let root = Item::Node(Node::resource(resource));
-        let context = ctx.context.clone().unwrap_or_else(|| vec![root.clone()]);
         let env = Env {
-            root: Some(root),
-            context,
+            root: Some(root.clone()),
+            context: ctx.context.as_deref(),
             vars: &ctx.variables,
             defined: RefCell::new(Vec::new()),
             model: model(),
@@ -200,8 +199,8 @@ impl Expr {
             now: OnceCell::new(),
         };
         let ev = Evaluator { env: &env };
-        let this = env.context.clone();
-        ev.eval(&self.ast, Scope { this: &this, index: None, total: None })
+        let this = ctx.context.as_deref().unwrap_or(std::slice::from_ref(&root));
+        ev.eval(&self.ast, Scope { this, index: None, total: None })
     }
 }
 

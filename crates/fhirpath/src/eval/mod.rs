@@ -26,7 +26,8 @@ use std::collections::HashMap;
 /// Everything fixed for one evaluation.
 pub(crate) struct Env<'e, 'a> {
     pub(crate) root: Option<Item<'a>>,
-    pub(crate) context: Collection<'a>,
+    /// `%context` when it is not the resource.
+    pub(crate) context: Option<&'e [Item<'a>]>,
     pub(crate) vars: &'e HashMap<String, Collection<'a>>,
     pub(crate) defined: RefCell<Vec<(String, Collection<'a>)>>,
     pub(crate) model: &'static dyn Model,
@@ -163,7 +164,10 @@ impl<'e, 'a> Evaluator<'e, 'a> {
         }
         let s = |s: String| Ok(vec![Item::String(Cow::Owned(s))]);
         match name {
-            "context" => Ok(self.env.context.clone()),
+            "context" => Ok(match self.env.context {
+                Some(c) => c.to_vec(),
+                None => self.env.root.clone().into_iter().collect(),
+            }),
             "resource" | "rootResource" => Ok(self.env.root.clone().into_iter().collect()),
             "ucum" => s("http://unitsofmeasure.org".into()),
             "sct" => s("http://snomed.info/sct".into()),

@@ -14,17 +14,17 @@ pub(crate) const SYSTEM_URL: &str = "http://hl7.org/fhirpath/System.";
 const SYSTEM_TYPES: [&str; 10] =
     ["Any", "Boolean", "String", "Integer", "Long", "Decimal", "Date", "DateTime", "Time", "Quantity"];
 
-/// A resolved type specifier.
-#[derive(Debug, Clone)]
-pub(crate) struct TypeRef {
-    fhir: Option<String>,
-    system: Option<String>,
+/// A resolved type specifier (borrowing the compiled expression: no allocation per use).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TypeRef<'s> {
+    fhir: Option<&'s str>,
+    system: Option<&'s str>,
 }
 
-pub(crate) fn resolve(model: &dyn Model, spec: &TypeSpec) -> Result<TypeRef> {
-    let name = &spec.name;
-    let fhir = || model.is_type(name).then(|| name.clone());
-    let system = || SYSTEM_TYPES.contains(&name.as_str()).then(|| name.clone());
+pub(crate) fn resolve<'s>(model: &dyn Model, spec: &'s TypeSpec) -> Result<TypeRef<'s>> {
+    let name = spec.name.as_str();
+    let fhir = || model.is_type(name).then_some(name);
+    let system = || SYSTEM_TYPES.contains(&name).then_some(name);
     let r = match spec.namespace.as_deref() {
         Some("FHIR") => TypeRef { fhir: fhir(), system: None },
         Some("System") => TypeRef { fhir: None, system: system() },
@@ -56,15 +56,15 @@ fn system_type<'i>(item: &'i Item<'_>) -> Option<&'i str> {
     }
 }
 
-pub(crate) fn matches(model: &dyn Model, item: &Item<'_>, ty: &TypeRef) -> bool {
-    if let Some(sys) = &ty.system {
+pub(crate) fn matches(model: &dyn Model, item: &Item<'_>, ty: &TypeRef<'_>) -> bool {
+    if let Some(sys) = ty.system {
         if let Some(s) = system_type(item) {
             if sys == "Any" || s == sys {
                 return true;
             }
         }
     }
-    if let (Some(fhir), Item::Node(n)) = (&ty.fhir, item) {
+    if let (Some(fhir), Item::Node(n)) = (ty.fhir, item) {
         if n.ty.starts_with(SYSTEM_URL) {
             return false;
         }
