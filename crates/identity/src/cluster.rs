@@ -127,7 +127,7 @@ mod tests {
         // Every member of a multi-record cluster appears in some applied pair; labels are the
         // smallest index; no cluster holds two NHS numbers.
         let n = 200u32;
-        let nhs = |i: u32| if i % 7 == 0 { u64::from(i / 14) + 1 } else { 0 };
+        let nhs = |i: u32| if i.is_multiple_of(7) { u64::from(i / 14) + 1 } else { 0 };
         let pairs: Vec<(u32, u32, f32)> = (0..400u32)
             .map(|k| {
                 let i = (k * 37 + 11) % n;

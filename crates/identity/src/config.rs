@@ -249,8 +249,18 @@ mod tests {
 [[comparisons]]
 name = "Sex"
 field = "sex"
-levels = [{ kind = "phonetic" }]
+levels = ["phonetic"]
 "#;
         assert!(Config::from_toml(bad).is_err());
+        let good = r#"
+[[comparisons]]
+name = "Surname"
+field = "family_name"
+levels = ["exact", { jaro_winkler = { min = 0.9 } }, "phonetic"]
+tf_adjust = true
+"#;
+        let c = Config::from_toml(good).unwrap();
+        assert_eq!(c.comparisons.len(), 1);
+        assert_eq!(c.comparisons[0].levels[1], LevelRule::JaroWinkler { min: 0.9 });
     }
 }

@@ -140,7 +140,7 @@ impl Dict {
             family,
             previous,
             parts,
-            dob: n.dob.map_or(0, |d| d.packed()),
+            dob: n.dob.map_or(n.dob_digits.unwrap_or(0), |d| d.packed()),
             sex: sex_code(n.sex),
             postcode,
             outward,

@@ -185,9 +185,9 @@ mod tests {
         let out = run(&patterns, start, &cfg, &[true; 4], false);
         assert!(out.converged_at.iter().all(Option::is_some), "{:?}", out.converged_at);
         assert!((out.params.lambda - lambda).abs() < 0.01, "lambda {}", out.params.lambda);
-        for c in 0..4 {
-            for (got, want) in out.params.m[c].iter().zip(&true_m[c]) {
-                assert!((got - want).abs() < 0.02, "m[{c}] {:?} vs {:?}", out.params.m[c], true_m[c]);
+        for (c, want_m) in true_m.iter().enumerate() {
+            for (got, want) in out.params.m[c].iter().zip(want_m) {
+                assert!((got - want).abs() < 0.02, "m[{c}] {:?} vs {want_m:?}", out.params.m[c]);
             }
         }
     }

@@ -105,7 +105,11 @@ fn value(field: Field, p: &Prepared, d: &Dict) -> Option<String> {
             }
             Some(v)
         }
-        Field::DateOfBirth => Date::from_packed(p.dob).map(Date::iso),
+        Field::DateOfBirth => match (p.dob, Date::from_packed(p.dob)) {
+            (0, _) => None,
+            (_, Some(d)) => Some(d.iso()),
+            (raw, None) => Some(format!("{raw} (not a real date)")),
+        },
         Field::Sex => match p.sex {
             1 => Some("male".into()),
             2 => Some("female".into()),

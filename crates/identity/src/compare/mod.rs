@@ -53,9 +53,11 @@ pub enum Field {
 }
 
 /// One way two values can agree. Which rules apply to which field is checked by
-/// [`ComparisonConfig::validate`].
+/// [`ComparisonConfig::validate`]. In TOML: `levels = ["exact", { jaro_winkler = { min = 0.92 } },
+/// "phonetic"]` (externally tagged: internally tagged enums do not survive `serde_json`'s
+/// `arbitrary_precision`, which the workspace enables).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum LevelRule {
     /// Identical after normalisation.
     Exact,

@@ -33,6 +33,6 @@ pub(super) fn text_level(rules: &[LevelRule], a: Sym, b: Sym, strings: &Interner
 }
 
 /// Index of the first rule that holds, or the "different" level.
-pub(super) fn first(rules: &[LevelRule], mut holds: impl FnMut(&LevelRule) -> bool) -> u8 {
-    rules.iter().position(|r| holds(r)).unwrap_or(rules.len()) as u8
+pub(super) fn first(rules: &[LevelRule], holds: impl FnMut(&LevelRule) -> bool) -> u8 {
+    rules.iter().position(holds).unwrap_or(rules.len()) as u8
 }

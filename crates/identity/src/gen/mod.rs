@@ -301,7 +301,7 @@ impl World {
             if rng.chance(0.01) {
                 number = digit_typo(rng, &number);
             }
-            let flat = if dwelling.number % 7 == 0 {
+            let flat = if dwelling.number.is_multiple_of(7) {
                 format!("Flat {}, ", 1 + dwelling.number % 5)
             } else {
                 String::new()

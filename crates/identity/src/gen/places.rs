@@ -187,7 +187,7 @@ pub(super) fn units(rng: &mut Rng, count: usize) -> Vec<Unit> {
             Unit {
                 postcode: format!("{code}{district} {sector}{u1}{u2}"),
                 town,
-                street_stem: *rng.pick(STREET_STEMS),
+                street_stem: STREET_STEMS[rng.below(STREET_STEMS.len())],
                 street_kind: rng.below(STREET_KINDS.len()),
             }
         })

@@ -18,7 +18,7 @@ impl Date {
         if !(1850..=2200).contains(&year) || !(1..=12).contains(&month) || day == 0 {
             return None;
         }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
         let max = match month {
             2 if leap => 29,
             2 => 28,
@@ -70,6 +70,22 @@ pub fn date(text: &str) -> Option<Date> {
     }
 }
 
+/// The eight digits of a date that does not exist (`1987-50-31` -> 19875031), so that a typo in
+/// a date can still be compared digit by digit. `None` unless the text has the shape of a date.
+pub fn date_digits(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let t = t.split(['T', ' ']).next().unwrap_or(t);
+    let parts: Vec<&str> = t.split(['-', '/', '.']).collect();
+    let ok = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    let digits = match parts.as_slice() {
+        [one] if ok(one, 8) => (*one).to_owned(),
+        [y, m, d] if ok(y, 4) && ok(m, 2) && ok(d, 2) => format!("{y}{m}{d}"),
+        [d, m, y] if ok(y, 4) && ok(m, 2) && ok(d, 2) => format!("{y}{m}{d}"),
+        _ => return None,
+    };
+    digits.parse().ok().filter(|&v: &u32| v >= 10_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +101,8 @@ mod tests {
         assert_eq!(date("yesterday"), None);
         assert_eq!(d.packed(), 19840229);
         assert_eq!(d.iso(), "1984-02-29");
+        assert_eq!(date_digits("1987-50-31"), Some(19875031));
+        assert_eq!(date_digits("31/50/1987"), Some(19875031));
+        assert_eq!(date_digits("soon"), None);
     }
 }

@@ -13,7 +13,7 @@ mod sex;
 pub(crate) mod text;
 
 pub use address::{address, town, Address};
-pub use date::{date, Date};
+pub use date::{date, date_digits, Date};
 pub use name::{family_name, given_name, FamilyName, GivenName};
 pub use nicknames::are_nicknames;
 pub use phone::phone;
@@ -34,6 +34,9 @@ pub struct Normalised {
     pub previous_family: Vec<String>,
     /// Date of birth.
     pub dob: Option<Date>,
+    /// The digits of a date of birth that is not a real date (a typo such as month 50): still
+    /// compared digit by digit, never shown as a date.
+    pub dob_digits: Option<u32>,
     /// Sex.
     pub sex: Option<Sex>,
     /// Postcode.
@@ -74,6 +77,7 @@ pub fn normalise(r: &Record) -> Normalised {
         family,
         previous_family,
         dob: present(&r.date_of_birth).and_then(date),
+        dob_digits: present(&r.date_of_birth).filter(|d| date(d).is_none()).and_then(date_digits),
         sex: present(&r.sex).and_then(sex),
         postcode: present(&r.postcode).and_then(postcode),
         address: present(&r.address_line).and_then(address),
