@@ -65,6 +65,9 @@ proptest! {
         let mut m = Matcher::new(model());
         let pa = m.prepare(&a);
         let e = m.evaluate(&pa, &pa);
-        prop_assert!(e.score >= e.prior_weight - 1e-9 || e.evidence.iter().all(|f| f.level.is_none() || f.weight >= 0.0));
+        // Every field present on the record agrees with itself at its first (exact) level.
+        for f in &e.evidence {
+            prop_assert!(f.level.is_none() || f.level == Some(0), "{} at {:?}", f.comparison, f.level);
+        }
     }
 }

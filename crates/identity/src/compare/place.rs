@@ -49,7 +49,9 @@ pub(super) fn address_level(rules: &[LevelRule], a: &Prepared, b: &Prepared, d: 
         return NULL_LEVEL;
     }
     first(rules, |r| match *r {
-        LevelRule::Exact => a.house == b.house && a.street == b.street && a.street != NONE,
+        LevelRule::Exact => {
+            a.house == b.house && a.street == b.street && (a.street != NONE || a.house != NONE)
+        }
         LevelRule::HouseNumberAndStreet { min } => {
             a.house != NONE
                 && a.house == b.house
