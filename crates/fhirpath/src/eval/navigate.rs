@@ -50,12 +50,15 @@ fn object_member<'a>(
     out: &mut Vec<Item<'a>>,
 ) {
     let key = name.name.as_str();
+    let known = model.child(node.path, key);
     let value = obj.get(key);
     let ext = obj.get(&name.underscored);
     if value.is_some() || ext.is_some() {
-        let ct = model.child(node.path, key).unwrap_or(UNKNOWN);
-        push(value.unwrap_or(&Value::Null), ext, ct, out);
+        push(value.unwrap_or(&Value::Null), ext, known.unwrap_or(UNKNOWN), out);
         return;
+    }
+    if known.is_some() {
+        return; // a known, non-choice element that is absent: no `name[x]` variants to look for
     }
     // A choice element: `value` -> `valueQuantity`, `valueString`, or only `_valueString`.
     for (k, v) in obj {
