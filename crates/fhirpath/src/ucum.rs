@@ -169,7 +169,7 @@ fn pow10(e: i32) -> Option<Decimal> {
     if e >= 0 {
         (0..e).try_fold(Decimal::ONE, |acc, _| acc.checked_mul(Decimal::TEN))
     } else {
-        Some(Decimal::new(1, (-e) as u32))
+        Decimal::try_new(1, e.unsigned_abs()).ok()
     }
 }
 

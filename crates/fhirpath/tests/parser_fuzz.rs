@@ -108,3 +108,25 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     assert!(lantern_fhirpath::parse(&too_deep).is_err());
     assert!(lantern_fhirpath::parse(&nested).unwrap().evaluate(&patient).is_ok());
 }
+
+#[test]
+fn numeric_edge_cases_do_not_panic() {
+    let patient = json!({"resourceType": "Patient", "n": -9223372036854775808i64});
+    for e in [
+        "-n",
+        "1 '10*-40'.toQuantity('1')",
+        "0.0000000000000000000000000001.lowBoundary()",
+        "0.0000000000000000000000000001.highBoundary(28)",
+        "79228162514264337593543950335 + 1",
+        "79228162514264337593543950335 * 10",
+        "(-2147483648).abs()",
+        "2.power(1000)",
+        "'x'.substring(0, -5)",
+        "1.round(100)",
+        "@9999-12-31 + 1 day",
+        "@0001-01-01 - 1 day",
+        "@2020 + 99999999999999 years",
+    ] {
+        let _ = lantern_fhirpath::parse(e).map(|x| x.evaluate(&patient).map(|r| r.len()));
+    }
+}

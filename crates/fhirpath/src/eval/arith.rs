@@ -27,7 +27,10 @@ fn as_quantity<'a>(i: &Item<'a>) -> Result<Option<Quantity<'a>>> {
 pub(crate) fn negate<'a>(v: &[Item<'a>]) -> Result<Collection<'a>> {
     let Some(item) = singleton(v, "unary minus")? else { return Ok(Vec::new()) };
     let r = match to_system(item) {
-        Some(Item::Integer(i)) => Item::Integer(-i),
+        Some(Item::Integer(i)) => match i.checked_neg() {
+            Some(n) => Item::Integer(n),
+            None => return Ok(Vec::new()),
+        },
         Some(Item::Decimal(d)) => Item::Decimal(-d),
         Some(Item::Quantity(mut q)) => {
             q.value = -q.value;

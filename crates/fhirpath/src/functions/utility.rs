@@ -113,7 +113,7 @@ fn decimal_boundary(d: Decimal, digits: Option<i64>, high: bool) -> Option<Decim
     if !(0..=28).contains(&digits) {
         return None;
     }
-    let half = Decimal::new(5, d.scale() + 1);
+    let half = Decimal::try_new(5, d.scale() + 1).ok()?;
     let v = if high { d.checked_add(half)? } else { d.checked_sub(half)? };
     let strategy =
         if high { RoundingStrategy::ToPositiveInfinity } else { RoundingStrategy::ToNegativeInfinity };
