@@ -103,6 +103,20 @@ impl WriteTx<'_> {
         Ok(v.pop())
     }
 
+    /// Another message from the same feed with the same control id but different content, if
+    /// any (senders do reuse control ids; such a message is new and only worth a log line).
+    pub fn inbox_same_control_id(
+        &mut self,
+        feed: &str,
+        control_id: &str,
+        hash: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.conn.query_int(
+            "SELECT seq FROM inbox WHERE feed = ? AND control_id = ? AND hash <> ? LIMIT 1",
+            &[feed.into(), control_id.into(), hash.into()],
+        )
+    }
+
     /// Records a message and returns its sequence number. Fails with `Conflict` if a message
     /// with the same key is already there (the caller treats it as a duplicate).
     pub fn inbox_record(&mut self, m: &NewInbox) -> Result<i64, StoreError> {
