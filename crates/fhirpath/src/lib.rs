@@ -207,6 +207,8 @@ impl Expr {
             now: OnceCell::new(),
         };
         let ev = Evaluator { env: &env };
+        // Variables defined by `defineVariable` live until the end of their invocation chain;
+        // the top-level expression is one such chain.
         let this = ctx.context.as_deref().unwrap_or(std::slice::from_ref(&root));
         ev.eval(&self.ast, Scope { this, index: None, total: None })
     }

@@ -29,7 +29,7 @@ pub(crate) fn short_circuit<'a>(
     r: &'a Ast,
     scope: Scope<'_, 'a>,
 ) -> Result<Collection<'a>> {
-    let a = to_bool(&ev.eval(l, scope)?)?;
+    let a = to_bool(&ev.eval_scoped(l, scope)?)?;
     let decided = match (op, a) {
         (BinOp::And, Some(false)) => Some(false),
         (BinOp::Or, Some(true)) => Some(true),
@@ -39,7 +39,7 @@ pub(crate) fn short_circuit<'a>(
     if decided.is_some() {
         return Ok(out(decided));
     }
-    let b = to_bool(&ev.eval(r, scope)?)?;
+    let b = to_bool(&ev.eval_scoped(r, scope)?)?;
     Ok(out(match op {
         BinOp::And => match (a, b) {
             (_, Some(false)) => Some(false),

@@ -73,6 +73,22 @@ impl<'e, 'a> Evaluator<'e, 'a> {
         *self.env.now.get_or_init(Temporal::now)
     }
 
+    /// Evaluates a sub-expression that is not part of the current invocation chain (an operand,
+    /// a function argument): variables it defines with `defineVariable` end with it.
+    pub(crate) fn eval_scoped(&self, ast: &'a Ast, scope: Scope<'_, 'a>) -> Result<Collection<'a>> {
+        let mark = self.env.defined.borrow().len();
+        let r = self.eval(ast, scope);
+        self.env.defined.borrow_mut().truncate(mark);
+        r
+    }
+
+    /// Whether `%name` is already bound (`defineVariable` may not rebind a name).
+    pub(crate) fn variable_exists(&self, name: &str) -> bool {
+        matches!(name, "context" | "resource" | "rootResource" | "ucum" | "sct" | "loinc")
+            || self.env.vars.contains_key(name)
+            || self.env.defined.borrow().iter().any(|(n, _)| n == name)
+    }
+
     pub(crate) fn eval(&self, ast: &'a Ast, scope: Scope<'_, 'a>) -> Result<Collection<'a>> {
         match ast {
             Ast::Empty => Ok(Vec::new()),
@@ -113,7 +129,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             }
             Ast::Indexer(target, index) => {
                 let input = self.eval(target, scope)?;
-                let idx = self.eval(index, scope)?;
+                let idx = self.eval_scoped(index, scope)?;
                 let Some(i) = singleton(&idx, "indexer")? else { return Ok(Vec::new()) };
                 let i = match values::to_system(i) {
                     Some(Item::Integer(i)) => i,
@@ -189,8 +205,8 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             BinOp::And | BinOp::Or | BinOp::Implies => return logic::short_circuit(self, op, l, r, scope),
             _ => {}
         }
-        let a = self.eval(l, scope)?;
-        let b = self.eval(r, scope)?;
+        let a = self.eval_scoped(l, scope)?;
+        let b = self.eval_scoped(r, scope)?;
         match op {
             BinOp::Union => Ok(equality::union(a, b)),
             BinOp::Eq => Ok(bool_opt(equality::collections_equal(&a, &b)?)),

@@ -149,3 +149,21 @@ fn expressions_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<crate::Expr>();
 }
+
+#[test]
+fn define_variable_is_scoped_to_its_chain() {
+    let p = patient();
+    assert_eq!(eval("defineVariable('n', 'x').select(%n)", &p), json!(["x"]));
+    // The value is computed once from the whole input: two names, two uses, each selected twice.
+    assert_eq!(eval("Patient.name.defineVariable('u', use).select(%u).count()", &p), json!([4]));
+    // Not visible to the other operand of a union.
+    assert!(evaluate_to_json("defineVariable('n', 1).select(%n) | %n", &p).is_err());
+    // No rebinding.
+    assert!(evaluate_to_json("defineVariable('context', 1)", &p).is_err());
+    assert!(evaluate_to_json("defineVariable('a', 1).defineVariable('a', 2)", &p).is_err());
+    // Per item in where(): defined afresh each time, no leak between items.
+    assert_eq!(
+        eval("Patient.name.where(defineVariable('g', given).select(%g).exists()).count()", &p),
+        json!([2])
+    );
+}

@@ -20,7 +20,7 @@ pub(super) fn call<'a>(
             let mut total = cx.arg(1)?;
             for (i, item) in input.iter().enumerate() {
                 let scope = Scope { this: std::slice::from_ref(item), index: Some(i), total: Some(&total) };
-                total = cx.ev.eval(&cx.args[0], scope)?;
+                total = cx.ev.eval_scoped(&cx.args[0], scope)?;
             }
             Ok(total)
         }

@@ -81,10 +81,10 @@ fn iif<'a>(cx: &Call<'_, '_, '_, 'a>, input: Collection<'a>) -> Result<Collectio
         return eval_err("iif() on more than one item");
     }
     let scope = if cx.has_target { Scope { this: &input, index: Some(0), total: None } } else { cx.scope };
-    let criterion = to_bool(&cx.ev.eval(&cx.args[0], scope)?)?;
+    let criterion = to_bool(&cx.ev.eval_scoped(&cx.args[0], scope)?)?;
     let branch = if criterion == Some(true) { 1 } else { 2 };
     match cx.args.get(branch) {
-        Some(a) => cx.ev.eval(a, scope),
+        Some(a) => cx.ev.eval_scoped(a, scope),
         None => Ok(Vec::new()),
     }
 }

@@ -157,7 +157,7 @@ impl<'a> Call<'_, '_, '_, 'a> {
     /// Evaluates argument `i` in the calling scope (for value arguments like `substring(2)`).
     pub(crate) fn arg(&self, i: usize) -> Result<Collection<'a>> {
         match self.args.get(i) {
-            Some(a) => self.ev.eval(a, self.scope),
+            Some(a) => self.ev.eval_scoped(a, self.scope),
             None => Ok(Vec::new()),
         }
     }
@@ -165,7 +165,7 @@ impl<'a> Call<'_, '_, '_, 'a> {
     /// Evaluates argument `i` once per input item with `$this`/`$index` bound (for `where`,
     /// `select`, `all`...).
     pub(crate) fn arg_for(&self, i: usize, this: &[Item<'a>], index: usize) -> Result<Collection<'a>> {
-        self.ev.eval(&self.args[i], Scope::item(this, index))
+        self.ev.eval_scoped(&self.args[i], Scope::item(this, index))
     }
 
     /// Argument `i` as a single optional System value.

@@ -39,8 +39,11 @@ pub(super) fn call<'a>(
         Func::TimeOfDay => Ok(vec![Item::Time(cx.ev.now().time_part())]),
         Func::DefineVariable => {
             let name = cx.arg_string(0)?.unwrap_or_default().into_owned();
+            if cx.ev.variable_exists(&name) {
+                return eval_err(format!("variable %{name} is already defined"));
+            }
             let value = match cx.args.get(1) {
-                Some(a) => cx.ev.eval(a, Scope { this: &input, index: None, total: None })?,
+                Some(a) => cx.ev.eval_scoped(a, Scope { this: &input, index: None, total: None })?,
                 None => input.clone(),
             };
             cx.ev.env.defined.borrow_mut().push((name, value));
@@ -130,7 +133,7 @@ fn sort<'a>(cx: &Call<'_, '_, '_, 'a>, input: Collection<'a>) -> Result<Collecti
                 Ast::Neg(inner) => (inner.as_ref(), true),
                 other => (other, false),
             };
-            let k = cx.ev.eval(expr, Scope::item(std::slice::from_ref(&item), i))?;
+            let k = cx.ev.eval_scoped(expr, Scope::item(std::slice::from_ref(&item), i))?;
             keys.push((k.into_iter().next(), desc));
         }
         keyed.push((keys, item));
