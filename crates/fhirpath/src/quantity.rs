@@ -136,7 +136,7 @@ impl<'a> Quantity<'a> {
     }
 
     /// Compares after unit conversion. `None`: not comparable.
-    pub(crate) fn compare(&self, other: &Self, _equality: bool) -> Option<Ordering> {
+    pub(crate) fn compare(&self, other: &Self) -> Option<Ordering> {
         let (a, b, _) = self.align(other, true)?;
         Some(a.cmp(&b))
     }
@@ -153,33 +153,31 @@ impl<'a> Quantity<'a> {
     pub(crate) fn convert_to(&self, unit: &str) -> Option<Quantity<'static>> {
         let target = calendar_keyword(unit).unwrap_or(unit);
         let probe = Quantity { value: Decimal::ONE, unit: Cow::Borrowed(target), dual: false };
-        let (v, _, _) = self.align_to(&probe)?;
+        let v = self.value_in(&probe)?;
         let keep_dual = self.dual && !probe.is_calendar() && target == self.unit;
         Some(Quantity { value: v.normalize(), unit: Cow::Owned(target.to_string()), dual: keep_dual })
     }
 
     /// This quantity's value in `probe`'s unit.
-    fn align_to(&self, probe: &Self) -> Option<(Decimal, Decimal, ())> {
+    fn value_in(&self, probe: &Self) -> Option<Decimal> {
         match (self.kind_with(probe), probe.kind_with(self)) {
-            (Kind::Calendar(x), Kind::Calendar(y)) => {
-                Some((calendar_in(self.value, x, y)?, Decimal::ONE, ()))
-            }
-            (Kind::Ucum(u), Kind::Ucum(v)) => Some((ucum::convert(self.value, u, v)?, Decimal::ONE, ())),
+            (Kind::Calendar(x), Kind::Calendar(y)) => calendar_in(self.value, x, y),
+            (Kind::Ucum(u), Kind::Ucum(v)) => ucum::convert(self.value, u, v),
             (Kind::Calendar(c), Kind::Ucum(u)) => {
                 let code = CALENDAR.iter().find(|(_, _, k)| *k == c).map(|(_, u, _)| *u)?;
                 if is_big_calendar(c) || matches!(u, "a" | "mo") {
                     // A calendar year or month in UCUM seconds etc.: via the calendar table.
                     let secs = self.value.checked_mul(c.seconds())?;
-                    return Some((ucum::convert(secs, "s", u)?, Decimal::ONE, ()));
+                    return ucum::convert(secs, "s", u);
                 }
-                Some((ucum::convert(self.value, code, u)?, Decimal::ONE, ()))
+                ucum::convert(self.value, code, u)
             }
             (Kind::Ucum(u), Kind::Calendar(c)) => {
                 if matches!(u, "a" | "mo") || is_big_calendar(c) {
                     return None;
                 }
                 let code = CALENDAR.iter().find(|(_, _, k)| *k == c).map(|(_, u, _)| *u)?;
-                Some((ucum::convert(self.value, u, code)?, Decimal::ONE, ()))
+                ucum::convert(self.value, u, code)
             }
         }
     }
@@ -188,16 +186,13 @@ impl<'a> Quantity<'a> {
         let (a, b, kind) = self.align(other, true)?;
         let v = if negate { a.checked_sub(b)? } else { a.checked_add(b)? };
         let (unit, dual) = match kind {
+            // `Observation.value + 1 year`: a FHIR duration read as calendar gives a calendar sum.
             Kind::Calendar(c) => {
-                let k = CALENDAR.iter().find(|(_, _, x)| *x == c).map(|(k, _, _)| *k)?;
-                // A FHIR duration added to a calendar one stays usable as both.
-                (k.to_string(), false)
+                (CALENDAR.iter().find(|(_, _, x)| *x == c).map(|(k, _, _)| *k)?.to_string(), false)
             }
             Kind::Ucum(u) => (u.to_string(), self.dual && other.dual && self.unit == other.unit),
         };
-        let out = Quantity { value: v, unit: Cow::Owned(unit), dual };
-        // `Observation.value + 1 year`: the FHIR side was read as calendar; keep calendar form.
-        Some(out)
+        Some(Quantity { value: v, unit: Cow::Owned(unit), dual })
     }
 
     /// Calendar durations cannot be multiplied or divided by anything with a dimension.

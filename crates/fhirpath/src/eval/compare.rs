@@ -21,7 +21,7 @@ pub(crate) fn order(a: &Item<'_>, b: &Item<'_>) -> Result<Option<Ordering>> {
             })
         };
         return match (as_q(a)?, as_q(b)?) {
-            (Some(x), Some(y)) => Ok(x.compare(&y, false)),
+            (Some(x), Some(y)) => Ok(x.compare(&y)),
             _ => eval_err("cannot compare a quantity with a non-quantity"),
         };
     }
@@ -38,7 +38,7 @@ pub(crate) fn order(a: &Item<'_>, b: &Item<'_>) -> Result<Option<Ordering>> {
     if let (Item::Node(_), _) | (_, Item::Node(_)) = (&x, &y) {
         // A FHIR Quantity element against another one.
         if let (Some(p), Some(q)) = (quantity_of(&x)?, quantity_of(&y)?) {
-            return Ok(p.compare(&q, false));
+            return Ok(p.compare(&q));
         }
     }
     eval_err(format!("cannot compare {} with {}", x.fhir_type(), y.fhir_type()))

@@ -22,7 +22,7 @@ pub(crate) fn items_equal(a: &Item<'_>, b: &Item<'_>) -> Option<bool> {
         }
     }
     if let Some(r) = quantity_pair(a, b) {
-        return r.map(|(x, y)| x.compare(&y, true).map(|o| o == Ordering::Equal)).unwrap_or(Some(false));
+        return r.map(|(x, y)| x.compare(&y).map(|o| o == Ordering::Equal)).unwrap_or(Some(false));
     }
     let (Some(a), Some(b)) = (to_system(a), to_system(b)) else { return Some(false) };
     Some(match (&a, &b) {
