@@ -1,5 +1,7 @@
 //! Command-line interface: one file per subcommand.
+mod bench;
 mod fhirpath;
+mod link;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -17,11 +19,18 @@ enum Command {
     Fhirpath(fhirpath::Args),
     /// Serve the FHIR API over HTTP.
     Serve(serve::Args),
+    /// Link people in a CSV file with the patient-matching model (batch evaluation mode).
+    Link(link::Args),
+    /// Whole-system load benchmarks.
+    #[command(subcommand)]
+    Bench(bench::Bench),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fhirpath(a) => fhirpath::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Link(a) => link::run(a),
+        Command::Bench(b) => bench::run(b),
     }
 }

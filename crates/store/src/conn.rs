@@ -69,6 +69,18 @@ pub trait Conn: Send {
     fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
     /// Runs one statement; returns the number of rows changed.
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError>;
+    /// Runs an INSERT and returns the key the database generated for column `key`.
+    /// The default appends `RETURNING key`; SQLite overrides it, because there RETURNING makes
+    /// the statement keep a statement journal inside the writer's savepoint.
+    fn insert_returning_key(&mut self, sql: &str, params: &[SqlValue], key: &str) -> Result<i64, StoreError> {
+        let mut out = None;
+        self.query(&format!("{sql} RETURNING {key}"), params, &mut |r| {
+            out = r.int(0)?;
+            Ok(())
+        })?;
+        out.ok_or_else(|| StoreError::Database("insert returned no key".into()))
+    }
+
     /// Runs one query, calling `f` for each row in order.
     fn query(
         &mut self,

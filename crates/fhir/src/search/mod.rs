@@ -37,13 +37,20 @@ pub struct SearchRequest {
 pub const DEFAULT_COUNT: usize = 20;
 pub const MAX_COUNT: usize = 1000;
 
+/// `_total` (R4 §3.1.1.5.11). The default is `Estimate`: an exact count when there are at most
+/// [`ESTIMATE_CAP`] matches (the usual case for a patient's own data) and no total above that,
+/// so that a broad search's first page never pays for counting millions of rows.
+/// `_total=accurate` always counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TotalMode {
     None,
-    Estimate,
     #[default]
+    Estimate,
     Accurate,
 }
+
+/// Above this many matches, `_total=estimate` (the default) gives no total.
+pub const ESTIMATE_CAP: i64 = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Summary {

@@ -112,9 +112,16 @@ pub fn search(
     let where_all = conds.join(" AND ");
     let base_params = ctx.params.clone();
 
-    let want_total = req.total != TotalMode::None || req.summary == Some(Summary::Count);
-    let total = if want_total {
+    let accurate = req.total == TotalMode::Accurate || req.summary == Some(Summary::Count);
+    let total = if accurate {
         ctx.conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_all}"), &base_params)?
+    } else if req.total == TotalMode::Estimate {
+        let cap = lantern_fhir::search::ESTIMATE_CAP;
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM resource r WHERE {where_all} LIMIT {}) capped",
+            cap + 1
+        );
+        ctx.conn.query_int(&sql, &base_params)?.filter(|n| *n <= cap)
     } else {
         None
     };

@@ -6,6 +6,12 @@ use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
 use lantern_fhir::index::{IndexEntry, IndexValue};
 
+/// Rows per INSERT. One: SQLite gives a multi-row INSERT a statement journal inside the
+/// writer's per-job SAVEPOINT, and truncating that in-memory journal after each statement
+/// costs time proportional to everything the job has written so far (quadratic per bundle).
+/// Single-row INSERTs from cached statements need no statement journal.
+const CHUNKS: [usize; 1] = [1];
+
 const TABLES: [&str; 8] =
     ["ix_string", "ix_token", "ix_ref", "ix_date", "ix_number", "ix_quantity", "ix_uri", "ix_composite"];
 
@@ -33,7 +39,7 @@ impl Table {
         let mut rest: &[SqlValue] = &self.rows;
         while !rest.is_empty() {
             let n_rows = rest.len() / self.width;
-            let chunk = [16, 8, 4, 2, 1].into_iter().find(|c| *c <= n_rows).unwrap_or(1);
+            let chunk = CHUNKS.iter().copied().find(|c| *c <= n_rows).unwrap_or(1);
             let (now, later) = rest.split_at(chunk * self.width);
             let one = format!("({})", vec!["?"; self.width].join(","));
             let sql = format!(

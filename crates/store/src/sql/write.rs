@@ -125,32 +125,18 @@ impl<'a> WriteTx<'a> {
                 c.rk
             }
             None => {
-                let mut rk = None;
-                let res = self.conn.query(
-                    "INSERT INTO resource (type, id, ver, deleted, updated, org, patient) \
-                     VALUES (?, ?, ?, 0, ?, ?, ?) RETURNING rk",
-                    &[
-                        t.into(),
-                        put.id.as_str().into(),
-                        ver.into(),
-                        updated.into(),
-                        org.into(),
-                        patient.into(),
-                    ],
-                    &mut |r| {
-                        rk = r.int(0)?;
-                        Ok(())
-                    },
+                let res = self.conn.insert_returning_key(
+                    "INSERT INTO resource (type, id, ver, deleted, updated, org, patient) VALUES (?, ?, ?, 0, ?, ?, ?)",
+                    &[t.into(), put.id.as_str().into(), ver.into(), updated.into(), org.into(), patient.into()],
+                    "rk",
                 );
-                if let Err(e) = res {
-                    return Err(match e {
-                        StoreError::Database(m) if m.to_lowercase().contains("unique") => {
-                            StoreError::Conflict(format!("{what} was created concurrently"))
-                        }
-                        e => e,
-                    });
+                match res {
+                    Ok(rk) => rk,
+                    Err(StoreError::Database(m)) if m.to_lowercase().contains("unique") => {
+                        return Err(StoreError::Conflict(format!("{what} was created concurrently")))
+                    }
+                    Err(e) => return Err(e),
                 }
-                rk.ok_or_else(|| StoreError::Database("insert returned no key".into()))?
             }
         };
         let op = if cur.is_none() { Op::Create } else { Op::Update };
