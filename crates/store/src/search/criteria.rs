@@ -206,8 +206,12 @@ fn param(
     };
     let mut alts = Vec::new();
     for v in values {
-        if let Some(cond) = value_cond(ctx, kind, modifier, v)? {
-            alts.push(cond);
+        // A value that can match nothing (e.g. a system no resource uses) may have bound
+        // placeholders before finding out; drop them with the condition.
+        let mark = ctx.params.len();
+        match value_cond(ctx, kind, modifier, v)? {
+            Some(cond) => alts.push(cond),
+            None => ctx.params.truncate(mark),
         }
     }
     if alts.is_empty() {
