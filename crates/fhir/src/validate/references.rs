@@ -48,6 +48,13 @@ pub(crate) fn parse(reference: &str) -> Result<Literal<'_>, &'static str> {
             Err("is not a valid urn:oid: reference")
         };
     }
+    // A conditional reference's criteria may hold URLs (`Patient?identifier=http://x|1`), so
+    // it is recognised before the absolute-URL form.
+    if let Some((ty, query)) = reference.split_once('?') {
+        if is_resource_type(ty) && !query.is_empty() {
+            return Ok(Literal::Typed(ty));
+        }
+    }
     if let Some((scheme, rest)) = reference.split_once("://") {
         if scheme.is_empty()
             || rest.is_empty()
@@ -137,6 +144,10 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse("Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009"),
+            Ok(Literal::Typed("Patient"))
+        );
     }
 
     #[test]
