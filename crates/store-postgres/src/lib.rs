@@ -55,7 +55,7 @@ impl Backend for PostgresBackend {
         if let Some(s) = &self.schema {
             c.batch_execute(&format!("SET search_path TO {s}")).map_err(StoreError::db)?;
         }
-        Ok(Box::new(PgConn { client: c, statements: HashMap::new() }))
+        Ok(Box::new(PgConn { client: Some(c), statements: HashMap::new() }))
     }
 
     fn readers(&self) -> usize {
@@ -70,17 +70,33 @@ impl Backend for PostgresBackend {
 }
 
 struct PgConn {
-    client: Client,
+    /// Always Some until dropped.
+    client: Option<Client>,
     statements: HashMap<String, Statement>,
 }
 
+impl Drop for PgConn {
+    /// The synchronous client blocks on its own runtime when it closes, which panics on a
+    /// tokio worker thread (where the last clone of a Store may well be dropped), so the
+    /// close happens on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = std::thread::spawn(move || drop(c)).join();
+        }
+    }
+}
+
 impl PgConn {
+    fn client(&mut self) -> &mut Client {
+        self.client.as_mut().expect("the client is present until drop")
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
         let text = lantern_store::conn::numbered_placeholders(sql);
-        let st = self.client.prepare(&text).map_err(pg_err)?;
+        let st = self.client().prepare(&text).map_err(pg_err)?;
         if self.statements.len() > 1024 {
             self.statements.clear();
         }
@@ -139,14 +155,14 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        self.client.batch_execute(sql).map_err(pg_err)
+        self.client().batch_execute(sql).map_err(pg_err)
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.client.execute(&st, &refs).map_err(pg_err)
+        self.client().execute(&st, &refs).map_err(pg_err)
     }
 
     fn query(
@@ -158,7 +174,7 @@ impl Conn for PgConn {
         let st = self.statement(sql)?;
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        for r in self.client.query(&st, &refs).map_err(pg_err)? {
+        for r in self.client().query(&st, &refs).map_err(pg_err)? {
             f(&PgRow(&r))?;
         }
         Ok(())
