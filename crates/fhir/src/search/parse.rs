@@ -38,6 +38,16 @@ pub fn parse(
     let mut req =
         SearchRequest { rtype: rtype.map(str::to_string), count: DEFAULT_COUNT, ..Default::default() };
     let mut issues = Vec::new();
+    let system_types: Vec<&str> = if rtype.is_none() {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "_type")
+            .flat_map(|(_, v)| v.split(','))
+            .filter(|t| lantern_r4::is_resource_type(t))
+            .collect()
+    } else {
+        Vec::new()
+    };
     for (key, raw) in pairs {
         let (name, modifier_text) = match key.split_once(':') {
             Some((n, m)) => (n, Some(m)),
@@ -119,8 +129,27 @@ pub fn parse(
             }
             n if CONTROL.contains(&n) => Ok(()),
             _ => {
-                let base = rtype.unwrap_or("Resource");
-                match parse_criterion(base, key, raw) {
+                // A system search names its types with `_type` (anywhere in the query); its
+                // criteria are those parameters the types define, not only Resource's.
+                let mut bases: Vec<&str> = match rtype {
+                    Some(t) => vec![t],
+                    None => system_types.clone(),
+                };
+                bases.push("Resource");
+                // The first type that knows the parameter decides; a real error (a bad value)
+                // is kept rather than replaced by a later type's "unknown parameter".
+                let mut parsed = parse_criterion(bases[0], key, raw);
+                for b in &bases[1..] {
+                    match &parsed {
+                        Err(e) if e.code == "not-supported" => {
+                            if let Ok(c) = parse_criterion(b, key, raw) {
+                                parsed = Ok(c);
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                match parsed {
                     Ok(c) => {
                         req.criteria.push(c);
                         req.used.push((key.clone(), raw.clone()));
@@ -419,6 +448,14 @@ mod tests {
         assert!(
             matches!(&r.criteria[0], Criterion::Chain { inner, .. } if matches!(**inner, Criterion::Chain { .. }))
         );
+    }
+
+    #[test]
+    fn system_search_criteria_use_the_listed_types() {
+        let r =
+            parse(None, &q(&[("name", "x"), ("_type", "Patient,Organization")]), Handling::Strict).unwrap();
+        assert_eq!(r.criteria.len(), 1);
+        assert!(parse(None, &q(&[("name", "x")]), Handling::Strict).is_err());
     }
 
     #[test]
