@@ -3,7 +3,7 @@
 use crate::bundle::BundleText;
 use crate::error::Error;
 use crate::{elements, Ctx, Fhir};
-use lantern_fhir::search::{self, SearchRequest, Summary};
+use lantern_fhir::search::{self, Criterion, SearchRequest, SearchValue, Summary};
 use lantern_fhir::{operation_outcome, Issue};
 use lantern_store::Stored;
 use serde_json::json;
@@ -14,6 +14,28 @@ fn encode_pairs(pairs: &[(String, String)]) -> String {
         s.append_pair(k, v);
     }
     s.finish()
+}
+
+/// A reference search value that is this server's own absolute URL (`{base}/Patient/1`) means
+/// the local reference `Patient/1` (R4 §3.1.1.5.12: "relative and absolute URLs ... to the
+/// same resource are treated as equivalent").
+fn localise_references(c: &mut Criterion, base: &str) {
+    match c {
+        Criterion::Param { values, .. } => {
+            for v in values {
+                let SearchValue::ReferenceUrl(url) = v else { continue };
+                let Some(rest) = url.strip_prefix(base).and_then(|r| r.strip_prefix('/')) else { continue };
+                let rest = rest.split("/_history/").next().unwrap_or(rest);
+                if let Some((t, id)) = rest.split_once('/') {
+                    if lantern_r4::is_resource_type(t) && !id.is_empty() && !id.contains('/') {
+                        *v = SearchValue::Reference { rtype: Some(t.to_string()), id: id.to_string() };
+                    }
+                }
+            }
+        }
+        Criterion::Missing { .. } => {}
+        Criterion::Chain { inner, .. } | Criterion::Has { inner, .. } => localise_references(inner, base),
+    }
 }
 
 /// The resource as the client asked to see it.
@@ -44,7 +66,11 @@ impl Fhir {
         if let Some(t) = rtype {
             crate::prepare::check_type(t)?;
         }
-        search::parse(rtype, pairs, ctx.handling).map_err(Error::BadRequest)
+        let mut req = search::parse(rtype, pairs, ctx.handling).map_err(Error::BadRequest)?;
+        for c in &mut req.criteria {
+            localise_references(c, &ctx.base);
+        }
+        Ok(req)
     }
 
     /// Runs a search and returns the searchset Bundle as JSON text.
