@@ -1,0 +1,297 @@
+//! The HTTP API end to end: the real router served on a free port, spoken to with reqwest, on
+//! both backends. Checks status codes, headers and OperationOutcomes for every interaction.
+use lantern_service::Fhir;
+use lantern_testkit::{backend_tests, json};
+use reqwest::{header, Client, Response, StatusCode};
+use serde_json::Value;
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+/// Serves `fhir` on 127.0.0.1:<free port>; returns the FHIR base URL.
+async fn start(fhir: Fhir) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = lantern_server::AppState { fhir, version: "test".into() };
+    tokio::spawn(lantern_server::serve(listener, state));
+    format!("http://{addr}/fhir")
+}
+
+async fn body(r: Response) -> Value {
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+fn header_of(r: &Response, h: header::HeaderName) -> Option<String> {
+    r.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// An OperationOutcome with an issue whose expression (or diagnostics) names `path`.
+fn names_path(oo: &Value, path: &str) -> bool {
+    oo["resourceType"] == "OperationOutcome"
+        && oo["issue"].as_array().into_iter().flatten().any(|i| {
+            i["expression"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e.as_str().is_some_and(|e| e.contains(path)))
+                || i["diagnostics"].as_str().is_some_and(|d| d.contains(path))
+        })
+}
+
+async fn http_interactions(fhir: Fhir) {
+    let base = start(fhir).await;
+    let c = Client::new();
+    let root = base.trim_end_matches("/fhir").to_string();
+
+    // health and metadata
+    let r = c.get(format!("{root}/health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c.get(format!("{base}/metadata")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(header_of(&r, header::CONTENT_TYPE).unwrap().starts_with(FHIR_JSON));
+    let cs = body(r).await;
+    assert_eq!(cs["resourceType"], "CapabilityStatement");
+    assert_eq!(cs["fhirVersion"], "4.0.1");
+
+    // create: 201 + Location + ETag + Last-Modified
+    let p = json!({"resourceType": "Patient", "name": [{"family": "Http"}], "gender": "female"});
+    let r = c
+        .post(format!("{base}/Patient"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(p.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let loc = header_of(&r, header::LOCATION).expect("Location");
+    assert!(loc.starts_with(&format!("{base}/Patient/")) && loc.ends_with("/_history/1"), "{loc}");
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"1\""));
+    assert!(header_of(&r, header::LAST_MODIFIED).is_some_and(|v| v.ends_with("GMT")));
+    let created = body(r).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let url = format!("{base}/Patient/{id}");
+
+    // read: 200 + ETag; If-None-Match: 304; _pretty; _format=xml: 406; _elements
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"1\""));
+    assert!(header_of(&r, header::LAST_MODIFIED).is_some());
+    let r = c.get(&url).header(header::IF_NONE_MATCH, "W/\"1\"").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = c.get(format!("{url}?_pretty=true")).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("\n  \""), "pretty output is indented");
+    let r = c.get(format!("{url}?_format=xml")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    let r = c.get(&url).header(header::ACCEPT, "application/fhir+xml").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+    let r = c.get(format!("{url}?_format=json")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // 404s: unknown id, unknown type, unknown path
+    assert_eq!(c.get(format!("{base}/Patient/nope")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let r = c.get(format!("{base}/Nonsense/1")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    assert_eq!(c.get(format!("{base}/Nonsense")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(c.get(format!("{root}/nothing/here")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // update: 200; If-Match stale: 412; Prefer return=minimal / OperationOutcome
+    let mut upd = created.clone();
+    upd["gender"] = json!("male");
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header(header::IF_MATCH, "W/\"1\"")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"2\""));
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header(header::IF_MATCH, "W/\"1\"")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header(header::IF_MATCH, "garbage")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header("prefer", "return=minimal")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().is_empty());
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header("prefer", "return=OperationOutcome")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header("prefer", "return=representation")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(r).await["meta"]["versionId"], "5");
+    // update-as-create: 201
+    let r = c
+        .put(format!("{base}/Patient/chosen-id"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(json!({"resourceType": "Patient", "id": "chosen-id"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // vread and history
+    let r = c.get(format!("{url}/_history/1")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"1\""));
+    let h = body(c.get(format!("{url}/_history")).send().await.unwrap()).await;
+    assert_eq!(h["type"], "history");
+    assert_eq!(h["total"], 5);
+    assert_eq!(c.get(format!("{base}/Patient/_history")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(c.get(format!("{base}/_history")).send().await.unwrap().status(), StatusCode::OK);
+
+    // bad input: 400 bad JSON, 415 content type, 400 invalid resource naming the path
+    let r = c
+        .post(format!("{base}/Patient"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    let r = c
+        .post(format!("{base}/Patient"))
+        .header(header::CONTENT_TYPE, "application/xml")
+        .body("<Patient/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let bad = json!({"resourceType": "Patient", "name": [{"family": "X"}], "birthDate": "not-a-date"});
+    let r = c
+        .post(format!("{base}/Patient"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(bad.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 400 | 422), "{}", r.status());
+    let oo = body(r).await;
+    assert!(names_path(&oo, "birthDate"), "{oo}");
+    let r = c.get(format!("{base}/Patient?name=x")).header("prefer", "handling=strict").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r =
+        c.get(format!("{base}/Patient?nonsense=x")).header("prefer", "handling=strict").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(names_path(&body(r).await, "nonsense"));
+    let r = c.get(format!("{base}/Patient?birthdate=garbage")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(names_path(&body(r).await, "birthdate"));
+    let total = body(c.get(format!("{base}/Patient?_summary=count")).send().await.unwrap()).await;
+    assert_eq!(total["total"], 2, "nothing partial stored");
+
+    // search GET and POST, paging links that work
+    for i in 0..5 {
+        let p = json!({"resourceType": "Patient", "name": [{"family": format!("Pager{i}")}]});
+        c.post(format!("{base}/Patient"))
+            .header(header::CONTENT_TYPE, FHIR_JSON)
+            .body(p.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut next = Some(format!("{base}/Patient?name=pager&_count=2"));
+    let mut seen = 0;
+    while let Some(u) = next {
+        let b = body(c.get(&u).send().await.unwrap()).await;
+        assert_eq!(b["type"], "searchset");
+        seen += b["entry"].as_array().map_or(0, Vec::len);
+        next = b["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .and_then(|l| l["url"].as_str())
+            .map(str::to_string);
+    }
+    assert_eq!(seen, 5);
+    let r = c
+        .post(format!("{base}/Patient/_search"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("name=pager&_count=10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["total"], 5);
+    let r = c
+        .post(format!("{base}/_search"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("_type=Patient&name=pager")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(r).await["total"], 5);
+
+    // patch
+    let r = c
+        .patch(&url)
+        .header(header::CONTENT_TYPE, "application/json-patch+json")
+        .body(json!([{"op": "replace", "path": "/gender", "value": "other"}]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"6\""));
+
+    // transaction
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:00000000-0000-0000-0000-0000000000aa", "resource": {"resourceType": "Patient", "active": true}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "t"}, "subject": {"reference": "urn:uuid:00000000-0000-0000-0000-0000000000aa"}},
+         "request": {"method": "POST", "url": "Observation"}}]});
+    let r = c.post(&base).header(header::CONTENT_TYPE, FHIR_JSON).body(tx.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let b = body(r).await;
+    assert_eq!(b["type"], "transaction-response");
+    assert_eq!(b["entry"][1]["response"]["status"], "201 Created");
+
+    // delete: 200 (or 204); then 410; conditional delete
+    let r = c.delete(&url).send().await.unwrap();
+    assert!(matches!(r.status().as_u16(), 200 | 204), "{}", r.status());
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    let r = c.delete(format!("{base}/Patient?name=pager")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED, "several matches");
+    let r = c.delete(format!("{base}/Patient?name=pager0")).send().await.unwrap();
+    assert!(matches!(r.status().as_u16(), 200 | 204));
+}
+
+backend_tests!(http_interactions);

@@ -1,0 +1,454 @@
+//! FHIR search through the service layer on both backends (R4 §3.1.1): every parameter type
+//! and modifier, chains, `_has`, includes, sorting, paging, result parameters and handling.
+use lantern_service::Fhir;
+use lantern_testkit::client::*;
+use lantern_testkit::{backend_tests, ctx, json, parse, strict};
+use serde_json::Value;
+
+const MRN: &str = "http://example.org/mrn";
+const LOINC: &str = "http://loinc.org";
+const UCUM: &str = "http://unitsofmeasure.org";
+
+/// A small record set every search test can read.
+async fn seed(fhir: &Fhir) {
+    for b in [
+        json!({"resourceType": "Organization", "id": "org1", "name": "Acme Health"}),
+        json!({"resourceType": "Organization", "id": "org2", "name": "Zenith Care"}),
+        json!({"resourceType": "Practitioner", "id": "gp1", "name": [{"family": "Watson"}]}),
+        json!({"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-02-29",
+               "meta": {"tag": [{"system": "http://example.org/tags", "code": "vip"}],
+                        "profile": ["http://example.org/fhir/StructureDefinition/special-patient"],
+                        "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}],
+                        "source": "http://feeds.example.org/pas#a1"},
+               "identifier": [{"system": MRN, "value": "M1"}, {"value": "NOSYS"}],
+               "name": [{"family": "Brontë", "given": ["Zoë"]}],
+               "managingOrganization": {"reference": "Organization/org1"},
+               "generalPractitioner": [{"reference": "Practitioner/gp1"}]}),
+        json!({"resourceType": "Patient", "id": "p2", "gender": "male", "birthDate": "1975-06",
+               "identifier": [{"system": MRN, "value": "M2"}],
+               "name": [{"family": "Brown", "given": ["Adam"]}],
+               "managingOrganization": {"reference": "Organization/org2"}}),
+        json!({"resourceType": "Patient", "id": "p3",
+               "identifier": [{"system": "http://other.org/id", "value": "M1"}],
+               "name": [{"family": "Smith", "given": ["Ann"]}]}),
+        json!({"resourceType": "Encounter", "id": "e1", "status": "finished",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+               "subject": {"reference": "Patient/p1"},
+               "period": {"start": "2024-03-01T09:00:00Z", "end": "2024-03-03T17:00:00Z"}}),
+        json!({"resourceType": "Observation", "id": "o1", "status": "final",
+               "code": {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
+               "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/e1"},
+               "performer": [{"reference": "Practitioner/gp1"}],
+               "effectiveDateTime": "2024-03-02T10:00:00Z",
+               "valueQuantity": {"value": 120, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}}),
+        json!({"resourceType": "Observation", "id": "o2", "status": "amended",
+               "code": {"coding": [{"system": LOINC, "code": "8480-6"}], "text": "SBP"},
+               "subject": {"reference": "Patient/p2"},
+               "effectiveDateTime": "2024-05",
+               "valueQuantity": {"value": 150.5, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}}),
+        json!({"resourceType": "Observation", "id": "o3", "status": "final",
+               "code": {"coding": [{"system": LOINC, "code": "29463-7", "display": "Body weight"}]},
+               "subject": {"reference": "http://elsewhere.org/fhir/Patient/99"},
+               "effectivePeriod": {"start": "2023-01-01", "end": "2023-12-31"},
+               "valueQuantity": {"value": 70, "unit": "kg", "system": UCUM, "code": "kg"}}),
+        json!({"resourceType": "Observation", "id": "o4", "status": "final",
+               "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+               "subject": {"identifier": {"system": MRN, "value": "M2"}},
+               "valueQuantity": {"value": 80, "unit": "kilogram"}}),
+        json!({"resourceType": "ValueSet", "id": "vs1", "status": "active", "url": "http://example.org/fhir/ValueSet/colours"}),
+        json!({"resourceType": "ValueSet", "id": "vs2", "status": "active", "url": "http://example.org/fhir/ValueSet/colours/warm"}),
+        json!({"resourceType": "ValueSet", "id": "vs3", "status": "active", "url": "http://example.org/other/ValueSet/x"}),
+        json!({"resourceType": "RiskAssessment", "id": "r1", "status": "final", "subject": {"reference": "Patient/p1"},
+               "prediction": [{"probabilityDecimal": 0.25}]}),
+        json!({"resourceType": "RiskAssessment", "id": "r2", "status": "final", "subject": {"reference": "Patient/p2"},
+               "prediction": [{"probabilityDecimal": 0.8}]}),
+    ] {
+        put(fhir, b).await;
+    }
+}
+
+async fn check(fhir: &Fhir, rtype: &str, q: &str, want: &[&str]) {
+    assert_eq!(ids(fhir, rtype, q).await, set(want), "{rtype}?{q}");
+}
+
+async fn string_params(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "Patient", "name=bro", &["p1", "p2"]).await;
+    check(&fhir, "Patient", "name=BRONTE", &["p1"]).await;
+    check(&fhir, "Patient", "family=Brontë", &["p1"]).await;
+    check(&fhir, "Patient", "given=zoe", &["p1"]).await;
+    check(&fhir, "Patient", "name:exact=Brontë", &["p1"]).await;
+    check(&fhir, "Patient", "name:exact=bronte", &[]).await;
+    check(&fhir, "Patient", "name:exact=Bront", &[]).await;
+    check(&fhir, "Patient", "name:contains=ont", &["p1"]).await;
+    check(&fhir, "Patient", "name:contains=RO", &["p1", "p2"]).await;
+    check(&fhir, "Patient", "name=smith,brown", &["p2", "p3"]).await;
+    check(&fhir, "Patient", "name=b&given=adam", &["p2"]).await;
+    check(&fhir, "Organization", "name=acme", &["org1"]).await;
+    check(&fhir, "Patient", "name=ith", &[]).await;
+}
+
+async fn token_params(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "Patient", "gender=female", &["p1"]).await;
+    check(&fhir, "Patient", "gender:not=female", &["p2", "p3"]).await;
+    check(&fhir, "Patient", "identifier=M1", &["p1", "p3"]).await;
+    check(&fhir, "Patient", &format!("identifier={MRN}|M1"), &["p1"]).await;
+    check(&fhir, "Patient", &format!("identifier={MRN}|"), &["p1", "p2"]).await;
+    check(&fhir, "Patient", "identifier=|NOSYS", &["p1"]).await;
+    check(&fhir, "Patient", "identifier=|M1", &[]).await;
+    check(&fhir, "Patient", "identifier=http://unknown.org|M1", &[]).await;
+    check(&fhir, "Observation", &format!("code={LOINC}|8480-6"), &["o1", "o2"]).await;
+    check(&fhir, "Observation", "code=8480-6,29463-7", &["o1", "o2", "o3", "o4"]).await;
+    check(&fhir, "Observation", "code:text=systolic", &["o1"]).await;
+    check(&fhir, "Observation", "code:text=sbp", &["o2"]).await;
+    check(&fhir, "Observation", "status:not=final", &["o2"]).await;
+    check(&fhir, "Observation", "status=final&code=29463-7", &["o3", "o4"]).await;
+    check(&fhir, "Encounter", "class=AMB", &["e1"]).await;
+}
+
+async fn reference_params(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "Observation", "subject=Patient/p1", &["o1"]).await;
+    check(&fhir, "Observation", "subject=p1", &["o1"]).await;
+    check(&fhir, "Observation", "subject:Patient=p2", &["o2"]).await;
+    check(&fhir, "Observation", "patient=p1", &["o1"]).await;
+    check(&fhir, "Observation", "subject=Patient/p1,Patient/p2", &["o1", "o2"]).await;
+    check(&fhir, "Observation", "subject=http://elsewhere.org/fhir/Patient/99", &["o3"]).await;
+    check(&fhir, "Observation", &format!("subject:identifier={MRN}|M2"), &["o4"]).await;
+    check(&fhir, "Observation", "subject=Group/p1", &[]).await;
+    check(&fhir, "Observation", "encounter=Encounter/e1", &["o1"]).await;
+    // A reference by the server's own absolute URL is the local reference.
+    check(&fhir, "Observation", &format!("subject={}/Patient/p1", lantern_testkit::BASE), &["o1"]).await;
+}
+
+async fn date_params(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "Patient", "birthdate=1980", &["p1"]).await;
+    check(&fhir, "Patient", "birthdate=1980-02-29", &["p1"]).await;
+    check(&fhir, "Patient", "birthdate=1975", &["p2"]).await;
+    check(&fhir, "Patient", "birthdate=1975-06-15", &[]).await; // a month does not fit in a day
+                                                                // ap: within 10% of the gap between now and the date (R4's recommendation), so p1 may come too.
+    assert!(ids(&fhir, "Patient", "birthdate=ap1975-06-15").await.contains(&"p2".to_string()));
+    check(&fhir, "Patient", "birthdate=ap2020-06-15", &[]).await;
+    check(&fhir, "Patient", "birthdate=lt1979", &["p2"]).await;
+    check(&fhir, "Patient", "birthdate=gt1979", &["p1"]).await;
+    check(&fhir, "Patient", "birthdate=ge1980-02-29", &["p1"]).await;
+    check(&fhir, "Patient", "birthdate=le1975-06-30", &["p2"]).await;
+    check(&fhir, "Patient", "birthdate=ne1980", &["p2"]).await;
+    check(&fhir, "Patient", "birthdate=sa1975", &["p1"]).await;
+    check(&fhir, "Patient", "birthdate=eb1980", &["p2"]).await;
+    check(&fhir, "Patient", "birthdate:missing=true", &["p3"]).await;
+    check(&fhir, "Patient", "birthdate:missing=false", &["p1", "p2"]).await;
+    // Periods.
+    check(&fhir, "Encounter", "date=2024-03-02", &[]).await;
+    check(&fhir, "Encounter", "date=2024-03", &["e1"]).await;
+    check(&fhir, "Encounter", "date=ge2024-03-02", &["e1"]).await;
+    check(&fhir, "Encounter", "date=le2024-03-02", &["e1"]).await;
+    check(&fhir, "Encounter", "date=gt2024-03-04", &[]).await;
+    check(&fhir, "Encounter", "date=sa2024-02-28", &["e1"]).await;
+    check(&fhir, "Encounter", "date=eb2024-03-04", &["e1"]).await;
+    check(&fhir, "Encounter", "date=2024-03-01T09:00:00Z", &[]).await;
+    check(&fhir, "Observation", "date=2024", &["o1", "o2"]).await;
+    check(&fhir, "Observation", "date=2023-06-01", &[]).await;
+    check(&fhir, "Observation", "date=le2023-06-01", &["o3"]).await;
+    check(&fhir, "Observation", "date=2024-03-02T10:00:00Z", &["o1"]).await;
+    check(&fhir, "Observation", "date=2024-03-02T11:00:00%2B01:00", &["o1"]).await;
+    check(&fhir, "Observation", "date=gt2024-03-02T10:00:00Z", &["o2"]).await;
+    check(&fhir, "Observation", "date=ge2024-03-02T10:00:00Z", &["o1", "o2"]).await;
+    check(&fhir, "Observation", "date:missing=true", &["o4"]).await;
+    // Two criteria on one parameter: a range.
+    check(&fhir, "Observation", "date=ge2024-01-01&date=lt2024-04-01", &["o1"]).await;
+    // Bad dates are refused, not ignored.
+    assert!(fhir.search(&ctx(), Some("Patient"), &pairs("birthdate=1980-13")).await.is_err());
+}
+
+async fn number_quantity_uri_composite(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "RiskAssessment", "probability=0.25", &["r1"]).await;
+    check(&fhir, "RiskAssessment", "probability=0.4", &[]).await;
+    check(&fhir, "RiskAssessment", "probability=0.250", &["r1"]).await;
+    check(&fhir, "RiskAssessment", "probability=0.251", &[]).await;
+    check(&fhir, "RiskAssessment", "probability=gt0.5", &["r2"]).await;
+    check(&fhir, "RiskAssessment", "probability=le0.25", &["r1"]).await;
+    check(&fhir, "RiskAssessment", "probability=ne0.8", &["r1"]).await;
+
+    check(&fhir, "Observation", "value-quantity=120", &["o1"]).await;
+    check(&fhir, "Observation", "value-quantity=1.2e2", &["o1"]).await;
+    check(&fhir, "Observation", "value-quantity=150", &[]).await;
+    check(&fhir, "Observation", "value-quantity=150.5", &["o2"]).await;
+    check(&fhir, "Observation", "value-quantity=gt100", &["o1", "o2"]).await;
+    check(&fhir, "Observation", &format!("value-quantity=lt100|{UCUM}|kg"), &["o3"]).await;
+    check(&fhir, "Observation", "value-quantity=gt100||mm[Hg]", &["o1", "o2"]).await;
+    check(&fhir, "Observation", "value-quantity=gt100||mmHg", &["o1", "o2"]).await;
+    check(&fhir, "Observation", "value-quantity=80||kilogram", &["o4"]).await;
+    check(&fhir, "Observation", "value-quantity=ap78", &["o4"]).await;
+    check(&fhir, "Observation", &format!("value-quantity=120|{UCUM}|kg"), &[]).await;
+
+    check(&fhir, "Observation", &format!("code-value-quantity={LOINC}|8480-6$gt130"), &["o2"]).await;
+    check(&fhir, "Observation", "code-value-quantity=8480-6$lt130", &["o1"]).await;
+    check(&fhir, "Observation", &format!("code-value-quantity={LOINC}|8480-6$120"), &["o1"]).await;
+    check(&fhir, "Observation", &format!("code-value-quantity={LOINC}|29463-7$gt130"), &[]).await;
+
+    check(&fhir, "ValueSet", "url=http://example.org/fhir/ValueSet/colours", &["vs1"]).await;
+    check(&fhir, "ValueSet", "url:below=http://example.org/fhir/ValueSet/colours", &["vs1", "vs2"]).await;
+    check(&fhir, "ValueSet", "url:below=http://example.org/fhir", &["vs1", "vs2"]).await;
+    check(
+        &fhir,
+        "ValueSet",
+        "url:above=http://example.org/fhir/ValueSet/colours/warm/deeper",
+        &["vs1", "vs2"],
+    )
+    .await;
+    check(&fhir, "ValueSet", "url:above=http://example.org/fhir/ValueSet/colours", &["vs1"]).await;
+}
+
+async fn meta_params(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "Patient", "_id=p1,p3", &["p1", "p3"]).await;
+    check(&fhir, "Patient", "_tag=http://example.org/tags|vip", &["p1"]).await;
+    check(&fhir, "Patient", "_tag=vip", &["p1"]).await;
+    check(&fhir, "Patient", "_profile=http://example.org/fhir/StructureDefinition/special-patient", &["p1"])
+        .await;
+    check(&fhir, "Patient", "_security=R", &["p1"]).await;
+    check(&fhir, "Patient", "_source=http://feeds.example.org/pas%23a1", &["p1"]).await;
+    check(&fhir, "Patient", "_tag:missing=true", &["p2", "p3"]).await;
+    let p3 = parse(fhir.read(&ctx(), "Patient", "p3").await.unwrap().body.as_deref().unwrap());
+    let lu = p3["meta"]["lastUpdated"].as_str().unwrap().replace('+', "%2B");
+    check(&fhir, "Patient", &format!("_lastUpdated=ge{lu}"), &["p3"]).await;
+    check(&fhir, "Patient", &format!("_lastUpdated=lt{lu}"), &["p1", "p2"]).await;
+    check(&fhir, "Patient", "_lastUpdated=gt2000-01-01", &["p1", "p2", "p3"]).await;
+}
+
+async fn chains_and_has(fhir: Fhir) {
+    seed(&fhir).await;
+    check(&fhir, "Observation", "subject.name=bronte", &["o1"]).await;
+    check(&fhir, "Observation", "subject:Patient.gender=male", &["o2"]).await;
+    check(&fhir, "Observation", "subject:Patient.organization.name=acme", &["o1"]).await;
+    check(&fhir, "Observation", "patient.organization.name=zenith", &["o2"]).await;
+    check(&fhir, "Observation", &format!("subject:Patient.identifier={MRN}|M2"), &["o2"]).await;
+    check(&fhir, "Observation", "encounter.subject:Patient.general-practitioner.name=watson", &["o1"]).await;
+    check(&fhir, "Patient", "_has:Observation:patient:code=8480-6", &["p1", "p2"]).await;
+    check(&fhir, "Patient", "_has:Observation:patient:status=amended", &["p2"]).await;
+    check(&fhir, "Patient", "_has:Encounter:patient:_has:Observation:encounter:code=8480-6", &["p1"]).await;
+    check(
+        &fhir,
+        "Organization",
+        "_has:Patient:organization:_has:Observation:patient:status=amended",
+        &["org2"],
+    )
+    .await;
+    check(&fhir, "Patient", "_has:Observation:patient:code=nothing", &[]).await;
+    // A deleted link breaks the chain.
+    fhir.delete(&ctx(), "Organization", "org2", None).await.unwrap();
+    check(&fhir, "Observation", "patient.organization.name=zenith", &[]).await;
+}
+
+async fn includes(fhir: Fhir) {
+    seed(&fhir).await;
+    let b = search_bundle(&fhir, "Observation", "_id=o1&_include=Observation:subject").await;
+    assert_eq!(ids_with_mode(&b, "match"), vec!["o1"]);
+    assert_eq!(ids_with_mode(&b, "include"), vec!["p1"]);
+    let b = search_bundle(
+        &fhir,
+        "Observation",
+        "_id=o1&_include=Observation:subject&_include:iterate=Patient:organization",
+    )
+    .await;
+    let mut inc = ids_with_mode(&b, "include");
+    inc.sort();
+    assert_eq!(inc, set(&["org1", "p1"]));
+    let b = search_bundle(
+        &fhir,
+        "Observation",
+        "_id=o1&_include=Observation:subject&_include=Patient:organization",
+    )
+    .await;
+    assert_eq!(
+        ids_with_mode(&b, "include"),
+        vec!["p1"],
+        "without :iterate, Patient:organization is not followed from includes"
+    );
+    let b = search_bundle(&fhir, "Observation", "_id=o1&_include=*").await;
+    let mut inc = ids_with_mode(&b, "include");
+    inc.sort();
+    assert_eq!(inc, set(&["e1", "gp1", "p1"]));
+    let b = search_bundle(&fhir, "Observation", "_id=o1&_include=Observation:subject:Practitioner").await;
+    assert!(ids_with_mode(&b, "include").is_empty());
+    let b = search_bundle(&fhir, "Patient", "_id=p1&_revinclude=Observation:subject").await;
+    assert_eq!(ids_with_mode(&b, "include"), vec!["o1"]);
+    let b = search_bundle(
+        &fhir,
+        "Patient",
+        "_id=p1&_revinclude=Encounter:subject&_revinclude:iterate=Observation:encounter",
+    )
+    .await;
+    let mut inc = ids_with_mode(&b, "include");
+    inc.sort();
+    assert_eq!(inc, set(&["e1", "o1"]));
+    // Included resources do not count toward the total.
+    assert_eq!(b["total"], 1);
+}
+
+async fn sorting(fhir: Fhir) {
+    seed(&fhir).await;
+    assert_eq!(ids_in_order(&fhir, "Patient", "_sort=family").await, vec!["p1", "p2", "p3"]);
+    assert_eq!(ids_in_order(&fhir, "Patient", "_sort=-family").await, vec!["p3", "p2", "p1"]);
+    put(&fhir, json!({"resourceType": "Organization", "id": "org0", "name": "Aardvark"})).await;
+    put(&fhir, json!({"resourceType": "Organization", "id": "orgx", "active": true})).await;
+    assert_eq!(
+        ids_in_order(&fhir, "Organization", "_sort=name").await,
+        vec!["org0", "org1", "org2", "orgx"],
+        "text: missing last"
+    );
+    assert_eq!(
+        ids_in_order(&fhir, "Organization", "_sort=-name").await,
+        vec!["org2", "org1", "org0", "orgx"],
+        "text: missing last descending"
+    );
+    assert_eq!(
+        ids_in_order(&fhir, "Organization", "_sort=-active,name").await,
+        vec!["orgx", "org0", "org1", "org2"]
+    );
+    assert_eq!(
+        ids_in_order(&fhir, "Patient", "_sort=birthdate").await,
+        vec!["p2", "p1", "p3"],
+        "missing last"
+    );
+    assert_eq!(
+        ids_in_order(&fhir, "Patient", "_sort=-birthdate").await,
+        vec!["p1", "p2", "p3"],
+        "missing last descending too"
+    );
+    assert_eq!(ids_in_order(&fhir, "Observation", "_sort=code,-date").await, vec!["o3", "o4", "o2", "o1"]);
+    assert_eq!(ids_in_order(&fhir, "Observation", "_sort=-code,date").await, vec!["o1", "o2", "o3", "o4"]);
+    assert_eq!(ids_in_order(&fhir, "Patient", "_sort=-_id").await, vec!["p3", "p2", "p1"]);
+    assert_eq!(
+        ids_in_order(&fhir, "Observation", "_sort=value-quantity").await,
+        vec!["o3", "o4", "o1", "o2"]
+    );
+    assert!(fhir.search(&ctx(), Some("Patient"), &pairs("_sort=nonsense")).await.is_err());
+}
+
+async fn result_params(fhir: Fhir) {
+    seed(&fhir).await;
+    let b = search_bundle(&fhir, "Patient", "_summary=count").await;
+    assert_eq!(b["total"], 3);
+    assert!(b.get("entry").is_none());
+    let b = search_bundle(&fhir, "Patient", "_total=none").await;
+    assert!(b.get("total").is_none());
+    assert_eq!(ids_with_mode(&b, "match").len(), 3);
+    let b = search_bundle(&fhir, "Patient", "_count=1").await;
+    assert_eq!(b["total"], 3);
+    assert_eq!(ids_with_mode(&b, "match").len(), 1);
+    assert!(link(&b, "next").is_some());
+    let b = search_bundle(&fhir, "Patient", "_count=0").await;
+    assert_eq!(b["total"], 3);
+    let b = search_bundle(&fhir, "Patient", "_id=p1&_elements=gender").await;
+    let r = &b["entry"][0]["resource"];
+    assert_eq!(r["gender"], "female");
+    assert_eq!(r["id"], "p1");
+    assert!(r.get("name").is_none(), "{r}");
+    assert!(r.get("birthDate").is_none(), "{r}");
+    let b = search_bundle(&fhir, "Patient", "_id=p1&_summary=true").await;
+    let r = &b["entry"][0]["resource"];
+    assert!(r.get("name").is_some());
+    // System search with _type.
+    let b = search_bundle_with(&fhir, &ctx(), None, "_type=Patient,Organization&_sort=_id").await;
+    assert_eq!(ids_with_mode(&b, "match"), vec!["org1", "org2", "p1", "p2", "p3"]);
+    let b = search_bundle_with(&fhir, &strict(), None, "name=b&_type=Patient,Organization").await;
+    let mut m = ids_with_mode(&b, "match");
+    m.sort();
+    assert_eq!(m, set(&["p1", "p2"]), "a system search takes the parameters its _type lists");
+    let b = search_bundle_with(&fhir, &ctx(), None, "_type=Patient,Observation&_id=p1,o1").await;
+    let mut m = ids_with_mode(&b, "match");
+    m.sort();
+    assert_eq!(m, set(&["o1", "p1"]));
+}
+
+async fn handling(fhir: Fhir) {
+    seed(&fhir).await;
+    let e = fhir.search(&strict(), Some("Patient"), &pairs("nonsense=1&gender=male")).await.unwrap_err();
+    assert_eq!(lantern_service::error_status(&e), 400);
+    assert!(e.issues().iter().any(|i| i.expression.as_deref() == Some("nonsense")), "{:?}", e.issues());
+    let b = search_bundle(&fhir, "Patient", "nonsense=1&gender=male").await;
+    assert_eq!(ids_with_mode(&b, "match"), vec!["p2"]);
+    let oo: Vec<&Value> =
+        b["entry"].as_array().unwrap().iter().filter(|e| e["search"]["mode"] == "outcome").collect();
+    assert_eq!(oo.len(), 1);
+    assert_eq!(oo[0]["resource"]["resourceType"], "OperationOutcome");
+    assert!(oo[0]["resource"].to_string().contains("nonsense"));
+    // Unknown modifiers and bad values are errors under either handling.
+    for q in [
+        "gender:fuzzy=male",
+        "birthdate=notadate",
+        "_count=abc",
+        "subject=Nope/1",
+        "_include=Observation:nope",
+    ] {
+        let t = if q.starts_with("subject") || q.starts_with("_include") { "Observation" } else { "Patient" };
+        let e = fhir.search(&strict(), Some(t), &pairs(q)).await.unwrap_err();
+        assert_eq!(lantern_service::error_status(&e), 400, "{q}");
+    }
+    assert!(fhir.search(&ctx(), Some("Nonsense"), &[]).await.is_err());
+}
+
+/// Pages through Patients 5 at a time while new ones are created between requests: every
+/// patient that existed before the first page is seen exactly once.
+async fn paging_under_inserts(fhir: Fhir) {
+    for sort in ["", "_sort=family", "_sort=-_lastUpdated", "_sort=-birthdate,_id"] {
+        let mut pre = Vec::new();
+        for i in 0..23 {
+            let mut p =
+                json!({"resourceType": "Patient", "name": [{"family": format!("Page{:02}", (i * 7) % 23)}]});
+            if i % 3 == 0 {
+                p["birthDate"] = json!(format!("19{:02}", 50 + i));
+            }
+            pre.push(create(&fhir, p).await);
+        }
+        let mut q = format!("name=page&_count=5&{sort}");
+        let mut seen: Vec<String> = Vec::new();
+        let mut pages = 0;
+        loop {
+            let b = search_bundle(&fhir, "Patient", &q).await;
+            seen.extend(ids_with_mode(&b, "match"));
+            pages += 1;
+            assert!(pages < 20, "paging does not end");
+            create(&fhir, json!({"resourceType": "Patient", "name": [{"family": format!("Page{pages}new")}], "birthDate": "1960"})).await;
+            match link(&b, "next") {
+                Some(n) => q = n,
+                None => break,
+            }
+        }
+        let mut uniq = seen.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), seen.len(), "{sort}: duplicates across pages");
+        for id in &pre {
+            assert!(seen.contains(id), "{sort}: pre-existing {id} skipped");
+        }
+        // Clean up so the next sort order starts from the same state.
+        for id in uniq.iter().chain(pre.iter()) {
+            let _ = fhir.delete(&ctx(), "Patient", id, None).await;
+        }
+        let rest = ids(&fhir, "Patient", "name=page&_count=1000").await;
+        for id in rest {
+            fhir.delete(&ctx(), "Patient", &id, None).await.unwrap();
+        }
+    }
+}
+
+backend_tests!(
+    string_params,
+    token_params,
+    reference_params,
+    date_params,
+    number_quantity_uri_composite,
+    meta_params,
+    chains_and_has,
+    includes,
+    sorting,
+    result_params,
+    handling,
+    paging_under_inserts,
+);
