@@ -3,7 +3,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The FHIRPath expression.
+    /// The FHIRPath expression (may start with '-', e.g. `-1 < 2`).
+    #[arg(allow_hyphen_values = true)]
     expression: String,
     /// A JSON file holding the resource to evaluate against.
     file: PathBuf,

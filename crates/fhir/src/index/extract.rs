@@ -43,11 +43,11 @@ impl Indexer {
                     continue; // kept on the resource row, or not indexed
                 }
                 let Some(src) = def.expression_for(t) else { continue };
-                let Ok(expr) = lantern_fhirpath::parse(src) else { continue };
+                let Ok(expr) = lantern_fhirpath::parse_search_expression(src) else { continue };
                 let mut components = Vec::new();
                 for c in def.components.iter() {
                     let kind = lantern_r4::search_param_by_url(c.definition).map(|d| d.kind).unwrap_or(T::Token);
-                    if let Ok(e) = lantern_fhirpath::parse(c.expression) {
+                    if let Ok(e) = lantern_fhirpath::parse_search_expression(c.expression) {
                         components.push((kind, e));
                     }
                 }
