@@ -12,6 +12,12 @@ pub(crate) struct Args {
     /// Use PostgreSQL instead of SQLite, e.g. postgres://user@host/db.
     #[arg(long)]
     database: Option<String>,
+    /// Feeds configuration (TOML, `[[feed]]` tables); kept in the store.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address for the shared HL7 v2 MLLP listener (messages routed by MSH-4).
+    #[arg(long)]
+    mllp: Option<String>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -22,7 +28,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
         eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
-        lantern_server::serve(listener, crate::compose::app(fhir)).await?;
+        let feeds = crate::compose::feeds(fhir.clone(), a.config.as_deref()).await?;
+        for (feed, at) in crate::compose::mllp(&feeds, a.mllp.as_deref(), a.config.as_deref()).await? {
+            eprintln!("Lantern: HL7 v2 MLLP at {at} ({feed})");
+        }
+        lantern_server::serve_with_feeds(listener, crate::compose::app(fhir), feeds).await?;
         Ok(())
     })
 }

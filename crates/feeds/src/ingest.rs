@@ -5,10 +5,13 @@
 //! Enhanced mode: a message is fully processed before its commit ACK is sent, so the commit
 //! ACK already reports the outcome (CE/CR with ERR segments on failure). Application ACKs
 //! (MSH-16) would go back on a connection to the sender's own listener, which no feed
-//! configures yet, so none are sent; the outcome is in the commit ACK and the dead letters.
+//! configures yet, so none are sent separately. Lantern always answers on the MLLP
+//! connection, though: where MSH-15 asks for no commit ACK (NE, or ER/SU not met), it sends
+//! the application ACK (AA/AE/AR) in its place, because MLLP senders block on a reply and
+//! MLLP Release 2 reliable delivery needs one; silence would look like a lost message.
 use crate::ids::{content_hash, v2_timestamp};
 use crate::{FeedError, Feeds, Route};
-use lantern_hl7v2::ack::{response_ack, AckContext, Outcome};
+use lantern_hl7v2::ack::{build_ack, response_ack, AckCode, AckContext, Outcome};
 use lantern_hl7v2::map::map_message;
 use lantern_hl7v2::{ErrorCode, Issue, Message, Severity};
 use lantern_service::Ctx;
@@ -78,7 +81,15 @@ impl Feeds {
         let n = self.inner.acks.fetch_add(1, Ordering::Relaxed);
         let now = self.inner.fhir.store.now_micros();
         let ctx = AckContext { control_id: format!("L{n}"), timestamp: v2_timestamp(now) };
-        response_ack(msg, outcome, issues, &ctx).map(|m| m.encode_bytes())
+        let ack = response_ack(msg, outcome, issues, &ctx).unwrap_or_else(|| {
+            let code = match outcome {
+                Outcome::Accepted => AckCode::AA,
+                Outcome::Error => AckCode::AE,
+                Outcome::Rejected => AckCode::AR,
+            };
+            build_ack(msg, code, issues, &ctx)
+        });
+        Some(ack.encode_bytes())
     }
 
     /// Takes one HL7 v2 message (the payload of an MLLP frame, or one message from a file) and

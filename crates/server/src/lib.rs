@@ -1,4 +1,4 @@
-//! The HTTP FHIR API (and, later, the MLLP listener): thin transports over `lantern-service`.
+//! The HTTP FHIR API, the feeds admin routes and the MLLP listener: thin transports over `lantern-service`.
 //!
 //! A request passes through tower layers (tracing, compression), then extractors that decode
 //! the FHIR-specific headers (Prefer, If-Match, If-None-Exist, `_format`), then a handler that
@@ -7,11 +7,22 @@
 //! (status codes, headers, OperationOutcome rendering).
 //!
 //! Invariant: handlers never log request or response bodies, tokens or patient data.
+pub mod admin;
 pub mod http;
+pub mod mllp;
 
 pub use http::{router, AppState};
 
 /// Serves the FHIR API on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// Serves the FHIR API and the feeds admin routes (`/admin/...`) on `listener`.
+pub async fn serve_with_feeds(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    feeds: lantern_feeds::Feeds,
+) -> std::io::Result<()> {
+    axum::serve(listener, admin::admin_router(feeds).merge(router(state))).await
 }
