@@ -1,6 +1,8 @@
 //! Command-line interface: one file per subcommand.
 mod bench;
+mod feeds;
 mod fhirpath;
+mod import;
 mod link;
 mod serve;
 
@@ -17,8 +19,12 @@ pub(crate) struct Cli {
 enum Command {
     /// Evaluate a FHIRPath expression against a JSON resource and print the result as a JSON array.
     Fhirpath(fhirpath::Args),
-    /// Serve the FHIR API over HTTP.
+    /// Serve the FHIR API over HTTP (and HL7 v2 over MLLP with --mllp/--config).
     Serve(serve::Args),
+    /// Feeds: status, dead letters, replay.
+    Feeds(feeds::Args),
+    /// Import HL7 v2, FHIR JSON bundles, NDJSON or CSV files through the feeds inbox.
+    Import(import::Args),
     /// Link people in a CSV file with the patient-matching model (batch evaluation mode).
     Link(link::Args),
     /// Whole-system load benchmarks.
@@ -30,6 +36,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fhirpath(a) => fhirpath::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Feeds(a) => feeds::run(a),
+        Command::Import(a) => import::run(a),
         Command::Link(a) => link::run(a),
         Command::Bench(b) => bench::run(b),
     }
