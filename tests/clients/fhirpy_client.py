@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""A real FHIR client against a real Lantern server.
+
+Usage: fhirpy_client.py /path/to/lantern
+
+Starts `lantern serve` on a free port with a temporary data directory, then uses the PyPI
+`fhirpy` synchronous client to create, read, update, search (parameters, chains, _include),
+page through results and delete. Exits non-zero on any failure; always stops the server.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from fhirpy import SyncFHIRClient
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(root, proc, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"lantern serve exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{root}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("lantern serve did not become healthy")
+
+
+def exercise(base):
+    client = SyncFHIRClient(base)
+
+    # create
+    org = client.resource("Organization", name="Fhirpy Trust")
+    org.save()
+    assert org.id, "created organisation has an id"
+    patients = []
+    for i in range(7):
+        p = client.resource(
+            "Patient",
+            name=[{"family": f"Fhirpy{i}", "given": ["Test"]}],
+            gender="female" if i % 2 else "male",
+            birthDate=f"19{70 + i}-01-0{1 + i % 9}",
+            identifier=[{"system": "http://example.org/mrn", "value": f"FP{i}"}],
+            managingOrganization=org.to_reference(),
+        )
+        p.save()
+        patients.append(p)
+    obs = client.resource(
+        "Observation",
+        status="final",
+        code={"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+        subject=patients[0].to_reference(),
+        valueQuantity={"value": 120, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"},
+    )
+    obs.save()
+
+    # read
+    got = client.reference("Patient", patients[0].id).to_resource()
+    assert got["name"][0]["family"] == "Fhirpy0", got
+    assert got["meta"]["versionId"] == "1"
+
+    # update
+    got["gender"] = "other"
+    got.save()
+    again = client.reference("Patient", patients[0].id).to_resource()
+    assert again["gender"] == "other"
+    assert again["meta"]["versionId"] == "2"
+
+    # search with parameters
+    found = client.resources("Patient").search(family="fhirpy", gender="female").fetch_all()
+    assert len(found) == 3, [p["name"] for p in found]
+    found = client.resources("Patient").search(identifier="http://example.org/mrn|FP3").fetch()
+    assert [p.id for p in found] == [patients[3].id]
+    found = client.resources("Patient").search(birthdate__ge="1974").fetch_all()
+    assert len(found) == 3, len(found)
+    assert client.resources("Patient").search(family="fhirpy").count() == 7
+
+    # chained search
+    found = client.resources("Observation").search(**{"subject:Patient.name": "fhirpy0"}).fetch()
+    assert [o.id for o in found] == [obs.id]
+    found = client.resources("Observation").search(**{"patient.organization.name": "fhirpy trust"}).fetch()
+    assert [o.id for o in found] == [obs.id]
+    found = client.resources("Patient").search(**{"_has:Observation:patient:code": "8480-6"}).fetch()
+    assert [p.id for p in found] == [patients[0].id]
+
+    # _include
+    raw = client.resources("Observation").search(_id=obs.id).include("Observation", "subject").fetch_raw()
+    kinds = sorted((e["resource"]["resourceType"], e["search"]["mode"]) for e in raw["entry"])
+    assert kinds == [("Observation", "match"), ("Patient", "include")], kinds
+
+    # sort and paging through next links
+    ordered = client.resources("Patient").search(family="fhirpy").sort("-birthdate").limit(2).fetch_all()
+    families = [p["name"][0]["family"] for p in ordered]
+    assert families == [f"Fhirpy{i}" for i in range(6, -1, -1)], families
+
+    # delete
+    patients[6].delete()
+    assert client.resources("Patient").search(family="fhirpy").count() == 6
+    try:
+        client.reference("Patient", patients[6].id).to_resource()
+    except Exception as e:  # fhirpy raises ResourceNotFound / OperationOutcome on 410
+        assert "410" in str(e) or "deleted" in str(e).lower() or "not found" in str(e).lower() or "Gone" in str(e), e
+    else:
+        raise AssertionError("a deleted patient could still be read")
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    binary = sys.argv[1]
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="lantern-fhirpy-")
+    root = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [binary, "serve", "--data", data, "--http", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_healthy(root, proc)
+        exercise(f"{root}/fhir")
+        print("fhirpy client: ok")
+        return 0
+    except Exception as e:  # report and fail
+        import traceback
+
+        traceback.print_exc()
+        print(f"fhirpy client: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
