@@ -85,8 +85,16 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(body(r).await["resourceType"], "OperationOutcome");
     let r = c.get(&url).header(header::ACCEPT, "application/fhir+xml").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
-    let r = c.get(format!("{url}?_format=json")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    for f in [
+        "json",
+        "application/fhir+json",
+        "application/fhir%2Bjson",
+        "application/json+fhir",
+        "application/json",
+    ] {
+        let r = c.get(format!("{url}?_format={f}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "_format={f}");
+    }
 
     // 404s: unknown id, unknown type, unknown path
     assert_eq!(c.get(format!("{base}/Patient/nope")).send().await.unwrap().status(), StatusCode::NOT_FOUND);

@@ -48,7 +48,17 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{proto}://{host}/fhir")
 }
 
-const JSON_FORMATS: &[&str] = &["json", "application/json", "application/fhir+json", "fhir+json"];
+const JSON_FORMATS: &[&str] =
+    &["json", "application/json", "application/fhir+json", "fhir+json", "application/json+fhir", "text/json"];
+
+/// Whether a `_format` value asks for JSON. Clients often send `application/fhir+json`
+/// unescaped, so form decoding turns its `+` into a space; a parameter (`;charset=...`) is
+/// allowed.
+fn json_format(v: &str) -> bool {
+    let v = v.replace(' ', "+");
+    let v = v.split(';').next().unwrap_or("").trim();
+    JSON_FORMATS.contains(&v)
+}
 
 /// Checks the requested format and builds the request context.
 pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail> {
@@ -56,7 +66,7 @@ pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail
     let mut pretty = false;
     for (k, v) in &pairs {
         match k.as_str() {
-            "_format" if !JSON_FORMATS.contains(&v.as_str()) => {
+            "_format" if !json_format(v) => {
                 return Err(Fail::new(
                     StatusCode::NOT_ACCEPTABLE,
                     "not-supported",
