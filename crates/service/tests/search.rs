@@ -190,6 +190,20 @@ async fn number_quantity_uri_composite(fhir: Fhir) {
     check(&fhir, "Observation", &format!("code-value-quantity={LOINC}|8480-6$120"), &["o1"]).await;
     check(&fhir, "Observation", &format!("code-value-quantity={LOINC}|29463-7$gt130"), &[]).await;
 
+    // Composites inside backbone elements (Observation.component).
+    put(
+        &fhir,
+        json!({"resourceType": "Observation", "id": "bp", "status": "final",
+               "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+               "component": [
+                   {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 140, "system": UCUM, "code": "mm[Hg]"}},
+                   {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": {"value": 90, "system": UCUM, "code": "mm[Hg]"}}]}),
+    )
+    .await;
+    check(&fhir, "Observation", &format!("component-code-value-quantity={LOINC}|8462-4$gt85"), &["bp"]).await;
+    check(&fhir, "Observation", &format!("component-code-value-quantity={LOINC}|8462-4$gt95"), &[]).await;
+    check(&fhir, "Observation", "combo-code-value-quantity=8480-6$gt130", &["bp", "o2"]).await;
+    check(&fhir, "Observation", "component-value-quantity=90", &["bp"]).await;
     check(&fhir, "ValueSet", "url=http://example.org/fhir/ValueSet/colours", &["vs1"]).await;
     check(&fhir, "ValueSet", "url:below=http://example.org/fhir/ValueSet/colours", &["vs1", "vs2"]).await;
     check(&fhir, "ValueSet", "url:below=http://example.org/fhir", &["vs1", "vs2"]).await;

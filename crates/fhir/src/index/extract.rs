@@ -76,7 +76,7 @@ pub fn extract(indexer: &Indexer, resource: &Value) -> Vec<IndexEntry> {
         let Ok(items) = p.expr.evaluate(resource) else { continue };
         for item in &items {
             if p.def.kind == T::Composite {
-                composite(p, item, &mut out);
+                composite(p, resource, item, &mut out);
             } else {
                 convert(p.def.code, p.def.kind, item, &mut out);
             }
@@ -285,13 +285,15 @@ fn reference_value(r: &str) -> Option<IndexValue> {
 /// Composite parameters: the key is every component but a trailing number/quantity, in the
 /// text forms a search may use (`system|code` and `code`); a trailing number or quantity goes
 /// into lo/hi so that prefixes work on it.
-fn composite(p: &Compiled, item: &Item<'_>, out: &mut Vec<IndexEntry>) {
-    let Some(node) = item.json() else { return };
+fn composite<'a>(p: &'a Compiled, resource: &'a Value, item: &Item<'a>, out: &mut Vec<IndexEntry>) {
+    // Components are evaluated with the item as `$this`, keeping its FHIR type, so choice
+    // elements inside a backbone element (`Observation.component.value[x]`) resolve.
+    let ctx = lantern_fhirpath::Context::new().with_context(vec![item.clone()]);
     let mut forms: Vec<Vec<String>> = Vec::new();
     let mut trailing: Option<f64> = None;
     let n = p.components.len();
     for (i, (kind, expr)) in p.components.iter().enumerate() {
-        let Ok(items) = expr.evaluate(node) else { return };
+        let Ok(items) = expr.evaluate_with(resource, &ctx) else { return };
         let mut tmp = Vec::new();
         for it in &items {
             convert("c", *kind, it, &mut tmp);
@@ -367,6 +369,23 @@ mod tests {
         assert!(find(&e, "value-quantity").iter().any(|v| matches!(v, IndexValue::Quantity { code, lo, .. } if code == "mm[Hg]" && *lo == 120.0)));
         assert!(find(&e, "code-value-quantity").iter().any(|v| matches!(v, IndexValue::Composite { key, lo: Some(l), .. } if key == "http://loinc.org|8480-6" && *l == 120.0)));
         assert!(find(&e, "status").contains(&&IndexValue::Token { system: None, code: "final".into() }));
+    }
+
+    #[test]
+    fn composites_inside_backbone_elements() {
+        let ix = Indexer::new();
+        let o = json!({
+            "resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "BP"},
+            "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                           "valueQuantity": {"value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]
+        });
+        let e = extract(&ix, &o);
+        for p in ["component-code-value-quantity", "combo-code-value-quantity"] {
+            assert!(
+                find(&e, p).iter().any(|v| matches!(v, IndexValue::Composite { key, lo: Some(l), .. } if key == "http://loinc.org|8462-4" && *l == 80.0)),
+                "{p}: {:?}", find(&e, p)
+            );
+        }
     }
 
     #[test]
