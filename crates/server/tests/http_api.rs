@@ -290,6 +290,30 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(b["type"], "transaction-response");
     assert_eq!(b["entry"][1]["response"]["status"], "201 Created");
 
+    // conditional create by header: 201 then 200 with the existing resource
+    let p = json!({"resourceType": "Patient", "identifier": [{"system": "http://x", "value": "9"}]});
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let r = c
+            .post(format!("{base}/Patient"))
+            .header(header::CONTENT_TYPE, FHIR_JSON)
+            .header("if-none-exist", "identifier=http://x|9")
+            .header("prefer", "return=OperationOutcome")
+            .body(p.to_string())
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        assert!(header_of(&r, header::LOCATION).is_some());
+        assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    }
+    assert_eq!(statuses, vec![201, 200]);
+
+    // delete with a stale If-Match: 412 and nothing deleted
+    let r = c.delete(&url).header(header::IF_MATCH, "W/\"1\"").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(c.get(&url).send().await.unwrap().status(), StatusCode::OK);
+
     // delete: 200 (or 204); then 410; conditional delete
     let r = c.delete(&url).send().await.unwrap();
     assert!(matches!(r.status().as_u16(), 200 | 204), "{}", r.status());
