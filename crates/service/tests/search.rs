@@ -86,6 +86,12 @@ async fn string_params(fhir: Fhir) {
     check(&fhir, "Patient", "name=b&given=adam", &["p2"]).await;
     check(&fhir, "Organization", "name=acme", &["org1"]).await;
     check(&fhir, "Patient", "name=ith", &[]).await;
+    // LIKE wildcards in a value are literal characters.
+    put(&fhir, json!({"resourceType": "Patient", "id": "pct", "name": [{"family": "Cent%_Odd"}]})).await;
+    check(&fhir, "Patient", "name:contains=%25", &["pct"]).await;
+    check(&fhir, "Patient", "name:contains=_", &["pct"]).await;
+    check(&fhir, "Patient", "name=cent%25_", &["pct"]).await;
+    check(&fhir, "Patient", "name=cent_", &[]).await;
 }
 
 async fn token_params(fhir: Fhir) {
@@ -105,6 +111,9 @@ async fn token_params(fhir: Fhir) {
     check(&fhir, "Observation", "status:not=final", &["o2"]).await;
     check(&fhir, "Observation", "status=final&code=29463-7", &["o3", "o4"]).await;
     check(&fhir, "Encounter", "class=AMB", &["e1"]).await;
+    check(&fhir, "Observation", &format!("code:not={LOINC}|8480-6"), &["o3", "o4"]).await;
+    check(&fhir, "Patient", "_id:not=p1", &["p2", "p3"]).await;
+    check(&fhir, "Patient", "gender:not=male,female", &["p3"]).await;
 }
 
 async fn reference_params(fhir: Fhir) {
