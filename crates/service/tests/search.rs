@@ -311,6 +311,10 @@ async fn includes(fhir: Fhir) {
     assert_eq!(inc, set(&["e1", "o1"]));
     // Included resources do not count toward the total.
     assert_eq!(b["total"], 1);
+    // `_revinclude=*`: everything, of any type, that refers to the match.
+    let b = search_bundle(&fhir, "Patient", "_id=p1&_revinclude=*").await;
+    let inc = ids_with_mode(&b, "include");
+    assert!(inc.contains(&"o1".to_string()) && inc.contains(&"e1".to_string()), "{inc:?}");
 }
 
 async fn sorting(fhir: Fhir) {

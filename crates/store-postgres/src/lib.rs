@@ -50,7 +50,13 @@ impl Backend for PostgresBackend {
     }
 
     fn connect(&self) -> Result<Box<dyn Conn>, StoreError> {
-        let mut c = Client::connect(&self.url, NoTls)
+        // The synchronous client runs its own small runtime, which may not be started from a
+        // thread already driving tokio (`lantern serve` opens the store inside its runtime), so
+        // connecting happens on a thread of its own.
+        let url = self.url.clone();
+        let mut c = std::thread::spawn(move || Client::connect(&url, NoTls))
+            .join()
+            .map_err(|_| StoreError::Database("the PostgreSQL connect thread panicked".into()))?
             .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
         if let Some(s) = &self.schema {
             c.batch_execute(&format!("SET search_path TO {s}")).map_err(StoreError::db)?;

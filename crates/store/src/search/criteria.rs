@@ -18,6 +18,9 @@ pub(crate) struct Ctx<'a> {
     pub now: i64,
     pub params: Vec<SqlValue>,
     pub depth: usize,
+    /// Compile the next top-level criterion as a correlated probe (`EXISTS ... rk = r.rk`)
+    /// rather than as the set that drives the query.
+    pub probe: bool,
 }
 
 impl Ctx<'_> {
@@ -52,6 +55,25 @@ fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// A rough cost rank: the cheapest, most selective criterion drives the query; the others are
+/// checked per candidate row. Identifiers and references usually pin one or a few resources;
+/// clinical codes and statuses are shared by many; ranges, negations and substring matches
+/// rarely narrow much. A chain is as selective as what it chains to.
+pub(crate) fn cost(c: &Criterion) -> u8 {
+    match c {
+        Criterion::Param { code: "_id", .. } => 0,
+        Criterion::Param { modifier: Modifier::Not | Modifier::Contains | Modifier::Text, .. } => 6,
+        Criterion::Param { kind: T::Token, code, .. } if code.ends_with("identifier") => 0,
+        Criterion::Param { kind: T::Reference, .. } => 1,
+        Criterion::Param { kind: T::Token | T::Uri | T::Composite, .. } => 2,
+        Criterion::Param { kind: T::String | T::Special, .. } => 3,
+        Criterion::Param { .. } => 4,
+        Criterion::Chain { inner, .. } => cost(inner).max(1),
+        Criterion::Has { .. } => 5,
+        Criterion::Missing { .. } => 7,
+    }
+}
+
 /// Compiles `c` as a condition on the resource row `alias` of type `rtype`.
 pub(crate) fn compile(
     ctx: &mut Ctx<'_>,
@@ -60,10 +82,22 @@ pub(crate) fn compile(
     alias: &str,
 ) -> Result<String, StoreError> {
     ctx.depth += 1;
-    if ctx.depth > 8 {
-        return Err(StoreError::invalid("too-costly", None, "chains and _has may nest at most 8 levels"));
-    }
-    let out = match c {
+    let out = if ctx.depth > 8 {
+        Err(StoreError::invalid("too-costly", None, "chains and _has may nest at most 8 levels"))
+    } else {
+        compile_at_depth(ctx, c, rtype, alias)
+    };
+    ctx.depth -= 1;
+    out
+}
+
+fn compile_at_depth(
+    ctx: &mut Ctx<'_>,
+    c: &Criterion,
+    rtype: &str,
+    alias: &str,
+) -> Result<String, StoreError> {
+    match c {
         Criterion::Param { code, kind, modifier, values } => {
             param(ctx, rtype, alias, code, *kind, modifier, values)
         }
@@ -82,6 +116,7 @@ pub(crate) fn compile(
         }
         Criterion::Chain { code, target_types, inner } => {
             let p = ctx.param_id(rtype, code)?;
+            let probe = ctx.probe && ctx.depth == 1;
             let mut alts = Vec::new();
             for t in target_types {
                 let Some(tid) = ctx.catalog.type_id(t) else { continue };
@@ -91,19 +126,27 @@ pub(crate) fn compile(
                 let access = ctx.access.to_sql(&talias, &mut ap);
                 ctx.params.extend(ap);
                 let inner_sql = compile(ctx, inner, t, &talias)?;
-                alts.push(format!(
-                    "(x.ttype = {tid} AND x.tid IN (SELECT {talias}.id FROM resource {talias} WHERE {talias}.type = {tid} \
-                     AND {talias}.deleted = 0 AND {access} AND {inner_sql}))"
-                ));
+                let targets = format!(
+                    "(SELECT {talias}.id FROM resource {talias} WHERE {talias}.type = {tid} \
+                     AND {talias}.deleted = 0 AND {access} AND {inner_sql})"
+                );
+                // One indexed lookup per target type: (param, tid, ttype) is the key's order.
+                alts.push(if probe {
+                    format!("EXISTS (SELECT 1 FROM ix_ref x WHERE x.rk = {alias}.rk AND x.param = {p} AND x.ttype = {tid} AND x.tid IN {targets})")
+                } else {
+                    format!("SELECT x.rk FROM ix_ref x WHERE x.param = {p} AND x.ttype = {tid} AND x.tid IN {targets}")
+                });
             }
             if alts.is_empty() {
                 return Ok("1 = 0".into());
             }
-            let sql = format!(
-                "{alias}.rk IN (SELECT x.rk FROM ix_ref x WHERE x.param = {p} AND ({}))",
-                alts.join(" OR ")
-            );
-            Ok(sql)
+            // Several target types are a UNION ALL of lookups (or an OR of probes): an OR inside
+            // one lookup would make the database scan every reference of the parameter.
+            if probe {
+                Ok(format!("({})", alts.join(" OR ")))
+            } else {
+                Ok(format!("{alias}.rk IN ({})", alts.join(" UNION ALL ")))
+            }
         }
         Criterion::Has { source_type, ref_code, inner } => {
             let p = ctx.param_id(source_type, ref_code)?;
@@ -120,9 +163,7 @@ pub(crate) fn compile(
                  AND {access} AND {inner_sql})"
             ))
         }
-    };
-    ctx.depth -= 1;
-    out
+    }
 }
 
 fn table_for(kind: T) -> &'static str {
@@ -219,6 +260,12 @@ fn param(
     }
     let negate = matches!(modifier, Modifier::Not);
     let conds = alts.join(" OR ");
+    if ctx.probe && ctx.depth == 1 {
+        return Ok(format!(
+            "{}EXISTS (SELECT 1 FROM {table} WHERE rk = {alias}.rk AND param = {pid} AND ({conds}))",
+            if negate { "NOT " } else { "" }
+        ));
+    }
     Ok(format!(
         "{alias}.rk {} (SELECT rk FROM {table} WHERE param = {pid} AND ({conds}))",
         if negate { "NOT IN" } else { "IN" }

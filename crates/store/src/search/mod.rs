@@ -48,7 +48,7 @@ pub fn search(
         Some(t) => vec![t.clone()],
         None => req.types.clone(),
     };
-    let mut ctx = Ctx { conn, catalog, access, now, params: Vec::new(), depth: 0 };
+    let mut ctx = Ctx { conn, catalog, access, now, params: Vec::new(), depth: 0, probe: false };
     let mut conds = Vec::new();
     let has_criteria = !req.criteria.is_empty();
     let plus = if has_criteria { "+" } else { "" };
@@ -71,7 +71,12 @@ pub fn search(
     let acc = access.to_sql("r", &mut ap);
     ctx.params.extend(ap);
     conds.push(acc);
-    for c in &req.criteria {
+    // The cheapest criterion drives the query (an index range giving candidate keys); the rest
+    // are probed per candidate through the index tables' rk index.
+    let mut ordered: Vec<&lantern_fhir::search::Criterion> = req.criteria.iter().collect();
+    ordered.sort_by_key(|c| criteria::cost(c));
+    for (n, c) in ordered.into_iter().enumerate() {
+        ctx.probe = n > 0;
         if types.len() == 1 {
             conds.push(criteria::compile(&mut ctx, c, &types[0], "r")?);
         } else {
@@ -263,11 +268,20 @@ pub(crate) fn includes(
             for (_, t, id) in &frontier {
                 by_type.entry(t.as_str()).or_default().push(id.as_str());
             }
+            let any_source = inc.source_type == "*";
             let pids: Vec<i64> = match inc.param {
                 Some(p) => catalog.param_id(&inc.source_type, p).into_iter().collect(),
+                None if any_source => {
+                    lantern_r4::resource_types().iter().flat_map(|t| reference_params(catalog, t)).collect()
+                }
                 None => reference_params(catalog, &inc.source_type),
             };
-            let Some(src_t) = catalog.type_id(&inc.source_type) else { continue };
+            // `_revinclude=*`: resources of any type that refer to the page.
+            let src_filter = match catalog.type_id(&inc.source_type) {
+                Some(t) => format!(" AND s.type = {t}"),
+                None if any_source => String::new(),
+                None => continue,
+            };
             for (t, ids) in by_type {
                 let Some(tid) = catalog.type_id(t) else { continue };
                 if pids.is_empty() || inc.target_type.as_deref().is_some_and(|tt| tt != t) {
@@ -279,7 +293,7 @@ pub(crate) fn includes(
                     let acc = access.to_sql("s", &mut params);
                     let sql = format!(
                         "SELECT DISTINCT s.rk FROM ix_ref x JOIN resource s ON s.rk = x.rk \
-                         WHERE x.tid IN ({}) AND x.ttype = {tid} AND x.param IN ({}) AND s.type = {src_t} \
+                         WHERE x.tid IN ({}) AND x.ttype = {tid} AND x.param IN ({}){src_filter} \
                          AND s.deleted = 0 AND {acc}",
                         vec!["?"; chunk.len()].join(","),
                         ids_list(&pids)
