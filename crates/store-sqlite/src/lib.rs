@@ -116,7 +116,12 @@ impl Conn for SqliteConn {
         Ok(n as u64)
     }
 
-    fn insert_returning_key(&mut self, sql: &str, params: &[SqlValue], _key: &str) -> Result<i64, StoreError> {
+    fn insert_returning_key(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        _key: &str,
+    ) -> Result<i64, StoreError> {
         self.execute(sql, params)?;
         Ok(self.0.last_insert_rowid())
     }

@@ -63,9 +63,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
                     }
                     let size = if n == first && first == 0 { big } else { per };
                     // Generate and serialise off the async threads, then parse as HTTP would.
-                    let text = tokio::task::spawn_blocking(move || synth::patient_bundle(seed, n, size).to_string()).await?;
+                    let text =
+                        tokio::task::spawn_blocking(move || synth::patient_bundle(seed, n, size).to_string())
+                            .await?;
                     let bundle: serde_json::Value = serde_json::from_str(&text)?;
-                    fhir.bundle(&ctx, bundle, false).await.map_err(|e| anyhow::anyhow!("patient {n}: {e}"))?;
+                    fhir.bundle(&ctx, bundle, false)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("patient {n}: {e}"))?;
                     done.fetch_add(size as u64, Ordering::Relaxed);
                 }
             }));
@@ -80,7 +84,11 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
                     tokio::time::sleep(std::time::Duration::from_secs(10)).await;
                     let d = done.load(Ordering::Relaxed);
                     let window = (d - last.1) as f64 / last.0.elapsed().as_secs_f64();
-                    let size = if is_sqlite { format!(", {:.0} B/resource on disk", dir_bytes(&data) as f64 / d.max(1) as f64) } else { String::new() };
+                    let size = if is_sqlite {
+                        format!(", {:.0} B/resource on disk", dir_bytes(&data) as f64 / d.max(1) as f64)
+                    } else {
+                        String::new()
+                    };
                     eprintln!("{d:>10} resources  {window:>8.0}/s in the last window{size}");
                     last = (Instant::now(), d);
                 }
@@ -92,11 +100,22 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         reporter.abort();
         let secs = start.elapsed().as_secs_f64();
         let d = done.load(Ordering::Relaxed);
-        println!("ingested {d} resources in {secs:.1} s: {:.0} resources/s ({} submitters)", d as f64 / secs, a.concurrency);
+        println!(
+            "ingested {d} resources in {secs:.1} s: {:.0} resources/s ({} submitters)",
+            d as f64 / secs,
+            a.concurrency
+        );
         if a.database.is_none() {
-            let count = fhir.store.with_reader(|c, _| c.query_int("SELECT COUNT(*) FROM resource", &[])).await?.unwrap_or(0);
+            let count = fhir
+                .store
+                .with_reader(|c, _| c.query_int("SELECT COUNT(*) FROM resource", &[]))
+                .await?
+                .unwrap_or(0);
             let bytes = dir_bytes(&a.data);
-            println!("store holds {count} resources in {bytes} bytes: {:.0} bytes/resource", bytes as f64 / count.max(1) as f64);
+            println!(
+                "store holds {count} resources in {bytes} bytes: {:.0} bytes/resource",
+                bytes as f64 / count.max(1) as f64
+            );
         }
         Ok(())
     })

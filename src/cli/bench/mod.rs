@@ -10,19 +10,28 @@ pub(crate) enum Bench {
     Ingest(ingest::Args),
     /// Latency percentiles of typical searches and $everything on a loaded store.
     Search(search::Args),
+    /// HL7 v2 ADT over MLLP: acknowledged messages/s and ACK latency.
+    Mllp(crate::cli::bench_mllp::Args),
 }
 
 pub(crate) fn run(b: Bench) -> anyhow::Result<()> {
     match b {
         Bench::Ingest(a) => ingest::run(a),
         Bench::Search(a) => search::run(a),
+        Bench::Mllp(a) => crate::cli::bench_mllp::run(a),
     }
 }
 
 /// Bytes on disk under `dir` (the SQLite database, WAL included).
 pub(crate) fn dir_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 

@@ -6,8 +6,15 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-const FAMILY: &[&str] = &["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke", "Khan", "Hughes", "Edwards"];
-const GIVEN: &[&str] = &["Oliver", "George", "Harry", "Jack", "Amelia", "Olivia", "Isla", "Emily", "Mohammed", "Noah", "Ava", "Jessica", "Thomas", "Sophie", "Grace", "Ruby", "James", "William", "Lily", "Ella"];
+const FAMILY: &[&str] = &[
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson",
+    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson",
+    "Clarke", "Khan", "Hughes", "Edwards",
+];
+const GIVEN: &[&str] = &[
+    "Oliver", "George", "Harry", "Jack", "Amelia", "Olivia", "Isla", "Emily", "Mohammed", "Noah", "Ava",
+    "Jessica", "Thomas", "Sophie", "Grace", "Ruby", "James", "William", "Lily", "Ella",
+];
 /// (LOINC code, display, unit, low, high)
 const VITALS: &[(&str, &str, &str, f64, f64)] = &[
     ("8480-6", "Systolic blood pressure", "mm[Hg]", 95.0, 180.0),
@@ -45,7 +52,13 @@ fn uuid(rng: &mut StdRng) -> String {
 
 fn date(rng: &mut StdRng, from_year: i32) -> String {
     let y = rng.random_range(from_year..2026);
-    format!("{y}-{:02}-{:02}T{:02}:{:02}:00+00:00", rng.random_range(1..13), rng.random_range(1..29), rng.random_range(7..19), rng.random_range(0..60))
+    format!(
+        "{y}-{:02}-{:02}T{:02}:{:02}:00+00:00",
+        rng.random_range(1..13),
+        rng.random_range(1..29),
+        rng.random_range(7..19),
+        rng.random_range(0..60)
+    )
 }
 
 fn entry(full: &str, resource: Value) -> Value {
@@ -59,7 +72,12 @@ pub(crate) fn patient_bundle(seed: u64, n: u64, size: usize) -> Value {
     let pid = format!("urn:uuid:{}", uuid(&mut rng));
     let family = FAMILY[rng.random_range(0..FAMILY.len())];
     let given = GIVEN[rng.random_range(0..GIVEN.len())];
-    let birth = format!("{}-{:02}-{:02}", rng.random_range(1930..2020), rng.random_range(1..13), rng.random_range(1..29));
+    let birth = format!(
+        "{}-{:02}-{:02}",
+        rng.random_range(1930..2020),
+        rng.random_range(1..13),
+        rng.random_range(1..29)
+    );
     let mut entries = vec![entry(
         &pid,
         json!({

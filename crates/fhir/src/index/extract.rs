@@ -39,14 +39,18 @@ impl Indexer {
         for &t in lantern_r4::resource_types() {
             let mut list = Vec::new();
             for def in lantern_r4::search_params(t) {
-                if matches!(def.code, "_id" | "_lastUpdated" | "_text" | "_content" | "_list" | "_has" | "_type" | "_query") {
+                if matches!(
+                    def.code,
+                    "_id" | "_lastUpdated" | "_text" | "_content" | "_list" | "_has" | "_type" | "_query"
+                ) {
                     continue; // kept on the resource row, or not indexed
                 }
                 let Some(src) = def.expression_for(t) else { continue };
                 let Ok(expr) = lantern_fhirpath::parse_search_expression(src) else { continue };
                 let mut components = Vec::new();
                 for c in def.components.iter() {
-                    let kind = lantern_r4::search_param_by_url(c.definition).map(|d| d.kind).unwrap_or(T::Token);
+                    let kind =
+                        lantern_r4::search_param_by_url(c.definition).map(|d| d.kind).unwrap_or(T::Token);
                     if let Ok(e) = lantern_fhirpath::parse_search_expression(c.expression) {
                         components.push((kind, e));
                     }
@@ -100,7 +104,10 @@ fn cut(s: &str) -> String {
 fn string_entry(param: &'static str, s: &str, out: &mut Vec<IndexEntry>) {
     let s = s.trim();
     if !s.is_empty() {
-        out.push(IndexEntry { param, value: IndexValue::String { norm: cut(&normalise_string(s)), exact: cut(s) } });
+        out.push(IndexEntry {
+            param,
+            value: IndexValue::String { norm: cut(&normalise_string(s)), exact: cut(s) },
+        });
     }
 }
 
@@ -114,7 +121,10 @@ fn token(param: &'static str, system: Option<&str>, code: Option<&str>, out: &mu
     if let Some(c) = code.filter(|c| !c.is_empty()) {
         out.push(IndexEntry {
             param,
-            value: IndexValue::Token { system: system.filter(|s| !s.is_empty()).map(str::to_string), code: cut(c) },
+            value: IndexValue::Token {
+                system: system.filter(|s| !s.is_empty()).map(str::to_string),
+                code: cut(c),
+            },
         });
     }
 }
@@ -145,7 +155,9 @@ fn convert(param: &'static str, kind: T, item: &Item<'_>, out: &mut Vec<IndexEnt
                     }
                 }
                 for k in ["given", "prefix", "suffix"] {
-                    for x in v.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    for x in
+                        v.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+                    {
                         string_entry(param, x, out);
                     }
                 }
@@ -156,7 +168,9 @@ fn convert(param: &'static str, kind: T, item: &Item<'_>, out: &mut Vec<IndexEnt
                         string_entry(param, x, out);
                     }
                 }
-                for x in v.get("line").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                for x in
+                    v.get("line").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+                {
                     string_entry(param, x, out);
                 }
             }
@@ -205,7 +219,10 @@ fn convert(param: &'static str, kind: T, item: &Item<'_>, out: &mut Vec<IndexEnt
                 if let Some(code) = s(id, "value") {
                     out.push(IndexEntry {
                         param,
-                        value: IndexValue::ReferenceIdentifier { system: s(id, "system").map(str::to_string), code: cut(code) },
+                        value: IndexValue::ReferenceIdentifier {
+                            system: s(id, "system").map(str::to_string),
+                            code: cut(code),
+                        },
                     });
                 }
             }
@@ -218,7 +235,13 @@ fn convert(param: &'static str, kind: T, item: &Item<'_>, out: &mut Vec<IndexEnt
                     (lo != i64::MIN || hi != i64::MAX).then_some((lo, hi))
                 }
                 "Timing" => {
-                    for e in v.get("event").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    for e in v
+                        .get("event")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
                         if let Some((lo, hi)) = datetime::range(e) {
                             out.push(IndexEntry { param, value: IndexValue::Date { lo, hi } });
                         }
@@ -241,13 +264,27 @@ fn convert(param: &'static str, kind: T, item: &Item<'_>, out: &mut Vec<IndexEnt
                 let system = s(v, "system").map(str::to_string);
                 let code = s(v, "code").or_else(|| s(v, "currency"));
                 if let Some(c) = code {
-                    out.push(IndexEntry { param, value: IndexValue::Quantity { system: system.clone(), code: c.to_string(), lo: n, hi: n } });
+                    out.push(IndexEntry {
+                        param,
+                        value: IndexValue::Quantity {
+                            system: system.clone(),
+                            code: c.to_string(),
+                            lo: n,
+                            hi: n,
+                        },
+                    });
                 }
                 if let Some(u) = s(v, "unit").filter(|u| Some(*u) != code) {
-                    out.push(IndexEntry { param, value: IndexValue::Quantity { system: None, code: u.to_string(), lo: n, hi: n } });
+                    out.push(IndexEntry {
+                        param,
+                        value: IndexValue::Quantity { system: None, code: u.to_string(), lo: n, hi: n },
+                    });
                 }
                 if code.is_none() && s(v, "unit").is_none() {
-                    out.push(IndexEntry { param, value: IndexValue::Quantity { system: None, code: String::new(), lo: n, hi: n } });
+                    out.push(IndexEntry {
+                        param,
+                        value: IndexValue::Quantity { system: None, code: String::new(), lo: n, hi: n },
+                    });
                 }
             }
         }
@@ -310,8 +347,12 @@ fn composite<'a>(p: &'a Compiled, resource: &'a Value, item: &Item<'a>, out: &mu
                     these.push(code);
                 }
                 IndexValue::String { norm, .. } => these.push(norm),
-                IndexValue::Quantity { lo, .. } | IndexValue::Number { lo, .. } if i == n - 1 => trailing = Some(lo),
-                IndexValue::Reference { target_type, target_id } => these.push(format!("{target_type}/{target_id}")),
+                IndexValue::Quantity { lo, .. } | IndexValue::Number { lo, .. } if i == n - 1 => {
+                    trailing = Some(lo)
+                }
+                IndexValue::Reference { target_type, target_id } => {
+                    these.push(format!("{target_type}/{target_id}"))
+                }
                 IndexValue::Uri { value } => these.push(value),
                 _ => {}
             }
@@ -337,7 +378,10 @@ fn composite<'a>(p: &'a Compiled, resource: &'a Value, item: &Item<'a>, out: &mu
         keys = next;
     }
     for key in keys {
-        out.push(IndexEntry { param: p.def.code, value: IndexValue::Composite { key: cut(&key), lo: trailing, hi: trailing } });
+        out.push(IndexEntry {
+            param: p.def.code,
+            value: IndexValue::Composite { key: cut(&key), lo: trailing, hi: trailing },
+        });
     }
 }
 
@@ -361,12 +405,19 @@ mod tests {
             "valueQuantity": {"value": 120, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}
         });
         let e = extract(&ix, &o);
-        assert!(find(&e, "code").contains(&&IndexValue::Token { system: Some("http://loinc.org".into()), code: "8480-6".into() }));
+        assert!(find(&e, "code").contains(&&IndexValue::Token {
+            system: Some("http://loinc.org".into()),
+            code: "8480-6".into()
+        }));
         assert!(find(&e, "code").contains(&&IndexValue::TokenText { norm: "systolic bp".into() }));
-        assert!(find(&e, "subject").contains(&&IndexValue::Reference { target_type: "Patient".into(), target_id: "p1".into() }));
-        assert!(find(&e, "patient").contains(&&IndexValue::Reference { target_type: "Patient".into(), target_id: "p1".into() }));
+        assert!(find(&e, "subject")
+            .contains(&&IndexValue::Reference { target_type: "Patient".into(), target_id: "p1".into() }));
+        assert!(find(&e, "patient")
+            .contains(&&IndexValue::Reference { target_type: "Patient".into(), target_id: "p1".into() }));
         assert!(matches!(find(&e, "date")[0], IndexValue::Date { .. }));
-        assert!(find(&e, "value-quantity").iter().any(|v| matches!(v, IndexValue::Quantity { code, lo, .. } if code == "mm[Hg]" && *lo == 120.0)));
+        assert!(find(&e, "value-quantity")
+            .iter()
+            .any(|v| matches!(v, IndexValue::Quantity { code, lo, .. } if code == "mm[Hg]" && *lo == 120.0)));
         assert!(find(&e, "code-value-quantity").iter().any(|v| matches!(v, IndexValue::Composite { key, lo: Some(l), .. } if key == "http://loinc.org|8480-6" && *l == 120.0)));
         assert!(find(&e, "status").contains(&&IndexValue::Token { system: None, code: "final".into() }));
     }
@@ -403,15 +454,25 @@ mod tests {
         let names = find(&e, "name");
         assert!(names.contains(&&IndexValue::String { norm: "bronte".into(), exact: "Brontë".into() }));
         assert!(names.contains(&&IndexValue::String { norm: "zoe".into(), exact: "Zoë".into() }));
-        assert!(find(&e, "identifier").contains(&&IndexValue::Token { system: Some("https://fhir.nhs.uk/Id/nhs-number".into()), code: "9000000009".into() }));
-        assert!(find(&e, "address-postalcode").contains(&&IndexValue::String { norm: "bs1 4dj".into(), exact: "BS1 4DJ".into() }));
-        assert!(find(&e, "_tag").contains(&&IndexValue::Token { system: Some("https://lantern.health/feed".into()), code: "gp1".into() }));
+        assert!(find(&e, "identifier").contains(&&IndexValue::Token {
+            system: Some("https://fhir.nhs.uk/Id/nhs-number".into()),
+            code: "9000000009".into()
+        }));
+        assert!(find(&e, "address-postalcode")
+            .contains(&&IndexValue::String { norm: "bs1 4dj".into(), exact: "BS1 4DJ".into() }));
+        assert!(find(&e, "_tag").contains(&&IndexValue::Token {
+            system: Some("https://lantern.health/feed".into()),
+            code: "gp1".into()
+        }));
         assert_eq!(find(&e, "birthdate").len(), 1);
     }
 
     #[test]
     fn references_drop_versions_and_skip_contained() {
-        assert_eq!(reference_value("Patient/1/_history/2"), Some(IndexValue::Reference { target_type: "Patient".into(), target_id: "1".into() }));
+        assert_eq!(
+            reference_value("Patient/1/_history/2"),
+            Some(IndexValue::Reference { target_type: "Patient".into(), target_id: "1".into() })
+        );
         assert_eq!(reference_value("#c1"), None);
         assert_eq!(reference_value("Nonsense/1"), None);
     }
