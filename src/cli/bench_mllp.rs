@@ -1,0 +1,132 @@
+//! `lantern bench mllp`: HL7 v2 ADT over MLLP against an in-process server on a temporary
+//! SQLite store. N connections each send a message, wait for its ACK, and send the next
+//! (generated A01 admits, then A08 updates, over many patients). Reports acknowledged messages
+//! per second and ACK latency percentiles. With `--rate`, the offered load is fixed (spread over
+//! the connections) and latency is measured from each message's scheduled send time, so a
+//! stall is not hidden by the sender slowing down (no coordinated omission).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Concurrent MLLP connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Messages to send in total.
+    #[arg(long, default_value_t = 20_000)]
+    messages: usize,
+    /// Distinct patients (the first message about each is an A01, later ones A08).
+    #[arg(long, default_value_t = 5_000)]
+    patients: usize,
+    /// Offered load in messages/s over all connections (default: as fast as ACKs come back).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Store directory (default: a fresh temporary directory, removed afterwards).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
+}
+
+fn adt(n: usize, patient: usize, first: bool) -> Vec<u8> {
+    let (ev, ty) = if first { ("A01", "ADT_A01") } else { ("A08", "ADT_A01") };
+    format!(
+        "MSH|^~\\&|BENCHPAS|BENCH|LANTERN|REGION|20240501100000||ADT^{ev}^{ty}|B{n}|P|2.5.1\r\
+         EVN|{ev}|20240501100000\r\
+         PID|1||P{patient}^^^BENCH^MR||Bench{patient}^Pat^^^^^L||19{:02}0101|{}|||{} High Street^^Bristol^^BS{} 1AA\r\
+         PV1|1|I|WARD{}^BED{}^1||||C{}^Doctor^Dee|||MED||||||||V{patient}|||||||||||||||||||||||||20240501100000\r",
+        patient % 100,
+        if patient % 2 == 0 { "F" } else { "M" },
+        patient % 200 + 1,
+        patient % 30 + 1,
+        patient % 10,
+        patient % 20,
+        patient % 50,
+    )
+    .into_bytes()
+}
+
+pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let (dir, temp) = match &a.data {
+        Some(d) => (d.clone(), false),
+        None => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+            (std::env::temp_dir().join(format!("lantern-bench-mllp-{}-{nanos}", std::process::id())), true)
+        }
+    };
+    let result = rt.block_on(bench(&a, &dir));
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn bench(a: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
+    use lantern_hl7v2::mllp::{read_frame, write_frame, FrameDecoder};
+    let fhir = crate::compose::fhir(dir, None)?;
+    let feeds = crate::compose::feeds(fhir, None).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(lantern_server::mllp::serve_mllp(listener, feeds, Default::default()));
+    // Pre-build the messages: message n is about patient n % patients; the first message
+    // about a patient is an A01 admit.
+    let msgs: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..a.messages).map(|n| adt(n, n % a.patients.max(1), n < a.patients)).collect());
+    let conns = a.connections.max(1);
+    let interval = a.rate.map(|r| Duration::from_secs_f64(conns as f64 / r.max(0.001)));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..conns {
+        let msgs = msgs.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            let mut dec = FrameDecoder::default();
+            let mut lat = Vec::new();
+            let mut bad = 0usize;
+            let offset = interval.map(|i| i.mul_f64(c as f64 / conns as f64)).unwrap_or_default();
+            for (k, m) in msgs.iter().skip(c).step_by(conns).enumerate() {
+                let due = match interval {
+                    Some(i) => {
+                        let due = start + offset + i * k as u32;
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
+                write_frame(&mut s, m).await?;
+                let f = read_frame(&mut s, &mut dec)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("connection closed"))?;
+                lat.push(due.elapsed().as_secs_f64() * 1000.0);
+                if !f.payload.windows(7).any(|w| w == b"\rMSA|AA") {
+                    bad += 1;
+                }
+            }
+            anyhow::Ok((lat, bad))
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut bad = 0;
+    for t in tasks {
+        let (l, b) = t.await??;
+        lat.extend(l);
+        bad += b;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_by(|x, y| x.total_cmp(y));
+    let pct = |p: f64| lat[((p / 100.0) * (lat.len() - 1) as f64).round() as usize];
+    println!(
+        "{} ADT messages over {conns} MLLP connections in {secs:.2}s: {:.0} acknowledged/s{}",
+        lat.len(),
+        lat.len() as f64 / secs,
+        a.rate.map(|r| format!(" (offered {r:.0}/s)")).unwrap_or_default()
+    );
+    println!(
+        "ACK latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}; not AA: {bad}",
+        pct(50.0),
+        pct(90.0),
+        pct(99.0),
+        pct(100.0)
+    );
+    Ok(())
+}
