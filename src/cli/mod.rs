@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 mod bench;
+mod bench_mllp;
 mod feeds;
 mod fhirpath;
 mod import;
