@@ -34,7 +34,7 @@ fn adt(n: usize, patient: usize, first: bool) -> Vec<u8> {
          PID|1||P{patient}^^^BENCH^MR||Bench{patient}^Pat^^^^^L||19{:02}0101|{}|||{} High Street^^Bristol^^BS{} 1AA\r\
          PV1|1|I|WARD{}^BED{}^1||||C{}^Doctor^Dee|||MED||||||||V{patient}|||||||||||||||||||||||||20240501100000\r",
         patient % 100,
-        if patient % 2 == 0 { "F" } else { "M" },
+        if patient.is_multiple_of(2) { "F" } else { "M" },
         patient % 200 + 1,
         patient % 30 + 1,
         patient % 10,
