@@ -125,7 +125,11 @@ impl<'a> Ctx<'a> {
             }
             obj.insert("resourceType".into(), json!(resource_type));
         }
-        let url = format!("{resource_type}?identifier={}|{}", encode_query(system), encode_query(value));
+        // FHIR search escaping (R4 §3.1.1.6): `\`, `|`, `,` and `$` in a token are escaped with `\`.
+        let esc = |s: &str| {
+            encode_query(&s.replace('\\', "\\\\").replace('|', "\\|").replace(',', "\\,").replace('$', "\\$"))
+        };
+        let url = format!("{resource_type}?identifier={}|{}", esc(system), esc(value));
         self.index.insert(key, self.entries.len());
         self.entries.push(Entry { full_url: full_url.clone(), resource, url });
         json!({ "reference": full_url })
