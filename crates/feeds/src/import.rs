@@ -188,8 +188,15 @@ impl Feeds {
         let mut report = ImportReport::default();
         for m in split_v2(bytes) {
             let r = self.ingest_v2(&m, &route).await;
-            let why =
-                (r.disposition == Disposition::DeadLettered).then(|| format!("{} (ACK {})", r.feed, r.code));
+            let mut why = None;
+            if let (Disposition::DeadLettered, Some(seq)) = (r.disposition, r.seq) {
+                let detail = self.fhir().store.inbox_get(seq).await.ok().flatten().and_then(|e| e.detail);
+                let reason = detail
+                    .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+                    .and_then(|d| d.get("reason").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default();
+                why = Some(format!("{} {}: {reason}", r.feed, r.code));
+            }
             Self::count(&mut report, r.disposition, r.seq, why, 0);
         }
         report
