@@ -15,6 +15,9 @@ pub(crate) struct Args {
     iterations: usize,
 }
 
+/// Builds the i-th request of one search kind: the resource type and the query string.
+type MakeQuery<'a> = Box<dyn Fn(usize) -> (Option<&'static str>, String) + 'a>;
+
 fn q(s: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(s.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
@@ -47,7 +50,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
                 .await?,
         )?;
         let big_id = big["entry"][0]["resource"]["id"].as_str().map(str::to_string);
-        let kinds: Vec<(&str, Box<dyn Fn(usize) -> (Option<&'static str>, String)>)> = vec![
+        let kinds: Vec<(&str, MakeQuery<'_>)> = vec![
             (
                 "token: Observation?code=loinc|8480-6 (first page)",
                 Box::new(|_| (Some("Observation"), "code=http://loinc.org|8480-6".to_string())),
