@@ -44,6 +44,57 @@ pub fn search(
     access: &AccessFilter,
     now: i64,
 ) -> Result<SearchPage, StoreError> {
+    let keys = page_keys(conn, catalog, req, access, now)?;
+    if keys.count_only {
+        return Ok(SearchPage { total: keys.total, ..Default::default() });
+    }
+    let page = read_many(conn, catalog, &keys.rks)?;
+    let included = includes(conn, catalog, access, &page, &req.include, &req.revinclude)?;
+    Ok(SearchPage {
+        matches: page.into_iter().map(|(_, s)| s).collect(),
+        included,
+        total: keys.total,
+        next: keys.next,
+    })
+}
+
+/// The logical ids of one page of matches, without reading any resource body: what
+/// conditional operations need (they run on the writer thread, where every microsecond counts).
+pub fn search_ids(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    req: &SearchRequest,
+    access: &AccessFilter,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let keys = page_keys(conn, catalog, req, access, now)?;
+    let mut by_rk = std::collections::HashMap::with_capacity(keys.rks.len());
+    for chunk in keys.rks.chunks(500) {
+        let sql = format!("SELECT rk, id FROM resource WHERE rk IN ({})", ids_list(chunk));
+        conn.query(&sql, &[], &mut |r| {
+            by_rk.insert(r.int(0)?.unwrap_or(0), r.text(1)?.unwrap_or_default());
+            Ok(())
+        })?;
+    }
+    Ok(keys.rks.iter().filter_map(|k| by_rk.remove(k)).collect())
+}
+
+/// The keys of one page of matches, in order, with the total and the next cursor.
+struct PageKeys {
+    rks: Vec<i64>,
+    total: Option<i64>,
+    next: Option<String>,
+    /// `_summary=count` or `_count=0`: only the total was asked for.
+    count_only: bool,
+}
+
+fn page_keys(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    req: &SearchRequest,
+    access: &AccessFilter,
+    now: i64,
+) -> Result<PageKeys, StoreError> {
     let types: Vec<String> = match &req.rtype {
         Some(t) => vec![t.clone()],
         None => req.types.clone(),
@@ -55,7 +106,7 @@ pub fn search(
     let type_ids: Vec<i64> = types.iter().filter_map(|t| catalog.type_id(t)).collect();
     if !types.is_empty() {
         if type_ids.is_empty() {
-            return Ok(SearchPage { total: Some(0), ..Default::default() });
+            return Ok(PageKeys { rks: Vec::new(), total: Some(0), next: None, count_only: false });
         }
         if type_ids.len() == 1 {
             conds.push(format!("{plus}r.type = {}", type_ids[0]));
@@ -131,7 +182,7 @@ pub fn search(
         None
     };
     if req.summary == Some(Summary::Count) || req.count == 0 {
-        return Ok(SearchPage { total, ..Default::default() });
+        return Ok(PageKeys { rks: Vec::new(), total, next: None, count_only: true });
     }
 
     // Keyset: rows strictly after the cursor in (sort..., rk) order.
@@ -194,9 +245,7 @@ pub fn search(
         None
     };
     let rks: Vec<i64> = rows.iter().map(|(rk, _)| *rk).collect();
-    let page = read_many(ctx.conn, catalog, &rks)?;
-    let included = includes(ctx.conn, catalog, access, &page, &req.include, &req.revinclude)?;
-    Ok(SearchPage { matches: page.into_iter().map(|(_, s)| s).collect(), included, total, next })
+    Ok(PageKeys { rks, total, next, count_only: false })
 }
 
 fn ids_list(v: &[i64]) -> String {

@@ -71,8 +71,7 @@ impl<'a> WriteTx<'a> {
         req.include.clear();
         req.revinclude.clear();
         let now = self.clock.now_micros();
-        let page = crate::search::search(self.conn, self.catalog, &req, &crate::AccessFilter::All, now)?;
-        Ok(page.matches.into_iter().map(|s| s.id).collect())
+        crate::search::search_ids(self.conn, self.catalog, &req, &crate::AccessFilter::All, now)
     }
 
     /// Writes a new version of a resource.
