@@ -28,8 +28,7 @@ impl PostgresBackend {
         if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(StoreError::Database(format!("invalid schema name {schema}")));
         }
-        let mut c = Client::connect(&self.url, NoTls).map_err(StoreError::db)?;
-        c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).map_err(StoreError::db)?;
+        off_runtime(&self.url, format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
         self.schema = Some(schema.to_string());
         Ok(self)
     }
@@ -37,11 +36,22 @@ impl PostgresBackend {
     /// Drops the schema and everything in it (tests clean up with this).
     pub fn drop_schema(&self) -> Result<(), StoreError> {
         if let Some(s) = &self.schema {
-            let mut c = Client::connect(&self.url, NoTls).map_err(StoreError::db)?;
-            c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")).map_err(StoreError::db)?;
+            off_runtime(&self.url, format!("DROP SCHEMA IF EXISTS {s} CASCADE"))?;
         }
         Ok(())
     }
+}
+
+/// Runs one statement on a fresh connection, on a thread of its own: the synchronous client may
+/// not run on a thread that is driving a tokio runtime.
+fn off_runtime(url: &str, sql: String) -> Result<(), StoreError> {
+    let url = url.to_string();
+    std::thread::spawn(move || -> Result<(), StoreError> {
+        let mut c = Client::connect(&url, NoTls).map_err(StoreError::db)?;
+        c.batch_execute(&sql).map_err(StoreError::db)
+    })
+    .join()
+    .map_err(|_| StoreError::Database("the PostgreSQL set-up thread panicked".into()))?
 }
 
 impl Backend for PostgresBackend {

@@ -43,8 +43,15 @@ struct Inner {
 }
 
 impl Store {
-    /// Migrates the schema, loads the catalog and starts the writer.
+    /// Migrates the schema, loads the catalog and starts the writer. Safe to call from async
+    /// code: the synchronous set-up runs on a thread of its own (PostgreSQL's synchronous client
+    /// refuses to run on a thread that is driving a tokio runtime).
     pub fn open(backend: Arc<dyn Backend>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        std::thread::scope(|s| s.spawn(|| Store::open_here(backend, clock)).join())
+            .map_err(|_| StoreError::Unavailable("opening the store panicked".into()))?
+    }
+
+    fn open_here(backend: Arc<dyn Backend>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         let mut conn = backend.connect()?;
         crate::schema::migrate(&mut *conn)?;
         let catalog = Arc::new(Catalog::open(&mut *conn)?);
