@@ -2,15 +2,21 @@
 //! schema.rs). Rows go in as multi-row INSERTs of 1, 2, 4, 8 or 16 rows so that the set of
 //! distinct statements stays small enough for the prepared-statement cache.
 use crate::catalog::{identifier_param, text_param, Catalog, Pending};
-use crate::conn::{Conn, SqlValue};
+use crate::conn::{Conn, Dialect, SqlValue};
 use crate::error::StoreError;
 use lantern_fhir::index::{IndexEntry, IndexValue};
 
-/// Rows per INSERT. One: SQLite gives a multi-row INSERT a statement journal inside the
-/// writer's per-job SAVEPOINT, and truncating that in-memory journal after each statement
-/// costs time proportional to everything the job has written so far (quadratic per bundle).
-/// Single-row INSERTs from cached statements need no statement journal.
-const CHUNKS: [usize; 1] = [1];
+/// Rows per INSERT, by dialect. SQLite: one — it gives a multi-row INSERT a statement journal
+/// inside the writer's per-job SAVEPOINT, and truncating that in-memory journal after each
+/// statement costs time proportional to everything the job has written so far (quadratic per
+/// bundle); single-row INSERTs from cached statements need none. PostgreSQL: up to 16 — each
+/// statement is a network round trip, and it has no such journal.
+fn chunks(d: Dialect) -> &'static [usize] {
+    match d {
+        Dialect::Sqlite => &[1],
+        Dialect::Postgres => &[16, 8, 4, 2, 1],
+    }
+}
 
 const TABLES: [&str; 8] =
     ["ix_string", "ix_token", "ix_ref", "ix_date", "ix_number", "ix_quantity", "ix_uri", "ix_composite"];
@@ -39,7 +45,7 @@ impl Table {
         let mut rest: &[SqlValue] = &self.rows;
         while !rest.is_empty() {
             let n_rows = rest.len() / self.width;
-            let chunk = CHUNKS.iter().copied().find(|c| *c <= n_rows).unwrap_or(1);
+            let chunk = chunks(conn.dialect()).iter().copied().find(|c| *c <= n_rows).unwrap_or(1);
             let (now, later) = rest.split_at(chunk * self.width);
             let one = format!("({})", vec!["?"; self.width].join(","));
             let sql = format!(
