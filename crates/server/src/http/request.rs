@@ -144,3 +144,24 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Fail> {
         }),
     }
 }
+
+/// The parameters of a `POST _search` (R4 §3.1.1.1.1): the URL's query plus the form body, which
+/// must be `application/x-www-form-urlencoded`.
+pub(crate) fn search_form(
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, Fail> {
+    if let Some(ct) = headers.get("content-type").and_then(|c| c.to_str().ok()) {
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(Fail::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not-supported",
+                "POST _search takes application/x-www-form-urlencoded parameters",
+            ));
+        }
+    }
+    let mut pairs = query_pairs(uri);
+    pairs.extend(url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    Ok(pairs)
+}

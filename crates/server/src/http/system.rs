@@ -1,6 +1,6 @@
 //! System-level interactions: capabilities (§3.1.0.13), transaction and batch (§3.1.0.11),
 //! system search and history, and /health.
-use super::request::{decode, json_body, query_pairs, Return};
+use super::request::{decode, json_body, query_pairs, search_form, Return};
 use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
@@ -47,8 +47,7 @@ pub(crate) async fn search_post(
     body: Bytes,
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
-    let mut pairs = query_pairs(&uri);
-    pairs.extend(url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    let pairs = search_form(&headers, &uri, &body)?;
     let out = s.fhir.search(&ctx, None, &pairs).await.map_err(Fail::from)?;
     Ok(respond::json(StatusCode::OK, out, &want))
 }

@@ -1,6 +1,6 @@
 //! Type-level interactions: create and conditional create (§3.1.0.8), search (§3.1.1, GET and
 //! POST `_search`), conditional update and delete, type history.
-use super::request::{decode, if_match, json_body, query_pairs};
+use super::request::{decode, if_match, json_body, query_pairs, search_form};
 use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
@@ -45,17 +45,7 @@ pub(crate) async fn search_post(
     body: Bytes,
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
-    if let Some(ct) = headers.get("content-type").and_then(|c| c.to_str().ok()) {
-        if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(Fail::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "not-supported",
-                "POST _search takes application/x-www-form-urlencoded parameters",
-            ));
-        }
-    }
-    let mut pairs = query_pairs(&uri);
-    pairs.extend(url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    let pairs = search_form(&headers, &uri, &body)?;
     let out = s.fhir.search(&ctx, Some(&rtype), &pairs).await.map_err(Fail::from)?;
     let mut r = respond::json(StatusCode::OK, out, &want);
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
