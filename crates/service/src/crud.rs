@@ -58,6 +58,8 @@ impl Fhir {
     ) -> Result<Created, Error> {
         check_type(rtype)?;
         check(rtype, &body)?;
+        let mut body = body;
+        prepare::localise_refs(&mut body, &ctx.base);
         let put = prepare::put(self, rtype, &new_id(), body, None, true);
         let cond = if_none_exist.map(|q| parse_query(rtype, q, ctx)).transpose()?;
         let rt = rtype.to_string();
@@ -88,7 +90,7 @@ impl Fhir {
     /// Update, or create with the client's id (R4 update-as-create).
     pub async fn update(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         rtype: &str,
         id: &str,
         body: Value,
@@ -99,6 +101,8 @@ impl Fhir {
             return Err(Error::bad("invalid", Some("id"), format!("'{id}' is not a valid resource id")));
         }
         check(rtype, &body)?;
+        let mut body = body;
+        prepare::localise_refs(&mut body, &ctx.base);
         match body.get("id").and_then(Value::as_str) {
             None => {
                 return Err(Error::bad(
@@ -131,6 +135,8 @@ impl Fhir {
     ) -> Result<Written, Error> {
         check_type(rtype)?;
         check(rtype, &body)?;
+        let mut body = body;
+        prepare::localise_refs(&mut body, &ctx.base);
         let cond = parse_query(rtype, query, ctx)?;
         let body_id = body.get("id").and_then(Value::as_str).map(str::to_string);
         if let Some(b) = &body_id {

@@ -69,3 +69,53 @@ pub(crate) fn check_type(rtype: &str) -> Result<(), Error> {
         Err(Error::UnknownType(format!("'{rtype}' is not a FHIR R4 resource type")))
     }
 }
+
+/// Turns references written as this server's own absolute URL (`<base>/Patient/1`) into the
+/// relative form (`Patient/1`), so they are stored, indexed and searched like any local
+/// reference (R4 §2.3.0.3: an absolute reference to this server's base is the same reference).
+pub(crate) fn localise_refs(v: &mut Value, base: &str) {
+    let prefix = format!("{}/", base.trim_end_matches('/'));
+    localise(v, &prefix);
+}
+
+fn localise(v: &mut Value, prefix: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o.iter_mut() {
+                match child {
+                    Value::String(s) if k == "reference" => {
+                        if let Some(rest) = s.strip_prefix(prefix) {
+                            let mut parts = rest.split('/');
+                            let is_local = matches!((parts.next(), parts.next()), (Some(t), Some(id))
+                                if lantern_r4::is_resource_type(t) && valid_id(id));
+                            if is_local {
+                                *s = rest.to_string();
+                            }
+                        }
+                    }
+                    _ => localise(child, prefix),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| localise(c, prefix)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn own_absolute_references_become_relative() {
+        let mut o = json!({"subject": {"reference": "http://h/fhir/Patient/1"},
+            "performer": [{"reference": "http://other/fhir/Practitioner/2"}, {"reference": "http://h/fhir/Nope/3"}],
+            "basedOn": [{"reference": "http://h/fhir/ServiceRequest/9/_history/2"}]});
+        localise_refs(&mut o, "http://h/fhir");
+        assert_eq!(o["subject"]["reference"], "Patient/1");
+        assert_eq!(o["performer"][0]["reference"], "http://other/fhir/Practitioner/2");
+        assert_eq!(o["performer"][1]["reference"], "http://h/fhir/Nope/3");
+        assert_eq!(o["basedOn"][0]["reference"], "ServiceRequest/9/_history/2");
+    }
+}

@@ -346,6 +346,7 @@ impl Fhir {
             if let (Some(r), Some(id)) = (res.take(), entry.id.clone()) {
                 if matches!(entry.method, Method::Post | Method::Put) {
                     let mut r = r;
+                    crate::prepare::localise_refs(&mut r, &ctx.base);
                     rewrite_refs(&mut r, &urls);
                     entry.put = Some(prepare::put(
                         self,

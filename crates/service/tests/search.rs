@@ -129,6 +129,12 @@ async fn reference_params(fhir: Fhir) {
     check(&fhir, "Observation", "encounter=Encounter/e1", &["o1"]).await;
     // A reference by the server's own absolute URL is the local reference.
     check(&fhir, "Observation", &format!("subject={}/Patient/p1", lantern_testkit::BASE), &["o1"]).await;
+    // And a reference *written* as the server's own absolute URL is stored as the local one.
+    let obs = json!({"resourceType": "Observation", "id": "abs1", "status": "final",
+        "code": {"text": "x"}, "subject": {"reference": format!("{}/Patient/p2", lantern_testkit::BASE)}});
+    let w = fhir.update(&ctx(), "Observation", "abs1", obs, None).await.expect("write");
+    assert!(w.stored.body.as_deref().unwrap_or("").contains("\"reference\":\"Patient/p2\""));
+    check(&fhir, "Observation", "subject=Patient/p2", &["abs1", "o2"]).await;
 }
 
 async fn date_params(fhir: Fhir) {
