@@ -14,14 +14,13 @@ pub enum Created {
     Existing(Stored),
 }
 
-fn parse_query(rtype: &str, query: &str, ctx: &Ctx) -> Result<SearchRequest, Error> {
+fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if pairs.is_empty() {
         return Err(Error::bad("invalid", None, "a conditional operation needs search criteria"));
     }
-    let _ = ctx;
     // Conditional operations must not silently drop criteria: unknown parameters are errors.
     search::parse(Some(rtype), &pairs, search::Handling::Strict).map_err(Error::BadRequest)
 }
@@ -61,7 +60,7 @@ impl Fhir {
         let mut body = body;
         prepare::localise_refs(&mut body, &ctx.base);
         let put = prepare::put(self, rtype, &new_id(), body, None, true);
-        let cond = if_none_exist.map(|q| parse_query(rtype, q, ctx)).transpose()?;
+        let cond = if_none_exist.map(|q| parse_query(rtype, q)).transpose()?;
         let rt = rtype.to_string();
         Ok(self
             .store
@@ -137,7 +136,7 @@ impl Fhir {
         check(rtype, &body)?;
         let mut body = body;
         prepare::localise_refs(&mut body, &ctx.base);
-        let cond = parse_query(rtype, query, ctx)?;
+        let cond = parse_query(rtype, query)?;
         let body_id = body.get("id").and_then(Value::as_str).map(str::to_string);
         if let Some(b) = &body_id {
             if !valid_id(b) {
@@ -194,12 +193,12 @@ impl Fhir {
     /// Conditional delete: `DELETE Type?criteria`; more than one match is refused (412).
     pub async fn conditional_delete(
         &self,
-        ctx: &Ctx,
+        _ctx: &Ctx,
         rtype: &str,
         query: &str,
     ) -> Result<Option<Stored>, Error> {
         check_type(rtype)?;
-        let cond = parse_query(rtype, query, ctx)?;
+        let cond = parse_query(rtype, query)?;
         let t = rtype.to_string();
         Ok(self
             .store

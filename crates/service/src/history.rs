@@ -3,7 +3,7 @@
 use crate::bundle::BundleText;
 use crate::error::Error;
 use crate::{Ctx, Fhir};
-use lantern_store::clock::{format_http_date, format_instant};
+use lantern_store::clock::format_instant;
 use lantern_store::{HistoryQuery, HistoryScope, Op};
 use serde_json::json;
 
@@ -112,7 +112,6 @@ impl Fhir {
                     }
                 }),
             );
-            let _ = format_http_date;
         }
         Ok(b.finish())
     }

@@ -447,7 +447,7 @@ impl Fhir {
     async fn batch(&self, ctx: &Ctx, bundle: Value, representation: bool) -> Result<String, Error> {
         let raw_entries = bundle.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
         let mut b = BundleText::new("batch-response", self.store.now_micros(), None, &[]);
-        for (i, e) in raw_entries.into_iter().enumerate() {
+        for e in raw_entries {
             // Each entry is its own one-entry transaction: it succeeds or fails alone.
             let mut one = json!({"resourceType": "Bundle", "type": "transaction", "entry": [e.clone()]});
             if let Some(f) = one.pointer_mut("/entry/0/fullUrl") {
@@ -477,7 +477,6 @@ impl Fhir {
                 Err(err) => {
                     let status = crate::error_status(&err);
                     let oo = lantern_fhir::operation_outcome(&err.issues()).to_string();
-                    let _ = i;
                     b.entry(None, None, json!({"response": {"status": status.to_string(), "outcome": serde_json::from_str::<Value>(&oo).unwrap_or(Value::Null)}}));
                 }
             }

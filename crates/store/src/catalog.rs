@@ -78,7 +78,6 @@ impl Catalog {
     }
 
     fn register(conn: &mut dyn Conn) -> Result<(), StoreError> {
-        let known = conn.query_int("SELECT COUNT(*) FROM rtype", &[])?.unwrap_or(0);
         let mut next_type = conn.query_int("SELECT MAX(id) FROM rtype", &[])?.unwrap_or(0) + 1;
         let mut have_types = std::collections::HashSet::new();
         conn.query("SELECT name FROM rtype", &[], &mut |r| {
@@ -91,7 +90,6 @@ impl Catalog {
             Ok(())
         })?;
         let mut next_param = conn.query_int("SELECT MAX(id) FROM sparam", &[])?.unwrap_or(0) + 1;
-        let _ = known;
         for &t in lantern_r4::resource_types() {
             if !have_types.contains(t) {
                 conn.execute(

@@ -82,18 +82,17 @@ impl Store {
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |wtx| {
-            let result = f(wtx);
-            if result.is_err() {
-                writer::mark_failed();
-            }
-            Box::new(move |commit: Result<(), StoreError>| {
+            let result = wtx.and_then(f);
+            let ok = result.is_ok();
+            let finish: crate::writer::Finish = Box::new(move |commit: Result<(), StoreError>| {
                 let out = match (result, commit) {
                     (Ok(v), Ok(())) => Ok(v),
                     (Err(e), _) => Err(e),
                     (Ok(_), Err(e)) => Err(e),
                 };
                 let _ = tx.send(out);
-            })
+            });
+            (ok, finish)
         });
         self.inner.writer.send(job).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("the write was abandoned".into()))?

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 /// What a job hands back once it has run: called with the commit's outcome.
 pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-pub(crate) type Job = Box<dyn FnOnce(&mut WriteTx<'_>) -> Finish + Send>;
+/// A job is given its transaction, or the error that kept it from getting one; it returns
+/// whether its work succeeded (else its savepoint is rolled back) and what to do at commit.
+pub(crate) type Job = Box<dyn FnOnce(Result<&mut WriteTx<'_>, StoreError>) -> (bool, Finish) + Send>;
 
 /// Most jobs folded into one commit; bounds the latency a large group adds.
 const MAX_GROUP: usize = 256;
@@ -60,7 +62,7 @@ fn commit_group(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, group
             continue;
         }
         let mut wtx = WriteTx { conn: &mut *conn, catalog, clock, pending: Pending::default() };
-        let (finish, ok) = run_job(job, &mut wtx);
+        let (ok, finish) = job(Ok(&mut wtx));
         let pending = std::mem::take(&mut wtx.pending);
         if ok {
             let _ = conn.batch("RELEASE SAVEPOINT job");
@@ -89,25 +91,8 @@ fn commit_group(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, group
     }
 }
 
-/// Runs a job, noting whether it succeeded (a job signals failure through `JobOutcome`).
-fn run_job(job: Job, wtx: &mut WriteTx<'_>) -> (Finish, bool) {
-    FAILED.with(|f| f.set(false));
-    let finish = job(wtx);
-    let failed = FAILED.with(|f| f.get());
-    (finish, !failed)
-}
-
-thread_local! {
-    static FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Called by a job's closure when its work failed, so its savepoint is rolled back.
-pub(crate) fn mark_failed() {
-    FAILED.with(|f| f.set(true));
-}
-
+/// A job that cannot run: its waiter is told why.
 fn fail_job(job: Job, e: &StoreError) {
-    // Run nothing; the job's reply channel is dropped, which its waiter reports as this error.
-    let _ = e;
-    drop(job);
+    let (_, finish) = job(Err(StoreError::Database(format!("could not start the write: {e}"))));
+    finish(Ok(()));
 }

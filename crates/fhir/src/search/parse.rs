@@ -1,7 +1,7 @@
 //! From query-string pairs to a [`SearchRequest`] (R4 §3.1.1: parameters, modifiers, chains,
 //! `_has`, result parameters). Unknown parameters follow `Prefer: handling` (§3.1.1.1.1): strict
 //! refuses the search, lenient ignores them and says so.
-use super::value::{parse_value, split_escaped};
+use super::value::parse_value;
 use super::*;
 use crate::Issue;
 use lantern_r4::{search_param, SearchParamDef};
@@ -399,7 +399,6 @@ fn split_keep_escapes(raw: &str) -> Vec<String> {
             _ => out.last_mut().unwrap().push(c),
         }
     }
-    let _ = split_escaped;
     out.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
