@@ -47,7 +47,16 @@ pub(crate) fn put(
         o.insert("id".into(), Value::String(id.to_string()));
     }
     let index = lantern_fhir::index::extract(&fhir.indexer, &body);
-    Put { rtype: rtype.to_string(), id: id.to_string(), body, index, if_match, create_only }
+    Put {
+        rtype: rtype.to_string(),
+        id: id.to_string(),
+        body,
+        index,
+        if_match,
+        create_only,
+        sec: 0,
+        facts: Vec::new(),
+    }
 }
 
 /// A new server-assigned logical id.

@@ -19,6 +19,17 @@ pub enum AccessFilter {
     TypeIn(Vec<i64>),
     /// Resources carrying none of these security-label bits.
     LabelsNone(i64),
+    /// Resources outside any patient's compartment (Organization, Practitioner, Medication...).
+    NoPatient,
+    /// Resources whose patient (or a record linked to the same person in `person_link`) has a
+    /// current fact in `patient_grant`: one of `subjects`, one of `kinds`, not expired at `at`.
+    /// Probed per row through the (patient, ...) key, so its cost does not grow with the number
+    /// of patients an organisation cares for.
+    PatientFact {
+        subjects: Vec<String>,
+        kinds: Vec<String>,
+        at: i64,
+    },
     And(Vec<AccessFilter>),
     Or(Vec<AccessFilter>),
     Not(Box<AccessFilter>),
@@ -37,7 +48,8 @@ impl AccessFilter {
             }
             let marks = vec!["?"; vals.len()].join(",");
             params.extend(vals);
-            format!("{alias}.{col} IN ({marks})")
+            // NULL-safe, so that Not(...) of it is the exact complement.
+            format!("({alias}.{col} IS NOT NULL AND {alias}.{col} IN ({marks}))")
         }
         match self {
             AccessFilter::All => "1 = 1".into(),
@@ -54,6 +66,30 @@ impl AccessFilter {
             AccessFilter::LabelsNone(bits) => {
                 params.push(SqlValue::Int(*bits));
                 format!("({alias}.sec & ?) = 0")
+            }
+            AccessFilter::NoPatient => format!("{alias}.patient IS NULL"),
+            AccessFilter::PatientFact { subjects, kinds, at } => {
+                if subjects.is_empty() || kinds.is_empty() {
+                    return "1 = 0".into();
+                }
+                let cond = |g: &str, params: &mut Vec<SqlValue>| {
+                    params.extend(subjects.iter().map(|s| SqlValue::from(s.as_str())));
+                    params.extend(kinds.iter().map(|k| SqlValue::from(k.as_str())));
+                    params.push(SqlValue::Int(*at));
+                    format!(
+                        "{g}.subject IN ({}) AND {g}.kind IN ({}) AND ({g}.until IS NULL OR {g}.until > ?)",
+                        vec!["?"; subjects.len()].join(","),
+                        vec!["?"; kinds.len()].join(",")
+                    )
+                };
+                let direct = cond("g", params);
+                let linked = cond("g", params);
+                format!(
+                    "(EXISTS (SELECT 1 FROM patient_grant g WHERE g.patient = {alias}.patient AND {direct}) \
+                     OR EXISTS (SELECT 1 FROM person_link l1 JOIN person_link l2 ON l2.person = l1.person \
+                     JOIN patient_grant g ON g.patient = l2.patient \
+                     WHERE l1.patient = {alias}.patient AND l2.patient <> l1.patient AND {linked}))"
+                )
             }
             AccessFilter::And(v) if v.is_empty() => "1 = 1".into(),
             AccessFilter::Or(v) if v.is_empty() => "1 = 0".into(),

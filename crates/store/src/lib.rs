@@ -29,6 +29,6 @@ pub use clock::{Clock, SystemClock};
 pub use conn::{Conn, Dialect, Row, SqlValue};
 pub use error::StoreError;
 pub use inbox::{InboxEntry, NewInbox};
-pub use model::{HistoryEntry, HistoryQuery, HistoryScope, Op, Put, Stored, Written};
-pub use sql::write::WriteTx;
+pub use model::{Fact, HistoryEntry, HistoryQuery, HistoryScope, Op, Put, Stored, Written};
+pub use sql::write::{WriteEvent, WriteHook, WriteTx};
 pub use store::{Backend, Store};

@@ -54,6 +54,23 @@ pub struct Put {
     pub if_match: Option<i64>,
     /// Fail with a conflict if the resource already exists (create with a chosen id).
     pub create_only: bool,
+    /// Security-label bits (see `AccessFilter::LabelsNone`), decided by the policy layer.
+    pub sec: i64,
+    /// Facts about patients this version asserts (a care relationship, an opt-out); they
+    /// replace whatever the previous version asserted.
+    pub facts: Vec<Fact>,
+}
+
+/// A fact about a patient that the access filter reads (`patient_grant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub patient: String,
+    /// An ODS code, `user:ID`, or `*` for everyone.
+    pub subject: String,
+    pub kind: String,
+    pub since: Option<i64>,
+    /// Microseconds; None: open-ended.
+    pub until: Option<i64>,
 }
 
 /// The history of one resource, one type, or the whole system.

@@ -96,6 +96,66 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_status ON inbox (status, seq);
 "#,
+    // 3: trust. Person membership (the patient index's current answer), per-patient grants that
+    // the access filter probes (care relationships, break-glass, opt-outs), the break-glass
+    // register, and the hash-chained audit log. Every table leads with the patient where it has
+    // one, so it can be distributed with the patient's resources.
+    r#"
+-- Each source Patient belongs to exactly one person at a time (the identity issue keeps this).
+CREATE TABLE person_link (patient TEXT {C} PRIMARY KEY, person TEXT {C} NOT NULL);
+CREATE INDEX person_link_person ON person_link (person, patient);
+
+-- Facts about a patient the access filter reads, each derived from one source (a resource, a
+-- break-glass, an administrator) so that re-deriving replaces exactly what that source said.
+-- subject: an ODS code (care relationships), 'user:ID' (break-glass), '*' (opt-out).
+-- until: microseconds; NULL means open-ended.
+CREATE TABLE patient_grant (
+  patient TEXT {C} NOT NULL,
+  subject TEXT {C} NOT NULL,
+  kind TEXT {C} NOT NULL,
+  source TEXT {C} NOT NULL,
+  since {I},
+  until {I},
+  PRIMARY KEY (patient, subject, kind, source)
+);
+CREATE INDEX patient_grant_source ON patient_grant (source);
+
+CREATE TABLE break_glass (
+  id {AUTO},
+  at {I} NOT NULL,
+  until {I} NOT NULL,
+  user_id TEXT NOT NULL,
+  org TEXT,
+  role TEXT,
+  patient TEXT {C} NOT NULL,
+  reason_code TEXT NOT NULL,
+  reason_text TEXT NOT NULL,
+  reviewed_at {I},
+  reviewer TEXT,
+  outcome TEXT,
+  review_note TEXT
+);
+CREATE INDEX break_glass_open ON break_glass (reviewed_at, id);
+
+-- Append-only audit log. seq is gapless and assigned under the head row's lock; hash =
+-- SHA-256(prev || record), where record is the canonical JSON of the entry.
+CREATE TABLE audit (
+  seq {I} PRIMARY KEY,
+  at {I} NOT NULL,
+  action TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  user_id TEXT,
+  org TEXT,
+  record TEXT NOT NULL,
+  prev {B} NOT NULL,
+  hash {B} NOT NULL
+);
+CREATE INDEX audit_at ON audit (at);
+-- Which patients each entry concerns ("who looked at my record").
+CREATE TABLE audit_patient (patient TEXT {C} NOT NULL, seq {I} NOT NULL, PRIMARY KEY (patient, seq)) {WR};
+-- The chain head: one row, locked by every append.
+CREATE TABLE audit_head (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL);
+"#,
 ];
 
 fn render(sql: &str, d: Dialect) -> String {

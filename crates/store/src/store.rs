@@ -40,6 +40,7 @@ struct Inner {
     catalog: Arc<Catalog>,
     readers: Pool,
     writer: Sender<Job>,
+    hooks: crate::sql::write::Hooks,
 }
 
 impl Store {
@@ -55,10 +56,19 @@ impl Store {
         let mut conn = backend.connect()?;
         crate::schema::migrate(&mut *conn)?;
         let catalog = Arc::new(Catalog::open(&mut *conn)?);
-        let writer = writer::spawn(conn, catalog.clone(), clock.clone())?;
+        let hooks: crate::sql::write::Hooks = Arc::new(parking_lot::RwLock::new(Arc::from(Vec::new())));
+        let writer = writer::spawn(conn, catalog.clone(), clock.clone(), hooks.clone())?;
         let b = backend.clone();
         let readers = Pool::new(backend.readers(), Box::new(move || b.connect()));
-        Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer }) })
+        Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer, hooks }) })
+    }
+
+    /// Adds a hook run inside every later write job (see [`crate::WriteHook`]).
+    pub fn add_hook(&self, hook: Arc<dyn crate::WriteHook>) {
+        let mut h = self.inner.hooks.write();
+        let mut v: Vec<_> = h.iter().cloned().collect();
+        v.push(hook);
+        *h = Arc::from(v);
     }
 
     pub fn describe(&self) -> String {

@@ -8,7 +8,7 @@ use crate::catalog::{Catalog, Pending};
 use crate::clock::Clock;
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::sql::write::WriteTx;
+use crate::sql::write::{Hooks, WriteTx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 
@@ -25,16 +25,17 @@ pub(crate) fn spawn(
     mut conn: Box<dyn Conn>,
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
+    hooks: Hooks,
 ) -> Result<Sender<Job>, StoreError> {
     let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     std::thread::Builder::new()
         .name("lantern-writer".into())
-        .spawn(move || run(&mut *conn, &catalog, &*clock, rx))
+        .spawn(move || run(&mut *conn, &catalog, &*clock, &hooks, rx))
         .map_err(StoreError::db)?;
     Ok(tx)
 }
 
-fn run(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, rx: Receiver<Job>) {
+fn run(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, hooks: &Hooks, rx: Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -43,11 +44,19 @@ fn run(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, rx: Receiver<J
                 Err(_) => break,
             }
         }
-        commit_group(conn, catalog, clock, group);
+        // Hooks are read once per group: one that is installed mid-group applies from the next.
+        let hooks = hooks.read().clone();
+        commit_group(conn, catalog, clock, &hooks, group);
     }
 }
 
-fn commit_group(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, group: Vec<Job>) {
+fn commit_group(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    clock: &dyn Clock,
+    hooks: &[Arc<dyn crate::WriteHook>],
+    group: Vec<Job>,
+) {
     if let Err(e) = conn.batch("BEGIN") {
         for job in group {
             fail_job(job, &e);
@@ -61,7 +70,7 @@ fn commit_group(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, group
             fail_job(job, &e);
             continue;
         }
-        let mut wtx = WriteTx { conn: &mut *conn, catalog, clock, pending: Pending::default() };
+        let mut wtx = WriteTx::new(&mut *conn, catalog, clock, hooks);
         let (ok, finish) = job(Ok(&mut wtx));
         let pending = std::mem::take(&mut wtx.pending);
         if ok {

@@ -9,10 +9,11 @@ use crate::clock::{format_instant, Clock};
 use crate::codec;
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
-use crate::model::{Op, Put, Stored, Written};
+use crate::model::{Fact, Op, Put, Stored, Written};
 use crate::sql::index_rows;
 use lantern_fhir::index::{IndexEntry, IndexValue, ORG_TAG_SYSTEM};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A write transaction in progress. Runs on the store's writer thread; everything it does
 /// commits or rolls back together.
@@ -21,6 +22,31 @@ pub struct WriteTx<'a> {
     pub(crate) catalog: &'a Catalog,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) pending: Pending,
+    hooks: &'a [Arc<dyn WriteHook>],
+    /// True while a hook runs: writes a hook makes do not call the hooks again.
+    in_hook: bool,
+}
+
+/// The hooks installed on a store, shared with its writer thread.
+pub(crate) type Hooks = Arc<parking_lot::RwLock<Arc<[Arc<dyn WriteHook>]>>>;
+
+/// Work that must commit or roll back with every resource write, whichever entry point made
+/// it (HTTP, a transaction bundle, an HL7 v2 feed, an import): the patient index, for one.
+/// Installed by the layer that wires the system together; the store knows nothing of what
+/// the hooks do.
+pub trait WriteHook: Send + Sync + 'static {
+    fn after_write(&self, tx: &mut WriteTx<'_>, event: &WriteEvent<'_>) -> Result<(), StoreError>;
+}
+
+/// One version just written, as a hook sees it.
+#[derive(Debug)]
+pub struct WriteEvent<'a> {
+    pub rtype: &'a str,
+    pub id: &'a str,
+    pub version: i64,
+    /// The resource as stored (None for a deletion).
+    pub body: Option<&'a Value>,
+    pub created: bool,
 }
 
 /// The current row of a resource.
@@ -33,6 +59,31 @@ pub struct Current {
 }
 
 impl<'a> WriteTx<'a> {
+    pub(crate) fn new(
+        conn: &'a mut dyn Conn,
+        catalog: &'a Catalog,
+        clock: &'a dyn Clock,
+        hooks: &'a [Arc<dyn WriteHook>],
+    ) -> WriteTx<'a> {
+        WriteTx { conn, catalog, clock, pending: Pending::default(), hooks, in_hook: false }
+    }
+
+    /// The store's clock, in microseconds since the Unix epoch.
+    pub fn now_micros(&self) -> i64 {
+        self.clock.now_micros()
+    }
+
+    fn run_hooks(&mut self, event: &WriteEvent<'_>) -> Result<(), StoreError> {
+        if self.in_hook || self.hooks.is_empty() {
+            return Ok(());
+        }
+        let hooks = self.hooks;
+        self.in_hook = true;
+        let r = hooks.iter().try_for_each(|h| h.after_write(self, event));
+        self.in_hook = false;
+        r
+    }
+
     pub fn conn(&mut self) -> &mut dyn Conn {
         self.conn
     }
@@ -102,13 +153,14 @@ impl<'a> WriteTx<'a> {
         let rk = match cur {
             Some(c) => {
                 let n = self.conn.execute(
-                    "UPDATE resource SET ver = ?, deleted = 0, updated = ?, org = ?, patient = ? \
+                    "UPDATE resource SET ver = ?, deleted = 0, updated = ?, org = ?, patient = ?, sec = ? \
                      WHERE rk = ? AND ver = ?",
                     &[
                         ver.into(),
                         updated.into(),
                         org.into(),
                         patient.clone().into(),
+                        put.sec.into(),
                         c.rk.into(),
                         c.ver.into(),
                     ],
@@ -125,8 +177,17 @@ impl<'a> WriteTx<'a> {
             }
             None => {
                 let res = self.conn.insert_returning_key(
-                    "INSERT INTO resource (type, id, ver, deleted, updated, org, patient) VALUES (?, ?, ?, 0, ?, ?, ?)",
-                    &[t.into(), put.id.as_str().into(), ver.into(), updated.into(), org.into(), patient.into()],
+                    "INSERT INTO resource (type, id, ver, deleted, updated, org, patient, sec) \
+                     VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+                    &[
+                        t.into(),
+                        put.id.as_str().into(),
+                        ver.into(),
+                        updated.into(),
+                        org.into(),
+                        patient.into(),
+                        put.sec.into(),
+                    ],
                     "rk",
                 );
                 match res {
@@ -151,6 +212,18 @@ impl<'a> WriteTx<'a> {
             ],
         )?;
         index_rows::insert(self.conn, self.catalog, &mut self.pending, &put.rtype, rk, &put.index)?;
+        // A resource seen for the first time has asserted nothing yet: skip the delete.
+        if cur.is_some() || !put.facts.is_empty() {
+            self.replace_facts(&what, &put.facts, cur.is_none())?;
+        }
+        let created = cur.is_none_or(|c| c.deleted);
+        self.run_hooks(&WriteEvent {
+            rtype: &put.rtype,
+            id: &put.id,
+            version: ver,
+            body: Some(&body),
+            created,
+        })?;
         Ok(Written {
             stored: Stored {
                 rtype: put.rtype,
@@ -160,8 +233,42 @@ impl<'a> WriteTx<'a> {
                 deleted: false,
                 body: Some(text),
             },
-            created: cur.is_none_or(|c| c.deleted),
+            created,
         })
+    }
+
+    /// Replaces every fact `source` asserted (a resource `Type/id`, `break-glass:N`, `admin:...`)
+    /// with `facts`.
+    pub fn replace_facts(&mut self, source: &str, facts: &[Fact], fresh: bool) -> Result<(), StoreError> {
+        if !fresh {
+            self.conn.execute("DELETE FROM patient_grant WHERE source = ?", &[source.into()])?;
+        }
+        for f in facts {
+            // The same fact twice from one source (two identical participants) is one fact.
+            let sql = match self.conn.dialect() {
+                crate::conn::Dialect::Sqlite => {
+                    "INSERT OR REPLACE INTO patient_grant (patient, subject, kind, source, since, until) \
+                     VALUES (?, ?, ?, ?, ?, ?)"
+                }
+                crate::conn::Dialect::Postgres => {
+                    "INSERT INTO patient_grant (patient, subject, kind, source, since, until) \
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (patient, subject, kind, source) \
+                     DO UPDATE SET since = EXCLUDED.since, until = EXCLUDED.until"
+                }
+            };
+            self.conn.execute(
+                sql,
+                &[
+                    f.patient.as_str().into(),
+                    f.subject.as_str().into(),
+                    f.kind.as_str().into(),
+                    source.into(),
+                    f.since.into(),
+                    f.until.into(),
+                ],
+            )?;
+        }
+        Ok(())
     }
 
     /// Deletes a resource, keeping its history. Deleting a missing or already deleted resource
@@ -204,6 +311,8 @@ impl<'a> WriteTx<'a> {
             &[c.rk.into(), ver.into(), t.into(), updated.into(), (Op::Delete as i64).into()],
         )?;
         index_rows::remove(self.conn, c.rk)?;
+        self.replace_facts(&what, &[], false)?;
+        self.run_hooks(&WriteEvent { rtype, id, version: ver, body: None, created: false })?;
         Ok(Some(Stored {
             rtype: rtype.into(),
             id: id.into(),
