@@ -6,6 +6,7 @@ mod fhirpath;
 mod import;
 mod link;
 mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,8 @@ enum Command {
     Import(import::Args),
     /// Link people in a CSV file with the patient-matching model (batch evaluation mode).
     Link(link::Args),
+    /// Print a development bearer token (signed with the key in DATA/auth/).
+    Token(token::Args),
     /// Whole-system load benchmarks.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -40,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Feeds(a) => feeds::run(a),
         Command::Import(a) => import::run(a),
         Command::Link(a) => link::run(a),
+        Command::Token(a) => token::run(a),
         Command::Bench(b) => bench::run(b),
     }
 }
