@@ -1,4 +1,5 @@
 //! Command-line interface: one file per subcommand.
+mod audit;
 mod bench;
 mod bench_mllp;
 mod feeds;
@@ -31,6 +32,8 @@ enum Command {
     Link(link::Args),
     /// Print a development bearer token (signed with the key in DATA/auth/).
     Token(token::Args),
+    /// The audit log: verify its hash chain, list records.
+    Audit(audit::Args),
     /// Whole-system load benchmarks.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -44,6 +47,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => import::run(a),
         Command::Link(a) => link::run(a),
         Command::Token(a) => token::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Bench(b) => bench::run(b),
     }
 }

@@ -1,0 +1,163 @@
+//! Appending to the chain (tables of migration 3, `lantern_store::schema`):
+//!
+//! ```text
+//! audit(seq, at, action, outcome, user_id, org, record, prev, hash)
+//!   seq: 1, 2, 3, … gapless, assigned here under the head's lock
+//!   hash = SHA-256(prev || record)        prev of record 1 = 32 zero bytes
+//! audit_patient(patient, seq)             one row per distinct patient the record names
+//! audit_head(id = 1, seq, hash)           the newest record's seq and hash
+//! e.g. (17, 1732544000000000, 'read', 'success', 'u42', 'RVJ', '{"at":…}', <hash 16>, <hash 17>)
+//!      ('p1', 17)   (1, 17, <hash 17>)
+//! ```
+//!
+//! One call costs one head read (PostgreSQL: `FOR UPDATE`, which serialises API nodes that
+//! share the database; SQLite has one writer already), one INSERT per record and per patient row
+//! (PostgreSQL: multi-row, up to 16 per statement), and one head UPDATE — whatever the batch
+//! size. The head lock is held until the writer's group commits, so call [`append`] last in a
+//! job that also writes resources.
+use crate::entry::Entry;
+use lantern_store::{Conn, Dialect, SqlValue, StoreError, WriteTx};
+use sha2::{Digest, Sha256};
+
+/// The `prev` of record 1.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// `SHA-256(prev || record)`.
+pub fn link_hash(prev: &[u8], record: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(record);
+    h.finalize().into()
+}
+
+/// Appends `entries` in order and returns their sequence numbers. Runs inside a write job, so
+/// the records commit (or roll back) with whatever else the job wrote. Entries with `at == 0`
+/// are stamped with the store's clock.
+pub fn append(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<Vec<i64>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = tx.now_micros();
+    let conn = tx.conn();
+    let (mut seq, mut prev) = lock_head(conn)?;
+    let mut audit = Rows::new("audit", "seq, at, action, outcome, user_id, org, record, prev, hash", 9);
+    let mut patients = Rows::new("audit_patient", "patient, seq", 2);
+    let mut seqs = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let (at, text) = if e.at == 0 {
+            let mut stamped = e.clone();
+            stamped.at = now;
+            (now, stamped.canonical()?)
+        } else {
+            (e.at, e.canonical()?)
+        };
+        let hash = link_hash(&prev, text.as_bytes());
+        for p in Entry::patient_rows(&e.patients) {
+            patients.values.extend([p.into(), seq.into()]);
+        }
+        audit.values.extend([
+            seq.into(),
+            at.into(),
+            e.action.as_str().into(),
+            e.outcome.result.as_str().into(),
+            e.agent.user.clone().into(),
+            e.agent.org.clone().into(),
+            text.into(),
+            prev.to_vec().into(),
+            hash.to_vec().into(),
+        ]);
+        prev = hash;
+        seqs.push(seq);
+    }
+    audit.insert(conn)?;
+    patients.insert(conn)?;
+    conn.execute(
+        "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+        &[seq.into(), prev.to_vec().into()],
+    )?;
+    Ok(seqs)
+}
+
+/// Reads (and on PostgreSQL locks) the head, creating it on the first append ever.
+fn lock_head(conn: &mut dyn Conn) -> Result<(i64, [u8; 32]), StoreError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    if let Some(h) = read_head(conn, sql)? {
+        return Ok(h);
+    }
+    // First append: another node may be creating the row too; whoever loses waits for the
+    // winner's commit, does nothing, and then locks the winner's row.
+    conn.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING",
+        &[GENESIS.to_vec().into()],
+    )?;
+    let head = read_head(conn, sql)?.ok_or_else(|| StoreError::Database("the audit head vanished".into()))?;
+    if head.0 == 0 {
+        // A log whose head row was deleted must not restart at record 1: fail closed.
+        if let Some(n) = conn.query_int("SELECT MAX(seq) FROM audit", &[])? {
+            return Err(StoreError::Database(format!(
+                "the audit log holds {n} records but its head row was missing; refusing to append \
+                 (run `lantern audit verify`)"
+            )));
+        }
+    }
+    Ok(head)
+}
+
+/// The head row as (seq, hash), if present.
+pub(crate) fn read_head(conn: &mut dyn Conn, sql: &str) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+    let mut out = None;
+    conn.query(sql, &[], &mut |r| {
+        let seq = r.int(0)?.unwrap_or_default();
+        let hash = r.blob(1)?.unwrap_or_default();
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| StoreError::Database("the audit head's hash is not 32 bytes".into()))?;
+        out = Some((seq, hash));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Rows for one table, inserted as single-row statements on SQLite and as multi-row ones of
+/// 16, 8, 4, 2 or 1 rows on PostgreSQL (the reasons are in `lantern_store::sql::index_rows`:
+/// SQLite's per-job savepoint journal, PostgreSQL's round trips), so that few distinct
+/// statements reach the prepared-statement cache.
+struct Rows {
+    table: &'static str,
+    cols: &'static str,
+    width: usize,
+    values: Vec<SqlValue>,
+}
+
+impl Rows {
+    fn new(table: &'static str, cols: &'static str, width: usize) -> Rows {
+        Rows { table, cols, width, values: Vec::new() }
+    }
+
+    fn insert(&self, conn: &mut dyn Conn) -> Result<(), StoreError> {
+        let sizes: &[usize] = match conn.dialect() {
+            Dialect::Sqlite => &[1],
+            Dialect::Postgres => &[16, 8, 4, 2, 1],
+        };
+        let one = format!("({})", vec!["?"; self.width].join(","));
+        let mut rest: &[SqlValue] = &self.values;
+        while !rest.is_empty() {
+            let n = rest.len() / self.width;
+            let chunk = sizes.iter().copied().find(|c| *c <= n).unwrap_or(1);
+            let (now, later) = rest.split_at(chunk * self.width);
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                self.table,
+                self.cols,
+                vec![one.as_str(); chunk].join(",")
+            );
+            conn.execute(&sql, now)?;
+            rest = later;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! [`Audit`], the handle the service records through: it turns concurrent `record` calls into
+//! as few write jobs as the writer's pace allows (see the crate documentation, "Cost").
+use crate::chain::append;
+use crate::entry::Entry;
+use crate::read::{list, who_looked, Look, Page, Query, Record};
+use crate::verify::{verify, Anchor, VerifyReport};
+use lantern_store::{Store, StoreError};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// The audit log over a store: cheap to clone, one per process (clones share one queue).
+#[derive(Clone)]
+pub struct Audit {
+    store: Store,
+    queue: Arc<Mutex<Queue>>,
+}
+
+/// Entries recorded but not yet taken by a write job, and who waits for them.
+#[derive(Default)]
+struct Queue {
+    entries: Vec<Entry>,
+    waiters: Waiters,
+    /// A job is queued on the writer and has not drained the queue yet.
+    scheduled: bool,
+    /// How many times a job has drained the queue.
+    drains: u64,
+}
+
+type Waiters = Vec<(usize, oneshot::Sender<Result<Vec<i64>, StoreError>>)>;
+
+impl Audit {
+    pub fn new(store: Store) -> Audit {
+        Audit { store, queue: Arc::default() }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Appends `entries` (in order, with consecutive seqs) and returns their seqs once they
+    /// are committed. An error means they were not recorded: the caller must not go on.
+    ///
+    /// Calls made while an earlier one waits for the writer join it: one job, one head read
+    /// and update, for all of them (measured: concurrent single-record appends cost about
+    /// half the writer time they would as separate jobs).
+    pub async fn record(&self, entries: Vec<Entry>) -> Result<Vec<i64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tx, rx) = oneshot::channel();
+        let schedule = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.waiters.push((entries.len(), tx));
+            q.entries.extend(entries);
+            (!std::mem::replace(&mut q.scheduled, true)).then_some(q.drains)
+        };
+        if let Some(drains) = schedule {
+            self.schedule(drains);
+        }
+        rx.await.map_err(|_| StoreError::Unavailable("the audit write was abandoned".into()))?
+    }
+
+    /// Queues one write job that takes everything recorded until the writer reaches it. The
+    /// job's outcome is handed out by a task of its own, so a caller that goes away (a client
+    /// disconnecting) cannot strand the others.
+    fn schedule(&self, drains: u64) {
+        let (queue, store) = (self.queue.clone(), self.store.clone());
+        let job = async move {
+            store
+                .write(move |tx| {
+                    let (entries, waiters) = {
+                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        q.scheduled = false;
+                        q.drains += 1;
+                        (std::mem::take(&mut q.entries), std::mem::take(&mut q.waiters))
+                    };
+                    match append(tx, &entries) {
+                        Ok(seqs) => Ok((seqs, waiters)),
+                        Err(e) => {
+                            for (_, w) in waiters {
+                                let _ =
+                                    w.send(Err(StoreError::Database(format!("audit append failed: {e}"))));
+                            }
+                            Err(e)
+                        }
+                    }
+                })
+                .await
+        };
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            match job.await {
+                Ok((seqs, waiters)) => hand_out(seqs, waiters),
+                Err(e) => {
+                    // A job that never ran (the writer could not start a transaction, or has
+                    // stopped) left the queue undrained: fail its waiters and let the next
+                    // record schedule afresh. (After a failed commit the waiters were dropped
+                    // with the job's result, and each sees its write abandoned: an error too.)
+                    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    if q.scheduled && q.drains == drains {
+                        q.scheduled = false;
+                        q.entries.clear();
+                        for (_, w) in std::mem::take(&mut q.waiters) {
+                            let _ = w.send(Err(StoreError::Database(format!("audit append failed: {e}"))));
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Appends one entry; returns its seq.
+    pub async fn record_one(&self, entry: Entry) -> Result<i64, StoreError> {
+        let seqs = self.record(vec![entry]).await?;
+        seqs.first().copied().ok_or_else(|| StoreError::Database("no audit seq returned".into()))
+    }
+
+    /// Verifies the whole log (see [`verify()`]).
+    pub async fn verify(&self, expect_head: Option<Anchor>) -> Result<VerifyReport, StoreError> {
+        self.store.with_reader(move |c, _| verify(c, expect_head.as_ref())).await
+    }
+
+    /// A page of records (see [`crate::read::list`]).
+    pub async fn list(&self, q: Query) -> Result<Page<Record>, StoreError> {
+        self.store.with_reader(move |c, _| list(c, &q)).await
+    }
+
+    /// A page of the patient-facing list (see [`crate::read::who_looked`]).
+    pub async fn who_looked(
+        &self,
+        patients: Vec<String>,
+        before_seq: Option<i64>,
+        count: usize,
+    ) -> Result<Page<Look>, StoreError> {
+        self.store.with_reader(move |c, _| who_looked(c, &patients, before_seq, count)).await
+    }
+}
+
+/// Gives each waiter its own entries' seqs, in the order they were queued.
+fn hand_out(seqs: Vec<i64>, waiters: Waiters) {
+    let mut rest = seqs.as_slice();
+    for (n, w) in waiters {
+        let (mine, later) = rest.split_at(n.min(rest.len()));
+        rest = later;
+        let _ = w.send(Ok(mine.to_vec()));
+    }
+}
