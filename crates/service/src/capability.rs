@@ -82,6 +82,14 @@ pub fn capability_statement(base: &str, version: &str) -> Value {
         "patchFormat": ["application/json-patch+json"],
         "rest": [{
             "mode": "server",
+            "security": {
+                "cors": false,
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR"}]}],
+                "description": "Every request except this CapabilityStatement needs a bearer JWT from a configured \
+                    issuer (RS256/ES256) carrying SMART v2 scopes, the user, organisation, role and purpose of use. \
+                    What a caller may see is decided by the access policy inside each query; every access is audited.",
+            },
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"}, {"code": "history-system"}],
             "searchParam": [

@@ -2,7 +2,7 @@
 //! §3.1.0.8 conditional create, §3.1.0.4.3 conditional update, §3.1.0.7.1 conditional delete).
 use crate::error::Error;
 use crate::prepare::{self, check, check_type, new_id, valid_id};
-use crate::{Ctx, Fhir};
+use crate::{AuditedWrite, Ctx, Fhir};
 use lantern_fhir::search::{self, SearchRequest};
 use lantern_store::{StoreError, Stored, Written};
 use serde_json::Value;
@@ -12,6 +12,13 @@ use serde_json::Value;
 pub enum Created {
     New(Written),
     Existing(Stored),
+}
+
+fn withheld(rtype: &str, id: &str) -> Error {
+    Error::Forbidden(format!(
+        "{rtype}/{id} is not shared with you under the access policy (no care relationship, \
+         no data-sharing agreement for it, the patient's opt-out, or a legal restriction)"
+    ))
 }
 
 fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
@@ -26,25 +33,42 @@ fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
 }
 
 impl Fhir {
-    pub async fn read(&self, _ctx: &Ctx, rtype: &str, id: &str) -> Result<Stored, Error> {
+    pub async fn read(&self, ctx: &Ctx, rtype: &str, id: &str) -> Result<Stored, Error> {
         check_type(rtype)?;
         let what = format!("{rtype}/{id}");
-        match self.store.read(rtype, id).await? {
+        match self.store.read_as(rtype, id, ctx.access.clone()).await? {
             None => Err(StoreError::NotFound(what).into()),
-            Some(s) if s.deleted => Err(StoreError::Gone(what).into()),
-            Some(s) => Ok(s),
+            Some((s, _)) if s.deleted => Err(StoreError::Gone(what).into()),
+            Some((_, false)) => Err(withheld(rtype, id)),
+            Some((s, true)) => {
+                ctx.saw([&s]);
+                Ok(s)
+            }
         }
     }
 
-    pub async fn vread(&self, _ctx: &Ctx, rtype: &str, id: &str, version: &str) -> Result<Stored, Error> {
+    pub async fn vread(&self, ctx: &Ctx, rtype: &str, id: &str, version: &str) -> Result<Stored, Error> {
         check_type(rtype)?;
         let what = format!("{rtype}/{id}/_history/{version}");
         let v: i64 = version.parse().map_err(|_| StoreError::NotFound(what.clone()))?;
         match self.store.vread(rtype, id, v).await? {
             None => Err(StoreError::NotFound(what).into()),
             Some(s) if s.deleted => Err(StoreError::Gone(what).into()),
-            Some(s) => Ok(s),
+            Some(s) => {
+                self.check_visible(ctx, rtype, id).await?;
+                ctx.saw([&s]);
+                Ok(s)
+            }
         }
+    }
+
+    /// Refuses (403) a resource the caller's access filter withholds. The decision is the
+    /// store's, on the same filter searches use, so a read cannot see what a search would not.
+    pub(crate) async fn check_visible(&self, ctx: &Ctx, rtype: &str, id: &str) -> Result<(), Error> {
+        if ctx.access.is_all() || self.store.is_visible(rtype, id, ctx.access.clone()).await? {
+            return Ok(());
+        }
+        Err(withheld(rtype, id))
     }
 
     /// Create with a server-assigned id; with `if_none_exist`, only if nothing matches.
@@ -59,12 +83,14 @@ impl Fhir {
         check(rtype, &body)?;
         let mut body = body;
         prepare::localise_refs(&mut body, &ctx.base);
-        let put = prepare::put(self, rtype, &new_id(), body, None, true);
+        let put = prepare::put(self, ctx, rtype, &new_id(), body, None, true);
         let cond = if_none_exist.map(|q| parse_query(rtype, q)).transpose()?;
         let rt = rtype.to_string();
+        let ctx = ctx.clone();
         Ok(self
             .store
             .write(move |tx| {
+                ctx.begin(tx);
                 if let Some(q) = &cond {
                     let ids = tx.search_ids(q, 2)?;
                     match ids.len() {
@@ -81,7 +107,9 @@ impl Fhir {
                         }
                     }
                 }
-                Ok(Created::New(tx.put(put)?))
+                let w = tx.put(put)?;
+                ctx.audit(tx, "create", &[AuditedWrite::of(&w.stored)])?;
+                Ok(Created::New(w))
             })
             .await?)
     }
@@ -119,8 +147,17 @@ impl Fhir {
             }
             _ => {}
         }
-        let put = prepare::put(self, rtype, id, body, if_match, false);
-        Ok(self.store.write(move |tx| tx.put(put)).await?)
+        let put = prepare::put(self, ctx, rtype, id, body, if_match, false);
+        let ctx = ctx.clone();
+        Ok(self
+            .store
+            .write(move |tx| {
+                ctx.begin(tx);
+                let w = tx.put(put)?;
+                ctx.audit(tx, "update", &[AuditedWrite::of(&w.stored)])?;
+                Ok(w)
+            })
+            .await?)
     }
 
     /// Conditional update: `PUT Type?criteria`.
@@ -145,10 +182,12 @@ impl Fhir {
         }
         let fhir = self.clone();
         let rt = rtype.to_string();
+        let ctx = ctx.clone();
         // Index extraction needs the final id; it runs inside the job only for this rare path.
         Ok(self
             .store
             .write(move |tx| {
+                ctx.begin(tx);
                 let ids = tx.search_ids(&cond, 2)?;
                 let id = match ids.len() {
                     0 => body_id.unwrap_or_else(new_id),
@@ -171,8 +210,10 @@ impl Fhir {
                         ))
                     }
                 };
-                let put = prepare::put(&fhir, &rt, &id, body, if_match, false);
-                tx.put(put)
+                let put = prepare::put(&fhir, &ctx, &rt, &id, body, if_match, false);
+                let w = tx.put(put)?;
+                ctx.audit(tx, "update", &[AuditedWrite::of(&w.stored)])?;
+                Ok(w)
             })
             .await?)
     }
@@ -180,33 +221,48 @@ impl Fhir {
     /// Delete (idempotent). Returns the deletion version, or None if there was nothing to delete.
     pub async fn delete(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         rtype: &str,
         id: &str,
         if_match: Option<i64>,
     ) -> Result<Option<Stored>, Error> {
         check_type(rtype)?;
         let (t, i) = (rtype.to_string(), id.to_string());
-        Ok(self.store.write(move |tx| tx.delete(&t, &i, if_match)).await?)
+        let ctx = ctx.clone();
+        Ok(self
+            .store
+            .write(move |tx| {
+                ctx.begin(tx);
+                let d = tx.delete(&t, &i, if_match)?;
+                ctx.audit(tx, "delete", &d.iter().map(AuditedWrite::of).collect::<Vec<_>>())?;
+                Ok(d)
+            })
+            .await?)
     }
 
     /// Conditional delete: `DELETE Type?criteria`; more than one match is refused (412).
     pub async fn conditional_delete(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         rtype: &str,
         query: &str,
     ) -> Result<Option<Stored>, Error> {
         check_type(rtype)?;
         let cond = parse_query(rtype, query)?;
         let t = rtype.to_string();
+        let ctx = ctx.clone();
         Ok(self
             .store
             .write(move |tx| {
+                ctx.begin(tx);
                 let ids = tx.search_ids(&cond, 2)?;
                 match ids.len() {
                     0 => Ok(None),
-                    1 => tx.delete(&t, &ids[0], None),
+                    1 => {
+                        let d = tx.delete(&t, &ids[0], None)?;
+                        ctx.audit(tx, "delete", &d.iter().map(AuditedWrite::of).collect::<Vec<_>>())?;
+                        Ok(d)
+                    }
                     _ => Err(StoreError::PreconditionFailed(
                         "the conditional delete's criteria matched more than one resource".into(),
                     )),

@@ -48,6 +48,7 @@ impl Error {
                 vec![Issue::error("conflict", None, m.clone())]
             }
             Error::Store(StoreError::Conflict(m)) => vec![Issue::error("conflict", None, m.clone())],
+            Error::Store(StoreError::Forbidden(m)) => vec![Issue::error("forbidden", None, m.clone())],
             Error::Store(StoreError::TooCostly(m)) => vec![Issue::error("too-costly", None, m.clone())],
             // Internal detail stays in the logs.
             Error::Store(StoreError::Database(_)) => {

@@ -53,6 +53,7 @@ impl Fhir {
             links.push(("next", format!("{path}?_count={count}&_page={n}")));
         }
         let mut b = BundleText::new("searchset", self.store.now_micros(), total, &links);
+        ctx.saw(&resources);
         for s in &resources {
             b.entry(
                 Some(&format!("{}/{}/{}", ctx.base, s.rtype, s.id)),

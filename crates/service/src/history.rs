@@ -67,9 +67,10 @@ impl Fhir {
             if self.store.read(t, id).await?.is_none() {
                 return Err(lantern_store::StoreError::NotFound(format!("{t}/{id}")).into());
             }
+            self.check_visible(ctx, t, id).await?;
         }
         let count = q.count;
-        let (entries, total) = self.store.history(q).await?;
+        let (entries, total) = self.store.history(q, ctx.access.clone()).await?;
         let path = match &scope {
             HistoryScope::System => format!("{}/_history", ctx.base),
             HistoryScope::Type(t) => format!("{}/{t}/_history", ctx.base),
@@ -93,6 +94,7 @@ impl Fhir {
             }
         }
         let mut b = BundleText::new("history", self.store.now_micros(), total, &links);
+        ctx.saw(entries.iter().map(|e| &e.stored));
         for e in &entries {
             let s = &e.stored;
             let (method, url, status) = match e.op {

@@ -2,7 +2,7 @@
 //! shares (R4 §3.1.0.3-4 create/update rules, §2.1.0 resource validation) and the index
 //! extraction, done outside the writer thread so it runs in parallel.
 use crate::error::Error;
-use crate::Fhir;
+use crate::{Ctx, Fhir};
 use lantern_fhir::Issue;
 use lantern_store::Put;
 use serde_json::Value;
@@ -37,6 +37,7 @@ pub(crate) fn check(rtype: &str, body: &Value) -> Result<(), Error> {
 /// A validated write, with its index entries extracted.
 pub(crate) fn put(
     fhir: &Fhir,
+    ctx: &Ctx,
     rtype: &str,
     id: &str,
     mut body: Value,
@@ -46,17 +47,28 @@ pub(crate) fn put(
     if let Some(o) = body.as_object_mut() {
         o.insert("id".into(), Value::String(id.to_string()));
     }
-    let index = lantern_fhir::index::extract(&fhir.indexer, &body);
-    Put {
-        rtype: rtype.to_string(),
-        id: id.to_string(),
-        body,
-        index,
-        if_match,
-        create_only,
-        sec: 0,
-        facts: Vec::new(),
+    if let Some(org) = &ctx.org {
+        set_org_tag(&mut body, org);
     }
+    let (sec, facts) = match &fhir.labeller {
+        Some(l) => l(rtype, id, &mut body, fhir.store.now_micros()),
+        None => (0, Vec::new()),
+    };
+    let index = lantern_fhir::index::extract(&fhir.indexer, &body);
+    Put { rtype: rtype.to_string(), id: id.to_string(), body, index, if_match, create_only, sec, facts }
+}
+
+/// Marks the resource as held by `org`, replacing any organisation tag it carried: a caller
+/// writes for its own organisation only.
+fn set_org_tag(body: &mut Value, org: &str) {
+    use lantern_fhir::index::ORG_TAG_SYSTEM;
+    let Some(obj) = body.as_object_mut() else { return };
+    let meta = obj.entry("meta").or_insert_with(|| Value::Object(Default::default()));
+    let Some(meta) = meta.as_object_mut() else { return };
+    let tags = meta.entry("tag").or_insert_with(|| Value::Array(Vec::new()));
+    let Some(tags) = tags.as_array_mut() else { return };
+    tags.retain(|t| t.get("system").and_then(Value::as_str) != Some(ORG_TAG_SYSTEM));
+    tags.push(serde_json::json!({"system": ORG_TAG_SYSTEM, "code": org}));
 }
 
 /// A new server-assigned logical id.

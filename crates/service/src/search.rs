@@ -100,6 +100,7 @@ impl Fhir {
             links.push(("next", format!("{path}?{}", encode_pairs(&p))));
         }
         let mut b = BundleText::new("searchset", self.store.now_micros(), page.total, &links);
+        ctx.saw(page.matches.iter().chain(page.included.iter()));
         for s in &page.matches {
             b.entry(
                 Some(&format!("{}/{}/{}", ctx.base, s.rtype, s.id)),

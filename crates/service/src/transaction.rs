@@ -12,7 +12,7 @@
 use crate::bundle::BundleText;
 use crate::error::Error;
 use crate::prepare::{self, check, check_type, new_id, valid_id};
-use crate::{Ctx, Fhir};
+use crate::{AuditedWrite, Ctx, Fhir};
 use lantern_fhir::index::IndexValue;
 use lantern_fhir::search::{self, SearchRequest};
 use lantern_fhir::Issue;
@@ -350,6 +350,7 @@ impl Fhir {
                     rewrite_refs(&mut r, &urls);
                     entry.put = Some(prepare::put(
                         self,
+                        ctx,
                         &entry.rtype,
                         &id,
                         r,
@@ -369,15 +370,18 @@ impl Fhir {
             entries.iter().filter(|e| e.method == Method::Get).map(|e| (e.index, e.url.clone())).collect();
         // 4. The job: deletes; then resolve conditional creates/updates and conditional
         // references; then write, swapping provisional ids for real ones.
+        let job_ctx = ctx.clone();
         let results = self
             .store
             .write(move |tx| {
+                job_ctx.begin(tx);
                 if let Some(f) = extra {
                     f(tx)?;
                 }
                 let mut done: Vec<Option<Done>> = (0..n).map(|_| None).collect();
+                let mut audited: Vec<AuditedWrite> = Vec::new();
                 for &i in order.iter().filter(|i| entries[**i].method == Method::Delete) {
-                    done[i] = run_delete(tx, &entries[i]).map_err(|err| with_entry(i, err))?;
+                    done[i] = run_delete(tx, &entries[i], &mut audited).map_err(|err| with_entry(i, err))?;
                 }
                 let mut swap: HashMap<String, String> = HashMap::new(); // "Type/prov" -> "Type/real"
                 let mut by_condition: HashMap<(String, String), String> = HashMap::new();
@@ -423,8 +427,10 @@ impl Fhir {
                     let Some(mut put) = e.put.take() else { continue };
                     apply_swap(&mut put, &swap);
                     let w = tx.put(put).map_err(|err| with_entry(i, err))?;
+                    audited.push(AuditedWrite::of(&w.stored));
                     done[i] = Some(Done::Written { created: w.created, stored: w.stored });
                 }
+                job_ctx.audit(tx, "transaction", &audited)?;
                 Ok(done)
             })
             .await?;
@@ -545,7 +551,11 @@ fn apply_swap(put: &mut Put, swap: &HashMap<String, String>) {
     }
 }
 
-fn run_delete(tx: &mut WriteTx<'_>, e: &Entry) -> Result<Option<Done>, StoreError> {
+fn run_delete(
+    tx: &mut WriteTx<'_>,
+    e: &Entry,
+    audited: &mut Vec<AuditedWrite>,
+) -> Result<Option<Done>, StoreError> {
     let id = match (&e.condition, &e.id) {
         (Some(c), _) => {
             let ids = tx.search_ids(c, 2)?;
@@ -562,7 +572,9 @@ fn run_delete(tx: &mut WriteTx<'_>, e: &Entry) -> Result<Option<Done>, StoreErro
         (None, Some(id)) => id.clone(),
         _ => return Ok(None),
     };
-    tx.delete(&e.rtype, &id, e.if_match)?;
+    if let Some(d) = tx.delete(&e.rtype, &id, e.if_match)? {
+        audited.push(AuditedWrite::of(&d));
+    }
     Ok(Some(Done::Deleted))
 }
 

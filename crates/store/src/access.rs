@@ -5,9 +5,10 @@
 use crate::conn::SqlValue;
 
 /// A condition on a resource row (`resource` table alias given at compile time).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum AccessFilter {
     /// Everything (system tools; the default until policy is configured).
+    #[default]
     All,
     /// Nothing.
     None,
@@ -22,7 +23,8 @@ pub enum AccessFilter {
     /// Resources outside any patient's compartment (Organization, Practitioner, Medication...).
     NoPatient,
     /// Resources whose patient (or a record linked to the same person in `person_link`) has a
-    /// current fact in `patient_grant`: one of `subjects`, one of `kinds`, not expired at `at`.
+    /// current fact in `patient_grant`: one of `subjects`, one of `kinds` (any kind if empty),
+    /// not expired at `at`.
     /// Probed per row through the (patient, ...) key, so its cost does not grow with the number
     /// of patients an organisation cares for.
     PatientFact {
@@ -69,26 +71,30 @@ impl AccessFilter {
             }
             AccessFilter::NoPatient => format!("{alias}.patient IS NULL"),
             AccessFilter::PatientFact { subjects, kinds, at } => {
-                if subjects.is_empty() || kinds.is_empty() {
+                if subjects.is_empty() {
                     return "1 = 0".into();
                 }
-                let cond = |g: &str, params: &mut Vec<SqlValue>| {
+                let cond = |params: &mut Vec<SqlValue>| {
                     params.extend(subjects.iter().map(|s| SqlValue::from(s.as_str())));
-                    params.extend(kinds.iter().map(|k| SqlValue::from(k.as_str())));
+                    let mut c = format!("g.subject IN ({})", vec!["?"; subjects.len()].join(","));
+                    if !kinds.is_empty() {
+                        params.extend(kinds.iter().map(|k| SqlValue::from(k.as_str())));
+                        c.push_str(&format!(" AND g.kind IN ({})", vec!["?"; kinds.len()].join(",")));
+                    }
                     params.push(SqlValue::Int(*at));
-                    format!(
-                        "{g}.subject IN ({}) AND {g}.kind IN ({}) AND ({g}.until IS NULL OR {g}.until > ?)",
-                        vec!["?"; subjects.len()].join(","),
-                        vec!["?"; kinds.len()].join(",")
-                    )
+                    c.push_str(" AND (g.until IS NULL OR g.until > ?)");
+                    c
                 };
-                let direct = cond("g", params);
-                let linked = cond("g", params);
+                let direct = cond(params);
+                let linked = cond(params);
+                // CROSS JOIN fixes the order for SQLite: from this row's patient to the other
+                // records of its person, then their facts by primary key. Any other order would
+                // scan every fact of the subject (an organisation's whole caseload).
                 format!(
                     "(EXISTS (SELECT 1 FROM patient_grant g WHERE g.patient = {alias}.patient AND {direct}) \
-                     OR EXISTS (SELECT 1 FROM person_link l1 JOIN person_link l2 ON l2.person = l1.person \
-                     JOIN patient_grant g ON g.patient = l2.patient \
-                     WHERE l1.patient = {alias}.patient AND l2.patient <> l1.patient AND {linked}))"
+                     OR EXISTS (SELECT 1 FROM person_link l1 CROSS JOIN person_link l2 CROSS JOIN patient_grant g \
+                     WHERE l1.patient = {alias}.patient AND l2.person = l1.person AND l2.patient <> l1.patient \
+                     AND g.patient = l2.patient AND {linked}))"
                 )
             }
             AccessFilter::And(v) if v.is_empty() => "1 = 1".into(),

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The resource failed validation (422).
     #[error("{}", .0.first().map(|i| i.diagnostics.as_str()).unwrap_or("invalid resource"))]
     Unprocessable(Vec<Issue>),
+    /// The caller may not make this write, e.g. change another organisation's record (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Too many matches or too costly to answer.
     #[error("{0}")]
     TooCostly(String),

@@ -14,6 +14,8 @@ pub struct Stored {
     /// The resource's JSON text with `meta.versionId` and `meta.lastUpdated` set; None when
     /// this version is a deletion.
     pub body: Option<String>,
+    /// The patient whose compartment holds the resource (its current version's), for audit.
+    pub patient: Option<String>,
 }
 
 /// Which interaction produced a version (kept in history as Bundle.entry.request.method).

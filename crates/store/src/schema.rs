@@ -119,6 +119,8 @@ CREATE TABLE patient_grant (
   PRIMARY KEY (patient, subject, kind, source)
 );
 CREATE INDEX patient_grant_source ON patient_grant (source);
+-- A user's current break-glass grants, looked up on each of their requests.
+CREATE INDEX patient_grant_subject ON patient_grant (subject, kind, until);
 
 CREATE TABLE break_glass (
   id {AUTO},

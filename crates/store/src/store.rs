@@ -133,13 +133,41 @@ impl Store {
         self.with_reader(move |c, cat| read::read_current(c, cat, &t, &i)).await
     }
 
+    /// The current version and whether `access` lets the caller see it.
+    pub async fn read_as(
+        &self,
+        rtype: &str,
+        id: &str,
+        access: AccessFilter,
+    ) -> Result<Option<(Stored, bool)>, StoreError> {
+        let (t, i) = (rtype.to_string(), id.to_string());
+        self.with_reader(move |c, cat| read::read_current_as(c, cat, &t, &i, &access)).await
+    }
+
     pub async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
         let (t, i) = (rtype.to_string(), id.to_string());
         self.with_reader(move |c, cat| read::read_version(c, cat, &t, &i, version)).await
     }
 
-    pub async fn history(&self, q: HistoryQuery) -> Result<(Vec<HistoryEntry>, Option<i64>), StoreError> {
-        self.with_reader(move |c, cat| read::history(c, cat, &q)).await
+    pub async fn history(
+        &self,
+        q: HistoryQuery,
+        access: AccessFilter,
+    ) -> Result<(Vec<HistoryEntry>, Option<i64>), StoreError> {
+        self.with_reader(move |c, cat| read::history(c, cat, &q, &access)).await
+    }
+
+    /// Whether the current row of a resource passes `access` (false if there is none).
+    pub async fn is_visible(&self, rtype: &str, id: &str, access: AccessFilter) -> Result<bool, StoreError> {
+        let (t, i) = (rtype.to_string(), id.to_string());
+        self.with_reader(move |c, cat| {
+            let Some(t) = cat.type_id(&t) else { return Ok(false) };
+            let mut params: Vec<crate::conn::SqlValue> = vec![t.into(), i.as_str().into()];
+            let cond = access.to_sql("r", &mut params);
+            let sql = format!("SELECT 1 FROM resource r WHERE r.type = ? AND r.id = ? AND {cond}");
+            Ok(c.query_int(&sql, &params)?.is_some())
+        })
+        .await
     }
 
     /// A page of search results under `access` (see [`crate::search`]).

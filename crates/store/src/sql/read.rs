@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::model::{HistoryEntry, HistoryQuery, HistoryScope, Op, Stored};
 
 fn stored_from(r: &dyn Row, catalog: &Catalog, first: usize) -> Result<Stored, StoreError> {
-    // Columns from `first`: type, id, ver, updated, op, body
+    // Columns from `first`: type, id, ver, updated, op, body, patient
     let t = r.int(first)?.unwrap_or(0);
     let body = r.blob(first + 5)?;
     let op = Op::from_i64(r.int(first + 4)?.unwrap_or(0));
@@ -21,6 +21,7 @@ fn stored_from(r: &dyn Row, catalog: &Catalog, first: usize) -> Result<Stored, S
             Some(b) => Some(codec::decode(&b)?),
             None => None,
         },
+        patient: r.text(first + 6)?,
     })
 }
 
@@ -33,11 +34,40 @@ pub fn read_current(
     let Some(t) = catalog.type_id(rtype) else { return Ok(None) };
     let mut out = None;
     conn.query(
-        "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body FROM resource r \
+        "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body, r.patient FROM resource r \
          JOIN version v ON v.rk = r.rk AND v.ver = r.ver WHERE r.type = ? AND r.id = ?",
         &[t.into(), id.into()],
         &mut |r| {
             out = Some(stored_from(r, catalog, 0)?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// The current version and whether `access` lets the caller see it, in one statement.
+pub fn read_current_as(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    rtype: &str,
+    id: &str,
+    access: &crate::AccessFilter,
+) -> Result<Option<(Stored, bool)>, StoreError> {
+    let Some(t) = catalog.type_id(rtype) else { return Ok(None) };
+    let mut params: Vec<SqlValue> = Vec::new();
+    let visible = access.to_sql("r", &mut params);
+    params.push(t.into());
+    params.push(id.into());
+    let mut out = None;
+    conn.query(
+        &format!(
+            "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body, r.patient, \
+             CASE WHEN {visible} THEN 1 ELSE 0 END FROM resource r \
+             JOIN version v ON v.rk = r.rk AND v.ver = r.ver WHERE r.type = ? AND r.id = ?"
+        ),
+        &params,
+        &mut |r| {
+            out = Some((stored_from(r, catalog, 0)?, r.int(7)?.unwrap_or(0) == 1));
             Ok(())
         },
     )?;
@@ -54,7 +84,7 @@ pub fn read_version(
     let Some(t) = catalog.type_id(rtype) else { return Ok(None) };
     let mut out = None;
     conn.query(
-        "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body FROM resource r \
+        "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body, r.patient FROM resource r \
          JOIN version v ON v.rk = r.rk WHERE r.type = ? AND r.id = ? AND v.ver = ?",
         &[t.into(), id.into(), ver.into()],
         &mut |r| {
@@ -75,7 +105,7 @@ pub fn read_many(
     for chunk in rks.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let sql = format!(
-            "SELECT r.rk, r.type, r.id, v.ver, v.updated, v.op, v.body FROM resource r \
+            "SELECT r.rk, r.type, r.id, v.ver, v.updated, v.op, v.body, r.patient FROM resource r \
              JOIN version v ON v.rk = r.rk AND v.ver = r.ver WHERE r.rk IN ({marks})"
         );
         let params: Vec<SqlValue> = chunk.iter().map(|k| SqlValue::Int(*k)).collect();
@@ -93,9 +123,15 @@ pub fn history(
     conn: &mut dyn Conn,
     catalog: &Catalog,
     q: &HistoryQuery,
+    access: &crate::AccessFilter,
 ) -> Result<(Vec<HistoryEntry>, Option<i64>), StoreError> {
     let mut cond = vec!["1 = 1".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
+    // The filter reads the resource row (who holds it, whose it is, its labels), so totals and
+    // pages count only what the caller may see.
+    if !access.is_all() {
+        cond.push(access.to_sql("r", &mut params));
+    }
     match &q.scope {
         HistoryScope::System => {}
         HistoryScope::Type(t) => {
@@ -119,7 +155,8 @@ pub fn history(
         params.push(b.into());
     }
     let where_ = cond.join(" AND ");
-    let total = conn.query_int(&format!("SELECT COUNT(*) FROM version v WHERE {where_}"), &params)?;
+    let from = if access.is_all() { "version v" } else { "version v JOIN resource r ON r.rk = v.rk" };
+    let total = conn.query_int(&format!("SELECT COUNT(*) FROM {from} WHERE {where_}"), &params)?;
     let mut page_params = params.clone();
     let mut page_where = where_.clone();
     if let Some(below) = q.below_seq {
@@ -128,7 +165,7 @@ pub fn history(
     }
     page_params.push((q.count as i64).into());
     let sql = format!(
-        "SELECT v.seq, v.type, r.id, v.ver, v.updated, v.op, v.body FROM version v \
+        "SELECT v.seq, v.type, r.id, v.ver, v.updated, v.op, v.body, r.patient FROM version v \
          JOIN resource r ON r.rk = v.rk WHERE {page_where} ORDER BY v.seq DESC LIMIT ?"
     );
     let mut out = Vec::new();

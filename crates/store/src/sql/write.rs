@@ -25,6 +25,36 @@ pub struct WriteTx<'a> {
     hooks: &'a [Arc<dyn WriteHook>],
     /// True while a hook runs: writes a hook makes do not call the hooks again.
     in_hook: bool,
+    session: WriteSession,
+}
+
+/// Who a write job acts for: set by the service from the request before it writes, and
+/// enforced here so that every write path (REST, bundles, feeds) obeys it. The default is a
+/// system session that may do anything.
+#[derive(Clone, Default)]
+pub struct WriteSession {
+    /// What conditional operations may see: a match the caller could not read is no match.
+    pub access: crate::AccessFilter,
+    /// The organisation the caller writes for: it may not change or delete another's records.
+    pub org: Option<String>,
+    /// Whether the caller may make a given kind of write to a type (scopes).
+    pub may: Option<WriteCheck>,
+}
+
+/// Decides whether a kind of write to a resource type is allowed, with the reason if not.
+pub type WriteCheck = Arc<dyn Fn(&str, WriteKind) -> Result<(), String> + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    Create,
+    Update,
+    Delete,
+}
+
+impl std::fmt::Debug for WriteSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSession").field("access", &self.access).field("org", &self.org).finish()
+    }
 }
 
 /// The hooks installed on a store, shared with its writer thread.
@@ -50,12 +80,14 @@ pub struct WriteEvent<'a> {
 }
 
 /// The current row of a resource.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Current {
     pub rk: i64,
     pub ver: i64,
     pub deleted: bool,
     pub updated: i64,
+    /// The organisation holding it.
+    pub org: Option<String>,
 }
 
 impl<'a> WriteTx<'a> {
@@ -65,7 +97,43 @@ impl<'a> WriteTx<'a> {
         clock: &'a dyn Clock,
         hooks: &'a [Arc<dyn WriteHook>],
     ) -> WriteTx<'a> {
-        WriteTx { conn, catalog, clock, pending: Pending::default(), hooks, in_hook: false }
+        WriteTx {
+            conn,
+            catalog,
+            clock,
+            pending: Pending::default(),
+            hooks,
+            in_hook: false,
+            session: Default::default(),
+        }
+    }
+
+    /// Acts for `session` from now on in this job.
+    pub fn set_session(&mut self, session: WriteSession) {
+        self.session = session;
+    }
+
+    pub fn session(&self) -> &WriteSession {
+        &self.session
+    }
+
+    /// Refuses a write the session may not make. Hooks write on the system's behalf.
+    fn guard(&self, rtype: &str, id: &str, kind: WriteKind, cur: Option<&Current>) -> Result<(), StoreError> {
+        if self.in_hook {
+            return Ok(());
+        }
+        if let Some(may) = &self.session.may {
+            may(rtype, kind).map_err(StoreError::Forbidden)?;
+        }
+        if let (Some(mine), Some(c)) = (&self.session.org, cur) {
+            if !c.deleted && c.org.as_deref().is_some_and(|o| o != mine) {
+                return Err(StoreError::Forbidden(format!(
+                    "{rtype}/{id} is held by {}; {mine} may not change or delete it",
+                    c.org.as_deref().unwrap_or("")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The store's clock, in microseconds since the Unix epoch.
@@ -122,7 +190,8 @@ impl<'a> WriteTx<'a> {
         req.include.clear();
         req.revinclude.clear();
         let now = self.clock.now_micros();
-        crate::search::search_ids(self.conn, self.catalog, &req, &crate::AccessFilter::All, now)
+        let access = if self.in_hook { crate::AccessFilter::All } else { self.session.access.clone() };
+        crate::search::search_ids(self.conn, self.catalog, &req, &access, now)
     }
 
     /// Writes a new version of a resource.
@@ -130,11 +199,14 @@ impl<'a> WriteTx<'a> {
         let t = self.type_id(&put.rtype)?;
         let cur = current(self.conn, t, &put.id)?;
         let what = format!("{}/{}", put.rtype, put.id);
-        if put.create_only && cur.is_some_and(|c| !c.deleted) {
+        let kind =
+            if cur.as_ref().is_some_and(|c| !c.deleted) { WriteKind::Update } else { WriteKind::Create };
+        self.guard(&put.rtype, &put.id, kind, cur.as_ref())?;
+        if put.create_only && cur.as_ref().is_some_and(|c| !c.deleted) {
             return Err(StoreError::Conflict(format!("{what} already exists")));
         }
         if let Some(expected) = put.if_match {
-            let actual = cur.filter(|c| !c.deleted).map(|c| c.ver);
+            let actual = cur.as_ref().filter(|c| !c.deleted).map(|c| c.ver);
             if actual != Some(expected) {
                 return Err(StoreError::VersionConflict {
                     what,
@@ -143,15 +215,16 @@ impl<'a> WriteTx<'a> {
                 });
             }
         }
-        let ver = cur.map_or(1, |c| c.ver + 1);
-        let updated = self.clock.now_micros().max(cur.map_or(i64::MIN, |c| c.updated + 1));
+        let ver = cur.as_ref().map_or(1, |c| c.ver + 1);
+        let updated = self.clock.now_micros().max(cur.as_ref().map_or(i64::MIN, |c| c.updated + 1));
         let mut body = put.body;
         stamp_meta(&mut body, &put.id, ver, updated);
         let text = serde_json::to_string(&body).map_err(StoreError::db)?;
         let org = owning_org(&body);
         let patient = compartment_patient(&put.rtype, &put.id, &put.index);
+        let patient_col = patient.clone();
         let rk = match cur {
-            Some(c) => {
+            Some(ref c) => {
                 let n = self.conn.execute(
                     "UPDATE resource SET ver = ?, deleted = 0, updated = ?, org = ?, patient = ?, sec = ? \
                      WHERE rk = ? AND ver = ?",
@@ -216,7 +289,7 @@ impl<'a> WriteTx<'a> {
         if cur.is_some() || !put.facts.is_empty() {
             self.replace_facts(&what, &put.facts, cur.is_none())?;
         }
-        let created = cur.is_none_or(|c| c.deleted);
+        let created = cur.as_ref().is_none_or(|c| c.deleted);
         self.run_hooks(&WriteEvent {
             rtype: &put.rtype,
             id: &put.id,
@@ -232,6 +305,7 @@ impl<'a> WriteTx<'a> {
                 updated,
                 deleted: false,
                 body: Some(text),
+                patient: patient_col,
             },
             created,
         })
@@ -282,8 +356,11 @@ impl<'a> WriteTx<'a> {
         let t = self.type_id(rtype)?;
         let cur = current(self.conn, t, id)?;
         let what = format!("{rtype}/{id}");
+        if cur.as_ref().is_some_and(|c| !c.deleted) {
+            self.guard(rtype, id, WriteKind::Delete, cur.as_ref())?;
+        }
         if let Some(expected) = if_match {
-            let actual = cur.filter(|c| !c.deleted).map(|c| c.ver);
+            let actual = cur.as_ref().filter(|c| !c.deleted).map(|c| c.ver);
             if actual != Some(expected) {
                 return Err(StoreError::VersionConflict {
                     what,
@@ -292,7 +369,7 @@ impl<'a> WriteTx<'a> {
                 });
             }
         }
-        let Some(c) = cur.filter(|c| !c.deleted) else { return Ok(None) };
+        let Some(c) = cur.as_ref().filter(|c| !c.deleted) else { return Ok(None) };
         let ver = c.ver + 1;
         let updated = self.clock.now_micros().max(c.updated + 1);
         let n = self.conn.execute(
@@ -320,6 +397,7 @@ impl<'a> WriteTx<'a> {
             updated,
             deleted: true,
             body: None,
+            patient: None,
         }))
     }
 }
@@ -327,7 +405,7 @@ impl<'a> WriteTx<'a> {
 pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Current>, StoreError> {
     let mut out = None;
     conn.query(
-        "SELECT rk, ver, deleted, updated FROM resource WHERE type = ? AND id = ?",
+        "SELECT rk, ver, deleted, updated, org FROM resource WHERE type = ? AND id = ?",
         &[t.into(), id.into()],
         &mut |r| {
             out = Some(Current {
@@ -335,6 +413,7 @@ pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Cu
                 ver: r.int(1)?.unwrap_or(0),
                 deleted: r.int(2)?.unwrap_or(0) != 0,
                 updated: r.int(3)?.unwrap_or(0),
+                org: r.text(4)?,
             });
             Ok(())
         },
