@@ -1,0 +1,550 @@
+//! The access policy tested as an attacker would: a small region (two GP practices, an acute
+//! trust, a council's social care) with agreements, care relationships, an opt-out and legally
+//! restricted data, then every read path — reads, searches with totals and paging, `_include`,
+//! `_revinclude`, chains, `_has`, history, `$everything`, conditional create — asked by each
+//! user, on both backends. A path that reveals a withheld resource, or even its existence
+//! through a total or a match, fails the test. Finally the compiled SQL filter and the Rust
+//! explanation are checked to agree on every resource for every user.
+use lantern_policy::explain::{decide, FactRow, Row};
+use lantern_policy::{Policy, PolicyConfig, Requester};
+use lantern_service::{error_status, Created, Ctx, Fhir};
+use lantern_store::HistoryScope;
+use lantern_testkit::client::pairs;
+use lantern_testkit::{backend_tests, json, parse, BASE};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+const GP1: &str = "A81001";
+const GP2: &str = "A81002";
+const ACUTE: &str = "RVJ";
+const SOCIAL: &str = "SC100";
+const SNOMED: &str = "http://snomed.info/sct";
+
+fn policy() -> Arc<Policy> {
+    let cfg = PolicyConfig::from_toml(&format!(
+        r#"
+[[policy.organisation]]
+ods = "{GP1}"
+kind = "gp"
+[[policy.organisation]]
+ods = "{GP2}"
+kind = "gp"
+[[policy.organisation]]
+ods = "{ACUTE}"
+kind = "acute"
+[[policy.organisation]]
+ods = "{SOCIAL}"
+kind = "social-care"
+
+[[policy.agreement]]
+id = "gp-to-acute"
+from = ["kind:gp"]
+to = ["kind:acute"]
+categories = ["demographics", "medications", "allergies", "problems"]
+
+[[policy.agreement]]
+id = "acute-to-gp"
+from = ["{ACUTE}"]
+to = ["kind:gp"]
+categories = ["*"]
+
+[[policy.agreement]]
+id = "gp-to-gp"
+from = ["kind:gp"]
+to = ["kind:gp"]
+categories = ["*"]
+
+[[policy.agreement]]
+id = "social-to-gp"
+from = ["kind:social-care"]
+to = ["kind:gp"]
+categories = ["care-plans"]
+"#
+    ))
+    .expect("policy config");
+    Arc::new(Policy::new(cfg).expect("policy"))
+}
+
+fn with_policy(fhir: Fhir, p: &Arc<Policy>) -> Fhir {
+    let p = p.clone();
+    fhir.with_labeller(Arc::new(move |t, id, body, now| p.label(t, id, body, now)))
+}
+
+/// A context writing for `org` (as a feed or user of that organisation would).
+fn writer(org: &str) -> Ctx {
+    let mut c = Ctx::system(BASE);
+    c.org = Some(org.into());
+    c
+}
+
+fn reader(fhir: &Fhir, p: &Policy, r: &Requester) -> Ctx {
+    let mut c = Ctx::system(BASE);
+    let store = fhir.store.clone();
+    c.access = p.compile(r, &|t| store.catalog().type_id(t), fhir.store.now_micros());
+    c.org = r.org.clone();
+    c
+}
+
+/// The region: returns name -> "Type/id".
+async fn region(fhir: &Fhir) -> BTreeMap<&'static str, String> {
+    let mut out = BTreeMap::new();
+    async fn put(fhir: &Fhir, org: &str, body: Value) -> String {
+        let t = body["resourceType"].as_str().unwrap().to_string();
+        match fhir.create(&writer(org), &t, body, None).await.expect("create") {
+            Created::New(w) => format!("{}/{}", w.stored.rtype, w.stored.id),
+            Created::Existing(s) => format!("{}/{}", s.rtype, s.id),
+        }
+    }
+    let code = |c: &str| json!({"coding": [{"system": SNOMED, "code": c}]});
+    let p1 =
+        put(fhir, GP1, json!({"resourceType": "Patient", "name": [{"family": "One", "given": ["Pat"]}]}))
+            .await;
+    let p2 = put(fhir, GP1, json!({"resourceType": "Patient", "name": [{"family": "Two"}]})).await;
+    let p3 = put(fhir, GP2, json!({"resourceType": "Patient", "name": [{"family": "Three"}]})).await;
+    let subj = |p: &str| json!({"reference": p});
+    out.insert(
+        "org",
+        put(fhir, ACUTE, json!({"resourceType": "Organization", "name": "Riverside Acute"})).await,
+    );
+    // P1: registered at GP1, in hospital at ACUTE now.
+    out.insert(
+        "p1_htn",
+        put(fhir, GP1, json!({"resourceType": "Condition", "subject": subj(&p1), "code": code("38341003")}))
+            .await,
+    );
+    let sti =
+        put(fhir, GP1, json!({"resourceType": "Condition", "subject": subj(&p1), "code": code("15628003")}))
+            .await;
+    out.insert("p1_sti", sti.clone());
+    out.insert(
+        "p1_med",
+        put(
+            fhir,
+            GP1,
+            json!({"resourceType": "MedicationStatement", "status": "active",
+        "subject": subj(&p1), "medicationCodeableConcept": {"text": "ramipril"}}),
+        )
+        .await,
+    );
+    out.insert(
+        "p1_allergy",
+        put(
+            fhir,
+            GP1,
+            json!({"resourceType": "AllergyIntolerance", "patient": subj(&p1),
+        "code": {"text": "penicillin"}}),
+        )
+        .await,
+    );
+    out.insert(
+        "p1_gp_obs",
+        put(
+            fhir,
+            GP1,
+            json!({"resourceType": "Observation", "status": "final",
+        "subject": subj(&p1), "code": {"text": "HbA1c"}}),
+        )
+        .await,
+    );
+    out.insert(
+        "p1_enc",
+        put(
+            fhir,
+            ACUTE,
+            json!({"resourceType": "Encounter", "status": "in-progress",
+        "class": {"code": "IMP"}, "subject": subj(&p1)}),
+        )
+        .await,
+    );
+    // The hospital's own observation points at the GP's restricted diagnosis.
+    out.insert(
+        "p1_acute_obs",
+        put(
+            fhir,
+            ACUTE,
+            json!({"resourceType": "Observation", "status": "final",
+        "subject": subj(&p1), "code": {"text": "swab"}, "focus": [{"reference": sti}]}),
+        )
+        .await,
+    );
+    out.insert(
+        "p1_careplan",
+        put(
+            fhir,
+            SOCIAL,
+            json!({"resourceType": "CarePlan", "status": "active",
+        "intent": "plan", "subject": subj(&p1)}),
+        )
+        .await,
+    );
+    // P2: registered at GP1, opted out, also in hospital.
+    out.insert(
+        "p2_cond",
+        put(fhir, GP1, json!({"resourceType": "Condition", "subject": subj(&p2), "code": code("38341003")}))
+            .await,
+    );
+    out.insert("p2_optout", put(fhir, GP1, json!({"resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": subj(&p2), "policyRule": {"text": "local opt-out"}, "provision": {"type": "deny"}})).await);
+    out.insert(
+        "p2_enc",
+        put(
+            fhir,
+            ACUTE,
+            json!({"resourceType": "Encounter", "status": "in-progress",
+        "class": {"code": "IMP"}, "subject": subj(&p2)}),
+        )
+        .await,
+    );
+    // P3: at GP2 only.
+    out.insert(
+        "p3_cond",
+        put(fhir, GP2, json!({"resourceType": "Condition", "subject": subj(&p3), "code": code("38341003")}))
+            .await,
+    );
+    out.insert("p1", p1);
+    out.insert("p2", p2);
+    out.insert("p3", p3);
+    out
+}
+
+/// Who sees what, by name (everything else must be invisible).
+fn expected(user: &str) -> BTreeSet<&'static str> {
+    let v: &[&str] = match user {
+        // Own data, reference data, and GP1's shareable categories for P1 (not the STI, not
+        // the results category); P2's GP data is hidden by the opt-out.
+        "acute" => &["org", "p1", "p1_htn", "p1_med", "p1_allergy", "p1_enc", "p1_acute_obs", "p2_enc"],
+        // Everything GP1 holds, the hospital's data for its registered P1 (not P2: opted out),
+        // and social care's care plan for P1.
+        "gp1" => &[
+            "org",
+            "p1",
+            "p2",
+            "p1_htn",
+            "p1_sti",
+            "p1_med",
+            "p1_allergy",
+            "p1_gp_obs",
+            "p1_enc",
+            "p1_acute_obs",
+            "p1_careplan",
+            "p2_cond",
+            "p2_optout",
+        ],
+        // No relationship with P1 or P2: only its own patient.
+        "gp2" => &["org", "p3", "p3_cond"],
+        // No agreement shares anything with social care: only its own care plan.
+        "social" => &["org", "p1_careplan"],
+        _ => &[],
+    };
+    v.iter().copied().collect()
+}
+
+fn requester(user: &str) -> Requester {
+    match user {
+        "acute" => Requester::user("dr-acute", ACUTE, "ae-doctor"),
+        "gp1" => Requester::user("dr-gp1", GP1, "gp"),
+        "gp2" => Requester::user("dr-gp2", GP2, "gp"),
+        _ => Requester::user("sw-1", SOCIAL, "social-worker"),
+    }
+}
+
+const USERS: &[&str] = &["acute", "gp1", "gp2", "social"];
+
+fn refs_of(bundle: &Value, mode: &str) -> BTreeSet<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] == mode)
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["resource"]["id"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn search(fhir: &Fhir, c: &Ctx, rtype: Option<&str>, q: &str) -> Value {
+    parse(&fhir.search(c, rtype, &pairs(q)).await.expect("search"))
+}
+
+async fn leak_matrix(fhir: Fhir) {
+    let p = policy();
+    let fhir = with_policy(fhir, &p);
+    let names = region(&fhir).await;
+    let by_ref: BTreeMap<String, &str> = names.iter().map(|(k, v)| (v.clone(), *k)).collect();
+    let all: BTreeSet<String> = names.values().cloned().collect();
+    for user in USERS {
+        let want: BTreeSet<String> = expected(user).iter().map(|n| names[n].clone()).collect();
+        let c = reader(&fhir, &p, &requester(user));
+        let name = |r: &String| by_ref.get(r).copied().unwrap_or("?");
+        // Reads: 200 exactly for what is visible, 403 otherwise.
+        for r in &all {
+            let (t, id) = r.split_once('/').unwrap();
+            let got = fhir.read(&c, t, id).await;
+            assert_eq!(got.is_ok(), want.contains(r), "{user} read {}: {:?}", name(r), got.as_ref().err());
+            if let Err(e) = got {
+                assert_eq!(error_status(&e), 403);
+            }
+            let v = fhir.vread(&c, t, id, "1").await;
+            assert_eq!(v.is_ok(), want.contains(r), "{user} vread {}", name(r));
+        }
+        // Searches of every type, with accurate totals, one page and many pages of one.
+        for t in [
+            "Patient",
+            "Condition",
+            "Observation",
+            "Encounter",
+            "MedicationStatement",
+            "AllergyIntolerance",
+            "CarePlan",
+            "Consent",
+            "Organization",
+        ] {
+            let want_t: BTreeSet<String> =
+                want.iter().filter(|r| r.starts_with(&format!("{t}/"))).cloned().collect();
+            let b = search(&fhir, &c, Some(t), "_total=accurate").await;
+            assert_eq!(refs_of(&b, "match"), want_t, "{user} search {t}");
+            assert_eq!(b["total"], json!(want_t.len()), "{user} total {t}");
+            let mut paged = BTreeSet::new();
+            let mut next = Some(format!("_count=1&_total=accurate"));
+            while let Some(q) = next {
+                let b = search(&fhir, &c, Some(t), &q).await;
+                assert_eq!(b["total"], json!(want_t.len()), "{user} paged total {t}");
+                paged.extend(refs_of(&b, "match"));
+                next = b["link"].as_array().and_then(|l| {
+                    l.iter()
+                        .find(|l| l["relation"] == "next")
+                        .map(|l| l["url"].as_str().unwrap().split_once('?').unwrap().1.to_string())
+                });
+            }
+            assert_eq!(paged, want_t, "{user} paged {t}");
+        }
+        // Includes and reverse includes never bring in what is withheld.
+        for (t, q) in [
+            ("Condition", "_include=Condition:subject"),
+            ("Encounter", "_include=Encounter:subject"),
+            ("Observation", "_include=Observation:focus&_include=Observation:subject"),
+            (
+                "Patient",
+                "_revinclude=Condition:subject&_revinclude=Observation:subject&_revinclude=Consent:patient",
+            ),
+            ("Patient", "_revinclude=*"),
+            ("Encounter", "_include=*&_revinclude=*"),
+        ] {
+            let b = search(&fhir, &c, Some(t), q).await;
+            for r in refs_of(&b, "include").union(&refs_of(&b, "match")) {
+                assert!(want.contains(r), "{user} {t}?{q} revealed {}", name(r));
+            }
+        }
+        // Chains and _has through withheld resources match nothing they should not.
+        let sti_chain =
+            search(&fhir, &c, Some("Observation"), "focus:Condition.code=15628003&_total=accurate").await;
+        let sees_sti = want.contains(&names["p1_sti"]);
+        assert_eq!(
+            sti_chain["total"],
+            json!(usize::from(sees_sti && want.contains(&names["p1_acute_obs"]))),
+            "{user} chain"
+        );
+        let has =
+            search(&fhir, &c, Some("Patient"), "_has:Condition:subject:code=15628003&_total=accurate").await;
+        assert_eq!(has["total"], json!(usize::from(sees_sti)), "{user} _has reveals the STI diagnosis");
+        let has_optout =
+            search(&fhir, &c, Some("Patient"), "_has:Consent:patient:status=active&_total=accurate").await;
+        assert_eq!(
+            refs_of(&has_optout, "match").len(),
+            usize::from(want.contains(&names["p2_optout"])),
+            "{user} _has consent"
+        );
+        let chain_p3 =
+            search(&fhir, &c, Some("Condition"), "subject:Patient.family=Three&_total=accurate").await;
+        assert_eq!(
+            chain_p3["total"],
+            json!(usize::from(want.contains(&names["p3_cond"]))),
+            "{user} chain to P3"
+        );
+        // History: type and system history count only what is visible; instance history of a
+        // withheld resource is refused.
+        let h = parse(&fhir.history(&c, HistoryScope::Type("Condition".into()), &[]).await.unwrap());
+        let want_c = want.iter().filter(|r| r.starts_with("Condition/")).count();
+        assert_eq!(h["total"], json!(want_c), "{user} Condition history");
+        let hs = parse(&fhir.history(&c, HistoryScope::System, &[]).await.unwrap());
+        assert_eq!(hs["total"], json!(want.len()), "{user} system history");
+        let (t, id) = names["p1_sti"].split_once('/').unwrap();
+        let hi = fhir.history(&c, HistoryScope::Instance(t.into(), id.into()), &[]).await;
+        assert_eq!(hi.is_ok(), sees_sti, "{user} STI instance history");
+        // $everything: only what is visible, and refused when the patient is.
+        for pt in ["p1", "p2", "p3"] {
+            let id = names[pt].trim_start_matches("Patient/").to_string();
+            match fhir.everything(&c, vec![id], &pairs("_count=2")).await {
+                Ok(_) => {
+                    assert!(want.contains(&names[pt]), "{user} $everything on {pt} allowed");
+                    let mut seen = BTreeSet::new();
+                    let mut page = None::<String>;
+                    loop {
+                        let q = match &page {
+                            Some(p) => format!("_count=2&_page={p}"),
+                            None => "_count=2".into(),
+                        };
+                        let b = parse(
+                            &fhir.everything(&c, vec![names[pt][8..].to_string()], &pairs(&q)).await.unwrap(),
+                        );
+                        seen.extend(refs_of(&b, "match"));
+                        page = b["link"].as_array().and_then(|l| {
+                            l.iter().find(|l| l["relation"] == "next").and_then(|l| {
+                                l["url"].as_str().unwrap().split("_page=").nth(1).map(str::to_string)
+                            })
+                        });
+                        if page.is_none() {
+                            break;
+                        }
+                    }
+                    for r in &seen {
+                        assert!(want.contains(r), "{user} $everything {pt} revealed {}", name(r));
+                    }
+                }
+                Err(e) => {
+                    assert!(!want.contains(&names[pt]), "{user} $everything on {pt} refused: {e}");
+                    assert_eq!(error_status(&e), 403);
+                }
+            }
+        }
+    }
+    // A conditional create never "finds" a withheld resource. (After the loop above: the
+    // resources it creates would change what the others' history shows.)
+    for user in USERS {
+        let want: BTreeSet<String> = expected(user).iter().map(|n| names[n].clone()).collect();
+        let p3_cond_id = names["p3_cond"].trim_start_matches("Condition/");
+        let mut w = reader(&fhir, &p, &requester(user));
+        w.org = requester(user).org;
+        let created = fhir
+            .create(
+                &w,
+                "Condition",
+                json!({"resourceType": "Condition", "subject": {"reference": names["p3"]}}),
+                Some(&format!("_id={p3_cond_id}")),
+            )
+            .await
+            .expect("conditional create");
+        assert_eq!(
+            matches!(created, Created::Existing(_)),
+            want.contains(&names["p3_cond"]),
+            "{user} If-None-Exist"
+        );
+        if let Created::New(w) = created {
+            // Clean up so later users see the region as it was.
+            let mut sys = Ctx::system(BASE);
+            sys.org = None;
+            fhir.delete(&sys, "Condition", &w.stored.id, None).await.unwrap();
+        }
+    }
+    // The SQL filter and the Rust explanation agree on every resource for every user.
+    let facts: Vec<FactRow> = fhir
+        .store
+        .with_reader(|c, _| {
+            let mut out = Vec::new();
+            c.query("SELECT patient, subject, kind, source, until FROM patient_grant", &[], &mut |r| {
+                out.push(FactRow {
+                    patient: r.text(0)?.unwrap_or_default(),
+                    subject: r.text(1)?.unwrap_or_default(),
+                    kind: r.text(2)?.unwrap_or_default(),
+                    source: r.text(3)?.unwrap_or_default(),
+                    until: r.int(4)?,
+                });
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+        .unwrap();
+    let rows: Vec<Row> = fhir
+        .store
+        .with_reader(|c, cat| {
+            let mut out = Vec::new();
+            c.query("SELECT type, id, org, sec, patient FROM resource WHERE deleted = 0", &[], &mut |r| {
+                out.push(Row {
+                    rtype: cat.type_name(r.int(0)?.unwrap_or(0)).unwrap_or("").into(),
+                    id: r.text(1)?.unwrap_or_default(),
+                    org: r.text(2)?,
+                    sec: r.int(3)?.unwrap_or(0),
+                    patient: r.text(4)?,
+                });
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+        .unwrap();
+    let now = fhir.store.now_micros();
+    for user in USERS {
+        let r = requester(user);
+        let c = reader(&fhir, &p, &r);
+        for row in &rows {
+            let pf: Vec<FactRow> =
+                facts.iter().filter(|f| Some(&f.patient) == row.patient.as_ref()).cloned().collect();
+            let d = decide(&p, &r, &pf, row, now);
+            let sql = fhir.store.is_visible(&row.rtype, &row.id, c.access.clone()).await.unwrap();
+            assert_eq!(d.visible, sql, "{user} {}/{}: explanation says '{}'", row.rtype, row.id, d.reason);
+        }
+    }
+}
+
+/// Patients see their own record, and only theirs; restricted items included.
+async fn patients_see_their_own(fhir: Fhir) {
+    let p = policy();
+    let fhir = with_policy(fhir, &p);
+    let names = region(&fhir).await;
+    let mut r = Requester::user("patient", GP1, "patient");
+    r.kind = lantern_policy::RequesterKind::Patient;
+    r.org = None;
+    r.patients = vec![names["p1"].trim_start_matches("Patient/").into()];
+    let c = reader(&fhir, &p, &r);
+    let b = search(&fhir, &c, Some("Condition"), "_total=accurate").await;
+    assert_eq!(
+        refs_of(&b, "match"),
+        [names["p1_htn"].clone(), names["p1_sti"].clone()].into_iter().collect()
+    );
+    assert!(fhir.read(&c, "Patient", names["p2"].trim_start_matches("Patient/")).await.is_err());
+}
+
+/// Breaking the glass opens a record for a time; an opt-out still holds unless configured.
+async fn break_glass_grants(fhir: Fhir) {
+    let p = policy();
+    let fhir = with_policy(fhir, &p);
+    let names = region(&fhir).await;
+    let gp2 = requester("gp2");
+    let p1 = names["p1"].trim_start_matches("Patient/").to_string();
+    let p2 = names["p2"].trim_start_matches("Patient/").to_string();
+    let before = reader(&fhir, &p, &gp2);
+    assert!(fhir.read(&before, "Condition", names["p1_htn"].trim_start_matches("Condition/")).await.is_err());
+    let now = fhir.store.now_micros();
+    for (i, pt) in [p1, p2].into_iter().enumerate() {
+        let fact = lantern_store::Fact {
+            patient: pt,
+            subject: lantern_policy::user_subject("dr-gp2"),
+            kind: "break-glass".into(),
+            since: Some(now),
+            until: Some(now + 3_600_000_000),
+        };
+        fhir.store
+            .write(move |tx| tx.replace_facts(&format!("break-glass:{i}"), &[fact], true))
+            .await
+            .unwrap();
+    }
+    let mut after_r = gp2.clone();
+    after_r.purpose = lantern_policy::Purpose::Emergency;
+    let after = reader(&fhir, &p, &after_r);
+    let b = search(&fhir, &after, Some("Condition"), "_total=accurate").await;
+    let got = refs_of(&b, "match");
+    // P1's unrestricted conditions now; never the STI diagnosis; P2 is opted out.
+    assert!(got.contains(&names["p1_htn"]));
+    assert!(!got.contains(&names["p1_sti"]));
+    assert!(!got.contains(&names["p2_cond"]));
+}
+
+backend_tests!(leak_matrix, patients_see_their_own, break_glass_grants);
