@@ -26,9 +26,67 @@ pub(crate) fn fhir(data: &Path, database: Option<&str>) -> anyhow::Result<Fhir> 
     Ok(Fhir::new(store))
 }
 
-/// The HTTP application state.
-pub(crate) fn app(fhir: Fhir) -> lantern_server::AppState {
-    lantern_server::AppState { fhir, version: env!("CARGO_PKG_VERSION").to_string() }
+/// The HTTP application state, with trust enforced.
+pub(crate) fn app(fhir: Fhir, trust: Arc<lantern_server::trust::Trust>) -> lantern_server::AppState {
+    lantern_server::AppState {
+        fhir,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        security: lantern_server::trust::Security::Enforced(trust),
+    }
+}
+
+/// The access policy of `config` (its `[policy]` section; the regional default without one).
+pub(crate) fn policy(config: Option<&Path>) -> anyhow::Result<Arc<lantern_policy::Policy>> {
+    let cfg = match config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            lantern_policy::PolicyConfig::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => lantern_policy::PolicyConfig::default(),
+    };
+    Ok(Arc::new(lantern_policy::Policy::new(cfg).map_err(|e| anyhow::anyhow!("policy: {e}"))?))
+}
+
+/// Opens the store and the FHIR service with the policy's labeller installed: every write,
+/// whatever its entry point, is labelled and asserts its care relationships and opt-outs.
+pub(crate) fn fhir_with_policy(
+    data: &Path,
+    database: Option<&str>,
+    policy: &Arc<lantern_policy::Policy>,
+) -> anyhow::Result<Fhir> {
+    let fhir = fhir(data, database)?;
+    let p = policy.clone();
+    Ok(fhir.with_labeller(Arc::new(move |rtype, id, body, now| p.label(rtype, id, body, now))))
+}
+
+/// Authentication (the `[auth]` section of `config`, plus the development issuer whose key is
+/// kept in `data`), the policy and the audit log, for the HTTP server.
+pub(crate) async fn trust(
+    fhir: &Fhir,
+    data: &Path,
+    config: Option<&Path>,
+    policy: Arc<lantern_policy::Policy>,
+) -> anyhow::Result<Arc<lantern_server::trust::Trust>> {
+    let auth = match config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            lantern_auth::AuthConfig::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => lantern_auth::AuthConfig::default(),
+    };
+    let dev = if auth.dev_issuer {
+        std::fs::create_dir_all(data)?;
+        Some(lantern_auth::DevIssuer::open(data).with_context(|| "opening the development issuer's key")?)
+    } else {
+        None
+    };
+    let verifier =
+        lantern_auth::Verifier::from_config(&auth, dev).await.map_err(|e| anyhow::anyhow!("auth: {e}"))?;
+    Ok(Arc::new(lantern_server::trust::Trust::new(verifier, policy, fhir.clone())))
 }
 
 /// The feeds service over `fhir`, with the feeds of `config` (a TOML file, see
@@ -49,31 +107,36 @@ pub(crate) async fn feeds(fhir: Fhir, config: Option<&Path>) -> anyhow::Result<l
 pub(crate) async fn mllp(
     feeds: &lantern_feeds::Feeds,
     shared: Option<&str>,
+    shared_allow: &[String],
     config: Option<&Path>,
 ) -> anyhow::Result<Vec<(String, std::net::SocketAddr)>> {
-    use lantern_server::mllp::{serve_mllp, MllpConfig};
-    let mut wanted: Vec<(String, lantern_feeds::Route)> = Vec::new();
+    use lantern_server::mllp::{parse_allow, serve_mllp, MllpConfig};
+    let allow = |list: &[String]| -> anyhow::Result<Vec<_>> {
+        list.iter().map(|s| parse_allow(s).map_err(anyhow::Error::msg)).collect()
+    };
+    let mut wanted: Vec<(String, lantern_feeds::Route, Vec<ipnet::IpNet>)> = Vec::new();
     if let Some(a) = shared {
-        wanted.push((a.to_string(), lantern_feeds::Route::ByFacility));
+        wanted.push((a.to_string(), lantern_feeds::Route::ByFacility, allow(shared_allow)?));
     }
     if let Some(path) = config {
         let text = std::fs::read_to_string(path)?;
         let file = lantern_feeds::FeedsFile::from_toml(&text).map_err(anyhow::Error::msg)?;
         for f in file.feeds {
             if let Some(a) = f.transport.listen {
-                wanted.push((a, lantern_feeds::Route::Feed(f.config.feed_id)));
+                let nets = allow(&f.transport.allow).with_context(|| format!("feed {}", f.config.feed_id))?;
+                wanted.push((a, lantern_feeds::Route::Feed(f.config.feed_id), nets));
             }
         }
     }
     let mut out = Vec::new();
-    for (addr, route) in wanted {
+    for (addr, route, allow) in wanted {
         let l = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding MLLP {addr}"))?;
         let name = match &route {
             lantern_feeds::Route::Feed(f) => f.clone(),
             lantern_feeds::Route::ByFacility => "by sending facility".to_string(),
         };
         out.push((name, l.local_addr()?));
-        let cfg = MllpConfig { route, ..MllpConfig::default() };
+        let cfg = MllpConfig { route, allow, ..MllpConfig::default() };
         tokio::spawn(serve_mllp(l, feeds.clone(), cfg));
     }
     Ok(out)

@@ -21,13 +21,15 @@ fn request(
     method: &str,
     path: &str,
     body: Option<&str>,
+    token: Option<&str>,
 ) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}Content-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut out = String::new();
@@ -41,6 +43,14 @@ fn request(
 fn serve_create_read() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let data = std::env::temp_dir().join(format!("lantern-serve-test-{}-{port}", std::process::id()));
+    // `lantern token` makes the development issuer's key in the data directory and signs with it.
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["token", "--data", data.to_str().unwrap(), "--system"])
+        .output()
+        .expect("lantern token");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = Some(token.as_str());
     let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["serve", "--data", data.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -50,19 +60,16 @@ fn serve_create_read() {
     let _server = Server(child);
     let started = Instant::now();
     loop {
-        if let Ok((200, _, _)) = request(port, "GET", "/health", None) {
+        if let Ok((200, _, _)) = request(port, "GET", "/health", None, None) {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(120), "lantern serve did not answer /health");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, head, body) = request(
-        port,
-        "POST",
-        "/fhir/Patient",
-        Some(r#"{"resourceType":"Patient","name":[{"family":"Binary"}]}"#),
-    )
-    .unwrap();
+    let patient = r#"{"resourceType":"Patient","name":[{"family":"Binary"}]}"#;
+    let (status, _, body) = request(port, "POST", "/fhir/Patient", Some(patient), None).unwrap();
+    assert_eq!(status, 401, "without a token: {body}");
+    let (status, head, body) = request(port, "POST", "/fhir/Patient", Some(patient), token).unwrap();
     assert_eq!(status, 201, "{head}\n{body}");
     let location = head
         .lines()
@@ -70,7 +77,7 @@ fn serve_create_read() {
         .expect("Location header")
         .to_string();
     let path = &location[location.find("/fhir/").unwrap()..location.find("/_history").unwrap()];
-    let (status, _, body) = request(port, "GET", path, None).unwrap();
+    let (status, _, body) = request(port, "GET", path, None, token).unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("\"Binary\""), "{body}");
     drop(_server);

@@ -36,7 +36,9 @@ enum Command {
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        // Replays label and derive facts as live ingest does (the default policy's lists).
+        let policy = crate::compose::policy(None)?;
+        let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
         let feeds = crate::compose::feeds(fhir, None).await?;
         let store = &feeds.fhir().store;
         match a.command {

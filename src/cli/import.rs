@@ -62,7 +62,8 @@ fn format_of(path: &std::path::Path, bytes: &[u8]) -> Format {
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let policy = crate::compose::policy(a.config.as_deref())?;
+        let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
         let feeds = crate::compose::feeds(fhir, a.config.as_deref()).await?;
         let csv_mapping = match &a.mapping {
             Some(p) => Some(

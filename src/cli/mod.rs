@@ -30,10 +30,10 @@ enum Command {
     Import(import::Args),
     /// Link people in a CSV file with the patient-matching model (batch evaluation mode).
     Link(link::Args),
-    /// Print a development bearer token (signed with the key in DATA/auth/).
-    Token(token::Args),
     /// The audit log: verify its hash chain, list records.
     Audit(audit::Args),
+    /// Print a development bearer token (signed with the key in DATA/auth/).
+    Token(token::Args),
     /// Whole-system load benchmarks.
     #[command(subcommand)]
     Bench(bench::Bench),

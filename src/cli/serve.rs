@@ -18,21 +18,32 @@ pub(crate) struct Args {
     /// Address for the shared HL7 v2 MLLP listener (messages routed by MSH-4).
     #[arg(long)]
     mllp: Option<String>,
+    /// Peers (IP or CIDR, repeatable) allowed to send to the shared MLLP listener; loopback only
+    /// if none is given.
+    #[arg(long = "mllp-allow")]
+    mllp_allow: Vec<String>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let policy = crate::compose::policy(a.config.as_deref())?;
+        let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
+        let trust = crate::compose::trust(&fhir, &a.data, a.config.as_deref(), policy).await?;
         let listener = tokio::net::TcpListener::bind(&a.http).await?;
         let addr = listener.local_addr()?;
         tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
         eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
         let feeds = crate::compose::feeds(fhir.clone(), a.config.as_deref()).await?;
-        for (feed, at) in crate::compose::mllp(&feeds, a.mllp.as_deref(), a.config.as_deref()).await? {
+        for (feed, at) in
+            crate::compose::mllp(&feeds, a.mllp.as_deref(), &a.mllp_allow, a.config.as_deref()).await?
+        {
             eprintln!("Lantern: HL7 v2 MLLP at {at} ({feed})");
         }
-        lantern_server::serve_with_feeds(listener, crate::compose::app(fhir), feeds).await?;
+        eprintln!(
+            "Lantern: every request needs a bearer token (`lantern token --data DIR --system` for tools)"
+        );
+        lantern_server::serve_with_feeds(listener, crate::compose::app(fhir, trust), feeds).await?;
         Ok(())
     })
 }

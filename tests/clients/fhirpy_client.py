@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import json
+import urllib.error
 import urllib.request
 
 from fhirpy import SyncFHIRClient
@@ -40,8 +42,16 @@ def wait_healthy(root, proc, timeout=120):
     raise RuntimeError("lantern serve did not become healthy")
 
 
-def exercise(base):
-    client = SyncFHIRClient(base)
+def exercise(base, token):
+    # Without a token the server refuses (401, with an OperationOutcome saying why).
+    try:
+        urllib.request.urlopen(f"{base}/Patient", timeout=10)
+    except urllib.error.HTTPError as e:
+        assert e.code == 401, e.code
+        assert json.load(e)["resourceType"] == "OperationOutcome"
+    else:
+        raise AssertionError("an unauthenticated search was answered")
+    client = SyncFHIRClient(base, authorization=f"Bearer {token}")
 
     # create
     org = client.resource("Organization", name="Fhirpy Trust")
@@ -126,6 +136,8 @@ def main():
     port = free_port()
     data = tempfile.mkdtemp(prefix="lantern-fhirpy-")
     root = f"http://127.0.0.1:{port}"
+    # A system token from Lantern's development issuer (its key is created in the data dir).
+    token = subprocess.check_output([binary, "token", "--data", data, "--system"], text=True).strip()
     proc = subprocess.Popen(
         [binary, "serve", "--data", data, "--http", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL,
@@ -133,7 +145,7 @@ def main():
     )
     try:
         wait_healthy(root, proc)
-        exercise(f"{root}/fhir")
+        exercise(f"{root}/fhir", token)
         print("fhirpy client: ok")
         return 0
     except Exception as e:  # report and fail

@@ -105,21 +105,27 @@ def main():
     msgs = messages()
     tmp = tempfile.mkdtemp(prefix="lantern-hl7-")
     http, mllp = free_port(), free_port()
+    # A system token from the development issuer, made before the server opens the same key.
+    token = subprocess.check_output([sys.argv[1], "token", "--data", tmp, "--system"], text=True).strip()
     proc = subprocess.Popen(
         [sys.argv[1], "serve", "--data", tmp, "--http", f"127.0.0.1:{http}", "--mllp", f"127.0.0.1:{mllp}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    def inbox():
+        req = urllib.request.Request(f"http://127.0.0.1:{http}/admin/inbox", headers={"Authorization": f"Bearer {token}"})
+        return json.load(urllib.request.urlopen(req, timeout=10))
+
     try:
         wait_port(mllp, proc)
         first = send_all(mllp, msgs)
-        counts = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http}/admin/inbox", timeout=10))
+        counts = inbox()
         distinct = len(set(m for _, m in msgs))
         total = counts.get("processed", 0) + counts.get("dead", 0)
         assert total == distinct, f"inbox {counts} does not account for {distinct} messages"
         second = send_all(mllp, msgs)
         assert first == second, "a re-send was answered differently"
-        again = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http}/admin/inbox", timeout=10))
+        again = inbox()
         assert again == counts, f"re-sending changed the inbox: {counts} -> {again}"
         summary = {c: first.count(c) for c in sorted(set(first))}
         print(f"ok: {len(msgs)} messages over MLLP, ACKs {summary}, inbox {counts}")

@@ -41,6 +41,11 @@ pub struct Transport {
     /// Sending facilities (MSH-4.1) that identify this feed on the shared listener.
     #[serde(default)]
     pub facilities: Vec<String>,
+    /// Peer addresses (IP or CIDR) allowed to connect to this feed's own listener; empty means
+    /// loopback only. MLLP carries no credentials, so the network identity of the sending
+    /// system is the feed's authentication (put TLS in front for encryption).
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 fn mllp() -> String {
@@ -114,9 +119,12 @@ pub fn default_feed_id(facility: &str) -> String {
 }
 
 impl FeedsFile {
-    /// Reads a configuration file: `[[feed]]` tables.
+    /// Reads a configuration file: `[[feed]]` tables (the `[auth]` and `[policy]` sections of
+    /// the same file belong to other layers and are read there).
     pub fn from_toml(text: &str) -> Result<FeedsFile, String> {
         let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        doc.remove("auth");
+        doc.remove("policy");
         let list = match doc.remove("feed") {
             Some(toml::Value::Array(a)) => a,
             Some(_) => return Err("`feed` must be an array of tables: [[feed]]".into()),

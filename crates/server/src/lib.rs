@@ -10,12 +10,18 @@
 pub mod admin;
 pub mod http;
 pub mod mllp;
+pub mod trust;
 
 pub use http::{router, AppState};
 
 /// Serves the FHIR API on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    axum::serve(listener, secured(router(state.clone()), state)).await
+}
+
+/// Puts the trust guard (authentication, policy, audit) in front of every route.
+pub fn secured(app: axum::Router, state: AppState) -> axum::Router {
+    app.layer(axum::middleware::from_fn_with_state(state, trust::guard))
 }
 
 /// Serves the FHIR API and the feeds admin routes (`/admin/...`) on `listener`.
@@ -24,5 +30,6 @@ pub async fn serve_with_feeds(
     state: AppState,
     feeds: lantern_feeds::Feeds,
 ) -> std::io::Result<()> {
-    axum::serve(listener, admin::admin_router(feeds).merge(router(state))).await
+    let app = admin::admin_router(feeds).merge(router(state.clone()));
+    axum::serve(listener, secured(app, state)).await
 }

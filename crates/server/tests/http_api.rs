@@ -11,7 +11,11 @@ const FHIR_JSON: &str = "application/fhir+json";
 async fn start(fhir: Fhir) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = lantern_server::AppState { fhir, version: "test".into() };
+    let state = lantern_server::AppState {
+        fhir,
+        version: "test".into(),
+        security: lantern_server::trust::Security::Disabled,
+    };
     tokio::spawn(lantern_server::serve(listener, state));
     format!("http://{addr}/fhir")
 }

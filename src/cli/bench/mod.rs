@@ -3,6 +3,7 @@
 mod ingest;
 mod search;
 pub(crate) mod synth;
+mod trust;
 
 #[derive(clap::Subcommand)]
 pub(crate) enum Bench {
@@ -12,6 +13,8 @@ pub(crate) enum Bench {
     Search(search::Args),
     /// HL7 v2 ADT over MLLP: acknowledged messages/s and ACK latency.
     Mllp(crate::cli::bench_mllp::Args),
+    /// Reads and searches over HTTP with trust (JWT, policy, audit) off and on: the cost ratio.
+    Trust(trust::Args),
 }
 
 pub(crate) fn run(b: Bench) -> anyhow::Result<()> {
@@ -19,6 +22,7 @@ pub(crate) fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Ingest(a) => ingest::run(a),
         Bench::Search(a) => search::run(a),
         Bench::Mllp(a) => crate::cli::bench_mllp::run(a),
+        Bench::Trust(a) => trust::run(a),
     }
 }
 

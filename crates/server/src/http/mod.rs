@@ -5,6 +5,7 @@ mod respond;
 mod system;
 mod type_level;
 
+use crate::trust::routes as trust;
 use axum::routing::{get, post};
 use axum::Router;
 use lantern_service::Fhir;
@@ -15,6 +16,18 @@ pub struct AppState {
     pub fhir: Fhir,
     /// The version string for the CapabilityStatement.
     pub version: String,
+    /// Authentication, policy and audit (see `crate::trust`).
+    pub security: crate::trust::Security,
+}
+
+/// An OperationOutcome response.
+pub(crate) fn outcome(
+    status: axum::http::StatusCode,
+    code: &'static str,
+    msg: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    respond::Fail::new(status, code, msg.to_string()).into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,10 +54,16 @@ pub fn router(state: AppState) -> Router {
                 .post(instance::type_operation),
         )
         .route("/{rtype}/{id}/{op}", get(instance::sub_get).post(instance::sub_post))
-        .route("/{rtype}/{id}/_history/{vid}", get(instance::vread));
+        .route("/{rtype}/{id}/_history/{vid}", get(instance::vread))
+        .route("/AuditEvent", get(trust::audit_events));
     Router::new()
         .route("/health", get(system::health))
         .nest("/fhir", fhir)
+        .route("/access/break-glass", post(trust::break_glass).get(trust::break_glass_queue))
+        .route("/access/break-glass/{id}/review", post(trust::review_break_glass))
+        .route("/policy", get(trust::policy))
+        .route("/policy/explain", get(trust::explain))
+        .route("/audit/who-looked", get(trust::who_looked))
         .fallback(respond::not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::compression::CompressionLayer::new())

@@ -104,7 +104,16 @@ pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail
         Some("OperationOutcome") => Return::OperationOutcome,
         _ => Return::Representation,
     };
-    let ctx = Ctx { base: base_url(headers), access: lantern_service::AccessFilter::All, handling };
+    let mut ctx = Ctx::system(&base_url(headers));
+    ctx.handling = handling;
+    if let Some(scope) = crate::trust::current() {
+        let c = &scope.caller;
+        ctx.access = c.access.clone();
+        ctx.org = c.writes_for();
+        ctx.may_write = Some(c.may_write());
+        ctx.audit = Some(std::sync::Arc::new(crate::trust::JobAudit { caller: c.clone() }));
+        ctx.seen = Some(scope.seen.clone());
+    }
     Ok((ctx, Want { pretty, ret }))
 }
 

@@ -17,12 +17,36 @@ pub struct MllpConfig {
     pub route: Route,
     /// Largest frame accepted, in bytes.
     pub max_frame: usize,
+    /// Peers allowed to connect (empty: loopback only). A feed authenticates by where it
+    /// connects from; anything else is closed before a byte is read.
+    pub allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for MllpConfig {
     fn default() -> Self {
-        MllpConfig { route: Route::ByFacility, max_frame: lantern_hl7v2::mllp::DEFAULT_MAX_FRAME }
+        MllpConfig {
+            route: Route::ByFacility,
+            max_frame: lantern_hl7v2::mllp::DEFAULT_MAX_FRAME,
+            allow: Vec::new(),
+        }
     }
+}
+
+impl MllpConfig {
+    pub fn admits(&self, peer: std::net::IpAddr) -> bool {
+        if self.allow.is_empty() {
+            return peer.is_loopback();
+        }
+        self.allow.iter().any(|n| n.contains(&peer))
+    }
+}
+
+/// Parses an allow-list entry: an address (`10.1.2.3`) or a network (`10.1.0.0/16`).
+pub fn parse_allow(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("'{s}' is not an IP address or CIDR network"))
 }
 
 /// Accepts connections on `listener` until the process ends.
@@ -37,6 +61,11 @@ pub async fn serve_mllp(listener: TcpListener, feeds: Feeds, cfg: MllpConfig) ->
                 continue;
             }
         };
+        if !cfg.admits(peer.ip()) {
+            tracing::warn!(%peer, "MLLP connection refused: the peer is not in this listener's allow list");
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let (feeds, cfg) = (feeds.clone(), cfg.clone());
         tokio::spawn(async move {
@@ -61,4 +90,23 @@ async fn connection(mut stream: TcpStream, feeds: &Feeds, cfg: &MllpConfig) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod allow_tests {
+    use super::*;
+
+    #[test]
+    fn loopback_only_unless_allowed() {
+        let mut cfg = MllpConfig::default();
+        assert!(cfg.admits("127.0.0.1".parse().unwrap()));
+        assert!(cfg.admits("::1".parse().unwrap()));
+        assert!(!cfg.admits("10.1.2.3".parse().unwrap()));
+        cfg.allow = vec![parse_allow("10.1.0.0/16").unwrap(), parse_allow("192.168.5.9").unwrap()];
+        assert!(cfg.admits("10.1.2.3".parse().unwrap()));
+        assert!(cfg.admits("192.168.5.9".parse().unwrap()));
+        assert!(!cfg.admits("192.168.5.10".parse().unwrap()));
+        assert!(!cfg.admits("127.0.0.1".parse().unwrap()));
+        assert!(parse_allow("not-an-address").is_err());
+    }
 }

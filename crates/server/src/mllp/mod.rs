@@ -2,4 +2,4 @@
 //! [`lantern_feeds::Feeds::ingest_v2`]. See `listener.rs`.
 mod listener;
 
-pub use listener::{serve_mllp, MllpConfig};
+pub use listener::{parse_allow, serve_mllp, MllpConfig};

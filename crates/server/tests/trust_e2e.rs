@@ -1,0 +1,246 @@
+//! Trust end to end over HTTP, as clients and an attacker would meet it: tokens from the
+//! development issuer, refusals with reasons, break-glass and its review, the privacy officer's
+//! explanation, the patient's "who looked at my record", AuditEvent, and an intact audit chain
+//! afterwards. Both backends.
+use lantern_auth::{DevClaims, DevIssuer, Purpose, Verifier};
+use lantern_policy::{Policy, PolicyConfig};
+use lantern_server::trust::{Security, Trust};
+use lantern_service::Fhir;
+use lantern_testkit::{backend_tests, json};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+const GP: &str = "A81001";
+const ACUTE: &str = "RVJ";
+const NHS: &str = "9434765919";
+
+struct Env {
+    base: String,
+    root: String,
+    dev: DevIssuer,
+    trust: Arc<Trust>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(fhir: Fhir) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevIssuer::open(dir.path()).unwrap();
+    let cfg = PolicyConfig::from_toml(&format!(
+        "[[policy.organisation]]\nods = \"{GP}\"\nkind = \"gp\"\n[[policy.organisation]]\nods = \"{ACUTE}\"\nkind = \"acute\"\n"
+    ))
+    .unwrap();
+    let policy = Arc::new(Policy::new(cfg).unwrap());
+    let p = policy.clone();
+    let fhir = fhir.with_labeller(Arc::new(move |t, id, b, now| p.label(t, id, b, now)));
+    let trust = Arc::new(Trust::new(Verifier::dev_only(&dev), policy, fhir.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = lantern_server::AppState {
+        fhir,
+        version: "test".into(),
+        security: Security::Enforced(trust.clone()),
+    };
+    tokio::spawn(lantern_server::serve(listener, state));
+    Env { base: format!("http://{addr}/fhir"), root: format!("http://{addr}"), dev, trust, _dir: dir }
+}
+
+impl Env {
+    fn token(&self, c: DevClaims) -> String {
+        self.dev.issue(&c, Duration::from_secs(600))
+    }
+    fn user(&self, id: &str, org: &str, role: &str) -> String {
+        self.token(DevClaims::user(id, org, role).unwrap())
+    }
+}
+
+async fn body(r: Response) -> Value {
+    let text = r.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+async fn get(c: &Client, url: &str, token: &str) -> Response {
+    c.get(url).bearer_auth(token).send().await.unwrap()
+}
+
+async fn post(c: &Client, url: &str, token: &str, v: Value) -> Response {
+    c.post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/fhir+json")
+        .body(v.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn diagnostics(oo: &Value) -> String {
+    oo["issue"][0]["diagnostics"].as_str().unwrap_or("").to_string()
+}
+
+async fn trust_over_http(fhir: Fhir) {
+    let env = start(fhir).await;
+    let c = Client::new();
+    let (base, root) = (env.base.clone(), env.root.clone());
+
+    // Public: liveness and the CapabilityStatement. Everything else needs a valid token.
+    assert_eq!(c.get(format!("{root}/health")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(c.get(format!("{base}/metadata")).send().await.unwrap().status(), StatusCode::OK);
+    let r = c.get(format!("{base}/Patient")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get("www-authenticate").is_some());
+    let oo = body(r).await;
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    assert!(!diagnostics(&oo).is_empty());
+    let gp = env.user("dr-gp", GP, "gp");
+    let mut forged = gp.clone();
+    forged.pop();
+    forged.push(if gp.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(get(&c, &format!("{base}/Patient"), &forged).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&c, &format!("{base}/Patient"), "not.a.token").await.status(), StatusCode::UNAUTHORIZED);
+    let other = DevIssuer::open(tempfile::tempdir().unwrap().path()).unwrap();
+    let foreign = other.issue(&DevClaims::user("dr-gp", GP, "gp").unwrap(), Duration::from_secs(600));
+    assert_eq!(get(&c, &format!("{base}/Patient"), &foreign).await.status(), StatusCode::UNAUTHORIZED);
+
+    // The GP practice records its patient and a diagnosis; both are tagged as the GP's.
+    let patient = json!({"resourceType": "Patient", "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}],
+        "name": [{"family": "Smith", "given": ["Jo"]}], "birthDate": "1970-01-01"});
+    let r = post(&c, &format!("{base}/Patient"), &gp, patient).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let p = body(r).await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    assert!(p["meta"]["tag"].to_string().contains(GP));
+    let cond = json!({"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}});
+    let cid = body(post(&c, &format!("{base}/Condition"), &gp, cond).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The hospital has no relationship yet: searches show nothing (total 0), reads are refused
+    // with a reason, $everything too.
+    let acute = env.user("dr-acute", ACUTE, "ae-doctor");
+    let b = body(get(&c, &format!("{base}/Condition?patient={pid}&_total=accurate"), &acute).await).await;
+    assert_eq!(b["total"], 0);
+    let r = get(&c, &format!("{base}/Condition/{cid}"), &acute).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(diagnostics(&body(r).await).contains("not shared"));
+    assert_eq!(
+        get(&c, &format!("{base}/Patient/{pid}/$everything"), &acute).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let has = body(
+        get(&c, &format!("{base}/Patient?_has:Condition:subject:code=38341003&_total=accurate"), &acute)
+            .await,
+    )
+    .await;
+    assert_eq!(has["total"], 0, "_has must not reveal the GP's diagnosis");
+    // Nor can it change the GP's records.
+    let mut upd = body(get(&c, &format!("{base}/Condition/{cid}"), &gp).await).await;
+    upd["note"] = json!([{"text": "edited by the hospital"}]);
+    let r = c
+        .put(format!("{base}/Condition/{cid}"))
+        .bearer_auth(&acute)
+        .header("content-type", "application/fhir+json")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Break the glass: a reason is required; then the record opens, flagged.
+    let bg = |reason: &str, text: &str| json!({"patient": format!("Patient/{pid}"), "reason": reason, "text": text});
+    let r =
+        post(&c, &format!("{root}/access/break-glass"), &acute, bg("because", "unconscious in resus")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post(
+        &c,
+        &format!("{root}/access/break-glass"),
+        &acute,
+        bg("unconscious-patient", "unconscious in resus, no history available"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bgid = body(r).await["id"].as_i64().unwrap();
+    assert_eq!(get(&c, &format!("{base}/Condition/{cid}"), &acute).await.status(), StatusCode::OK);
+    let b = body(get(&c, &format!("{base}/Patient/{pid}/$everything"), &acute).await).await;
+    assert_eq!(b["entry"].as_array().unwrap().len(), 2);
+
+    // The privacy officer: the queue, a review, and the explanation of what the doctor sees.
+    let po = env.user("po-1", ACUTE, "privacy-officer");
+    assert_eq!(get(&c, &format!("{root}/access/break-glass"), &acute).await.status(), StatusCode::FORBIDDEN);
+    let q = body(get(&c, &format!("{root}/access/break-glass?status=open"), &po).await).await;
+    assert_eq!(q["items"][0]["id"], bgid);
+    assert_eq!(q["items"][0]["user"], "dr-acute");
+    let r = post(
+        &c,
+        &format!("{root}/access/break-glass/{bgid}/review"),
+        &po,
+        json!({"outcome": "appropriate", "note": "A&E"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let q = body(get(&c, &format!("{root}/access/break-glass?status=open"), &po).await).await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 0);
+    let ex = body(
+        get(
+            &c,
+            &format!("{root}/policy/explain?patient={pid}&user=dr-acute&org={ACUTE}&role=ae-doctor"),
+            &po,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(ex["visible"], 2, "{ex}");
+    assert!(ex["decisions"][0]["reason"].as_str().unwrap().contains("broke the glass"), "{ex}");
+    let ex2 = body(
+        get(&c, &format!("{root}/policy/explain?patient={pid}&user=someone-else&org={ACUTE}"), &po).await,
+    )
+    .await;
+    assert_eq!(ex2["visible"], 0);
+    assert!(
+        ex2["decisions"][0]["reason"].as_str().unwrap().contains("no current care relationship"),
+        "{ex2}"
+    );
+    assert_eq!(get(&c, &format!("{root}/policy"), &acute).await.status(), StatusCode::OK);
+
+    // The patient: their own record, and who looked at it (not their own looks).
+    let me = env.token(DevClaims::patient(NHS).unwrap().with_purpose(Purpose::parse("PATRQT").unwrap()));
+    let b = body(get(&c, &format!("{base}/Condition?_total=accurate"), &me).await).await;
+    assert_eq!(b["total"], 1);
+    let looks = body(get(&c, &format!("{root}/audit/who-looked"), &me).await).await;
+    let items = looks["items"].as_array().unwrap();
+    assert!(
+        items.iter().any(|l| l.to_string().contains("dr-acute") && l.to_string().contains(ACUTE)),
+        "{looks}"
+    );
+    assert!(
+        items.iter().all(|l| !l.to_string().contains(&format!("patient:{NHS}"))),
+        "own looks are not listed: {looks}"
+    );
+    assert!(items.iter().any(|l| l["break_glass"] == true), "{looks}");
+    let ae = body(get(&c, &format!("{base}/AuditEvent"), &me).await).await;
+    assert!(!ae["entry"].as_array().unwrap().is_empty());
+    assert_eq!(ae["entry"][0]["resource"]["resourceType"], "AuditEvent");
+    assert_eq!(get(&c, &format!("{base}/AuditEvent"), &acute).await.status(), StatusCode::FORBIDDEN);
+    // A patient cannot write.
+    assert_eq!(
+        post(
+            &c,
+            &format!("{base}/Condition"),
+            &me,
+            json!({"resourceType": "Condition",
+        "subject": {"reference": format!("Patient/{pid}")}})
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Every look above is in an intact chain.
+    let report = env.trust.audit.verify(None).await.unwrap();
+    assert!(report.first_bad.is_none(), "{report:?}");
+    assert!(report.records >= 20, "{report:?}");
+}
+
+backend_tests!(trust_over_http);

@@ -1,0 +1,199 @@
+//! `lantern bench trust`: what authentication, the access policy and the audit log cost, over
+//! HTTP, as clients see it.
+//!
+//! Builds a small region in a fresh store — patients held by a GP practice, each with an
+//! admission at the acute trust (so the trust's doctors have a care relationship) — and serves
+//! it twice from the same store: once with trust disabled, once enforced. The same mix of
+//! reads and searches is driven against each by concurrent clients, in alternating rounds, and
+//! the throughput medians and their ratio are printed. With trust on, every request verifies a
+//! JWT, runs under the compiled filter (own data, agreements, relationship probes, opt-out and
+//! label checks on every row) and commits an audit record before it is answered.
+use super::percentile;
+use lantern_auth::{DevClaims, DevIssuer, Verifier};
+use lantern_server::trust::{Security, Trust};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Directory for the benchmark's own store (emptied first).
+    #[arg(long, default_value = "./lantern-bench-trust")]
+    data: PathBuf,
+    #[arg(long)]
+    database: Option<String>,
+    #[arg(long, default_value_t = 500)]
+    patients: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Requests per round.
+    #[arg(long, default_value_t = 4000)]
+    requests: usize,
+    /// Rounds per mode (alternating off/on).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+}
+
+const GP: &str = "A81001";
+const ACUTE: &str = "RVJ";
+
+pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        if a.database.is_none() {
+            let _ = std::fs::remove_dir_all(&a.data);
+        }
+        std::fs::create_dir_all(&a.data)?;
+        let cfg = lantern_policy::PolicyConfig::from_toml(&format!(
+            "[[policy.organisation]]\nods = \"{GP}\"\nkind = \"gp\"\n[[policy.organisation]]\nods = \"{ACUTE}\"\nkind = \"acute\"\n"
+        ))
+        .map_err(anyhow::Error::msg)?;
+        let policy = Arc::new(lantern_policy::Policy::new(cfg).map_err(anyhow::Error::msg)?);
+        let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
+        let ids = load(&fhir, a.patients).await?;
+        eprintln!("loaded {} patients", ids.len());
+        let dev = DevIssuer::open(&a.data)?;
+        let trust = Arc::new(Trust::new(Verifier::dev_only(&dev), policy.clone(), fhir.clone()));
+        let no_audit = Arc::new(Trust::new(Verifier::dev_only(&dev), policy, fhir.clone()).without_read_audit());
+        let off = serve(&fhir, Security::Disabled).await?;
+        let on = serve(&fhir, Security::Enforced(trust)).await?;
+        let policy_only = serve(&fhir, Security::Enforced(no_audit)).await?;
+        let token = dev.issue(&DevClaims::user("dr-bench", ACUTE, "ae-doctor")?, Duration::from_secs(3600));
+        let ids = Arc::new(ids);
+        // Warm both.
+        drive(&off, None, &ids, a.clients, a.requests / 4).await?;
+        drive(&on, Some(&token), &ids, a.clients, a.requests / 4).await?;
+        drive(&policy_only, Some(&token), &ids, a.clients, a.requests / 4).await?;
+        // Rounds alternate the modes so drift on a noisy machine hits all of them alike.
+        let modes: [(&str, &str, Option<&str>); 3] = [
+            ("trust off", &off, None),
+            ("JWT + policy, reads not audited", &policy_only, Some(&token)),
+            ("trust on (JWT + policy + audit)", &on, Some(&token)),
+        ];
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        let mut lats: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        for round in 0..a.rounds {
+            let mut line = format!("round {}:", round + 1);
+            for (i, (name, base, tok)) in modes.iter().enumerate() {
+                let (t, mut l) = drive(base, *tok, &ids, a.clients, a.requests).await?;
+                rates[i].push(t);
+                lats[i].append(&mut l);
+                line.push_str(&format!(" {name} {t:.0} req/s;"));
+            }
+            eprintln!("{line}");
+        }
+        for v in rates.iter_mut().chain(lats.iter_mut()) {
+            v.sort_by(f64::total_cmp);
+        }
+        println!("| mode | throughput (median of {} rounds) | p50 ms | p99 ms |", a.rounds);
+        println!("|---|---|---|---|");
+        for (i, (name, _, _)) in modes.iter().enumerate() {
+            println!(
+                "| {name} | {:.0} req/s | {:.2} | {:.2} |",
+                percentile(&rates[i], 50.0),
+                percentile(&lats[i], 50.0),
+                percentile(&lats[i], 99.0)
+            );
+        }
+        let m_off = percentile(&rates[0], 50.0);
+        println!("\npolicy only / off: {:.1}%", 100.0 * percentile(&rates[1], 50.0) / m_off);
+        println!("trust on / off: {:.1}%", 100.0 * percentile(&rates[2], 50.0) / m_off);
+        let report = lantern_audit::Audit::new(fhir.store.clone()).verify(None).await?;
+        println!("audit records written and verified intact: {} ({})", report.records, if report.is_intact() { "intact" } else { "BROKEN" });
+        Ok(())
+    })
+}
+
+/// Patients at the GP practice, each with conditions, observations and medications, and an
+/// admission at the acute trust.
+async fn load(fhir: &lantern_service::Fhir, n: usize) -> anyhow::Result<Vec<String>> {
+    let gp = {
+        let mut c = lantern_service::Ctx::system("http://localhost/fhir");
+        c.org = Some(GP.into());
+        c
+    };
+    let acute = {
+        let mut c = lantern_service::Ctx::system("http://localhost/fhir");
+        c.org = Some(ACUTE.into());
+        c
+    };
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let pid = format!("bench-p{i}");
+        let mut entries = vec![json!({"resource": {"resourceType": "Patient", "id": pid,
+            "name": [{"family": format!("Bench{i}"), "given": ["Pat"]}], "birthDate": "1960-01-01"},
+            "request": {"method": "PUT", "url": format!("Patient/{pid}")}})];
+        for k in 0..6 {
+            entries.push(json!({"resource": {"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": if k == 5 { "15628003" } else { "38341003" }}]}},
+                "request": {"method": "POST", "url": "Condition"}}));
+            entries.push(json!({"resource": {"resourceType": "Observation", "status": "final", "subject": {"reference": format!("Patient/{pid}")},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 120 + k, "unit": "mm[Hg]"}},
+                "request": {"method": "POST", "url": "Observation"}}));
+            entries.push(json!({"resource": {"resourceType": "MedicationStatement", "status": "active", "subject": {"reference": format!("Patient/{pid}")},
+                "medicationCodeableConcept": {"text": format!("drug {k}")}}, "request": {"method": "POST", "url": "MedicationStatement"}}));
+        }
+        fhir.bundle(&gp, json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}), false)
+            .await?;
+        let enc = json!({"resourceType": "Encounter", "status": "in-progress", "class": {"code": "IMP"},
+            "subject": {"reference": format!("Patient/{pid}")}});
+        fhir.create(&acute, "Encounter", enc, None).await?;
+        ids.push(pid);
+    }
+    Ok(ids)
+}
+
+async fn serve(fhir: &lantern_service::Fhir, security: Security) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = lantern_server::AppState { fhir: fhir.clone(), version: "bench".into(), security };
+    tokio::spawn(lantern_server::serve(listener, state));
+    Ok(format!("http://{addr}/fhir"))
+}
+
+/// Runs `total` requests from `clients` concurrent clients; returns requests/s and latencies.
+async fn drive(
+    base: &str,
+    token: Option<&str>,
+    ids: &Arc<Vec<String>>,
+    clients: usize,
+    total: usize,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let client = reqwest::Client::new();
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, base, ids) = (client.clone(), base.to_string(), ids.clone());
+        let token = token.map(str::to_string);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for i in (c..total).step_by(clients) {
+                let pid = &ids[(i * 7919) % ids.len()];
+                let url = match i % 4 {
+                    0 => format!("{base}/Patient/{pid}"),
+                    1 => format!("{base}/Condition?patient={pid}"),
+                    2 => format!("{base}/Observation?patient={pid}&code=8480-6"),
+                    _ => format!("{base}/MedicationStatement?patient={pid}&_count=10"),
+                };
+                let mut req = client.get(&url);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t);
+                }
+                let s = Instant::now();
+                let r = req.send().await?;
+                let status = r.status();
+                let body: Value = r.json().await?;
+                anyhow::ensure!(status.is_success(), "{url}: {status} {body}");
+                lat.push(s.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((total as f64 / t0.elapsed().as_secs_f64(), all))
+}
