@@ -17,6 +17,7 @@ pub mod conn;
 pub mod error;
 pub mod inbox;
 pub mod model;
+pub mod person;
 mod pool;
 pub mod schema;
 pub mod search;

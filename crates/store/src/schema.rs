@@ -158,6 +158,66 @@ CREATE TABLE audit_patient (patient TEXT {C} NOT NULL, seq {I} NOT NULL, PRIMARY
 -- The chain head: one row, locked by every append.
 CREATE TABLE audit_head (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL);
 "#,
+    // 4: the master patient index (crates/mpi). `person_link` (migration 3) stays the one answer
+    // to "which person is this source Patient in"; these tables hold what the matcher reads and
+    // how each membership came to be. Keyed by patient where there is one, so they can be
+    // distributed with the patient's resources; `mpi_block` is keyed by blocking key (a
+    // candidate look-up crosses patients by design).
+    r#"
+-- What the matcher reads of each current source Patient: its demographics (a lantern-identity
+-- Record as JSON), its identifiers (for PIX), its NHS number if valid, why a supplied NHS number
+-- is not used (bad_check_digit, malformed, placeholder), the UK Core verification status code,
+-- and whether a person decided its membership (then automatic matching never moves it).
+CREATE TABLE mpi_patient (
+  patient TEXT {C} PRIMARY KEY,
+  record TEXT NOT NULL,
+  identifiers TEXT NOT NULL,
+  nhs TEXT {C},
+  nhs_flag TEXT,
+  verified TEXT,
+  pinned {I} NOT NULL DEFAULT 0,
+  updated {I} NOT NULL
+);
+CREATE INDEX mpi_patient_nhs ON mpi_patient (nhs);
+-- Blocking keys (`rule:value|value`) of each source Patient: finding candidates is one range
+-- scan per key of the incoming record, never a scan of the patients.
+CREATE TABLE mpi_block (key TEXT {C} NOT NULL, patient TEXT {C} NOT NULL, PRIMARY KEY (key, patient)) {WR};
+CREATE INDEX mpi_block_patient ON mpi_block (patient, key);
+-- Every identity decision, append-only: new, link, unlink, merge, unmerge, review-accept,
+-- review-reject. evidence is JSON (the engine's per-field evaluation, the patients moved);
+-- reverses names the event this one undid, reversed_by the event that undid this one.
+CREATE TABLE mpi_event (
+  seq {AUTO},
+  at {I} NOT NULL,
+  kind TEXT NOT NULL,
+  patient TEXT {C} NOT NULL,
+  from_person TEXT {C},
+  to_person TEXT {C},
+  decided_by TEXT NOT NULL,
+  score {R},
+  evidence TEXT,
+  reverses {I},
+  reversed_by {I}
+);
+CREATE INDEX mpi_event_patient ON mpi_event (patient, seq);
+-- Pairs awaiting (or having had) a human decision. status: open, accepted, rejected, withdrawn.
+CREATE TABLE mpi_review (
+  id {AUTO},
+  patient_a TEXT {C} NOT NULL,
+  patient_b TEXT {C} NOT NULL,
+  score {R} NOT NULL,
+  reason TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created {I} NOT NULL,
+  decided_by TEXT,
+  decided_at {I},
+  note TEXT
+);
+CREATE INDEX mpi_review_status ON mpi_review (status, id);
+CREATE INDEX mpi_review_a ON mpi_review (patient_a, patient_b);
+CREATE INDEX mpi_review_b ON mpi_review (patient_b, patient_a);
+"#,
 ];
 
 fn render(sql: &str, d: Dialect) -> String {
