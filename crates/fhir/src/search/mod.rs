@@ -32,6 +32,9 @@ pub struct SearchRequest {
     pub used: Vec<(String, String)>,
     /// Parameters ignored under `Prefer: handling=lenient`, for an OperationOutcome warning.
     pub ignored: Vec<String>,
+    /// `_linked=true` (a Lantern extension): a reference to a Patient also matches every source
+    /// Patient record the patient index links to the same person.
+    pub linked: bool,
 }
 
 pub const DEFAULT_COUNT: usize = 20;

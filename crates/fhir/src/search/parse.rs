@@ -117,6 +117,14 @@ pub fn parse(
                 req.cursor = Some(raw.clone());
                 Ok(())
             }
+            "_linked" => match raw.as_str() {
+                "true" => {
+                    req.linked = true;
+                    Ok(())
+                }
+                "false" => Ok(()),
+                _ => Err(invalid(key, format!("_linked must be true or false, not '{raw}'"))),
+            },
             "_type" if rtype.is_none() => {
                 for t in raw.split(',') {
                     if lantern_r4::is_resource_type(t) {

@@ -21,6 +21,8 @@ pub(crate) struct Ctx<'a> {
     /// Compile the next top-level criterion as a correlated probe (`EXISTS ... rk = r.rk`)
     /// rather than as the set that drives the query.
     pub probe: bool,
+    /// `_linked=true`: references to a Patient also match the records linked to its person.
+    pub linked: bool,
 }
 
 impl Ctx<'_> {
@@ -165,6 +167,10 @@ fn compile_at_depth(
         }
     }
 }
+
+/// The source Patients linked to the person of the patient bound at `?`.
+const LINKED: &str =
+    "SELECT l2.patient FROM person_link l1 JOIN person_link l2 ON l2.person = l1.person WHERE l1.patient = ?";
 
 fn table_for(kind: T) -> &'static str {
     match kind {
@@ -322,9 +328,20 @@ fn value_cond(
                 None => None,
             };
             let idp = ctx.bind(id.as_str());
-            match t {
-                Some(t) => format!("(tid = {idp} AND ttype = {t})"),
-                None => format!("tid = {idp}"),
+            let patient = ctx.catalog.type_id("Patient");
+            match (t, patient) {
+                // `_linked=true`: the person's other source records too, through person_link's
+                // (patient) and (person, patient) keys.
+                (Some(t), Some(p)) if ctx.linked && t == p => {
+                    ctx.bind(id.as_str());
+                    format!("(ttype = {t} AND (tid = {idp} OR tid IN ({LINKED})))")
+                }
+                (None, Some(p)) if ctx.linked => {
+                    ctx.bind(id.as_str());
+                    format!("(tid = {idp} OR (ttype = {p} AND tid IN ({LINKED})))")
+                }
+                (Some(t), _) => format!("(tid = {idp} AND ttype = {t})"),
+                (None, _) => format!("tid = {idp}"),
             }
         }
         (T::Reference, SearchValue::ReferenceUrl(url)) => {

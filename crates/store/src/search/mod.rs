@@ -99,7 +99,8 @@ fn page_keys(
         Some(t) => vec![t.clone()],
         None => req.types.clone(),
     };
-    let mut ctx = Ctx { conn, catalog, access, now, params: Vec::new(), depth: 0, probe: false };
+    let mut ctx =
+        Ctx { conn, catalog, access, now, params: Vec::new(), depth: 0, probe: false, linked: req.linked };
     let mut conds = Vec::new();
     let has_criteria = !req.criteria.is_empty();
     let plus = if has_criteria { "+" } else { "" };
