@@ -42,6 +42,9 @@ impl Fhir {
             Some((_, false)) => Err(withheld(rtype, id)),
             Some((s, true)) => {
                 ctx.saw([&s]);
+                let mut one = [s];
+                self.render_person_links(&mut one).await?;
+                let [s] = one;
                 Ok(s)
             }
         }

@@ -1,14 +1,15 @@
-//! `Patient/$everything` (R4 §6.1.0.14.1): every resource in the patient's compartment — and,
-//! once the patient index links source records, every linked record's too — paged by key with
-//! no cap. `_since` and `_count` are honoured; the paging cursor is the last key served.
+//! `Patient/$everything` (R4 §6.1.0.14.1): every resource in the compartment of the patient
+//! asked about and of every source record the patient index links to the same person
+//! (`person_link`), paged by key with no cap. `_since` and `_count` are honoured; the paging
+//! cursor is the last key served.
 use crate::bundle::BundleText;
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use serde_json::json;
 
 impl Fhir {
-    /// `patients` are the logical ids of the Patient records that make up the person (the one
-    /// asked about first).
+    /// `patients` are logical ids of Patient records, the one asked about first; each is
+    /// expanded to every record linked to its person.
     pub async fn everything(
         &self,
         ctx: &Ctx,
@@ -17,6 +18,15 @@ impl Fhir {
     ) -> Result<String, Error> {
         let first = patients.first().cloned().unwrap_or_default();
         self.read(ctx, "Patient", &first).await?;
+        let mut all: Vec<String> = Vec::new();
+        for p in &patients {
+            for m in self.store.person_members(p).await? {
+                if !all.contains(&m) {
+                    all.push(m);
+                }
+            }
+        }
+        let patients = all;
         let mut count = 1000usize;
         let mut since = None;
         let mut after = None;
@@ -46,7 +56,8 @@ impl Fhir {
             }
         }
         let page = self.store.everything(patients, ctx.access.clone(), since, after, count).await?;
-        let (resources, total, next) = (page.resources, page.total, page.next);
+        let (mut resources, total, next) = (page.resources, page.total, page.next);
+        self.render_person_links(&mut resources).await?;
         let path = format!("{}/Patient/{first}/$everything", ctx.base);
         let mut links = vec![("self", format!("{path}?_count={count}"))];
         if let Some(n) = next {

@@ -14,6 +14,7 @@ mod elements;
 mod error;
 mod everything;
 mod history;
+mod links;
 mod patch;
 mod prepare;
 mod search;

@@ -50,6 +50,10 @@ pub(crate) fn put(
     if let Some(org) = &ctx.org {
         set_org_tag(&mut body, org);
     }
+    if rtype == "Patient" {
+        // Links the patient index rendered on a read are not the source's to store.
+        lantern_store::person::strip_links(&mut body);
+    }
     let (sec, facts) = match &fhir.labeller {
         Some(l) => l(rtype, id, &mut body, fhir.store.now_micros()),
         None => (0, Vec::new()),

@@ -85,7 +85,9 @@ impl Fhir {
     }
 
     pub async fn search_parsed(&self, ctx: &Ctx, req: SearchRequest) -> Result<String, Error> {
-        let page = self.store.search(req.clone(), ctx.access.clone()).await?;
+        let mut page = self.store.search(req.clone(), ctx.access.clone()).await?;
+        self.render_person_links(&mut page.matches).await?;
+        self.render_person_links(&mut page.included).await?;
         let path = match &req.rtype {
             Some(t) => format!("{}/{t}", ctx.base),
             None => ctx.base.clone(),
