@@ -1,0 +1,252 @@
+//! What happens when a Patient is written: the patient index's side of the same transaction.
+//!
+//! [`Hook`] is a [`WriteHook`]: the store runs it on its single writer thread, inside the
+//! transaction of the write, after every resource write. So two feeds sending the same person
+//! at the same moment are matched one after the other, each seeing the other's committed (or
+//! same-transaction) rows, and the membership commits or rolls back with the Patient itself —
+//! there is no window in which a source Patient is in no person, or in two.
+//!
+//! For a Patient created (or a lone, never hand-placed one updated):
+//! 1. read its demographics ([`crate::record`]), store them and its blocking keys;
+//! 2. fetch candidates by blocking key (indexed look-ups, a bounded number of them);
+//! 3. score each with the engine ([`lantern_identity::Matcher`]): NHS-number rule, then
+//!    Fellegi–Sunter weights and the two thresholds, with per-field evidence;
+//! 4. link into the person of the best "link" candidate — unless that person holds a different
+//!    valid NHS number, which sends it to review instead; open review tasks for "review"
+//!    candidates (and for further "link" candidates in other persons); otherwise a new person.
+//!
+//! A record already sharing its person, or placed by a human, is never moved automatically:
+//! a later update can only open review tasks. A deleted Patient leaves its person.
+use crate::record::demographics;
+use crate::tables::{self, NewEvent, PatientRow};
+use lantern_identity::{Decision, Evaluation, Matcher, Model};
+use lantern_store::{StoreError, WriteEvent, WriteHook, WriteTx};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Candidates scored per arrival, at most (those sharing the most blocking keys).
+pub const MAX_CANDIDATES: usize = 64;
+/// Review tasks opened per arrival, at most (one per other person).
+const MAX_REVIEWS: usize = 3;
+/// Who decides automatically.
+pub(crate) const AUTO: &str = "lantern-mpi";
+
+/// The write hook; install with [`crate::Mpi::install`].
+pub(crate) struct Hook {
+    pub(crate) model: Arc<Model>,
+}
+
+impl WriteHook for Hook {
+    fn after_write(&self, tx: &mut WriteTx<'_>, event: &WriteEvent<'_>) -> Result<(), StoreError> {
+        if event.rtype != "Patient" {
+            return Ok(());
+        }
+        let now = tx.now_micros();
+        match event.body {
+            Some(body) => arrived(tx.conn(), &self.model, now, event.id, body),
+            None => removed(tx.conn(), now, event.id),
+        }
+    }
+}
+
+/// One scored candidate.
+pub(crate) struct Scored {
+    pub(crate) patient: String,
+    pub(crate) person: Option<String>,
+    pub(crate) eval: Evaluation,
+}
+
+fn rank(d: Decision) -> u8 {
+    match d {
+        Decision::Link => 2,
+        Decision::Review => 1,
+        Decision::NewPerson => 0,
+    }
+}
+
+/// Evidence as kept with an event or review: the engine's evaluation and its words.
+pub(crate) fn evidence(candidate: &str, e: &Evaluation) -> Value {
+    json!({
+        "candidate": format!("Patient/{candidate}"),
+        "reason": e.reason.describe(),
+        "explanation": e.render(),
+        "evaluation": e,
+    })
+}
+
+/// Scores `record` against the candidates its blocking keys find, best first.
+pub(crate) fn score_candidates(
+    c: &mut dyn lantern_store::Conn,
+    model: &Model,
+    matcher: &mut Matcher<'_>,
+    id: &str,
+    record: &lantern_identity::Record,
+    keys: &[String],
+) -> Result<Vec<Scored>, StoreError> {
+    let ids = tables::candidates(c, keys, id, model.config.max_block_size, MAX_CANDIDATES)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tables::patients(c, &ids)?;
+    let persons = tables::persons_of(c, &ids)?;
+    let mut out: Vec<Scored> = ids
+        .iter()
+        .filter_map(|p| {
+            let row = rows.get(p)?;
+            Some(Scored {
+                patient: p.clone(),
+                person: persons.get(p).cloned(),
+                eval: matcher.evaluate_records(record, &row.record),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        rank(b.eval.decision)
+            .cmp(&rank(a.eval.decision))
+            .then(b.eval.score.total_cmp(&a.eval.score))
+            .then(a.patient.cmp(&b.patient))
+    });
+    Ok(out)
+}
+
+fn arrived(
+    c: &mut dyn lantern_store::Conn,
+    model: &Model,
+    now: i64,
+    id: &str,
+    body: &Value,
+) -> Result<(), StoreError> {
+    let d = demographics(body);
+    let mut matcher = Matcher::new(model);
+    let keys = matcher.blocking_keys(&d.record);
+    let before: Option<PatientRow> = tables::patient(c, id)?;
+    let pinned = before.as_ref().is_some_and(|b| b.pinned);
+    tables::upsert_patient(c, id, &d, pinned, now)?;
+    tables::replace_keys(c, id, &keys)?;
+    let current = tables::person_of(c, id)?;
+    // May the matcher move this record? Only if it is new, or alone and never placed by hand.
+    let movable = match &current {
+        None => true,
+        Some(p) => !pinned && tables::members(c, p)?.len() == 1,
+    };
+    let scored = score_candidates(c, model, &mut matcher, id, &d.record, &keys)?;
+    let mut target: Option<&Scored> = None;
+    let mut to_review: Vec<&Scored> = Vec::new();
+    let mut seen: HashMap<&str, ()> = HashMap::new();
+    for s in &scored {
+        let Some(person) = s.person.as_deref() else { continue };
+        if current.as_deref() == Some(person) || seen.contains_key(person) {
+            continue;
+        }
+        match s.eval.decision {
+            Decision::Link if movable && target.is_none() => {
+                // The cannot-link rule: never join a person holding a different valid NHS number.
+                let held = tables::person_nhs_numbers(c, person)?;
+                let conflict = d.nhs.as_ref().is_some_and(|n| held.iter().any(|h| h != n));
+                if conflict {
+                    to_review.push(s);
+                } else {
+                    target = Some(s);
+                }
+            }
+            Decision::Link | Decision::Review => to_review.push(s),
+            Decision::NewPerson => continue,
+        }
+        seen.insert(person, ());
+    }
+    match (target, &current) {
+        (Some(t), _) => {
+            let person = t.person.as_deref().unwrap_or_default();
+            tables::set_person(c, id, person)?;
+            tables::insert_event(
+                c,
+                &NewEvent {
+                    kind: "link",
+                    patient: id,
+                    from_person: current.as_deref(),
+                    to_person: Some(person),
+                    decided_by: AUTO,
+                    score: Some(t.eval.score),
+                    evidence: with_moved(evidence(&t.patient, &t.eval), &[id]),
+                    reverses: None,
+                },
+                now,
+            )?;
+        }
+        (None, None) => {
+            let person = new_person();
+            tables::set_person(c, id, &person)?;
+            let best = scored.first();
+            tables::insert_event(
+                c,
+                &NewEvent {
+                    kind: "new",
+                    patient: id,
+                    from_person: None,
+                    to_person: Some(&person),
+                    decided_by: AUTO,
+                    score: best.map(|b| b.eval.score),
+                    evidence: best.map_or_else(
+                        || json!({"candidates": 0}),
+                        |b| json!({"candidates": scored.len(), "best": evidence(&b.patient, &b.eval)}),
+                    ),
+                    reverses: None,
+                },
+                now,
+            )?;
+        }
+        (None, Some(_)) => {}
+    }
+    for s in to_review.into_iter().take(MAX_REVIEWS) {
+        if !tables::reviewed(c, id, &s.patient)? {
+            tables::insert_review(
+                c,
+                id,
+                &s.patient,
+                s.eval.score,
+                s.eval.reason.describe(),
+                &evidence(&s.patient, &s.eval),
+                now,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn removed(c: &mut dyn lantern_store::Conn, now: i64, id: &str) -> Result<(), StoreError> {
+    let person = tables::person_of(c, id)?;
+    if person.is_none() && tables::patient(c, id)?.is_none() {
+        return Ok(());
+    }
+    tables::remove_patient(c, id)?;
+    tables::withdraw_reviews(c, id, now)?;
+    tables::insert_event(
+        c,
+        &NewEvent {
+            kind: "unlink",
+            patient: id,
+            from_person: person.as_deref(),
+            to_person: None,
+            decided_by: AUTO,
+            score: None,
+            evidence: json!({"note": "the Patient was deleted", "moved": [id]}),
+            reverses: None,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// A new person id.
+pub(crate) fn new_person() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Adds the list of patients an event moved to its evidence (what reversing it moves back).
+pub(crate) fn with_moved(mut evidence: Value, moved: &[&str]) -> Value {
+    if let Some(o) = evidence.as_object_mut() {
+        o.insert("moved".into(), json!(moved));
+    }
+    evidence
+}
