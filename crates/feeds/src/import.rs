@@ -143,7 +143,7 @@ impl Feeds {
             detail: None,
         };
         let dup = Arc::new(AtomicBool::new(false));
-        match self.apply(bundle, record.clone(), None, dup.clone()).await {
+        match self.apply(bundle, Vec::new(), record.clone(), None, dup.clone()).await {
             Ok(seq) => (Disposition::Processed, Some(seq), None),
             Err(_) if dup.load(Ordering::Relaxed) => (Disposition::Duplicate, None, None),
             Err(lantern_service::Error::Store(e @ StoreError::Unavailable(_))) => {

@@ -12,7 +12,7 @@
 use crate::ids::{content_hash, v2_timestamp};
 use crate::{FeedError, Feeds, Route};
 use lantern_hl7v2::ack::{build_ack, response_ack, AckCode, AckContext, Outcome};
-use lantern_hl7v2::map::map_message;
+use lantern_hl7v2::map::{map_message, BusinessIdentifier, MergeRequest};
 use lantern_hl7v2::{ErrorCode, Issue, Message, Severity};
 use lantern_service::Ctx;
 use lantern_store::inbox::{InboxEntry, DEAD, PROCESSED};
@@ -155,7 +155,7 @@ impl Feeds {
             record.detail = Some(json!({"merges": mapped.merges}).to_string());
         }
         let dup = Arc::new(AtomicBool::new(false));
-        match self.apply(mapped.bundle, record.clone(), None, dup.clone()).await {
+        match self.apply(mapped.bundle, mapped.merges, record.clone(), None, dup.clone()).await {
             Ok(seq) => Ingested {
                 ack: self.ack_for(&msg, Outcome::Accepted, &issues),
                 code: "AA",
@@ -178,11 +178,13 @@ impl Feeds {
         }
     }
 
-    /// Applies a bundle and records the inbox row (or, for a replay, marks row `replay` as
-    /// processed) in the same store job. Returns the inbox row's sequence number.
+    /// Applies a bundle, then an A40's merges to the patient index, and records the inbox row
+    /// (or, for a replay, marks row `replay` as processed) in the same store job. Returns the
+    /// inbox row's sequence number.
     pub(crate) async fn apply(
         &self,
         bundle: Value,
+        merges: Vec<MergeRequest>,
         record: NewInbox,
         replay: Option<(i64, String)>,
         dup: Arc<AtomicBool>,
@@ -193,6 +195,13 @@ impl Feeds {
         self.inner
             .fhir
             .transaction_with(&ctx, bundle, move |tx| {
+                let by = format!("hl7v2:{}#{}", record.feed, record.control_id);
+                for m in &merges {
+                    let ids = |v: &[BusinessIdentifier]| -> Vec<(String, String)> {
+                        v.iter().map(|b| (b.system.clone(), b.value.clone())).collect()
+                    };
+                    lantern_mpi::a40::merge_by_identifiers(tx, &ids(&m.surviving), &ids(&m.retired), &by)?;
+                }
                 if let Some((s, detail)) = replay {
                     out.store(s, Ordering::Relaxed);
                     return tx.inbox_set_status(s, PROCESSED, Some(&detail));

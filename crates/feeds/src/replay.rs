@@ -31,7 +31,7 @@ impl Feeds {
             return Err(FeedError::Failed(format!("inbox entry {seq} is {}, not a dead letter", e.status)));
         }
         let before = e.detail.clone().unwrap_or_default();
-        let bundle = if e.kind == "hl7v2" {
+        let (bundle, merges) = if e.kind == "hl7v2" {
             let (msg, mut issues) = lantern_hl7v2::parse(&e.raw);
             let feed = match self.feed(&e.feed) {
                 Some(f) => f,
@@ -48,12 +48,15 @@ impl Feeds {
                     if issues.iter().any(|i| i.severity == Severity::Error) {
                         return self.still_dead(seq, "AE", reason_of(&issues)).await;
                     }
-                    m.bundle
+                    (m.bundle, m.merges)
                 }
                 Err(m) => return self.still_dead(seq, "AR", m.to_string()).await,
             }
         } else {
-            serde_json::from_slice::<Value>(&e.raw).map_err(|x| FeedError::Failed(x.to_string()))?
+            (
+                serde_json::from_slice::<Value>(&e.raw).map_err(|x| FeedError::Failed(x.to_string()))?,
+                Vec::new(),
+            )
         };
         let detail = json!({"replayed": true, "was": before}).to_string();
         let dummy = NewInbox {
@@ -66,7 +69,7 @@ impl Feeds {
             status: PROCESSED.into(),
             detail: None,
         };
-        match self.apply(bundle, dummy, Some((seq, detail)), Arc::new(AtomicBool::new(false))).await {
+        match self.apply(bundle, merges, dummy, Some((seq, detail)), Arc::new(AtomicBool::new(false))).await {
             Ok(_) => Ok(Replayed { seq, feed: e.feed }),
             Err(err) => {
                 let issues = service_issues(&err);

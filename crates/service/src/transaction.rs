@@ -162,9 +162,10 @@ impl Fhir {
         }
     }
 
-    /// Processes a transaction Bundle and runs `extra` inside the same store job, before its
-    /// writes: both commit or neither does. Feeds use it to record the inbox row of the
-    /// message the bundle came from, which makes "stored and applied" one atomic step.
+    /// Processes a transaction Bundle and runs `extra` inside the same store job, after its
+    /// writes (so it sees them): both commit or neither does. Feeds use it to record the inbox
+    /// row of the message the bundle came from, which makes "stored and applied" one atomic
+    /// step, and to apply an A40's merge to the patient index.
     pub async fn transaction_with<F>(&self, ctx: &Ctx, bundle: Value, extra: F) -> Result<String, Error>
     where
         F: FnOnce(&mut WriteTx<'_>) -> Result<(), StoreError> + Send + 'static,
@@ -375,9 +376,6 @@ impl Fhir {
             .store
             .write(move |tx| {
                 job_ctx.begin(tx);
-                if let Some(f) = extra {
-                    f(tx)?;
-                }
                 let mut done: Vec<Option<Done>> = (0..n).map(|_| None).collect();
                 let mut audited: Vec<AuditedWrite> = Vec::new();
                 for &i in order.iter().filter(|i| entries[**i].method == Method::Delete) {
@@ -429,6 +427,9 @@ impl Fhir {
                     let w = tx.put(put).map_err(|err| with_entry(i, err))?;
                     audited.push(AuditedWrite::of(&w.stored));
                     done[i] = Some(Done::Written { created: w.created, stored: w.stored });
+                }
+                if let Some(f) = extra {
+                    f(tx)?;
                 }
                 job_ctx.audit(tx, "transaction", &audited)?;
                 Ok(done)
