@@ -90,10 +90,12 @@ async fn every_sample_message_is_acknowledged_and_accounted_for() {
     let http_addr = http.local_addr().unwrap();
     let mllp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mllp_addr = mllp.local_addr().unwrap();
+    let identity = lantern_mpi::Mpi::new(fhir.store.clone(), lantern_mpi::model::default_model());
     let state = lantern_server::AppState {
         fhir,
         version: "test".into(),
         security: lantern_server::trust::Security::Disabled,
+        identity,
     };
     tokio::spawn(lantern_server::serve_with_feeds(http, state, feeds.clone()));
     tokio::spawn(serve_mllp(mllp, feeds, MllpConfig { route: Route::ByFacility, ..MllpConfig::default() }));

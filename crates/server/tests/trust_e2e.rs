@@ -37,10 +37,12 @@ async fn start(fhir: Fhir) -> Env {
     let trust = Arc::new(Trust::new(Verifier::dev_only(&dev), policy, fhir.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let identity = lantern_mpi::Mpi::new(fhir.store.clone(), lantern_mpi::model::default_model());
     let state = lantern_server::AppState {
         fhir,
         version: "test".into(),
         security: Security::Enforced(trust.clone()),
+        identity,
     };
     tokio::spawn(lantern_server::serve(listener, state));
     Env { base: format!("http://{addr}/fhir"), root: format!("http://{addr}"), dev, trust, _dir: dir }

@@ -1,4 +1,5 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
+mod identity;
 mod instance;
 mod request;
 mod respond;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub version: String,
     /// Authentication, policy and audit (see `crate::trust`).
     pub security: crate::trust::Security,
+    /// The patient index (`/identity`, `Patient/$match`, `Patient/$ihe-pix`).
+    pub identity: lantern_mpi::Mpi,
 }
 
 /// An OperationOutcome response.
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/policy", get(trust::policy))
         .route("/policy/explain", get(trust::explain))
         .route("/audit/who-looked", get(trust::who_looked))
+        .merge(identity::routes())
         .fallback(respond::not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::compression::CompressionLayer::new())
