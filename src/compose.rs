@@ -17,21 +17,48 @@ pub(crate) fn backend(data: &Path, database: Option<&str>) -> anyhow::Result<Arc
     })
 }
 
-/// Opens the store (migrating it) and the FHIR service over it.
+/// Opens the store (migrating it), installs the patient index on it (every Patient written
+/// from here on is matched, whatever the entry point) and returns the FHIR service over it.
 pub(crate) fn fhir(data: &Path, database: Option<&str>) -> anyhow::Result<Fhir> {
     let backend = backend(data, database)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let described = backend.describe();
     let store = Store::open(backend, clock).with_context(|| format!("opening the store at {described}"))?;
+    if std::env::var("LANTERN_IDENTITY").as_deref() != Ok("off") {
+        lantern_mpi::Mpi::install(&store, identity_model()?.clone());
+    }
     Ok(Fhir::new(store))
+}
+
+/// The patient index's matching model, loaded once: `LANTERN_IDENTITY_MODEL` (JSON written by
+/// `lantern link --model-out`) or the shipped default, with `LANTERN_IDENTITY_CONFIG` (TOML,
+/// thresholds and rules) applied. See `lantern_mpi::model`.
+pub(crate) fn identity_model() -> anyhow::Result<&'static lantern_identity::Model> {
+    static MODEL: std::sync::OnceLock<lantern_identity::Model> = std::sync::OnceLock::new();
+    if let Some(m) = MODEL.get() {
+        return Ok(m);
+    }
+    let read = |var: &str| -> anyhow::Result<Option<String>> {
+        std::env::var_os(var)
+            .map(|p| {
+                std::fs::read_to_string(&p).with_context(|| format!("reading {var}={}", p.to_string_lossy()))
+            })
+            .transpose()
+    };
+    let (model, config) = (read("LANTERN_IDENTITY_MODEL")?, read("LANTERN_IDENTITY_CONFIG")?);
+    let m = lantern_mpi::model::load(model.as_deref(), config.as_deref())?;
+    Ok(MODEL.get_or_init(|| m))
 }
 
 /// The HTTP application state, with trust enforced.
 pub(crate) fn app(fhir: Fhir, trust: Arc<lantern_server::trust::Trust>) -> lantern_server::AppState {
+    let model = identity_model().cloned().unwrap_or_else(|_| lantern_mpi::model::default_model());
+    let identity = lantern_mpi::Mpi::new(fhir.store.clone(), model);
     lantern_server::AppState {
         fhir,
         version: env!("CARGO_PKG_VERSION").to_string(),
         security: lantern_server::trust::Security::Enforced(trust),
+        identity,
     }
 }
 

@@ -4,6 +4,7 @@ mod bench;
 mod bench_mllp;
 mod feeds;
 mod fhirpath;
+mod identity;
 mod import;
 mod link;
 mod serve;
@@ -34,6 +35,9 @@ enum Command {
     Audit(audit::Args),
     /// Print a development bearer token (signed with the key in DATA/auth/).
     Token(token::Args),
+    /// The patient index: explain a pair of records.
+    #[command(subcommand)]
+    Identity(identity::Identity),
     /// Whole-system load benchmarks.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -48,6 +52,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(a) => link::run(a),
         Command::Token(a) => token::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::Identity(c) => identity::run(c),
         Command::Bench(b) => bench::run(b),
     }
 }

@@ -148,7 +148,8 @@ async fn load(fhir: &lantern_service::Fhir, n: usize) -> anyhow::Result<Vec<Stri
 async fn serve(fhir: &lantern_service::Fhir, security: Security) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = lantern_server::AppState { fhir: fhir.clone(), version: "bench".into(), security };
+    let identity = lantern_mpi::Mpi::new(fhir.store.clone(), crate::compose::identity_model()?.clone());
+    let state = lantern_server::AppState { fhir: fhir.clone(), version: "bench".into(), security, identity };
     tokio::spawn(lantern_server::serve(listener, state));
     Ok(format!("http://{addr}/fhir"))
 }
