@@ -43,6 +43,7 @@ impl WriteHook for Hook {
             return Ok(());
         }
         let now = tx.now_micros();
+        tables::lock(tx.conn())?;
         match event.body {
             Some(body) => arrived(tx.conn(), &self.model, now, event.id, body),
             None => removed(tx.conn(), now, event.id),

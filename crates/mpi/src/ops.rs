@@ -54,6 +54,7 @@ pub(crate) fn unlink(
     by: &str,
     why: Option<&str>,
 ) -> Result<Event, StoreError> {
+    tables::lock(c)?;
     let from = person(c, patient)?;
     if tables::members(c, &from)?.len() < 2 {
         return Err(StoreError::Conflict(format!("Patient/{patient} is not linked to any other record")));
@@ -89,6 +90,7 @@ pub(crate) fn merge(
     force: bool,
     kind: &str,
 ) -> Result<Event, StoreError> {
+    tables::lock(c)?;
     let pf = person(c, from)?;
     let pi = person(c, into)?;
     if pf == pi {
@@ -130,6 +132,7 @@ pub(crate) fn decide_review(
     by: &str,
     why: Option<&str>,
 ) -> Result<Event, StoreError> {
+    tables::lock(c)?;
     let r = tables::review(c, id)?.ok_or_else(|| not_found(format!("review {id}")))?;
     if r.status != "open" {
         return Err(StoreError::Conflict(format!("review {id} is {}, not open", r.status)));
@@ -168,6 +171,7 @@ pub(crate) fn reverse(
     by: &str,
     why: Option<&str>,
 ) -> Result<Event, StoreError> {
+    tables::lock(c)?;
     let e = tables::event(c, seq)?.ok_or_else(|| not_found(format!("identity event {seq}")))?;
     if let Some(r) = e.reversed_by {
         return Err(StoreError::Conflict(format!("event {seq} was already reversed by event {r}")));

@@ -21,6 +21,16 @@ pub(crate) struct PatientRow {
     pub(crate) pinned: bool,
 }
 
+/// Serialises the patient index across API nodes: on PostgreSQL, several nodes each have a
+/// writer thread, so a transaction-scoped advisory lock makes their matching take turns (each
+/// then sees the other's committed rows). On SQLite the one writer already does.
+pub(crate) fn lock(c: &mut dyn Conn) -> Result<(), StoreError> {
+    if c.dialect() == lantern_store::Dialect::Postgres {
+        c.batch("SELECT pg_advisory_xact_lock(727275)")?;
+    }
+    Ok(())
+}
+
 fn marks(n: usize) -> String {
     vec!["?"; n].join(",")
 }
