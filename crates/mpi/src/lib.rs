@@ -251,6 +251,54 @@ impl Mpi {
             .await
     }
 
+    /// Matches the current Patients the index has not seen (written before it was installed,
+    /// e.g. in a store created by an older version), oldest first, exactly as if each had just
+    /// arrived. Returns how many were indexed.
+    pub async fn index_existing(&self) -> Result<usize, StoreError> {
+        let mut done = 0;
+        loop {
+            let ids = self
+                .store
+                .with_reader(|c, cat| {
+                    let t = cat.type_id("Patient").unwrap_or(0);
+                    let mut ids = Vec::new();
+                    c.query(
+                        "SELECT r.id FROM resource r WHERE r.type = ? AND r.deleted = 0 AND NOT EXISTS \
+                         (SELECT 1 FROM mpi_patient p WHERE p.patient = r.id) ORDER BY r.rk LIMIT 500",
+                        &[t.into()],
+                        &mut |r| {
+                            ids.push(r.text(0)?.unwrap_or_default());
+                            Ok(())
+                        },
+                    )?;
+                    Ok(ids)
+                })
+                .await?;
+            if ids.is_empty() {
+                return Ok(done);
+            }
+            // A hundred records per write job: one commit each, and the writer is never held long.
+            for chunk in ids.chunks(100) {
+                let (model, chunk) = (self.model.clone(), chunk.to_vec());
+                done += self
+                    .store
+                    .write(move |tx| {
+                        let mut n = 0;
+                        tables::lock(tx.conn())?;
+                        for id in &chunk {
+                            let Some(body) = tx.read("Patient", id)?.and_then(|s| s.body) else { continue };
+                            let body: Value = serde_json::from_str(&body).map_err(StoreError::db)?;
+                            let now = tx.now_micros();
+                            matching::arrived(tx.conn(), &model, now, id, &body)?;
+                            n += 1;
+                        }
+                        Ok(n)
+                    })
+                    .await?;
+            }
+        }
+    }
+
     /// Scores and explains any pair of records, linked or not.
     pub async fn explain(&self, a: &str, b: &str) -> Result<Explanation, StoreError> {
         let (a, b) = (strip(a), strip(b));

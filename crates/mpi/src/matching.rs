@@ -111,7 +111,7 @@ pub(crate) fn score_candidates(
     Ok(out)
 }
 
-fn arrived(
+pub(crate) fn arrived(
     c: &mut dyn lantern_store::Conn,
     model: &Model,
     now: i64,

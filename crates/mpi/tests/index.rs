@@ -441,7 +441,18 @@ async fn match_operation_grades(fhir: Fhir) {
     assert_eq!(ids(&fhir, "Patient", "").await.len(), 2);
 }
 
+async fn indexes_records_stored_before_it(fhir: Fhir) {
+    let a = create(&fhir, person("Mary Smith", "1980-01-02", "female", "BS8 1TH", "gp", "G1", None)).await;
+    let b = create(&fhir, person("Mary Smith", "1980-01-02", "female", "BS8 1TH", "pas", "P1", None)).await;
+    let mpi = install(&fhir);
+    assert!(mpi.patient(&a).await.is_err());
+    assert_eq!(mpi.index_existing().await.unwrap(), 2);
+    assert_eq!(person_of(&mpi, &a).await, person_of(&mpi, &b).await);
+    assert_eq!(mpi.index_existing().await.unwrap(), 0);
+}
+
 backend_tests!(
+    indexes_records_stored_before_it,
     concurrent_arrivals_make_one_person_each,
     verified_nhs_number_links_and_conflict_goes_to_review,
     probabilistic_link_review_and_new_person,
