@@ -66,7 +66,11 @@ pub fn capability_statement(base: &str, version: &str) -> Value {
             "searchParam": params,
         });
         if t == "Patient" {
-            r["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
+            r["operation"] = json!([
+                {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+                {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"},
+                {"name": "ihe-pix", "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"}
+            ]);
         }
         resources.push(r);
     }
