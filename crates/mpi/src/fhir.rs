@@ -2,9 +2,11 @@
 //! cross-reference `Patient/$ihe-pix` (IHE ITI-83). Both read through the store's search with
 //! the caller's access filter, so neither can reveal a record the caller may not see; both
 //! return JSON for a thin HTTP handler to send.
-use crate::{matching, Mpi};
+use crate::matching::{self, Scoring};
+use crate::Mpi;
 use lantern_fhir::search::{self, Handling, SearchRequest};
-use lantern_identity::{Decision, Evaluation, Matcher};
+use lantern_identity::score::probability;
+use lantern_identity::{Config, Decision};
 use lantern_store::clock::format_instant;
 use lantern_store::{AccessFilter, StoreError, Stored};
 use serde_json::{json, Value};
@@ -17,10 +19,12 @@ pub const MATCH_GRADE: &str = "http://hl7.org/fhir/StructureDefinition/match-gra
 /// half of the review band and `possible` in the lower; below the review threshold a candidate
 /// is not returned (the specification's `certainly-not` is for records known not to match,
 /// which the index does not assert).
-pub fn grade(e: &Evaluation) -> Option<&'static str> {
-    match e.decision {
+pub fn grade(decision: Decision, score: f64, config: &Config) -> Option<&'static str> {
+    match decision {
         Decision::Link => Some("certain"),
-        Decision::Review if e.score >= (e.review_threshold + e.link_threshold) / 2.0 => Some("probable"),
+        Decision::Review if score >= (config.review_threshold + config.link_threshold) / 2.0 => {
+            Some("probable")
+        }
         Decision::Review => Some("possible"),
         Decision::NewPerson => None,
     }
@@ -104,23 +108,25 @@ impl Mpi {
         let scored = self
             .store
             .with_reader(move |c, _| {
-                let mut m = Matcher::new(&model);
-                let keys = m.blocking_keys(&record);
-                let s = matching::score_candidates(c, &model, &mut m, "", &record, &keys)?;
-                Ok(s.into_iter().map(|s| (s.patient, s.eval)).collect::<Vec<_>>())
+                let mut s = Scoring::new(&model);
+                let incoming = s.prepare(&record);
+                let keys = s.keys(&incoming);
+                let scored = matching::score_candidates(c, &mut s, "", &incoming, &keys)?;
+                Ok(scored.into_iter().map(|s| (s.patient, s.decision, s.score)).collect::<Vec<_>>())
             })
             .await?;
-        let mut hits: Vec<(String, Evaluation, &'static str)> = scored
+        let config = &self.model.config;
+        let mut hits: Vec<(String, f64, &'static str)> = scored
             .into_iter()
-            .filter_map(|(p, e)| grade(&e).map(|g| (p, e, g)))
+            .filter_map(|(p, d, score)| grade(d, score, config).map(|g| (p, probability(score), g)))
             .filter(|(_, _, g)| !only_certain || *g == "certain")
             .collect();
-        hits.sort_by(|a, b| b.1.probability.total_cmp(&a.1.probability).then(a.0.cmp(&b.0)));
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let ids: Vec<String> = hits.iter().map(|h| h.0.clone()).collect();
         let bodies = self.visible(&ids, &access).await?;
         let entries: Vec<Value> = hits
             .iter()
-            .filter_map(|(p, e, g)| {
+            .filter_map(|(p, prob, g)| {
                 let s = bodies.get(p)?;
                 let resource: Value = serde_json::from_str(s.body.as_deref()?).ok()?;
                 Some(json!({
@@ -129,7 +135,7 @@ impl Mpi {
                     "search": {
                         "extension": [{"url": MATCH_GRADE, "valueCode": g}],
                         "mode": "match",
-                        "score": (e.probability * 10_000.0).round() / 10_000.0,
+                        "score": (prob * 10_000.0).round() / 10_000.0,
                     }
                 }))
             })

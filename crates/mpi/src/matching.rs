@@ -19,7 +19,13 @@
 //! a later update can only open review tasks. A deleted Patient leaves its person.
 use crate::record::demographics;
 use crate::tables::{self, NewEvent, PatientRow};
-use lantern_identity::{Decision, Evaluation, Matcher, Model};
+use lantern_identity::blocking::rule_keys;
+use lantern_identity::decision::decide;
+use lantern_identity::dict::{Dict, Prepared};
+use lantern_identity::explain::evaluate;
+use lantern_identity::normalise::normalise;
+use lantern_identity::score::Scorer;
+use lantern_identity::{Decision, Evaluation, Model, Record};
 use lantern_store::{StoreError, WriteEvent, WriteHook, WriteTx};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -51,11 +57,43 @@ impl WriteHook for Hook {
     }
 }
 
+/// The engine over one arrival: one dictionary, each record normalised once, cheap scores
+/// for every candidate and a full (per-field) evaluation only for the pairs a decision records.
+pub(crate) struct Scoring<'m> {
+    model: &'m Model,
+    scorer: Scorer<'m>,
+    dict: Dict,
+}
+
+impl<'m> Scoring<'m> {
+    pub(crate) fn new(model: &'m Model) -> Scoring<'m> {
+        Scoring { model, scorer: Scorer::new(model), dict: Dict::new() }
+    }
+
+    pub(crate) fn prepare(&mut self, r: &Record) -> Prepared {
+        let p = self.dict.prepare(&normalise(r));
+        self.dict.counts_from_tables(&self.model.tf);
+        p
+    }
+
+    /// The record's blocking keys, as `mpi_block` holds them.
+    pub(crate) fn keys(&self, p: &Prepared) -> Vec<String> {
+        rule_keys(&self.model.config.blocking, p, &self.dict)
+    }
+
+    /// The per-field evaluation and decision of a pair.
+    pub(crate) fn evaluate(&self, a: &Prepared, b: &Prepared) -> Evaluation {
+        evaluate(&self.scorer, a, b, &self.dict)
+    }
+}
+
 /// One scored candidate.
 pub(crate) struct Scored {
     pub(crate) patient: String,
     pub(crate) person: Option<String>,
-    pub(crate) eval: Evaluation,
+    pub(crate) prepared: Prepared,
+    pub(crate) score: f64,
+    pub(crate) decision: Decision,
 }
 
 fn rank(d: Decision) -> u8 {
@@ -76,36 +114,38 @@ pub(crate) fn evidence(candidate: &str, e: &Evaluation) -> Value {
     })
 }
 
-/// Scores `record` against the candidates its blocking keys find, best first.
+/// Scores the prepared `incoming` against the candidates its blocking keys find, best first.
 pub(crate) fn score_candidates(
     c: &mut dyn lantern_store::Conn,
-    model: &Model,
-    matcher: &mut Matcher<'_>,
+    s: &mut Scoring<'_>,
     id: &str,
-    record: &lantern_identity::Record,
+    incoming: &Prepared,
     keys: &[String],
 ) -> Result<Vec<Scored>, StoreError> {
-    let ids = tables::candidates(c, keys, id, model.config.max_block_size, MAX_CANDIDATES)?;
+    let ids = tables::candidates(c, keys, id, s.model.config.max_block_size, MAX_CANDIDATES)?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let rows = tables::patients(c, &ids)?;
     let persons = tables::persons_of(c, &ids)?;
-    let mut out: Vec<Scored> = ids
-        .iter()
-        .filter_map(|p| {
-            let row = rows.get(p)?;
-            Some(Scored {
-                patient: p.clone(),
-                person: persons.get(p).cloned(),
-                eval: matcher.evaluate_records(record, &row.record),
-            })
-        })
-        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for p in &ids {
+        let Some(row) = rows.get(p) else { continue };
+        let prepared = s.prepare(&row.record);
+        let score = s.scorer.score(incoming, &prepared, &s.dict);
+        let (decision, _) = decide(&s.scorer, incoming, &prepared, score);
+        out.push(Scored {
+            patient: p.clone(),
+            person: persons.get(p).cloned(),
+            prepared,
+            score: score.total,
+            decision,
+        });
+    }
     out.sort_by(|a, b| {
-        rank(b.eval.decision)
-            .cmp(&rank(a.eval.decision))
-            .then(b.eval.score.total_cmp(&a.eval.score))
+        rank(b.decision)
+            .cmp(&rank(a.decision))
+            .then(b.score.total_cmp(&a.score))
             .then(a.patient.cmp(&b.patient))
     });
     Ok(out)
@@ -119,8 +159,9 @@ pub(crate) fn arrived(
     body: &Value,
 ) -> Result<(), StoreError> {
     let d = demographics(body);
-    let mut matcher = Matcher::new(model);
-    let keys = matcher.blocking_keys(&d.record);
+    let mut scoring = Scoring::new(model);
+    let incoming = scoring.prepare(&d.record);
+    let keys = scoring.keys(&incoming);
     let before: Option<PatientRow> = tables::patient(c, id)?;
     let pinned = before.as_ref().is_some_and(|b| b.pinned);
     tables::upsert_patient(c, id, &d, pinned, now)?;
@@ -131,7 +172,7 @@ pub(crate) fn arrived(
         None => true,
         Some(p) => !pinned && tables::members(c, p)?.len() == 1,
     };
-    let scored = score_candidates(c, model, &mut matcher, id, &d.record, &keys)?;
+    let scored = score_candidates(c, &mut scoring, id, &incoming, &keys)?;
     let mut target: Option<&Scored> = None;
     let mut to_review: Vec<&Scored> = Vec::new();
     let mut seen: HashMap<&str, ()> = HashMap::new();
@@ -140,7 +181,7 @@ pub(crate) fn arrived(
         if current.as_deref() == Some(person) || seen.contains_key(person) {
             continue;
         }
-        match s.eval.decision {
+        match s.decision {
             Decision::Link if movable && target.is_none() => {
                 // The cannot-link rule: never join a person holding a different valid NHS number.
                 let held = tables::person_nhs_numbers(c, person)?;
@@ -159,6 +200,7 @@ pub(crate) fn arrived(
     match (target, &current) {
         (Some(t), _) => {
             let person = t.person.as_deref().unwrap_or_default();
+            let eval = scoring.evaluate(&incoming, &t.prepared);
             tables::set_person(c, id, person)?;
             tables::insert_event(
                 c,
@@ -168,8 +210,8 @@ pub(crate) fn arrived(
                     from_person: current.as_deref(),
                     to_person: Some(person),
                     decided_by: AUTO,
-                    score: Some(t.eval.score),
-                    evidence: with_moved(evidence(&t.patient, &t.eval), &[id]),
+                    score: Some(eval.score),
+                    evidence: with_moved(evidence(&t.patient, &eval), &[id]),
                     reverses: None,
                 },
                 now,
@@ -187,11 +229,12 @@ pub(crate) fn arrived(
                     from_person: None,
                     to_person: Some(&person),
                     decided_by: AUTO,
-                    score: best.map(|b| b.eval.score),
-                    evidence: best.map_or_else(
-                        || json!({"candidates": 0}),
-                        |b| json!({"candidates": scored.len(), "best": evidence(&b.patient, &b.eval)}),
-                    ),
+                    score: best.map(|b| b.score),
+                    // The best candidate in brief; `/identity/explain` gives any pair in full.
+                    evidence: json!({
+                        "candidates": scored.len(),
+                        "best": best.map(|b| json!({"candidate": format!("Patient/{}", b.patient), "score": b.score, "decision": b.decision})),
+                    }),
                     reverses: None,
                 },
                 now,
@@ -201,15 +244,9 @@ pub(crate) fn arrived(
     }
     for s in to_review.into_iter().take(MAX_REVIEWS) {
         if !tables::reviewed(c, id, &s.patient)? {
-            tables::insert_review(
-                c,
-                id,
-                &s.patient,
-                s.eval.score,
-                s.eval.reason.describe(),
-                &evidence(&s.patient, &s.eval),
-                now,
-            )?;
+            let eval = scoring.evaluate(&incoming, &s.prepared);
+            let (why, ev) = (eval.reason.describe(), evidence(&s.patient, &eval));
+            tables::insert_review(c, id, &s.patient, eval.score, why, &ev, now)?;
         }
     }
     Ok(())
