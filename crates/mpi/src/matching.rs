@@ -104,14 +104,26 @@ fn rank(d: Decision) -> u8 {
     }
 }
 
-/// Evidence as kept with an event or review: the engine's evaluation and its words.
+/// Evidence as kept with an event or review: the engine's per-field evaluation. Its words
+/// (`explanation`) are rendered from it when read (see [`with_words`]), not stored twice.
 pub(crate) fn evidence(candidate: &str, e: &Evaluation) -> Value {
     json!({
         "candidate": format!("Patient/{candidate}"),
         "reason": e.reason.describe(),
-        "explanation": e.render(),
         "evaluation": e,
     })
+}
+
+/// Adds `explanation`, the evaluation in words, to evidence read back.
+pub(crate) fn with_words(mut evidence: Value) -> Value {
+    let words = evidence
+        .get("evaluation")
+        .and_then(|e| serde_json::from_value::<Evaluation>(e.clone()).ok())
+        .map(|e| e.render());
+    if let (Some(w), Some(o)) = (words, evidence.as_object_mut()) {
+        o.insert("explanation".into(), Value::String(w));
+    }
+    evidence
 }
 
 /// Scores the prepared `incoming` against the candidates its blocking keys find, best first.

@@ -2,6 +2,7 @@
 //! it runs the same on SQLite and PostgreSQL (the tables are migration 4 in
 //! `lantern_store::schema`; `person_link` is migration 3's). Writers call these on the store's
 //! writer thread, inside the transaction of the write they belong to.
+use crate::matching::with_words;
 use crate::record::Demographics;
 use crate::{Event, Review};
 use lantern_identity::Record;
@@ -291,7 +292,7 @@ fn event_row(r: &dyn Row) -> Result<Event, StoreError> {
         to_person: r.text(5)?,
         decided_by: r.text(6)?.unwrap_or_default(),
         score: r.real(7)?,
-        evidence: r.text(8)?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null),
+        evidence: with_words(r.text(8)?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)),
         reverses: r.int(9)?,
         reversed_by: r.int(10)?,
     })
@@ -373,7 +374,7 @@ fn review_row(r: &dyn Row) -> Result<Review, StoreError> {
         patient_b: r.text(2)?.unwrap_or_default(),
         score: r.real(3)?.unwrap_or(0.0),
         reason: r.text(4)?.unwrap_or_default(),
-        evidence: r.text(5)?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null),
+        evidence: with_words(r.text(5)?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)),
         status: r.text(6)?.unwrap_or_default(),
         created: format_instant(r.int(7)?.unwrap_or(0)),
         decided_by: r.text(8)?,
