@@ -176,8 +176,8 @@ pub(crate) fn arrived(
     let keys = scoring.keys(&incoming);
     let before: Option<PatientRow> = tables::patient(c, id)?;
     let pinned = before.as_ref().is_some_and(|b| b.pinned);
-    tables::upsert_patient(c, id, &d, pinned, now)?;
-    tables::replace_keys(c, id, &keys)?;
+    tables::put_patient(c, id, &d, &keys, pinned, before.is_some(), now)?;
+    tables::replace_keys(c, id, before.as_ref().map_or(&[][..], |b| &b.keys), &keys)?;
     let current = tables::person_of(c, id)?;
     // May the matcher move this record? Only if it is new, or alone and never placed by hand.
     let movable = match &current {
@@ -266,10 +266,11 @@ pub(crate) fn arrived(
 
 fn removed(c: &mut dyn lantern_store::Conn, now: i64, id: &str) -> Result<(), StoreError> {
     let person = tables::person_of(c, id)?;
-    if person.is_none() && tables::patient(c, id)?.is_none() {
+    let row = tables::patient(c, id)?;
+    if person.is_none() && row.is_none() {
         return Ok(());
     }
-    tables::remove_patient(c, id)?;
+    tables::remove_patient(c, id, row.as_ref().map_or(&[][..], |r| &r.keys))?;
     tables::withdraw_reviews(c, id, now)?;
     tables::insert_event(
         c,

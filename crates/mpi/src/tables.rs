@@ -15,6 +15,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub(crate) struct PatientRow {
     pub(crate) record: Record,
+    pub(crate) keys: Vec<String>,
     pub(crate) identifiers: Vec<(String, String)>,
     pub(crate) nhs: Option<String>,
     pub(crate) nhs_flag: Option<String>,
@@ -40,29 +41,39 @@ fn texts(v: &[String]) -> Vec<SqlValue> {
     v.iter().map(|s| SqlValue::from(s.as_str())).collect()
 }
 
-pub(crate) fn upsert_patient(
+/// Writes a patient's row: an UPDATE when it `existed`, else an INSERT (single-row statements,
+/// so SQLite opens no statement journal inside the writer's savepoint).
+pub(crate) fn put_patient(
     c: &mut dyn Conn,
     patient: &str,
     d: &Demographics,
+    keys: &[String],
     pinned: bool,
+    existed: bool,
     now: i64,
 ) -> Result<(), StoreError> {
     let record = serde_json::to_string(&d.record).map_err(StoreError::db)?;
     let ids = serde_json::to_string(&d.identifiers).map_err(StoreError::db)?;
+    let keys = serde_json::to_string(keys).map_err(StoreError::db)?;
+    let sql = if existed {
+        "UPDATE mpi_patient SET record = ?, identifiers = ?, keys = ?, nhs = ?, nhs_flag = ?, verified = ?, \
+         pinned = ?, updated = ? WHERE patient = ?"
+    } else {
+        "INSERT INTO mpi_patient (record, identifiers, keys, nhs, nhs_flag, verified, pinned, updated, patient) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    };
     c.execute(
-        "INSERT INTO mpi_patient (patient, record, identifiers, nhs, nhs_flag, verified, pinned, updated) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (patient) DO UPDATE SET record = excluded.record, \
-         identifiers = excluded.identifiers, nhs = excluded.nhs, nhs_flag = excluded.nhs_flag, \
-         verified = excluded.verified, pinned = excluded.pinned, updated = excluded.updated",
+        sql,
         &[
-            patient.into(),
             record.into(),
             ids.into(),
+            keys.into(),
             d.nhs.clone().into(),
             d.nhs_flag.map(str::to_string).into(),
             d.verified.clone().into(),
             i64::from(pinned).into(),
             now.into(),
+            patient.into(),
         ],
     )?;
     Ok(())
@@ -71,10 +82,12 @@ pub(crate) fn upsert_patient(
 fn patient_row(r: &dyn Row) -> Result<(String, PatientRow), StoreError> {
     let record: Record = serde_json::from_str(&r.text(1)?.unwrap_or_default()).unwrap_or_default();
     let identifiers = serde_json::from_str(&r.text(2)?.unwrap_or_default()).unwrap_or_default();
+    let keys = serde_json::from_str(&r.text(7)?.unwrap_or_default()).unwrap_or_default();
     Ok((
         r.text(0)?.unwrap_or_default(),
         PatientRow {
             record,
+            keys,
             identifiers,
             nhs: r.text(3)?,
             nhs_flag: r.text(4)?,
@@ -89,7 +102,7 @@ pub(crate) fn patients(c: &mut dyn Conn, ids: &[String]) -> Result<HashMap<Strin
     for chunk in ids.chunks(500) {
         c.query(
             &format!(
-                "SELECT patient, record, identifiers, nhs, nhs_flag, verified, pinned FROM mpi_patient \
+                "SELECT patient, record, identifiers, nhs, nhs_flag, verified, pinned, keys FROM mpi_patient \
                  WHERE patient IN ({})",
                 marks(chunk.len())
             ),
@@ -108,9 +121,11 @@ pub(crate) fn patient(c: &mut dyn Conn, id: &str) -> Result<Option<PatientRow>, 
     Ok(patients(c, &[id.to_string()])?.remove(id))
 }
 
-pub(crate) fn remove_patient(c: &mut dyn Conn, patient: &str) -> Result<(), StoreError> {
+/// Removes a patient from the index: its row, its blocking keys (`keys`, as its row held them)
+/// and its membership.
+pub(crate) fn remove_patient(c: &mut dyn Conn, patient: &str, keys: &[String]) -> Result<(), StoreError> {
     c.execute("DELETE FROM mpi_patient WHERE patient = ?", &[patient.into()])?;
-    c.execute("DELETE FROM mpi_block WHERE patient = ?", &[patient.into()])?;
+    replace_keys(c, patient, keys, &[])?;
     c.execute("DELETE FROM person_link WHERE patient = ?", &[patient.into()])?;
     Ok(())
 }
@@ -125,13 +140,14 @@ pub(crate) fn pin(c: &mut dyn Conn, patients: &[String]) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Replaces the patient's blocking keys, touching only those that changed.
-pub(crate) fn replace_keys(c: &mut dyn Conn, patient: &str, keys: &[String]) -> Result<(), StoreError> {
-    let mut old = Vec::new();
-    c.query("SELECT key FROM mpi_block WHERE patient = ?", &[patient.into()], &mut |r| {
-        old.push(r.text(0)?.unwrap_or_default());
-        Ok(())
-    })?;
+/// Replaces the patient's blocking keys `old` (as its row held them) with `keys`, touching
+/// only those that changed.
+pub(crate) fn replace_keys(
+    c: &mut dyn Conn,
+    patient: &str,
+    old: &[String],
+    keys: &[String],
+) -> Result<(), StoreError> {
     for k in old.iter().filter(|k| !keys.contains(k)) {
         c.execute(
             "DELETE FROM mpi_block WHERE key = ? AND patient = ?",
@@ -139,6 +155,7 @@ pub(crate) fn replace_keys(c: &mut dyn Conn, patient: &str, keys: &[String]) -> 
         )?;
     }
     let mut added: Vec<&String> = keys.iter().filter(|k| !old.contains(k)).collect();
+    added.sort();
     added.dedup();
     for k in added {
         c.execute(
@@ -232,14 +249,18 @@ pub(crate) fn person_nhs_numbers(c: &mut dyn Conn, person: &str) -> Result<Vec<S
     Ok(out)
 }
 
-/// Puts a patient in a person (the only statement that changes membership: the primary key
-/// on `person_link.patient` is what makes "one person at a time" hold).
+/// Puts a patient in a person (the only place that changes membership: the primary key on
+/// `person_link.patient` is what makes "one person at a time" hold). An UPDATE, or an INSERT
+/// when the patient had no person: single-row statements, no statement journal on SQLite.
 pub(crate) fn set_person(c: &mut dyn Conn, patient: &str, person: &str) -> Result<(), StoreError> {
-    c.execute(
-        "INSERT INTO person_link (patient, person) VALUES (?, ?) \
-         ON CONFLICT (patient) DO UPDATE SET person = excluded.person",
-        &[patient.into(), person.into()],
-    )?;
+    let n =
+        c.execute("UPDATE person_link SET person = ? WHERE patient = ?", &[person.into(), patient.into()])?;
+    if n == 0 {
+        c.execute(
+            "INSERT INTO person_link (patient, person) VALUES (?, ?)",
+            &[patient.into(), person.into()],
+        )?;
+    }
     Ok(())
 }
 

@@ -165,13 +165,15 @@ CREATE TABLE audit_head (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL
     // candidate look-up crosses patients by design).
     r#"
 -- What the matcher reads of each current source Patient: its demographics (a lantern-identity
--- Record as JSON), its identifiers (for PIX), its NHS number if valid, why a supplied NHS number
--- is not used (bad_check_digit, malformed, placeholder), the UK Core verification status code,
--- and whether a person decided its membership (then automatic matching never moves it).
+-- Record as JSON), its identifiers (for PIX), its blocking keys (JSON, to replace its mpi_block
+-- rows), its NHS number if valid, why a supplied NHS number is not used (bad_check_digit,
+-- malformed, placeholder), the UK Core verification status code, and whether a person decided
+-- its membership (then automatic matching never moves it).
 CREATE TABLE mpi_patient (
   patient TEXT {C} PRIMARY KEY,
   record TEXT NOT NULL,
   identifiers TEXT NOT NULL,
+  keys TEXT NOT NULL,
   nhs TEXT {C},
   nhs_flag TEXT,
   verified TEXT,
@@ -182,7 +184,6 @@ CREATE INDEX mpi_patient_nhs ON mpi_patient (nhs);
 -- Blocking keys (`rule:value|value`) of each source Patient: finding candidates is one range
 -- scan per key of the incoming record, never a scan of the patients.
 CREATE TABLE mpi_block (key TEXT {C} NOT NULL, patient TEXT {C} NOT NULL, PRIMARY KEY (key, patient)) {WR};
-CREATE INDEX mpi_block_patient ON mpi_block (patient, key);
 -- Every identity decision, append-only: new, link, unlink, merge, unmerge, review-accept,
 -- review-reject. evidence is JSON (the engine's per-field evaluation, the patients moved);
 -- reverses names the event this one undid, reversed_by the event that undid this one.
