@@ -13,7 +13,8 @@ async fn start(fhir: Fhir) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let identity = lantern_mpi::Mpi::install(&fhir.store, lantern_mpi::model::default_model());
-    let state = lantern_server::AppState { fhir, version: "test".into(), identity };
+    let security = lantern_server::trust::Security::Disabled;
+    let state = lantern_server::AppState { fhir, version: "test".into(), security, identity };
     tokio::spawn(lantern_server::serve(listener, state));
     format!("http://{addr}")
 }
