@@ -312,7 +312,7 @@ async fn leak_matrix(fhir: Fhir) {
             assert_eq!(refs_of(&b, "match"), want_t, "{user} search {t}");
             assert_eq!(b["total"], json!(want_t.len()), "{user} total {t}");
             let mut paged = BTreeSet::new();
-            let mut next = Some(format!("_count=1&_total=accurate"));
+            let mut next = Some("_count=1&_total=accurate".to_string());
             while let Some(q) = next {
                 let b = search(&fhir, &c, Some(t), &q).await;
                 assert_eq!(b["total"], json!(want_t.len()), "{user} paged total {t}");
