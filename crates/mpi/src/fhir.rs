@@ -50,8 +50,10 @@ impl Mpi {
         let mut out = HashMap::new();
         for chunk in ids.chunks(500) {
             let page = self.store.search(by_ids(chunk)?, access.clone()).await?;
-            let linked =
-                self.store.linked_patients(page.matches.iter().map(|s| s.id.clone()).collect()).await?;
+            let linked = self
+                .store
+                .linked_patients(page.matches.iter().map(|s| s.id.clone()).collect(), access.clone())
+                .await?;
             for mut s in page.matches {
                 if let (Some(b), Some(others)) = (&s.body, linked.get(&s.id)) {
                     s.body = Some(lantern_store::person::with_links(b, others));

@@ -127,7 +127,7 @@ async fn concurrent_arrivals_make_one_person_each(fhir: Fhir) {
     // person_link has one row per record: the store's own count agrees.
     let all: usize = fhir
         .store
-        .linked_patients(ids.iter().map(|(_, id)| id.clone()).collect())
+        .linked_patients(ids.iter().map(|(_, id)| id.clone()).collect(), lantern_store::AccessFilter::All)
         .await
         .unwrap()
         .values()

@@ -547,4 +547,66 @@ async fn break_glass_grants(fhir: Fhir) {
     assert!(!got.contains(&names["p2_cond"]));
 }
 
-backend_tests!(leak_matrix, patients_see_their_own, break_glass_grants);
+/// `Patient.link` names only the linked records the caller may see.
+async fn links_hide_withheld_records(fhir: Fhir) {
+    let p = policy();
+    let fhir = with_policy(fhir, &p);
+    let a = fhir
+        .create(
+            &writer(GP1),
+            "Patient",
+            json!({"resourceType": "Patient", "name": [{"family": "Linked"}]}),
+            None,
+        )
+        .await
+        .unwrap();
+    let b = fhir
+        .create(
+            &writer(GP2),
+            "Patient",
+            json!({"resourceType": "Patient", "name": [{"family": "Linked"}]}),
+            None,
+        )
+        .await
+        .unwrap();
+    let (Created::New(a), Created::New(b)) = (a, b) else { panic!("created") };
+    let (a, b) = (a.stored.id, b.stored.id);
+    let (a2, b2) = (a.clone(), b.clone());
+    fhir.store
+        .write(move |tx| {
+            for id in [&a2, &b2] {
+                tx.conn().execute(
+                    "INSERT INTO person_link (patient, person) VALUES (?, 'person-1')",
+                    &[id.as_str().into()],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let links = |body: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(body).unwrap();
+        v["link"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["other"]["reference"].as_str().map(str::to_string))
+            .collect()
+    };
+    let gp1 = reader(&fhir, &p, &requester("gp1"));
+    let read = fhir.read(&gp1, "Patient", &a).await.unwrap();
+    assert_eq!(links(read.body.as_deref().unwrap()), vec![format!("Patient/{b}")], "visible link shown");
+    // B opts out at GP2: GP1 may no longer see B, nor learn of it through A's links.
+    let consent = json!({"resourceType": "Consent", "status": "active", "patient": {"reference": format!("Patient/{b}")},
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}], "provision": {"type": "deny"}});
+    fhir.create(&writer(GP2), "Consent", consent, None).await.unwrap();
+    let gp1 = reader(&fhir, &p, &requester("gp1"));
+    assert!(fhir.read(&gp1, "Patient", &b).await.is_err());
+    let read = fhir.read(&gp1, "Patient", &a).await.unwrap();
+    assert!(links(read.body.as_deref().unwrap()).is_empty(), "a withheld record must not appear as a link");
+    let bundle = search(&fhir, &gp1, Some("Patient"), "family=Linked").await;
+    assert!(!bundle.to_string().contains(&format!("Patient/{b}")), "{bundle}");
+}
+
+backend_tests!(leak_matrix, patients_see_their_own, break_glass_grants, links_hide_withheld_records);

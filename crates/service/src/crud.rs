@@ -43,7 +43,7 @@ impl Fhir {
             Some((s, true)) => {
                 ctx.saw([&s]);
                 let mut one = [s];
-                self.render_person_links(&mut one).await?;
+                self.render_person_links(ctx, &mut one).await?;
                 let [s] = one;
                 Ok(s)
             }

@@ -57,7 +57,7 @@ impl Fhir {
         }
         let page = self.store.everything(patients, ctx.access.clone(), since, after, count).await?;
         let (mut resources, total, next) = (page.resources, page.total, page.next);
-        self.render_person_links(&mut resources).await?;
+        self.render_person_links(ctx, &mut resources).await?;
         let path = format!("{}/Patient/{first}/$everything", ctx.base);
         let mut links = vec![("self", format!("{path}?_count={count}"))];
         if let Some(n) = next {

@@ -86,8 +86,8 @@ impl Fhir {
 
     pub async fn search_parsed(&self, ctx: &Ctx, req: SearchRequest) -> Result<String, Error> {
         let mut page = self.store.search(req.clone(), ctx.access.clone()).await?;
-        self.render_person_links(&mut page.matches).await?;
-        self.render_person_links(&mut page.included).await?;
+        self.render_person_links(ctx, &mut page.matches).await?;
+        self.render_person_links(ctx, &mut page.included).await?;
         let path = match &req.rtype {
             Some(t) => format!("{}/{t}", ctx.base),
             None => ctx.base.clone(),

@@ -23,17 +23,28 @@ pub fn members(conn: &mut dyn Conn, patient: &str) -> Result<Vec<String>, StoreE
     Ok(out)
 }
 
-/// For each of `patients` that shares its person with other records, those other records
-/// (sorted). Patients alone in their person are absent from the map.
-pub fn linked(conn: &mut dyn Conn, patients: &[String]) -> Result<HashMap<String, Vec<String>>, StoreError> {
+/// For each of `patients` that shares its person with other records, those other records that
+/// `access` lets the caller see (sorted): a link never reveals a record the caller may not
+/// read. Patients alone in their person are absent from the map.
+pub fn linked(
+    conn: &mut dyn Conn,
+    catalog: &crate::catalog::Catalog,
+    patients: &[String],
+    access: &crate::AccessFilter,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let patient_type = catalog.type_id("Patient").unwrap_or(0);
     for chunk in patients.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
-        let params: Vec<SqlValue> = chunk.iter().map(|p| SqlValue::from(p.as_str())).collect();
+        let mut params: Vec<SqlValue> = chunk.iter().map(|p| SqlValue::from(p.as_str())).collect();
+        params.push(patient_type.into());
+        let visible = access.to_sql("r", &mut params);
         conn.query(
             &format!(
                 "SELECT l1.patient, l2.patient FROM person_link l1 JOIN person_link l2 \
-                 ON l2.person = l1.person WHERE l1.patient IN ({marks}) AND l2.patient <> l1.patient \
+                 ON l2.person = l1.person JOIN resource r ON r.id = l2.patient \
+                 WHERE l1.patient IN ({marks}) AND l2.patient <> l1.patient \
+                 AND r.type = ? AND r.deleted = 0 AND {visible} \
                  ORDER BY l1.patient, l2.patient"
             ),
             &params,
@@ -57,11 +68,12 @@ impl Store {
     pub async fn linked_patients(
         &self,
         patients: Vec<String>,
+        access: crate::AccessFilter,
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
         if patients.is_empty() {
             return Ok(HashMap::new());
         }
-        self.with_reader(move |c, _| linked(c, &patients)).await
+        self.with_reader(move |c, cat| linked(c, cat, &patients, &access)).await
     }
 }
 
