@@ -50,11 +50,50 @@ impl WriteHook for Hook {
         }
         let now = tx.now_micros();
         tables::lock(tx.conn())?;
-        match event.body {
-            Some(body) => arrived(tx.conn(), &self.model, now, event.id, body),
-            None => removed(tx.conn(), now, event.id),
+        let decided = match event.body {
+            Some(body) => arrived(tx.conn(), &self.model, now, event.id, body)?,
+            None => return removed(tx.conn(), now, event.id),
+        };
+        // Identity decisions enter the audit chain in the same transaction as the decision
+        // (a new person is not a decision about anyone else, so it is not audited).
+        let agent = || lantern_audit::Agent::system(AUTO);
+        let mut entries = Vec::new();
+        if let Some((other, score)) = &decided.linked_to {
+            entries.push(
+                lantern_audit::Entry::new(lantern_audit::Action::IdentityLink, agent())
+                    .at(now)
+                    .patients([event.id, other.as_str()])
+                    .with_detail(format!(
+                        "Patient/{} linked to the person of Patient/{other} (match weight {score:.1})",
+                        event.id
+                    )),
+            );
         }
+        for (other, score) in &decided.reviews {
+            entries.push(
+                lantern_audit::Entry::new(lantern_audit::Action::IdentityReview, agent())
+                    .at(now)
+                    .patients([event.id, other.as_str()])
+                    .with_detail(format!(
+                        "possible match of Patient/{} and Patient/{other} (match weight {score:.1}) sent for review",
+                        event.id
+                    )),
+            );
+        }
+        if !entries.is_empty() {
+            lantern_audit::append(tx, &entries)?;
+        }
+        Ok(())
     }
+}
+
+/// What one arrival decided about others, for the audit log.
+#[derive(Debug, Default)]
+pub(crate) struct Decided {
+    /// Linked to the person of this record, with the score.
+    pub(crate) linked_to: Option<(String, f64)>,
+    /// Review tasks opened against these records.
+    pub(crate) reviews: Vec<(String, f64)>,
 }
 
 /// The engine over one arrival: one dictionary, each record normalised once, cheap scores
@@ -169,7 +208,8 @@ pub(crate) fn arrived(
     now: i64,
     id: &str,
     body: &Value,
-) -> Result<(), StoreError> {
+) -> Result<Decided, StoreError> {
+    let mut decided = Decided::default();
     let d = demographics(body);
     let mut scoring = Scoring::new(model);
     let incoming = scoring.prepare(&d.record);
@@ -213,6 +253,7 @@ pub(crate) fn arrived(
         (Some(t), _) => {
             let person = t.person.as_deref().unwrap_or_default();
             let eval = scoring.evaluate(&incoming, &t.prepared);
+            decided.linked_to = Some((t.patient.clone(), eval.score));
             tables::set_person(c, id, person)?;
             tables::insert_event(
                 c,
@@ -259,9 +300,10 @@ pub(crate) fn arrived(
             let eval = scoring.evaluate(&incoming, &s.prepared);
             let (why, ev) = (eval.reason.describe(), evidence(&s.patient, &eval));
             tables::insert_review(c, id, &s.patient, eval.score, why, &ev, now)?;
+            decided.reviews.push((s.patient.clone(), eval.score));
         }
     }
-    Ok(())
+    Ok(decided)
 }
 
 fn removed(c: &mut dyn lantern_store::Conn, now: i64, id: &str) -> Result<(), StoreError> {

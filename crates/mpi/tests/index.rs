@@ -180,6 +180,22 @@ async fn verified_nhs_number_links_and_conflict_goes_to_review(fhir: Fhir) {
     assert!(p.identifiers.iter().any(|(s, v)| s == NHS && v == "9434765918"));
     let v = mpi.patient(&gp).await.unwrap();
     assert_eq!(v.nhs_number_verification.as_deref(), Some("01"));
+    // The link and the review are in the audit chain, naming both records, and it is intact.
+    let audit = lantern_audit::Audit::new(fhir.store.clone());
+    let log =
+        audit.list(lantern_audit::Query { patients: vec![pas.clone()], ..Default::default() }).await.unwrap();
+    let link = log
+        .items
+        .iter()
+        .find(|r| r.entry.action == lantern_audit::Action::IdentityLink)
+        .expect("link audited");
+    assert!(link.entry.patients.contains(&gp), "{:?}", link.entry);
+    let log = audit
+        .list(lantern_audit::Query { patients: vec![other.clone()], ..Default::default() })
+        .await
+        .unwrap();
+    assert!(log.items.iter().any(|r| r.entry.action == lantern_audit::Action::IdentityReview));
+    assert!(audit.verify(None).await.unwrap().is_intact());
 }
 
 async fn probabilistic_link_review_and_new_person(fhir: Fhir) {
