@@ -11,6 +11,7 @@
 //! | `GET /policy/explain?patient=&user=&org=&role=&purpose=` | privacy officer | what that user would see of that patient, and why |
 //! | `GET /audit/who-looked` | a patient (or privacy officer with `?patient=`) | who looked at the record |
 //! | `GET /fhir/AuditEvent?patient=&_count=` | privacy officer; a patient sees their own | the log as FHIR AuditEvent |
+use super::ops::{self, audit_or_fail, Refused};
 use super::{current, Scope};
 use crate::http::{outcome, AppState};
 use axum::extract::{Path, Query, State};
@@ -18,9 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::StatusCode;
 use lantern_audit::{Action, Outcome};
-use lantern_policy::explain::{decide, FactRow, Row};
-use lantern_policy::{kinds, Purpose, Requester, RequesterKind, TypeSet};
-use lantern_store::{Fact, StoreError};
+use lantern_policy::explain::decide;
+use lantern_policy::{Purpose, Requester, RequesterKind, TypeSet};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -31,17 +31,8 @@ fn scope() -> Result<Scope, Box<Response>> {
     })
 }
 
-fn store_err(e: StoreError) -> Response {
-    tracing::error!(error = %e, "trust route");
-    outcome(StatusCode::SERVICE_UNAVAILABLE, "exception", "the store could not answer; try again")
-}
-
 fn forbidden(msg: &str) -> Response {
     outcome(StatusCode::FORBIDDEN, "forbidden", msg)
-}
-
-async fn audit_or_fail(s: &Scope, entry: lantern_audit::Entry) -> Result<(), Box<Response>> {
-    s.trust.audit.record(vec![entry]).await.map(|_| ()).map_err(|_| Box::new(super::unaudited()))
 }
 
 #[derive(Deserialize)]
@@ -53,97 +44,25 @@ pub(crate) struct BreakGlassRequest {
     text: String,
 }
 
-/// Opens a patient's record to this user for a limited time. The grant, the register entry and
-/// the audit record commit together.
+/// Opens a patient's record to this user for a limited time (see [`ops::break_glass`]).
 pub(crate) async fn break_glass(State(_st): State<AppState>, Json(req): Json<BreakGlassRequest>) -> Response {
     let s = match scope() {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let policy = s.trust.policy.clone();
-    if let Err(why) = policy.may_break_glass(&s.caller.requester) {
-        return forbidden(&why);
-    }
-    let cfg = &policy.config().break_glass;
-    if !cfg.reasons.contains(&req.reason) {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            &format!("reason must be one of: {}", cfg.reasons.join(", ")),
-        );
-    }
-    if req.text.trim().len() < 10 {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "required",
-            "say in a sentence why the record is needed (text)",
-        );
-    }
-    let patient = req.patient.trim_start_matches("Patient/").to_string();
-    match s.trust.fhir.store.read("Patient", &patient).await {
-        Ok(Some(p)) if !p.deleted => {}
-        Ok(_) => {
-            return outcome(StatusCode::NOT_FOUND, "not-found", &format!("Patient/{patient} was not found"))
-        }
-        Err(e) => return store_err(e),
-    }
-    let now = s.trust.fhir.store.now_micros();
-    let until = now + cfg.duration_minutes * 60_000_000;
-    let r = &s.caller.requester;
-    let (user, org, role) = (r.user.clone(), r.org.clone(), r.role.clone());
-    let entry = s
-        .caller
-        .entry(Action::BreakGlass, now)
-        .patient(&patient)
-        .with_detail(format!("{}: {}", req.reason, req.text))
-        .with_break_glass(true);
-    let (reason, text, p2) = (req.reason.clone(), req.text.clone(), patient.clone());
-    let id = s
-        .trust
-        .fhir
-        .store
-        .write(move |tx| {
-            let id = tx.conn().insert_returning_key(
-                "INSERT INTO break_glass (at, until, user_id, org, role, patient, reason_code, reason_text) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    now.into(),
-                    until.into(),
-                    user.as_str().into(),
-                    org.into(),
-                    role.into(),
-                    p2.as_str().into(),
-                    reason.as_str().into(),
-                    text.as_str().into(),
-                ],
-                "id",
-            )?;
-            let fact = Fact {
-                patient: p2.clone(),
-                subject: lantern_policy::user_subject(&user),
-                kind: kinds::BREAK_GLASS.into(),
-                since: Some(now),
-                until: Some(until),
-            };
-            tx.replace_facts(&format!("break-glass:{id}"), &[fact], true)?;
-            lantern_audit::append(tx, &[entry.with_query(format!("break-glass:{id}"))])?;
-            Ok(id)
-        })
-        .await;
-    s.trust.forget_glass(&s.caller.requester.user);
-    match id {
-        Ok(id) => (
+    match ops::break_glass(&s, &req.patient, &req.reason, &req.text).await {
+        Ok(g) => (
             StatusCode::CREATED,
             Json(json!({
-                "id": id,
-                "patient": format!("Patient/{patient}"),
-                "until": lantern_store::clock::format_instant(until),
-                "reason": req.reason,
+                "id": g.id,
+                "patient": format!("Patient/{}", g.patient),
+                "until": lantern_store::clock::format_instant(g.until),
+                "reason": g.reason,
                 "review": "this access is flagged and will be reviewed by a privacy officer",
             })),
         )
             .into_response(),
-        Err(e) => store_err(e),
+        Err(r) => r.into_response(),
     }
 }
 
@@ -158,52 +77,9 @@ pub(crate) async fn break_glass_queue(Query(q): Query<QueueQuery>) -> Response {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if !s.caller.is_privacy_officer() {
-        return forbidden("the break-glass review queue is for privacy officers");
-    }
-    let cond = match q.status.as_deref().unwrap_or("open") {
-        "open" => "reviewed_at IS NULL",
-        "reviewed" => "reviewed_at IS NOT NULL",
-        "all" => "1 = 1",
-        other => {
-            return outcome(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                &format!("status must be open, reviewed or all, not '{other}'"),
-            )
-        }
-    };
-    let rows = s
-        .trust
-        .fhir
-        .store
-        .with_reader(move |c, _| {
-            let mut out = Vec::new();
-            c.query(
-                &format!(
-                    "SELECT id, at, until, user_id, org, role, patient, reason_code, reason_text, reviewed_at, \
-                     reviewer, outcome, review_note FROM break_glass WHERE {cond} ORDER BY id DESC LIMIT 500"
-                ),
-                &[],
-                &mut |r| {
-                    let instant = |v: Option<i64>| v.map(lantern_store::clock::format_instant);
-                    out.push(json!({
-                        "id": r.int(0)?, "at": instant(r.int(1)?), "until": instant(r.int(2)?),
-                        "user": r.text(3)?, "org": r.text(4)?, "role": r.text(5)?,
-                        "patient": r.text(6)?.map(|p| format!("Patient/{p}")),
-                        "reason": r.text(7)?, "text": r.text(8)?,
-                        "reviewed_at": instant(r.int(9)?), "reviewer": r.text(10)?,
-                        "outcome": r.text(11)?, "note": r.text(12)?,
-                    }));
-                    Ok(())
-                },
-            )?;
-            Ok(out)
-        })
-        .await;
-    match rows {
+    match ops::break_glass_queue(&s, q.status.as_deref()).await {
         Ok(rows) => Json(json!({"items": rows})).into_response(),
-        Err(e) => store_err(e),
+        Err(r) => r.into_response(),
     }
 }
 
@@ -219,47 +95,9 @@ pub(crate) async fn review_break_glass(Path(id): Path<i64>, Json(r): Json<Review
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if !s.caller.is_privacy_officer() {
-        return forbidden("break-glass reviews are for privacy officers");
-    }
-    const OUTCOMES: &[&str] = &["appropriate", "inappropriate", "needs-follow-up"];
-    if !OUTCOMES.contains(&r.outcome.as_str()) {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            &format!("outcome must be one of {}", OUTCOMES.join(", ")),
-        );
-    }
-    let now = s.trust.fhir.store.now_micros();
-    let reviewer = s.caller.requester.user.clone();
-    let entry = s
-        .caller
-        .entry(Action::BreakGlassReview, now)
-        .with_query(format!("break-glass:{id}"))
-        .with_detail(format!("{}: {}", r.outcome, r.note));
-    let done = s
-        .trust
-        .fhir
-        .store
-        .write(move |tx| {
-            let mut patient = None;
-            tx.conn().query("SELECT patient FROM break_glass WHERE id = ?", &[id.into()], &mut |row| {
-                patient = row.text(0)?;
-                Ok(())
-            })?;
-            let Some(patient) = patient else { return Ok(false) };
-            tx.conn().execute(
-                "UPDATE break_glass SET reviewed_at = ?, reviewer = ?, outcome = ?, review_note = ? WHERE id = ?",
-                &[now.into(), reviewer.as_str().into(), r.outcome.as_str().into(), r.note.as_str().into(), id.into()],
-            )?;
-            lantern_audit::append(tx, &[entry.patient(&patient)])?;
-            Ok(true)
-        })
-        .await;
-    match done {
-        Ok(true) => Json(json!({"id": id, "reviewed": true})).into_response(),
-        Ok(false) => outcome(StatusCode::NOT_FOUND, "not-found", &format!("break-glass {id} was not found")),
-        Err(e) => store_err(e),
+    match ops::review_break_glass(&s, id, &r.outcome, &r.note).await {
+        Ok(()) => Json(json!({"id": id, "reviewed": true})).into_response(),
+        Err(r) => r.into_response(),
     }
 }
 
@@ -337,64 +175,10 @@ pub(crate) async fn explain(Query(q): Query<HashMap<String, String>>) -> Respons
         readable: TypeSet::All,
     };
     let now = s.trust.fhir.store.now_micros();
-    let p2 = patient.clone();
-    let gathered = s
-        .trust
-        .fhir
-        .store
-        .with_reader(move |c, cat| {
-            // The person's source records, then their facts and resources.
-            let mut ids = vec![p2.clone()];
-            c.query(
-                "SELECT l2.patient FROM person_link l1 JOIN person_link l2 ON l2.person = l1.person \
-                 WHERE l1.patient = ? AND l2.patient <> l1.patient",
-                &[p2.as_str().into()],
-                &mut |r| {
-                    ids.extend(r.text(0)?);
-                    Ok(())
-                },
-            )?;
-            let marks = vec!["?"; ids.len()].join(",");
-            let params: Vec<lantern_store::SqlValue> = ids.iter().map(|i| i.as_str().into()).collect();
-            let mut facts = Vec::new();
-            c.query(
-                &format!("SELECT patient, subject, kind, source, until FROM patient_grant WHERE patient IN ({marks})"),
-                &params,
-                &mut |r| {
-                    facts.push(FactRow {
-                        patient: r.text(0)?.unwrap_or_default(),
-                        subject: r.text(1)?.unwrap_or_default(),
-                        kind: r.text(2)?.unwrap_or_default(),
-                        source: r.text(3)?.unwrap_or_default(),
-                        until: r.int(4)?,
-                    });
-                    Ok(())
-                },
-            )?;
-            let mut rows = Vec::new();
-            c.query(
-                &format!(
-                    "SELECT type, id, org, sec, patient FROM resource WHERE deleted = 0 AND patient IN ({marks}) \
-                     ORDER BY type, id LIMIT 5000"
-                ),
-                &params,
-                &mut |r| {
-                    rows.push(Row {
-                        rtype: cat.type_name(r.int(0)?.unwrap_or(0)).unwrap_or("").to_string(),
-                        id: r.text(1)?.unwrap_or_default(),
-                        org: r.text(2)?,
-                        sec: r.int(3)?.unwrap_or(0),
-                        patient: r.text(4)?,
-                    });
-                    Ok(())
-                },
-            )?;
-            Ok((ids, facts, rows))
-        })
-        .await;
+    let gathered = ops::gather(&s.trust.fhir.store, &patient).await;
     let (ids, facts, rows) = match gathered {
         Ok(x) => x,
-        Err(e) => return store_err(e),
+        Err(e) => return Refused::store(e).into_response(),
     };
     let policy = &s.trust.policy;
     let mut visible = 0;
@@ -412,7 +196,7 @@ pub(crate) async fn explain(Query(q): Query<HashMap<String, String>>) -> Respons
         .patients(ids.iter())
         .with_query(format!("explain user={user} org={org}"));
     if let Err(r) = audit_or_fail(&s, entry).await {
-        return *r;
+        return r.into_response();
     }
     Json(json!({
         "patient": format!("Patient/{patient}"),
@@ -442,30 +226,10 @@ pub(crate) async fn who_looked(Query(q): Query<LookQuery>) -> Response {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let patients = match (&s.caller.requester.kind, &q.patient) {
-        (RequesterKind::Patient, _) => s.caller.requester.patients.clone(),
-        (_, Some(p)) if s.caller.is_privacy_officer() => vec![p.trim_start_matches("Patient/").to_string()],
-        _ => return forbidden("only the patient, or a privacy officer naming a patient, can see who looked"),
-    };
-    let page =
-        match s.trust.audit.who_looked(patients.clone(), q.before, q.count.unwrap_or(100).min(1000)).await {
-            Ok(p) => p,
-            Err(e) => return store_err(e),
-        };
-    let entry = s.caller.entry(Action::AuditRead, s.trust.fhir.store.now_micros()).patients(patients.iter());
-    if let Err(r) = audit_or_fail(&s, entry).await {
-        return *r;
+    match ops::who_looked(&s, q.patient.as_deref(), q.before, q.count.unwrap_or(100)).await {
+        Ok(page) => Json(json!({"items": page.items, "next": page.next})).into_response(),
+        Err(r) => r.into_response(),
     }
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|l| {
-            let mut v = json!(l);
-            v["when"] = json!(lantern_store::clock::format_instant(l.at));
-            v
-        })
-        .collect();
-    Json(json!({"items": items, "next": page.next})).into_response()
 }
 
 /// The audit log as a FHIR searchset of AuditEvent.
@@ -494,7 +258,7 @@ pub(crate) async fn audit_events(Query(q): Query<HashMap<String, String>>) -> Re
     };
     let page = match s.trust.audit.list(query).await {
         Ok(p) => p,
-        Err(e) => return store_err(e),
+        Err(e) => return Refused::store(e).into_response(),
     };
     let entries: Vec<Value> = page
         .items
@@ -507,7 +271,7 @@ pub(crate) async fn audit_events(Query(q): Query<HashMap<String, String>>) -> Re
         .patients(patients.iter())
         .with_outcome(Outcome::success());
     if let Err(r) = audit_or_fail(&s, entry).await {
-        return *r;
+        return r.into_response();
     }
     Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": entries})).into_response()
 }
