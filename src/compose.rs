@@ -116,6 +116,23 @@ pub(crate) async fn trust(
     Ok(Arc::new(lantern_server::trust::Trust::new(verifier, policy, fhir.clone())))
 }
 
+/// The viewer's sign-in: demo users from `data/demo/` signed by the development issuer, when
+/// the configuration leaves that issuer on.
+pub(crate) fn viewer(data: &Path, config: Option<&Path>) -> anyhow::Result<lantern_server::viewer::Config> {
+    let dev_on = match config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            lantern_auth::AuthConfig::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                .dev_issuer
+        }
+        None => lantern_auth::AuthConfig::default().dev_issuer,
+    };
+    let issuer = if dev_on { Some(lantern_auth::DevIssuer::open(data)?) } else { None };
+    Ok(lantern_server::viewer::Config::from_data_dir(data, issuer))
+}
+
 /// The feeds service over `fhir`, with the feeds of `config` (a TOML file, see
 /// `lantern_feeds::config`) registered in the store; without one, the feeds registered before.
 pub(crate) async fn feeds(fhir: Fhir, config: Option<&Path>) -> anyhow::Result<lantern_feeds::Feeds> {

@@ -43,7 +43,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         eprintln!(
             "Lantern: every request needs a bearer token (`lantern token --data DIR --system` for tools)"
         );
-        lantern_server::serve_with_feeds(listener, crate::compose::app(fhir, trust), feeds).await?;
+        let viewer = crate::compose::viewer(&a.data, a.config.as_deref())?;
+        let app = lantern_server::app(crate::compose::app(fhir, trust), Some(feeds), viewer);
+        eprintln!("Lantern: clinician viewer at http://{addr}/");
+        axum::serve(listener, app).await?;
         Ok(())
     })
 }

@@ -1,4 +1,5 @@
-//! The HTTP FHIR API, the feeds admin routes and the MLLP listener: thin transports over `lantern-service`.
+//! The HTTP FHIR API, the clinician viewer, the feeds admin routes and the MLLP listener: thin
+//! transports over `lantern-service`.
 //!
 //! A request passes through tower layers (tracing, compression), then extractors that decode
 //! the FHIR-specific headers (Prefer, If-Match, If-None-Exist, `_format`), then a handler that
@@ -11,12 +12,13 @@ pub mod admin;
 pub mod http;
 pub mod mllp;
 pub mod trust;
+pub mod viewer;
 
 pub use http::{router, AppState};
 
-/// Serves the FHIR API on `listener` until the process ends.
+/// Serves the FHIR API (and the viewer, signed in by token) on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, secured(router(state.clone()), state)).await
+    axum::serve(listener, app(state, None, viewer::Config::default())).await
 }
 
 /// Puts the trust guard (authentication, policy, audit) in front of every route.
@@ -24,12 +26,21 @@ pub fn secured(app: axum::Router, state: AppState) -> axum::Router {
     app.layer(axum::middleware::from_fn_with_state(state, trust::guard))
 }
 
-/// Serves the FHIR API and the feeds admin routes (`/admin/...`) on `listener`.
+/// Serves the FHIR API, the viewer and the feeds admin routes (`/admin/...`) on `listener`.
 pub async fn serve_with_feeds(
     listener: tokio::net::TcpListener,
     state: AppState,
     feeds: lantern_feeds::Feeds,
 ) -> std::io::Result<()> {
-    let app = admin::admin_router(feeds).merge(router(state.clone()));
-    axum::serve(listener, secured(app, state)).await
+    axum::serve(listener, app(state, Some(feeds), viewer::Config::default())).await
+}
+
+/// Everything `lantern serve` answers over HTTP, behind the trust guard: the FHIR API, trust's
+/// and the patient index's routes, the viewer, and the feeds admin routes when there are feeds.
+pub fn app(state: AppState, feeds: Option<lantern_feeds::Feeds>, viewer: viewer::Config) -> axum::Router {
+    let mut app = router(state.clone()).merge(viewer::router(state.clone(), viewer));
+    if let Some(f) = feeds {
+        app = admin::admin_router(f).merge(app);
+    }
+    secured(app, state)
 }

@@ -1,7 +1,7 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
 mod identity;
 mod instance;
-mod request;
+pub(crate) mod request;
 mod respond;
 mod system;
 mod type_level;

@@ -38,7 +38,7 @@ pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
 }
 
 /// The base URL as the client sees it (honours X-Forwarded-Proto/Host from a proxy).
-fn base_url(headers: &HeaderMap) -> String {
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get("host"))
@@ -104,8 +104,16 @@ pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail
         Some("OperationOutcome") => Return::OperationOutcome,
         _ => Return::Representation,
     };
-    let mut ctx = Ctx::system(&base_url(headers));
+    let mut ctx = caller_ctx(&base_url(headers));
     ctx.handling = handling;
+    Ok((ctx, Want { pretty, ret }))
+}
+
+/// The service context of the current request's caller: its access filter, the organisation it
+/// writes for, its scopes, the audit of its writes and the record of what it was shown. Without
+/// trust (tests, embedding) it is the system context.
+pub(crate) fn caller_ctx(base: &str) -> Ctx {
+    let mut ctx = Ctx::system(base);
     if let Some(scope) = crate::trust::current() {
         let c = &scope.caller;
         ctx.access = c.access.clone();
@@ -114,7 +122,7 @@ pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail
         ctx.audit = Some(std::sync::Arc::new(crate::trust::JobAudit { caller: c.clone() }));
         ctx.seen = Some(scope.seen.clone());
     }
-    Ok((ctx, Want { pretty, ret }))
+    ctx
 }
 
 /// Parses a JSON request body, refusing other content types (415) and bad JSON (400).

@@ -8,6 +8,7 @@
 //! committed before the response is returned, so no data leaves without its record (if the
 //! record cannot be written, the response is replaced by a 503).
 mod caller;
+pub mod ops;
 pub mod routes;
 
 pub use caller::Caller;
@@ -128,12 +129,21 @@ fn is_public(path: &str) -> bool {
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Security::Enforced(trust) = &state.security else { return next.run(req).await };
-    if is_public(req.uri().path()) {
+    if is_public(req.uri().path()) || crate::viewer::is_public(req.uri().path()) {
         return next.run(req).await;
     }
-    let header = req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-    let principal = match trust.verifier.verify_header(header) {
+    // Viewer pages carry their token in the session cookie (a browser cannot add a header);
+    // everything else uses the Authorization header. A page without a valid session goes back
+    // to the sign-in page instead of showing a JSON OperationOutcome.
+    let page = crate::viewer::is_page(req.uri().path());
+    let cookie = if page { crate::viewer::session_token(req.headers()) } else { None };
+    let header = match &cookie {
+        Some(t) => Some(format!("Bearer {t}")),
+        None => req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).map(str::to_string),
+    };
+    let principal = match trust.verifier.verify_header(header.as_deref()) {
         Ok(p) => p,
+        Err(_) if page => return crate::viewer::to_sign_in(req.uri()),
         Err(e) => {
             // A failed login is worth recording (repeated failures are an attack signal), but
             // the token's claims are not trusted, so only the address and reason are kept.
@@ -187,6 +197,13 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     // Own routes (break-glass, explain, audit reads) write their own records.
     if path.starts_with("/access/") || path.starts_with("/policy") || path.starts_with("/audit/") {
+        return resp;
+    }
+    // So do the viewer's pages that call trust's operations (break-glass, its review, who looked).
+    let viewer_own = (method == Method::POST
+        && (path.ends_with("/break-glass") || path.starts_with("/privacy/")))
+        || path == "/my-record/who-looked";
+    if viewer_own && !resp.status().is_server_error() {
         return resp;
     }
     let action = action_of(&method, &path);
