@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn one_line_per_medicine_with_every_source() {
         let snomed = |code: &str, text: &str| json!({"coding": [{"system": "http://snomed.info/sct", "code": code, "display": text}]});
-        let items = vec![
+        let items = [
             item(
                 "MedicationRequest",
                 json!({"status": "active", "meta": tag("A81001"),
