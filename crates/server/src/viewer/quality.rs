@@ -14,6 +14,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 
+/// Reviews per page: each carries two records and an explanation, so few fit a screen.
+const PAGE: usize = 10;
+
 /// The same rule as the `/identity` API routes.
 fn refusal(scope: &crate::trust::Scope) -> Option<String> {
     scope.caller.refuse_path("/identity")
@@ -48,7 +51,7 @@ pub(crate) async fn queue(State(st): State<ViewerState>) -> Response {
     if let Some(why) = refusal(&scope) {
         return failure(StatusCode::FORBIDDEN, Some(&scope), "Identity reviews", &why);
     }
-    let reviews = match st.app.identity.reviews(Some("open".into()), None, 25).await {
+    let reviews = match st.app.identity.reviews(Some("open".into()), None, PAGE).await {
         Ok(r) => r,
         Err(e) => {
             return failure(StatusCode::SERVICE_UNAVAILABLE, Some(&scope), "Identity reviews", &e.to_string())
@@ -75,6 +78,7 @@ pub(crate) async fn queue(State(st): State<ViewerState>) -> Response {
             h1 { "Identity reviews" }
             p { "Pairs of records the patient index would not link or keep apart on its own. Accepting links them as one person (reversible from the index's event log); rejecting keeps them apart." }
             @if shown.is_empty() { p.empty { "No open reviews." } }
+        @if shown.len() == PAGE { p { "The oldest " (PAGE) " open reviews; decide these to see more." } }
             @for (r, explanation, a, b) in &shown {
                 section.card {
                     h2 { "Review " (r.id) ": score " (format!("{:.1}", r.score)) }
@@ -84,7 +88,7 @@ pub(crate) async fn queue(State(st): State<ViewerState>) -> Response {
                         div { h3 { "Existing record" } (side(&names, &r.patient_b, b.as_ref())) }
                     }
                     @if let Some(t) = explanation {
-                        details open {
+                        details {
                             summary { "How each field compared" }
                             pre style="white-space:pre-wrap" { (t) }
                         }

@@ -351,7 +351,7 @@ pub(crate) fn contact(i: &Item) -> Markup {
                 "VR" | "virtual" => "Remote consultation",
                 _ => "Contact",
             };
-            if t.is_empty() {
+            if t.is_empty() || t.eq_ignore_ascii_case(kind) {
                 kind.to_string()
             } else {
                 format!("{kind}: {t}")
