@@ -62,7 +62,7 @@ impl Msgs<'_> {
     fn msh(&mut self, at: i64, kind: &str, structure: &str, version: &str) -> String {
         self.n += 1;
         format!(
-            "MSH|^~\\&|PAS|{}|LANTERN|SEVERN|{}||{kind}^{structure}|{}-{}|P|{version}|||AL|NE",
+            "MSH|^~\\&|PAS|{}|LANTERN|SEVERN|{}||{kind}^{structure}|{}-{}|P|{version}",
             self.org.ods,
             v2(at),
             self.rec.local_id,
