@@ -8,11 +8,11 @@
 //! the tests map every one of them with no error.
 use crate::clock::{v2, v2_date, DAY};
 use crate::codes::*;
+use crate::orgs::Kind;
 use crate::orgs::Org;
 use crate::people::{Demographics, Person, Restricted, SourceRecord};
 use crate::story::{within, Profile, HISTORY_DAYS};
 use lantern_identity::gen::Rng;
-use crate::orgs::Kind;
 
 const CONSULTANTS: &[(&str, &str, &str)] = &[
     ("C4821733", "OKONKWO", "ADA"),
@@ -214,9 +214,21 @@ pub(crate) fn messages(
         let mut segs = Vec::new();
         if let Some(a) = prof.allergy {
             let (code, name, reaction) = ALLERGIES[a];
-            segs.push(seg("AL1", &[(1, "1".into()), (2, "DA".into()), (3, format!("{code}^{name}^SCT")), (4, "MO".into()), (5, reaction.into())]));
+            segs.push(seg(
+                "AL1",
+                &[
+                    (1, "1".into()),
+                    (2, "DA".into()),
+                    (3, format!("{code}^{name}^SCT")),
+                    (4, "MO".into()),
+                    (5, reaction.into()),
+                ],
+            ));
         }
-        segs.push(seg("DG1", &[(1, "1".into()), (3, format!("{reason}^{reason_name}^SCT")), (5, v2(start)), (6, "A".into())]));
+        segs.push(seg(
+            "DG1",
+            &[(1, "1".into()), (3, format!("{reason}^{reason_name}^SCT")), (5, v2(start)), (6, "A".into())],
+        ));
         m.adt(start, "A01", d, &v, segs);
         results(&mut m, rng, d, &v, start + 5 * 3600);
         let end = start + stay;
@@ -241,7 +253,10 @@ pub(crate) fn messages(
             end: Some(start + 5 * 3600),
         };
         let (code, name) = TERMINATION;
-        let dg1 = seg("DG1", &[(1, "1".into()), (3, format!("{code}^{name}^SCT")), (5, v2(start)), (6, "F".into())]);
+        let dg1 = seg(
+            "DG1",
+            &[(1, "1".into()), (3, format!("{code}^{name}^SCT")), (5, v2(start)), (6, "F".into())],
+        );
         m.adt(start, "A04", d, &Visit { end: None, ..clone_visit(&v) }, vec![dg1]);
         m.adt(v.end.unwrap_or(start), "A03", d, &v, Vec::new());
     }
@@ -302,7 +317,10 @@ fn booking(m: &mut Msgs<'_>, d: &Demographics, v: &Visit, clinic: &str, status: 
         sch,
         m.pid(d),
         seg("AIL", &[(1, "1".into()), (3, format!("{}^Room {}^^RSV01", v.service, 1 + v.number.len() % 5))]),
-        seg("AIP", &[(1, "1".into()), (3, format!("{gmc}^{fam}^{giv}^^^DR^^^GMC")), (4, "CONS^Consultant".into())]),
+        seg(
+            "AIP",
+            &[(1, "1".into()), (3, format!("{gmc}^{fam}^{giv}^^^DR^^^GMC")), (4, "CONS^Consultant".into())],
+        ),
     ];
     m.push(segs);
 }
@@ -312,9 +330,14 @@ fn results(m: &mut Msgs<'_>, rng: &mut Rng, d: &Demographics, v: &Visit, at: i64
     let (gmc, fam, giv) = v.consultant;
     let msh = m.msh(at + 3 * 3600, "ORU^R01", "ORU_R01", "2.5.1");
     let mut segs = vec![msh, m.pid(d), pv1(v)];
-    for (k, (panel, name, tests)) in [("FBC", "Full blood count", BLOOD_COUNT), ("UE", "Urea and electrolytes", RENAL)].iter().enumerate() {
+    for (k, (panel, name, tests)) in
+        [("FBC", "Full blood count", BLOOD_COUNT), ("UE", "Urea and electrolytes", RENAL)].iter().enumerate()
+    {
         let order = format!("{}L{k}", v.number);
-        segs.push(seg("ORC", &[(1, "RE".into()), (2, format!("{order}^ICE")), (3, format!("{order}^WINPATH"))]));
+        segs.push(seg(
+            "ORC",
+            &[(1, "RE".into()), (2, format!("{order}^ICE")), (3, format!("{order}^WINPATH"))],
+        ));
         segs.push(seg(
             "OBR",
             &[
@@ -332,7 +355,13 @@ fn results(m: &mut Msgs<'_>, rng: &mut Rng, d: &Demographics, v: &Visit, at: i64
             let (code, tname, unit, lo, hi, tlo, thi, dec) = *t;
             let val = value(rng.unit(), tlo, thi, dec);
             let x: f64 = val.parse().unwrap_or(lo);
-            let flag = if x < lo { "L" } else if x > hi { "H" } else { "N" };
+            let flag = if x < lo {
+                "L"
+            } else if x > hi {
+                "H"
+            } else {
+                "N"
+            };
             segs.push(seg(
                 "OBX",
                 &[
@@ -353,9 +382,17 @@ fn results(m: &mut Msgs<'_>, rng: &mut Rng, d: &Demographics, v: &Visit, at: i64
 }
 
 /// Medicines on discharge (RDE O11): a long-term medicine the GP also prescribes, and an acute one.
-fn discharge_medicines(m: &mut Msgs<'_>, rng: &mut Rng, d: &Demographics, v: &Visit, prof: &Profile, at: i64) {
+fn discharge_medicines(
+    m: &mut Msgs<'_>,
+    rng: &mut Rng,
+    d: &Demographics,
+    v: &Visit,
+    prof: &Profile,
+    at: i64,
+) {
     let (gmc, fam, giv) = v.consultant;
-    let mut meds: Vec<(&str, &str, &str, &str, &str)> = prof.medicines.iter().take(2).map(|i| MEDICINES[*i]).collect();
+    let mut meds: Vec<(&str, &str, &str, &str, &str)> =
+        prof.medicines.iter().take(2).map(|i| MEDICINES[*i]).collect();
     if rng.chance(0.6) {
         meds.push(HOSPITAL_MEDICINES[rng.below(HOSPITAL_MEDICINES.len())]);
     }
@@ -368,7 +405,12 @@ fn discharge_medicines(m: &mut Msgs<'_>, rng: &mut Rng, d: &Demographics, v: &Vi
         let order = format!("{}R{k}", v.number);
         segs.push(seg(
             "ORC",
-            &[(1, "NW".into()), (2, format!("{order}^EPMA")), (9, v2(at)), (12, format!("{gmc}^{fam}^{giv}^^^DR^^^GMC"))],
+            &[
+                (1, "NW".into()),
+                (2, format!("{order}^EPMA")),
+                (9, v2(at)),
+                (12, format!("{gmc}^{fam}^{giv}^^^DR^^^GMC")),
+            ],
         ));
         segs.push(seg(
             "RXE",

@@ -78,7 +78,8 @@ impl<'a> Bundle<'a> {
             );
         }
         let url = format!("{rtype}?identifier={system}|{value}");
-        self.entries.push(json!({"fullUrl": full, "resource": resource, "request": {"method": "PUT", "url": url}}));
+        self.entries
+            .push(json!({"fullUrl": full, "resource": resource, "request": {"method": "PUT", "url": url}}));
         json!({"reference": full})
     }
 

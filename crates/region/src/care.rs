@@ -11,13 +11,29 @@ use lantern_identity::gen::Rng;
 use serde_json::{json, Value};
 
 const COMMUNITY: &[(&str, &str, &str)] = &[
-    ("District nursing", "Wound care and dressings", "Leg ulcer dressing twice weekly; review healing monthly"),
+    (
+        "District nursing",
+        "Wound care and dressings",
+        "Leg ulcer dressing twice weekly; review healing monthly",
+    ),
     ("Community physiotherapy", "Falls prevention", "Strength and balance exercises; home hazard review"),
-    ("Community matron", "Long-term condition management", "Monitor breathlessness and weight; escalate to GP if worse"),
+    (
+        "Community matron",
+        "Long-term condition management",
+        "Monitor breathlessness and weight; escalate to GP if worse",
+    ),
     ("Intermediate care", "Reablement after hospital discharge", "Daily visits for two weeks, then review"),
 ];
 
-fn episode(b: &mut Bundle<'_>, local: &str, org: &Org, pat: &Value, team: &str, start: i64, end: Option<i64>) -> Value {
+fn episode(
+    b: &mut Bundle<'_>,
+    local: &str,
+    org: &Org,
+    pat: &Value,
+    team: &str,
+    start: i64,
+    end: Option<i64>,
+) -> Value {
     b.add_own(
         "EpisodeOfCare",
         &format!("{local}-EP1"),
@@ -31,7 +47,16 @@ fn episode(b: &mut Bundle<'_>, local: &str, org: &Org, pat: &Value, team: &str, 
     )
 }
 
-fn care_plan(b: &mut Bundle<'_>, local: &str, pat: &Value, ep: &Value, title: &str, text: &str, start: i64, active: bool) {
+fn care_plan(
+    b: &mut Bundle<'_>,
+    local: &str,
+    pat: &Value,
+    ep: &Value,
+    title: &str,
+    text: &str,
+    start: i64,
+    active: bool,
+) {
     b.add_own(
         "CarePlan",
         &format!("{local}-CP1"),
@@ -69,7 +94,16 @@ pub(crate) fn bundle(rng: &mut Rng, rec: &SourceRecord, org: &Org, gp: &Org, now
                 "recordedDate": fhir(start),
             }),
         );
-        care_plan(&mut b, local, &pat, &ep, "Care Programme Approach plan", "Care coordinator review every four weeks; crisis line number given", start, active);
+        care_plan(
+            &mut b,
+            local,
+            &pat,
+            &ep,
+            "Care Programme Approach plan",
+            "Care coordinator review every four weeks; crisis line number given",
+            start,
+            active,
+        );
         if active {
             let at = office_hours(now + (2 + rng.below(28) as i64) * DAY, rng.next_u64());
             b.add_own(

@@ -21,19 +21,73 @@ pub(crate) struct Problem {
 }
 
 pub(crate) const PROBLEMS: &[Problem] = &[
-    Problem { code: "38341003", display: "Hypertensive disorder", min_age: 35, prevalence: 0.25, medicine: Some(1) },
-    Problem { code: "44054006", display: "Diabetes mellitus type 2", min_age: 35, prevalence: 0.09, medicine: Some(2) },
+    Problem {
+        code: "38341003",
+        display: "Hypertensive disorder",
+        min_age: 35,
+        prevalence: 0.25,
+        medicine: Some(1),
+    },
+    Problem {
+        code: "44054006",
+        display: "Diabetes mellitus type 2",
+        min_age: 35,
+        prevalence: 0.09,
+        medicine: Some(2),
+    },
     Problem { code: "195967001", display: "Asthma", min_age: 5, prevalence: 0.09, medicine: Some(4) },
-    Problem { code: "13645005", display: "Chronic obstructive lung disease", min_age: 45, prevalence: 0.04, medicine: Some(4) },
-    Problem { code: "35489007", display: "Depressive disorder", min_age: 16, prevalence: 0.1, medicine: Some(6) },
-    Problem { code: "49436004", display: "Atrial fibrillation", min_age: 55, prevalence: 0.06, medicine: Some(8) },
-    Problem { code: "53741008", display: "Coronary arteriosclerosis", min_age: 50, prevalence: 0.06, medicine: Some(0) },
-    Problem { code: "709044004", display: "Chronic kidney disease", min_age: 50, prevalence: 0.06, medicine: None },
-    Problem { code: "396275006", display: "Osteoarthritis", min_age: 45, prevalence: 0.15, medicine: Some(9) },
+    Problem {
+        code: "13645005",
+        display: "Chronic obstructive lung disease",
+        min_age: 45,
+        prevalence: 0.04,
+        medicine: Some(4),
+    },
+    Problem {
+        code: "35489007",
+        display: "Depressive disorder",
+        min_age: 16,
+        prevalence: 0.1,
+        medicine: Some(6),
+    },
+    Problem {
+        code: "49436004",
+        display: "Atrial fibrillation",
+        min_age: 55,
+        prevalence: 0.06,
+        medicine: Some(8),
+    },
+    Problem {
+        code: "53741008",
+        display: "Coronary arteriosclerosis",
+        min_age: 50,
+        prevalence: 0.06,
+        medicine: Some(0),
+    },
+    Problem {
+        code: "709044004",
+        display: "Chronic kidney disease",
+        min_age: 50,
+        prevalence: 0.06,
+        medicine: None,
+    },
+    Problem {
+        code: "396275006",
+        display: "Osteoarthritis",
+        min_age: 45,
+        prevalence: 0.15,
+        medicine: Some(9),
+    },
     Problem { code: "40930008", display: "Hypothyroidism", min_age: 25, prevalence: 0.04, medicine: Some(5) },
     Problem { code: "84757009", display: "Epilepsy", min_age: 5, prevalence: 0.01, medicine: None },
     Problem { code: "52448006", display: "Dementia", min_age: 70, prevalence: 0.08, medicine: None },
-    Problem { code: "235595009", display: "Gastroesophageal reflux disease", min_age: 25, prevalence: 0.08, medicine: Some(7) },
+    Problem {
+        code: "235595009",
+        display: "Gastroesophageal reflux disease",
+        min_age: 25,
+        prevalence: 0.08,
+        medicine: Some(7),
+    },
 ];
 
 /// (dm+d id, name, dose, unit, dosage text)
@@ -47,7 +101,13 @@ pub(crate) const MEDICINES: &[(&str, &str, &str, &str, &str)] = &[
     ("321949006", "Sertraline 50mg tablets", "50", "mg", "One tablet once a day"),
     ("317335003", "Omeprazole 20mg gastro-resistant capsules", "20", "mg", "One capsule once a day"),
     ("703907005", "Apixaban 5mg tablets", "5", "mg", "One tablet twice a day"),
-    ("322236009", "Paracetamol 500mg tablets", "1000", "mg", "Two tablets up to four times a day when required"),
+    (
+        "322236009",
+        "Paracetamol 500mg tablets",
+        "1000",
+        "mg",
+        "Two tablets up to four times a day when required",
+    ),
 ];
 
 /// Acute medicines a hospital starts (antibiotics, analgesia).

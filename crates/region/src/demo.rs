@@ -101,7 +101,10 @@ impl Picks {
     pub(crate) fn adjust_traits(&self, id: u32, t: &mut Traits) {
         let is = |x: Option<u32>| x == Some(id);
         if is(self.restricted) {
-            *t = Traits { opted_out: false, restricted: Some((Restricted::SexuallyTransmittedInfection, Kind::Gp)) };
+            *t = Traits {
+                opted_out: false,
+                restricted: Some((Restricted::SexuallyTransmittedInfection, Kind::Gp)),
+            };
         } else if is(self.opted_out) {
             *t = Traits { opted_out: true, restricted: None };
         } else if [self.joined_up, self.duplicate, self.unknown_to_acute].iter().any(|x| is(*x)) {
@@ -122,7 +125,9 @@ impl Picks {
             }
         };
         let names = |id: Option<u32>| -> String {
-            let Some(p) = id.and_then(|id| r.people.iter().find(|p| p.id == id)) else { return String::new() };
+            let Some(p) = id.and_then(|id| r.people.iter().find(|p| p.id == id)) else {
+                return String::new();
+            };
             p.organisations().iter().map(|o| r.orgs[*o].name).collect::<Vec<_>>().join(", ")
         };
         add(
@@ -183,7 +188,13 @@ impl Picks {
                 });
             }
         };
-        user("gp-ahmed", "Dr Sara Ahmed", "gp", practice, "GP at the joined-up showcase patient's practice: sees their whole shared record");
+        user(
+            "gp-ahmed",
+            "Dr Sara Ahmed",
+            "gp",
+            practice,
+            "GP at the joined-up showcase patient's practice: sees their whole shared record",
+        );
         user(
             "ae-okafor",
             "Dr Ben Okafor",
@@ -222,7 +233,8 @@ impl Picks {
                 org_name: String::new(),
                 purpose: "PATRQT",
                 nhs_number: Some(p.nhs_number.clone()),
-                blurb: "The joined-up showcase patient: sees their own record and who has looked at it".into(),
+                blurb: "The joined-up showcase patient: sees their own record and who has looked at it"
+                    .into(),
             });
         }
         out

@@ -11,7 +11,14 @@ use crate::story::{patient, sct, within, Profile, HISTORY_DAYS};
 use lantern_identity::gen::Rng;
 use serde_json::{json, Value};
 
-pub(crate) fn bundle(rng: &mut Rng, p: &Person, rec: &SourceRecord, org: &Org, prof: &Profile, now: i64) -> String {
+pub(crate) fn bundle(
+    rng: &mut Rng,
+    p: &Person,
+    rec: &SourceRecord,
+    org: &Org,
+    prof: &Profile,
+    now: i64,
+) -> String {
     let local = &rec.local_id;
     let mut b = Bundle::new(org, format!("{local}-record"));
     let pat = b.add("Patient", &org.local_system, local, patient(&rec.demographics, true, Some(org), org));

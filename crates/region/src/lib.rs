@@ -110,7 +110,8 @@ impl Region {
         }
         let picks = demo::pick(&people, cfg.now);
         for p in people.iter_mut() {
-            let practice = practices[(crate::bundle::hash(&format!("household{}", p.household)) as usize) % practices.len()];
+            let practice = practices
+                [(crate::bundle::hash(&format!("household{}", p.household)) as usize) % practices.len()];
             let (force, exclude, dup) = picks.plan_for(p.id);
             let age = p.age(cfg.now);
             let mut traits = Traits { opted_out: b.rng.chance(0.02), restricted: None };

@@ -20,8 +20,12 @@ struct Rates {
 
 fn rates(kind: Kind) -> Rates {
     match kind {
-        Kind::Gp => Rates { no_nhs: 0.0, typo: 0.005, nickname: 0.0, old_address: 0.0, no_phone: 0.1, maiden: 0.0 },
-        Kind::Acute => Rates { no_nhs: 0.08, typo: 0.03, nickname: 0.04, old_address: 0.5, no_phone: 0.3, maiden: 0.2 },
+        Kind::Gp => {
+            Rates { no_nhs: 0.0, typo: 0.005, nickname: 0.0, old_address: 0.0, no_phone: 0.1, maiden: 0.0 }
+        }
+        Kind::Acute => {
+            Rates { no_nhs: 0.08, typo: 0.03, nickname: 0.04, old_address: 0.5, no_phone: 0.3, maiden: 0.2 }
+        }
         Kind::Community | Kind::MentalHealth => {
             Rates { no_nhs: 0.1, typo: 0.03, nickname: 0.05, old_address: 0.3, no_phone: 0.3, maiden: 0.2 }
         }
@@ -32,7 +36,13 @@ fn rates(kind: Kind) -> Rates {
 }
 
 /// The person as a system of `kind` recorded them.
-pub(crate) fn as_recorded(rng: &mut Rng, p: &Person, truth: &Demographics, kind: Kind, duplicate: bool) -> Demographics {
+pub(crate) fn as_recorded(
+    rng: &mut Rng,
+    p: &Person,
+    truth: &Demographics,
+    kind: Kind,
+    duplicate: bool,
+) -> Demographics {
     let r = rates(kind);
     let mut d = truth.clone();
     if rng.chance(r.nickname) || duplicate && rng.chance(0.2) {

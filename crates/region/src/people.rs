@@ -187,7 +187,15 @@ impl<'a> Builder<'a> {
         if female { self.female.sample(&mut self.rng) } else { self.male.sample(&mut self.rng) }.to_string()
     }
 
-    fn person(&mut self, id: u32, household: u32, female: bool, family: String, birth: Date, home: &Address) -> Person {
+    fn person(
+        &mut self,
+        id: u32,
+        household: u32,
+        female: bool,
+        family: String,
+        birth: Date,
+        home: &Address,
+    ) -> Person {
         let given = self.forename(female);
         let middle = self.rng.chance(0.35).then(|| self.forename(female)).filter(|m| *m != given);
         let previous_address = self.rng.chance(0.12).then(|| self.address());
@@ -257,24 +265,47 @@ impl<'a> Builder<'a> {
     }
 
     /// Decides where the person has records and what each holds.
-    pub(crate) fn plan(&mut self, p: &mut Person, practice: usize, force: &[Kind], exclude: &[Kind], duplicate_at_acute: bool) {
+    pub(crate) fn plan(
+        &mut self,
+        p: &mut Person,
+        practice: usize,
+        force: &[Kind],
+        exclude: &[Kind],
+        duplicate_at_acute: bool,
+    ) {
         let age = p.age(self.now);
         let elderly = age >= 75;
         let find = |k: Kind| self.orgs.iter().position(|o| o.kind == k);
         let (acute, community, mh, social) =
             (find(Kind::Acute), find(Kind::Community), find(Kind::MentalHealth), find(Kind::SocialCare));
         let mut at: Vec<usize> = vec![practice];
-        let want = |rng: &mut Rng, k: Kind, p_: f64| !exclude.contains(&k) && (force.contains(&k) || rng.chance(p_));
-        if let Some(o) = acute.filter(|_| want(&mut self.rng, Kind::Acute, if elderly { 0.5 } else { 0.22 })) {
+        let want =
+            |rng: &mut Rng, k: Kind, p_: f64| !exclude.contains(&k) && (force.contains(&k) || rng.chance(p_));
+        if let Some(o) = acute.filter(|_| want(&mut self.rng, Kind::Acute, if elderly { 0.5 } else { 0.22 }))
+        {
             at.push(o);
         }
-        if let Some(o) = community.filter(|_| want(&mut self.rng, Kind::Community, if elderly { 0.25 } else { 0.04 })) {
+        if let Some(o) =
+            community.filter(|_| want(&mut self.rng, Kind::Community, if elderly { 0.25 } else { 0.04 }))
+        {
             at.push(o);
         }
         if let Some(o) = mh.filter(|_| age >= 16 && want(&mut self.rng, Kind::MentalHealth, 0.05)) {
             at.push(o);
         }
-        if let Some(o) = social.filter(|_| want(&mut self.rng, Kind::SocialCare, if elderly { 0.15 } else if age < 18 { 0.03 } else { 0.02 })) {
+        if let Some(o) = social.filter(|_| {
+            want(
+                &mut self.rng,
+                Kind::SocialCare,
+                if elderly {
+                    0.15
+                } else if age < 18 {
+                    0.03
+                } else {
+                    0.02
+                },
+            )
+        }) {
             at.push(o);
         }
         let truth = p.truth();

@@ -19,9 +19,20 @@ pub struct CsvTable {
     pub mapping: String,
 }
 
-const CLIENT_COLUMNS: &[&str] =
-    &["client_id", "nhs_number", "family", "given", "birth_date", "gender", "address_line", "town", "postcode", "phone"];
-const INVOLVEMENT_COLUMNS: &[&str] = &["involvement_id", "client_id", "service", "team", "start", "end", "status"];
+const CLIENT_COLUMNS: &[&str] = &[
+    "client_id",
+    "nhs_number",
+    "family",
+    "given",
+    "birth_date",
+    "gender",
+    "address_line",
+    "town",
+    "postcode",
+    "phone",
+];
+const INVOLVEMENT_COLUMNS: &[&str] =
+    &["involvement_id", "client_id", "service", "team", "start", "end", "status"];
 
 const SERVICES: &[(&str, &str)] = &[
     ("Home care package", "Adult social care - older people"),

@@ -1,7 +1,7 @@
 //! A person's clinical profile — long-term problems, their medicines, an allergy — decided once
 //! from the person's own random stream, so every organisation's records tell the same story
 //! (the hospital's discharge letter repeats the GP's statin; the allergy is the same allergy).
-use crate::bundle::{concept, org_ref, prune, VERIFICATION, NHS_SYSTEM};
+use crate::bundle::{concept, org_ref, prune, NHS_SYSTEM, VERIFICATION};
 use crate::clock::{iso_date, DAY};
 use crate::codes::{ALLERGIES, PROBLEMS, SNOMED};
 use crate::orgs::Org;
@@ -59,7 +59,11 @@ pub(crate) fn within(rng: &mut Rng, now: i64, days: i64) -> i64 {
 pub(crate) fn patient(d: &Demographics, verified: bool, gp: Option<&Org>, owner: &Org) -> Value {
     let mut identifier = Vec::new();
     if let Some(n) = &d.nhs_number {
-        let status = if verified { ("01", "Number present and verified") } else { ("02", "Number present but not traced") };
+        let status = if verified {
+            ("01", "Number present and verified")
+        } else {
+            ("02", "Number present but not traced")
+        };
         identifier.push(json!({
             "system": NHS_SYSTEM, "value": n,
             "extension": [{"url": VERIFICATION, "valueCodeableConcept": {"coding": [{

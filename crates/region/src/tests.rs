@@ -34,7 +34,11 @@ fn nhs_numbers_are_valid_test_numbers_and_unique() {
     let mut seen = HashSet::new();
     for p in r.people() {
         let n = lantern_identity::NhsNumber::parse(&p.nhs_number).expect("valid Modulus 11");
-        assert!((9_990_000_000..=9_999_999_999).contains(&n.value()), "{} outside the test range", p.nhs_number);
+        assert!(
+            (9_990_000_000..=9_999_999_999).contains(&n.value()),
+            "{} outside the test range",
+            p.nhs_number
+        );
         assert!(seen.insert(n.value()), "NHS number given twice");
         for rec in &p.records {
             if let Some(x) = &rec.demographics.nhs_number {
@@ -75,12 +79,15 @@ fn every_v2_message_parses_and_maps_without_error() {
         let (msg, issues) = lantern_hl7v2::parse(m.as_bytes());
         let errors: Vec<_> = issues.iter().filter(|i| i.severity == lantern_hl7v2::Severity::Error).collect();
         assert!(errors.is_empty(), "{errors:?}\n{m}");
-        let (mapped, issues) = lantern_hl7v2::map::map_message(&msg, &cfgs[d.feed]).unwrap_or_else(|e| panic!("{e}\n{m}"));
+        let (mapped, issues) =
+            lantern_hl7v2::map::map_message(&msg, &cfgs[d.feed]).unwrap_or_else(|e| panic!("{e}\n{m}"));
         let errors: Vec<_> = issues.iter().filter(|i| i.severity == lantern_hl7v2::Severity::Error).collect();
         assert!(errors.is_empty(), "{errors:?}\n{m}");
-        let bad: Vec<_> = lantern_fhir::validate::validate(&mapped.bundle).into_iter().filter(|i| i.is_error()).collect();
+        let bad: Vec<_> =
+            lantern_fhir::validate::validate(&mapped.bundle).into_iter().filter(|i| i.is_error()).collect();
         assert!(bad.is_empty(), "{bad:?}\n{m}");
-        kinds.insert(m.split('|').nth(8).unwrap_or_default().split('^').take(2).collect::<Vec<_>>().join("^"));
+        kinds
+            .insert(m.split('|').nth(8).unwrap_or_default().split('^').take(2).collect::<Vec<_>>().join("^"));
         n += 1;
     }
     assert!(n > 500, "{n} messages");
@@ -137,7 +144,8 @@ fn every_csv_row_maps_and_validates() {
         for row in rs {
             assert_eq!(row.len(), header.len());
             let res = m.row(&header, row).unwrap();
-            let bad: Vec<_> = lantern_fhir::validate::validate(&res).into_iter().filter(|i| i.is_error()).collect();
+            let bad: Vec<_> =
+                lantern_fhir::validate::validate(&res).into_iter().filter(|i| i.is_error()).collect();
             assert!(bad.is_empty(), "{bad:?}\n{res}");
             assert_eq!(res["meta"]["tag"][1]["code"], "LA901");
             rows += 1;
@@ -190,7 +198,10 @@ fn showcases_show_what_they_say() {
     };
     assert_eq!(meds(joined), vec!["gp", "acute"], "medicines from both the GP and the hospital");
     let restricted = person(&s[1].nhs_number);
-    assert!(r.deliveries_for(restricted.id as usize).iter().any(|d| matches!(&d.payload, Payload::Bundle(b) if b.contains("105629000"))));
+    assert!(r
+        .deliveries_for(restricted.id as usize)
+        .iter()
+        .any(|d| matches!(&d.payload, Payload::Bundle(b) if b.contains("105629000"))));
     let opted = person(&s[2].nhs_number);
     assert!(opted.traits.opted_out);
     let dup = person(&s[3].nhs_number);

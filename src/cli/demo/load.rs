@@ -36,7 +36,10 @@ impl Loaded {
         for (what, d) in &self.stage {
             println!("  {what}: {:.1}s", d.as_secs_f64());
         }
-        println!("  HL7 v2 over MLLP: {} messages, {} acknowledged AA, {} not", self.messages, self.acked, self.not_acked);
+        println!(
+            "  HL7 v2 over MLLP: {} messages, {} acknowledged AA, {} not",
+            self.messages, self.acked, self.not_acked
+        );
         for (id, code, why) in &self.rejected {
             println!("    {id}: {code} {why}");
         }
@@ -68,8 +71,9 @@ struct Bars {
 
 fn bars(region: &Region) -> Bars {
     let multi = MultiProgress::new();
-    let style = ProgressStyle::with_template("{prefix:>48} {bar:30.cyan/blue} {pos:>6}/{len:6} records {elapsed:>4}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix:>48} {bar:30.cyan/blue} {pos:>6}/{len:6} records {elapsed:>4}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     let mut counts = vec![0u64; region.organisations().len()];
     for p in region.people() {
         for r in &p.records {
@@ -100,7 +104,11 @@ fn records_at(region: &Region, person: usize, org: usize) -> u64 {
     region.people()[person].records.iter().filter(|r| r.org == org).count() as u64
 }
 
-pub(super) async fn load(region: Arc<Region>, feeds: Feeds, mllp: std::net::SocketAddr) -> anyhow::Result<Loaded> {
+pub(super) async fn load(
+    region: Arc<Region>,
+    feeds: Feeds,
+    mllp: std::net::SocketAddr,
+) -> anyhow::Result<Loaded> {
     let started = Instant::now();
     let bars = Arc::new(bars(&region));
     let (v2_tx, v2_rx) = mpsc::channel::<Work>(256);
@@ -115,7 +123,8 @@ pub(super) async fn load(region: Arc<Region>, feeds: Feeds, mllp: std::net::Sock
                     match d.payload {
                         Payload::V2(m) => v2.entry(d.org).or_default().push(m),
                         Payload::Bundle(text) => {
-                            if fhir_tx.blocking_send(Work::Bundle { org: d.org, feed: d.feed, text }).is_err() {
+                            if fhir_tx.blocking_send(Work::Bundle { org: d.org, feed: d.feed, text }).is_err()
+                            {
                                 return csv;
                             }
                         }
@@ -190,7 +199,9 @@ pub(super) async fn load(region: Arc<Region>, feeds: Feeds, mllp: std::net::Sock
                         r.resources += n;
                     }
                     Disposition::Duplicate => r.duplicates += 1,
-                    Disposition::DeadLettered => r.dead_letters.push((seq.unwrap_or(0), why.unwrap_or_default())),
+                    Disposition::DeadLettered => {
+                        r.dead_letters.push((seq.unwrap_or(0), why.unwrap_or_default()))
+                    }
                     Disposition::NotStored => r.not_stored += 1,
                 }
                 drop(r);
@@ -223,10 +234,14 @@ pub(super) async fn load(region: Arc<Region>, feeds: Feeds, mllp: std::net::Sock
             w.write_record(r)?;
         }
         let text = String::from_utf8(w.into_inner()?)?;
-        let mapping = lantern_feeds::tabular::CsvMapping::from_toml(&table.mapping).map_err(anyhow::Error::msg)?;
+        let mapping =
+            lantern_feeds::tabular::CsvMapping::from_toml(&table.mapping).map_err(anyhow::Error::msg)?;
         let feed = council.map(|c| region.organisations()[c].feed.to_string());
         let opts = ImportOptions { feed, csv_mapping: Some(mapping), chunk: 100 };
-        let r = feeds.import_csv(&format!("{}.csv", table.name), &text, &opts).await.map_err(anyhow::Error::msg)?;
+        let r = feeds
+            .import_csv(&format!("{}.csv", table.name), &text, &opts)
+            .await
+            .map_err(anyhow::Error::msg)?;
         csv.add(&r);
         if let Some(c) = council {
             if table.name == "clients" {
