@@ -46,7 +46,11 @@ pub struct DemoUser {
 impl DemoUser {
     pub fn to_json(&self) -> Value {
         let mut v = json!({"id": self.id, "name": self.name, "kind": self.kind, "role": self.role,
-            "org": self.org, "org_name": self.org_name, "purpose": self.purpose, "blurb": self.blurb});
+            "purpose": self.purpose, "blurb": self.blurb});
+        if !self.org.is_empty() {
+            v["org"] = json!(self.org);
+            v["org_name"] = json!(self.org_name);
+        }
         if let Some(n) = &self.nhs_number {
             v["nhs_number"] = json!(n);
         }
