@@ -52,8 +52,7 @@ fn care_plan(
     local: &str,
     pat: &Value,
     ep: &Value,
-    title: &str,
-    text: &str,
+    (title, text): (&str, &str),
     start: i64,
     active: bool,
 ) {
@@ -99,8 +98,10 @@ pub(crate) fn bundle(rng: &mut Rng, rec: &SourceRecord, org: &Org, gp: &Org, now
             local,
             &pat,
             &ep,
-            "Care Programme Approach plan",
-            "Care coordinator review every four weeks; crisis line number given",
+            (
+                "Care Programme Approach plan",
+                "Care coordinator review every four weeks; crisis line number given",
+            ),
             start,
             active,
         );
@@ -139,7 +140,7 @@ pub(crate) fn bundle(rng: &mut Rng, rec: &SourceRecord, org: &Org, gp: &Org, now
                 }),
             );
         }
-        care_plan(&mut b, local, &pat, &ep, title, text, start, active);
+        care_plan(&mut b, local, &pat, &ep, (title, text), start, active);
     }
     b.finish()
 }

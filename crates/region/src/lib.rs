@@ -115,7 +115,7 @@ impl Region {
             let (force, exclude, dup) = picks.plan_for(p.id);
             let age = p.age(cfg.now);
             let mut traits = Traits { opted_out: b.rng.chance(0.02), restricted: None };
-            if age >= 16 && age < 50 && b.rng.chance(0.015) {
+            if (16..50).contains(&age) && b.rng.chance(0.015) {
                 let r = match b.rng.below(4) {
                     0 => Restricted::SexuallyTransmittedInfection,
                     1 if p.female => Restricted::AssistedConception,

@@ -169,7 +169,11 @@ impl<'a> Builder<'a> {
     fn address(&mut self) -> Address {
         let s = &self.streets[self.rng.below(self.streets.len())];
         let number = 1 + self.rng.below(150);
-        let flat = if number % 9 == 0 { format!("Flat {}, ", 1 + self.rng.below(6)) } else { String::new() };
+        let flat = if number.is_multiple_of(9) {
+            format!("Flat {}, ", 1 + self.rng.below(6))
+        } else {
+            String::new()
+        };
         Address {
             line: format!("{flat}{number} {}", s.name(false)),
             town: s.town.to_string(),
