@@ -2,6 +2,7 @@
 mod audit;
 mod bench;
 mod bench_mllp;
+mod demo;
 mod feeds;
 mod fhirpath;
 mod identity;
@@ -25,6 +26,9 @@ enum Command {
     Fhirpath(fhirpath::Args),
     /// Serve the FHIR API over HTTP (and HL7 v2 over MLLP with --mllp/--config).
     Serve(serve::Args),
+    /// Build a synthetic region (GP practices, hospital, community, mental health, social care),
+    /// feed it in through the real paths, and serve it.
+    Demo(demo::Args),
     /// Feeds: status, dead letters, replay.
     Feeds(feeds::Args),
     /// Import HL7 v2, FHIR JSON bundles, NDJSON or CSV files through the feeds inbox.
@@ -47,6 +51,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Fhirpath(a) => fhirpath::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Feeds(a) => feeds::run(a),
         Command::Import(a) => import::run(a),
         Command::Link(a) => link::run(a),

@@ -1,27 +1,28 @@
 //! `lantern serve`: the FHIR API over HTTP on an embedded SQLite store or PostgreSQL.
+//! `lantern demo` serves through [`run`] too, so the demo is exactly `serve` on its region.
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// Directory of the embedded SQLite store (created if missing).
     #[arg(long, default_value = "./lantern-data")]
-    data: PathBuf,
+    pub(super) data: PathBuf,
     /// Address for the HTTP API (FHIR at /fhir).
     #[arg(long, default_value = "127.0.0.1:8080")]
-    http: String,
+    pub(super) http: String,
     /// Use PostgreSQL instead of SQLite, e.g. postgres://user@host/db.
     #[arg(long)]
-    database: Option<String>,
+    pub(super) database: Option<String>,
     /// Feeds configuration (TOML, `[[feed]]` tables); kept in the store.
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(super) config: Option<PathBuf>,
     /// Address for the shared HL7 v2 MLLP listener (messages routed by MSH-4).
     #[arg(long)]
-    mllp: Option<String>,
+    pub(super) mllp: Option<String>,
     /// Peers (IP or CIDR, repeatable) allowed to send to the shared MLLP listener; loopback only
     /// if none is given.
     #[arg(long = "mllp-allow")]
-    mllp_allow: Vec<String>,
+    pub(super) mllp_allow: Vec<String>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@
 //! person's valid NHS number. NHS numbers come from the 999 test range, valid by Modulus 11.
 //! The same seed gives the same data.
 mod errors;
+pub mod parts;
 mod names;
 mod places;
 mod rng;
