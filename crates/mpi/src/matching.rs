@@ -13,7 +13,9 @@
 //!    Fellegi–Sunter weights and the two thresholds, with per-field evidence;
 //! 4. link into the person of the best "link" candidate — unless that person holds a different
 //!    valid NHS number, which sends it to review instead; open review tasks for "review"
-//!    candidates (and for further "link" candidates in other persons); otherwise a new person.
+//!    candidates (and for further "link" candidates in other persons) — except a "review"
+//!    candidate whose person holds only other valid NHS numbers (a relative, not a duplicate);
+//!    otherwise a new person.
 //!
 //! A record already sharing its person, or placed by a human, is never moved automatically:
 //! a later update can only open review tasks. A deleted Patient leaves its person.
@@ -202,6 +204,17 @@ pub(crate) fn score_candidates(
     Ok(out)
 }
 
+/// Whether the arriving record has a valid NHS number and the person holds only others.
+fn differing_nhs(
+    c: &mut dyn lantern_store::Conn,
+    nhs: &Option<String>,
+    person: &str,
+) -> Result<bool, StoreError> {
+    let Some(n) = nhs else { return Ok(false) };
+    let held = tables::person_nhs_numbers(c, person)?;
+    Ok(!held.is_empty() && held.iter().all(|h| h != n))
+}
+
 pub(crate) fn arrived(
     c: &mut dyn lantern_store::Conn,
     model: &Model,
@@ -243,6 +256,12 @@ pub(crate) fn arrived(
                 } else {
                     target = Some(s);
                 }
+            }
+            Decision::Review if differing_nhs(c, &d.nhs, person)? => {
+                // Two different valid NHS numbers with only middling agreement elsewhere: a
+                // household (same surname, address, phone), not one person. Asking a human would
+                // fill the queue with relatives; a link-strength pair with differing numbers
+                // still goes to review above, since that is how a mistyped number shows up.
             }
             Decision::Link | Decision::Review => to_review.push(s),
             Decision::NewPerson => continue,

@@ -224,6 +224,44 @@ async fn probabilistic_link_review_and_new_person(fhir: Fhir) {
     assert_eq!(person_of(&mpi, c).await, person_of(&mpi, &a).await);
 }
 
+/// A household: same surname, address, postcode and phone, different forename, date of birth
+/// and NHS number. Without NHS numbers the pair is worth a human's look; with two different
+/// valid numbers it is two people, and no review is opened.
+async fn relatives_with_different_nhs_numbers_are_not_reviewed(fhir: Fhir) {
+    let mpi = install(&fhir);
+    let member = |given: &str, dob: &str, sex: &str, feed: &str, n: Option<String>| {
+        let mut p = person(
+            &format!("{given} Baker"),
+            dob,
+            sex,
+            "BS8 1TH",
+            feed,
+            given,
+            n.as_deref().map(|n| (n, None)),
+        );
+        p["telecom"] = json!([{"system": "phone", "value": "0117 496 0123"}]);
+        p
+    };
+    let a = create(&fhir, member("Alan", "1961-04-03", "male", "gp", None)).await;
+    let b = create(&fhir, member("Carol", "1963-09-21", "female", "pas", None)).await;
+    let e = mpi.explain(&a, &b).await.unwrap();
+    assert_eq!(e.evaluation.decision, lantern_identity::Decision::Review, "{}", e.text);
+    assert!(open_reviews(&mpi).await.iter().any(|r| r.patient_a == b), "without NHS numbers: reviewed");
+    let c = create(&fhir, member("Alan", "1961-04-03", "male", "cs", Some(nhs(41)))).await;
+    let d = create(&fhir, member("Carol", "1963-09-21", "female", "mh", Some(nhs(42)))).await;
+    assert_ne!(person_of(&mpi, &c).await, person_of(&mpi, &d).await);
+    // The pair still scores "review": it is the rule, not the score, that keeps it out.
+    let e = mpi.explain(&d, &c).await.unwrap();
+    assert_eq!(e.evaluation.decision, lantern_identity::Decision::Review, "{}", e.text);
+    let reviews = open_reviews(&mpi).await;
+    assert!(
+        !reviews
+            .iter()
+            .any(|r| (r.patient_a == d && r.patient_b == c) || (r.patient_a == c && r.patient_b == d)),
+        "two valid NHS numbers in a household: {reviews:?}"
+    );
+}
+
 async fn reviews_unlink_merge_and_reversal(fhir: Fhir) {
     let mpi = install(&fhir);
     let w = create(&fhir, person("William Jones", "1975-03-14", "male", "BS1 4DJ", "gp", "G2", None)).await;
@@ -473,6 +511,7 @@ backend_tests!(
     verified_nhs_number_links_and_conflict_goes_to_review,
     probabilistic_link_review_and_new_person,
     reviews_unlink_merge_and_reversal,
+    relatives_with_different_nhs_numbers_are_not_reviewed,
     linked_records_through_fhir,
     match_operation_grades,
 );
