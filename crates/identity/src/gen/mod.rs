@@ -11,8 +11,8 @@
 //! person's valid NHS number. NHS numbers come from the 999 test range, valid by Modulus 11.
 //! The same seed gives the same data.
 mod errors;
-pub mod parts;
 mod names;
+pub mod parts;
 mod places;
 mod rng;
 
