@@ -191,7 +191,12 @@ impl Feeds {
     ) -> Result<i64, lantern_service::Error> {
         let seq = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let out = seq.clone();
-        let ctx = Ctx::system("urn:lantern:feeds");
+        let mut ctx = Ctx::system("urn:lantern:feeds");
+        ctx.audit = Some(Arc::new(crate::audit::FeedAudit {
+            feed: record.feed.clone(),
+            org: self.feed(&record.feed).map(|f| f.organisation.ods_code.clone()),
+            control_id: record.control_id.clone(),
+        }));
         self.inner
             .fhir
             .transaction_with(&ctx, bundle, move |tx| {

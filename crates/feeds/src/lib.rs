@@ -32,6 +32,7 @@
 //!   header). Warnings are applied and echoed in the ACK's ERR segments.
 //!
 //! Invariant: no sockets, no HTTP; the server crate owns listeners and the binary owns files.
+mod audit;
 pub mod config;
 mod ids;
 pub mod import;

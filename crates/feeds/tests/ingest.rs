@@ -62,6 +62,20 @@ async fn applies_once_dead_letters_and_replays() {
     assert!(f.replay(dead[0].seq).await.is_err());
     let counts = f.fhir().store.inbox_counts().await.unwrap();
     assert_eq!(counts, vec![("dead".to_string(), 1), ("processed".to_string(), 2)]);
+
+    // Each applied message is in the audit log, by its feed, naming what it wrote; a duplicate
+    // wrote nothing and adds no record. The chain is intact.
+    let audit = lantern_audit::Audit::new(f.fhir().store.clone());
+    let page = audit.list(lantern_audit::Query { count: 100, ..Default::default() }).await.unwrap();
+    let by_feed: Vec<_> =
+        page.items.iter().filter(|r| r.entry.action == lantern_audit::Action::FeedMessage).collect();
+    assert_eq!(by_feed.len(), 2, "{:?}", page.items);
+    assert!(by_feed.iter().any(|r| r.entry.query.as_deref() == Some("default-RVJ#C1")), "{by_feed:?}");
+    assert!(
+        by_feed.iter().all(|r| !r.entry.entities.is_empty() && !r.entry.patients.is_empty()),
+        "{by_feed:?}"
+    );
+    assert!(audit.verify(None).await.unwrap().first_bad.is_none());
 }
 
 #[tokio::test]
