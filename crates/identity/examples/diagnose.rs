@@ -2,7 +2,7 @@
 //! (never a candidate, person guard, below the threshold), printing a few of each with their
 //! evidence. A development tool for tuning the default configuration honestly.
 //!
-//! `cargo run --release -p lantern-identity --example diagnose -- FILE.csv [SAMPLES]`
+//! `cargo run --release -p lantern-identity --example diagnose -- FILE.csv [SAMPLES [CONFIG.toml]]`
 //! (columns as `lantern link` reads them; `record_id` and `cluster` as id and truth).
 use std::collections::{HashMap, HashSet};
 
@@ -12,6 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = args.first().ok_or("usage: diagnose FILE.csv [SAMPLES]")?;
     let samples: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(5);
+    let config = match args.get(2) {
+        Some(p) => Config::from_toml(&std::fs::read_to_string(p)?)?,
+        None => Config::default(),
+    };
     let mut reader = csv::Reader::from_path(path)?;
     let headers = reader.headers()?.clone();
     let col = |n: &str| headers.iter().position(|h| h == n);
@@ -39,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         truth.push(get("cluster").unwrap_or_default());
         ids.push(get("record_id").unwrap_or_default());
     }
-    let out = link_records(&records, &Config::default())?;
+    let out = link_records(&records, &config)?;
     println!("timings {:?}", out.report.timings);
     let linked: HashSet<(u32, u32)> =
         out.pairs.iter().filter(|p| p.decision == Decision::Link).map(|p| (p.left, p.right)).collect();

@@ -245,8 +245,9 @@ fn jaro_winkler_ascii(a: &[u8], b: &[u8]) -> f64 {
     let (mut flags_a, mut flags_b) = (0u64, 0u64);
     let mut matches = 0usize;
     for (i, &x) in a.iter().enumerate() {
-        for j in i.saturating_sub(range)..lb.min(i + range + 1) {
-            if flags_b & (1 << j) == 0 && b[j] == x {
+        let window = i.saturating_sub(range)..lb.min(i + range + 1);
+        for (j, &y) in b.iter().enumerate().take(window.end).skip(window.start) {
+            if flags_b & (1 << j) == 0 && y == x {
                 flags_a |= 1 << i;
                 flags_b |= 1 << j;
                 matches += 1;
