@@ -136,7 +136,9 @@ impl Default for Config {
                     PreviousName,
                     NamePart,
                     JaroWinkler { min: 0.88 },
-                    Swapped,
+                    // No `Swapped` here: a swap is one event, counted once (on the forename).
+                    // Counted on both, it gave two strangers whose names happen to be each
+                    // other's reversed (Chloe Ryan, Ryan Chloe) +29 bits on FEBRL 4.
                 ],
             ),
             cmp(
