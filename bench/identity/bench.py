@@ -14,11 +14,15 @@ computed here, by the same code, from each tool's linked pairs; wall time covers
 to having the linked pairs.
 
 Usage: bench.py --lantern BIN [--data DIR] [--sets febrl1,febrl2,...] [--skip-splink-above N]
-BIN is invoked as `BIN link ...` (the `lantern` binary).
+                [--repeat N]
+BIN is invoked as `BIN link ...` (the `lantern` binary). With --repeat N each tool runs N times
+per data set, alternating, and the median wall time is reported (the machine is shared and
+noisy); accuracy is the same every run (both tools are deterministic given their seeds).
 """
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -215,6 +219,9 @@ def main():
     ap.add_argument("--sets", default="febrl1,febrl2,febrl3,febrl4,uk_100k,uk_1m")
     ap.add_argument("--skip-splink-above", type=int, default=10**9,
                     help="do not run Splink on data sets with more records than this")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool per data set (median time)")
+    ap.add_argument("--repeat-above", type=int, default=10**9,
+                    help="run data sets with more records than this only once")
     a = ap.parse_args()
     os.makedirs(a.data, exist_ok=True)
     wanted = a.sets.split(",")
@@ -229,14 +236,23 @@ def main():
     for name in wanted:
         csv = paths[name]
         n = sum(1 for _ in open(csv)) - 1
-        lw, lpairs, cmd = run_lantern(a.lantern, csv, a.data, name)
-        lm = metrics(csv, lpairs)
+        runs = a.repeat if n <= a.repeat_above else 1
+        lws, sws = [], []
+        row = dict(data=name, records=n, lantern=None, lantern_s=None, splink=None, splink_s=None)
+        for _ in range(runs):
+            lw, lpairs, cmd = run_lantern(a.lantern, csv, a.data, name)
+            lws.append(lw)
+            row["lantern"] = metrics(csv, lpairs)
+            if n <= a.skip_splink_above:
+                sw, spairs = run_splink(csv, uk=name.startswith("uk"))
+                sws.append(sw)
+                row["splink"] = metrics(csv, spairs)
         print(f"[{name}] lantern: {cmd}", flush=True)
-        row = dict(data=name, records=n, lantern=lm, lantern_s=lw, splink=None, splink_s=None)
-        if n <= a.skip_splink_above:
-            sw, spairs = run_splink(csv, uk=name.startswith("uk"))
-            row["splink"] = metrics(csv, spairs)
-            row["splink_s"] = sw
+        print(f"[{name}] lantern runs (s): {' '.join(f'{x:.2f}' for x in lws)}", flush=True)
+        if sws:
+            print(f"[{name}] splink runs (s): {' '.join(f'{x:.2f}' for x in sws)}", flush=True)
+        row["lantern_s"] = statistics.median(lws)
+        row["splink_s"] = statistics.median(sws) if sws else None
         rows.append(row)
         print_row(row, flush=True)
     print()

@@ -109,8 +109,9 @@ pub fn link_records(records: &[Record], config: &Config) -> Result<BatchOutput, 
     };
     let (dict, prepared, invalid) = prepare_all(records);
     lap("normalise", &mut timings);
-    let model = train::fit(&prepared, &dict, config);
+    let (model, train_timings) = train::fit_timed(&prepared, &dict, config);
     lap("train", &mut timings);
+    timings.extend(train_timings);
     let blocks = Blocks::build(&prepared, &dict, &config.blocking, config.max_block_size);
     lap("block", &mut timings);
     let scorer = Scorer::new(&model);

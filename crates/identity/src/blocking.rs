@@ -51,6 +51,15 @@ pub enum BlockKey {
     Phone,
     /// E-mail.
     Email,
+    /// House number (from the address line).
+    HouseNumber,
+    /// Street (from the address line).
+    Street,
+    /// The first letters of forename and surname as a set: finds records whose forename and
+    /// surname were swapped, which every ordered name key misses.
+    NameInitials,
+    /// The Double Metaphone codes of forename and surname as a set (swaps included).
+    NameMetaphones,
 }
 
 impl BlockKey {
@@ -71,6 +80,8 @@ impl BlockKey {
             BlockKey::Postcode | BlockKey::Outward => &[Field::Postcode, Field::Address, Field::Town],
             BlockKey::Phone => &[Field::Phone],
             BlockKey::Email => &[Field::Email],
+            BlockKey::HouseNumber | BlockKey::Street => &[Field::Address],
+            BlockKey::NameInitials | BlockKey::NameMetaphones => &[Field::GivenName, Field::FamilyName],
         }
     }
 }
@@ -137,6 +148,23 @@ fn part(k: BlockKey, p: &Prepared, d: &Dict, text: bool) -> Option<(u64, String)
         }
         BlockKey::Email => {
             (p.email != NONE).then(|| (u64::from(p.email), t(&|| d.contact_text(p.email).to_owned())))
+        }
+        BlockKey::HouseNumber => {
+            (p.house != NONE).then(|| (u64::from(p.house), t(&|| d.place_text(p.house).to_owned())))
+        }
+        BlockKey::Street => {
+            (p.street != NONE).then(|| (u64::from(p.street), t(&|| d.place_text(p.street).to_owned())))
+        }
+        BlockKey::NameInitials => {
+            let (g, f) = (name_initial(p.given)?, name_initial(p.family)?);
+            let (lo, hi) = (g.min(f), g.max(f));
+            Some((u64::from(lo) << 8 | u64::from(hi), t(&|| format!("{}{}", lo as char, hi as char))))
+        }
+        BlockKey::NameMetaphones => {
+            let code = |s| (s != NONE).then(|| d.name_codes[s as usize].dm_primary).filter(|&c| c != 0);
+            let (g, f) = (code(p.given)?, code(p.family)?);
+            let (lo, hi) = (g.min(f), g.max(f));
+            Some((u64::from(lo) << 32 | u64::from(hi), t(&|| format!("{}+{}", unpack(lo), unpack(hi)))))
         }
     }
 }
@@ -285,5 +313,42 @@ mod tests {
         let blocks = Blocks::build(&prepared, &d, &rules, 5);
         assert_eq!(blocks.blocks.len(), 0);
         assert_eq!(blocks.skipped, vec![1]);
+    }
+
+    #[test]
+    fn swapped_names_and_mistyped_postcodes_are_still_candidates() {
+        // FEBRL-style duplicates: forename and surname swapped with the date of birth and the
+        // postcode mistyped; the same address with every other field corrupted.
+        let rules = crate::config::Config::default().blocking;
+        let mut d = Dict::new();
+        let mut swapped = rec("Mccarthy", "Kydan", "1972-05-18", "6452");
+        swapped.address_line = Some("67 Clemenger Street".into());
+        let mut moved = rec("Thomas", "Webbo", "1940-12-03", "5032");
+        moved.address_line = Some("16 Balala Place".into());
+        let recs = [
+            rec("Kydan", "Mccarthy", "1972-09-18", "6415"),
+            swapped,
+            rec("Samuel", "Webb", "1941-12-03", "5023"),
+            moved.clone(),
+            Record {
+                given_name: Some("Samule".into()),
+                family_name: Some("Jasper".into()),
+                date_of_birth: Some("1940-21-03".into()),
+                postcode: Some("5023".into()),
+                ..moved
+            },
+        ];
+        let prepared: Vec<Prepared> = recs.iter().map(|r| d.prepare(&normalise(r))).collect();
+        let blocks = Blocks::build(&prepared, &d, &rules, 100);
+        let mut pairs = Vec::new();
+        for b in 0..blocks.blocks.len() {
+            blocks.for_each_pair(b, |i, j| pairs.push((i, j)));
+        }
+        pairs.sort_unstable();
+        assert!(pairs.contains(&(0, 1)), "{pairs:?}");
+        assert!(pairs.contains(&(3, 4)), "{pairs:?}");
+        let keys = rule_keys(&rules, &prepared[1], &d);
+        let key = keys.iter().find(|k| k.starts_with("names_metaphone:")).unwrap();
+        assert!(rule_keys(&rules, &prepared[0], &d).contains(key), "{keys:?}");
     }
 }

@@ -78,7 +78,7 @@ pub struct Config {
     pub link_threshold: f64,
     /// Match weight at or above which (and below the link threshold) a pair goes to review.
     pub review_threshold: f64,
-    /// Random pairs sampled to estimate u probabilities (at most; small files use fewer, 100
+    /// Random pairs sampled to estimate u probabilities (at most; smaller files use fewer, 5
     /// per record but at least 200,000, or every pair when there are fewer).
     pub u_sample_pairs: usize,
     /// EM settings.
@@ -91,6 +91,9 @@ pub struct Config {
     /// evidence (the Fellegi–Sunter independence assumption fails there); a person-level field
     /// must agree in some way before a link. See [`crate::decision`].
     pub person_guard: bool,
+    /// For the person guard, a forename or date-of-birth level agrees only if its weight is at
+    /// least this many bits (see [`crate::score`]); "same year of birth" does not.
+    pub person_guard_min_weight: f64,
     /// Clustering in batch mode.
     pub cluster: ClusterMode,
     /// Largest positive term-frequency adjustment, in bits (a value seen once in a small file
@@ -133,14 +136,16 @@ impl Default for Config {
                     PreviousName,
                     NamePart,
                     JaroWinkler { min: 0.88 },
-                    Swapped,
+                    // No `Swapped` here: a swap is one event, counted once (on the forename).
+                    // Counted on both, it gave two strangers whose names happen to be each
+                    // other's reversed (Chloe Ryan, Ryan Chloe) +29 bits on FEBRL 4.
                 ],
             ),
             cmp(
                 "Date of birth",
                 Field::DateOfBirth,
                 false,
-                vec![Exact, DayMonthTransposed, OneDigitTypo, SameYearMonth, SameYear],
+                vec![Exact, DayMonthTransposed, OneDigitTypo, DigitsTransposed, SameYearMonth, SameYear],
             ),
             cmp("Sex", Field::Sex, false, vec![Exact]),
             cmp("Postcode", Field::Postcode, true, vec![Exact, OneCharTypo, Sector, Outward]),
@@ -148,7 +153,12 @@ impl Default for Config {
                 "Address",
                 Field::Address,
                 false,
-                vec![Exact, HouseNumberAndStreet { min: 0.88 }, TokenOverlap { min: 0.5 }],
+                vec![
+                    Exact,
+                    HouseNumberAndStreet { min: 0.88 },
+                    StreetSimilar { min: 0.88 },
+                    TokenOverlap { min: 0.5 },
+                ],
             ),
             // No town comparison by default: it adds little to the postcode and, being
             // correlated with it, would count one move of house twice.
@@ -162,13 +172,15 @@ impl Default for Config {
             rule("dob_surname_initial", vec![BlockKey::DateOfBirth, BlockKey::FamilyInitial]),
             rule("postcode_forename_metaphone", vec![BlockKey::Postcode, BlockKey::GivenMetaphone]),
             rule("surname_metaphone_birth_year", vec![BlockKey::FamilyMetaphone, BlockKey::BirthYear]),
-            rule(
-                "forename_surname_metaphone",
-                vec![BlockKey::GivenMetaphone, BlockKey::FamilyMetaphone, BlockKey::Outward],
-            ),
+            // Forename and surname sound alike, in either order, wherever the records live.
+            rule("names_metaphone", vec![BlockKey::NameMetaphones]),
             rule("dob_forename_initial", vec![BlockKey::DateOfBirth, BlockKey::GivenInitial]),
             rule("dob_postcode", vec![BlockKey::DateOfBirth, BlockKey::Postcode]),
             rule("postcode_surname_metaphone", vec![BlockKey::Postcode, BlockKey::FamilyMetaphone]),
+            // Swapped forename and surname: every ordered name key above misses them.
+            rule("dob_name_initials", vec![BlockKey::DateOfBirth, BlockKey::NameInitials]),
+            // Postcode and birth date both mistyped: the address line still finds them.
+            rule("house_street", vec![BlockKey::HouseNumber, BlockKey::Street]),
             rule("phone", vec![BlockKey::Phone]),
             rule("email", vec![BlockKey::Email]),
         ];
@@ -187,6 +199,7 @@ impl Default for Config {
             em: EmConfig::default(),
             nhs: NhsRuleConfig::default(),
             person_guard: true,
+            person_guard_min_weight: 1.0,
             cluster: ClusterMode::NoConflictingNhsNumbers,
             tf_max_adjustment: 6.0,
             seed: 0x1a17e4,

@@ -9,7 +9,16 @@
 //! thresholds. Finally the person guard: a pair whose forename and date of birth disagree (or
 //! one disagrees and the other is missing, or forename and sex disagree) is at most sent to
 //! review, whatever its score — relatives at one address share surname,
-//! postcode, address and telephone, and those weights add up as if independent.
+//! postcode, address and telephone, and those weights add up as if independent. "Disagree"
+//! means no level with real evidence of one person (a learnt weight of at least
+//! `person_guard_min_weight` bits): a date with two digits swapped agrees, a birth in the same
+//! year does not (siblings share that as often as one person's records do).
+//!
+//! What the guard costs, measured: on FEBRL, whose generator replaces a duplicate's forename
+//! and date of birth wholesale (so such a pair looks exactly like a relative at the same
+//! address), it holds back 6–50 true pairs per data set (0.6–1.2% of recall); without it, on the
+//! synthetic UK population with households, pairwise precision at 100,000 records falls from
+//! 0.97 to 0.61 (`examples/diagnose` with `person_guard = false`).
 use serde::{Deserialize, Serialize};
 
 use crate::dict::Prepared;

@@ -54,6 +54,9 @@ pub struct Dict {
     pub(crate) name_nick: Vec<u128>,
     /// Letter counts of each name, for a cheap upper bound on Jaro-Winkler.
     pub(crate) name_letters: Vec<[u8; 26]>,
+    /// Character counts of each place value (letters, then space, digits, anything else), for
+    /// the same bound on street names.
+    pub(crate) place_chars: Vec<[u8; 32]>,
     pub(crate) places: Interner,
     pub(crate) contacts: Interner,
     /// Counts per [`TfRole`], indexed by symbol of the role's interner.
@@ -91,7 +94,21 @@ impl Dict {
     }
 
     fn place(&mut self, s: &str) -> Sym {
-        self.places.intern(s).0
+        let (id, new) = self.places.intern(s);
+        if new {
+            let mut chars = [0u8; 32];
+            for b in s.bytes() {
+                let slot = match b {
+                    b'a'..=b'z' => usize::from(b - b'a'),
+                    b' ' => 26,
+                    b'0'..=b'9' => 27,
+                    _ => 28,
+                };
+                chars[slot] = chars[slot].saturating_add(1);
+            }
+            self.place_chars.push(chars);
+        }
+        id
     }
 
     fn contact(&mut self, s: &str) -> Sym {
@@ -231,6 +248,25 @@ impl Dict {
         let m = f64::from(common).min(na).min(nb);
         let jaro = ((m / na + m / nb + 1.0) / 3.0).min(1.0);
         jaro + 0.4 * (1.0 - jaro) + 1e-9
+    }
+
+    /// Whether two place values (streets) are at least `min` alike by Jaro-Winkler, checking
+    /// the bound of [`Dict::jaro_winkler_bound`] first: most streets of random pairs share too
+    /// few characters to get there.
+    pub(crate) fn places_alike(&self, a: Sym, b: Sym, min: f64) -> bool {
+        if a == b {
+            return true;
+        }
+        let (ca, cb) = (&self.place_chars[a as usize], &self.place_chars[b as usize]);
+        let common: u32 = ca.iter().zip(cb).map(|(x, y)| u32::from(*x.min(y))).sum();
+        let (ta, tb) = (self.places.get(a), self.places.get(b));
+        let (na, nb) = (ta.len() as f64, tb.len() as f64);
+        if common == 0 || na == 0.0 || nb == 0.0 {
+            return false;
+        }
+        let m = f64::from(common).min(na).min(nb);
+        let jaro = ((m / na + m / nb + 1.0) / 3.0).min(1.0);
+        jaro + 0.4 * (1.0 - jaro) + 1e-9 >= min && crate::compare::jaro_winkler(ta, tb) >= min
     }
 
     pub(crate) fn name_text(&self, s: Sym) -> &str {

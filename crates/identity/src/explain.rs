@@ -79,11 +79,15 @@ fn meaning(rule: Option<&LevelRule>) -> &'static str {
             LevelRule::Swapped => "forename and surname swapped",
             LevelRule::DayMonthTransposed => "day and month swapped",
             LevelRule::OneDigitTypo => "one digit different (a likely typo)",
+            LevelRule::DigitsTransposed => "two neighbouring digits swapped (a likely typo)",
             LevelRule::SameYearMonth => "same month and year only",
             LevelRule::SameYear => "same year only",
             LevelRule::Sector => "same postcode sector only",
             LevelRule::Outward => "same outward code (district) only",
             LevelRule::HouseNumberAndStreet { .. } => "same house number, street spelt similarly",
+            LevelRule::StreetSimilar { .. } => {
+                "same street, spelt similarly (house number differs or missing)"
+            }
             LevelRule::TokenOverlap { .. } => "many address words in common",
         },
     }

@@ -106,11 +106,13 @@ pub fn level_label(r: &LevelRule) -> String {
         LevelRule::Swapped => "forename_surname_swapped".into(),
         LevelRule::DayMonthTransposed => "day_month_transposed".into(),
         LevelRule::OneDigitTypo => "one_digit_typo".into(),
+        LevelRule::DigitsTransposed => "adjacent_digits_swapped".into(),
         LevelRule::SameYearMonth => "same_year_month".into(),
         LevelRule::SameYear => "same_year".into(),
         LevelRule::Sector => "same_sector".into(),
         LevelRule::Outward => "same_outward_code".into(),
         LevelRule::HouseNumberAndStreet { min } => format!("house_number_and_street>={min}"),
+        LevelRule::StreetSimilar { min } => format!("street>={min}"),
         LevelRule::TokenOverlap { min } => format!("word_overlap>={min}"),
     }
 }

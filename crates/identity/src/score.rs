@@ -113,15 +113,23 @@ impl<'m> Scorer<'m> {
     /// or is missing or the sex differs; or the date of birth differs and the forename is
     /// missing. Relatives at one address agree on surname, postcode, address and telephone;
     /// these are the fields that tell them apart.
+    ///
+    /// A forename or date of birth *differs* unless its level is evidence of the same person —
+    /// its learnt weight at least `person_guard_min_weight` bits — so "born the same year" or
+    /// "forenames sound a little alike" (Amy / Emma), which siblings share as often as one
+    /// person's two records do, count as differing, while a keying error (one digit, two digits
+    /// swapped, day and month transposed) or a spelling variant counts as agreeing.
     pub(crate) fn person_fields_differ(&self, levels: &[u8]) -> bool {
         let Some((g, dob, sex)) = self.guard else { return false };
         let cmps = &self.model.config.comparisons;
-        let state = |c: usize| match levels[c] {
+        let min_weight = self.model.config.person_guard_min_weight;
+        let differs = |c: usize| match levels[c] {
             NULL_LEVEL => None,
             l => Some(usize::from(l) == cmps[c].levels.len()),
         };
-        let (forename, birth) = (state(g), state(dob));
-        let sex_differs = sex.and_then(state).unwrap_or(false);
+        let weak = |c: usize| differs(c).map(|d| d || self.weights[c][usize::from(levels[c])] < min_weight);
+        let (forename, birth) = (weak(g), weak(dob));
+        let sex_differs = sex.and_then(differs).unwrap_or(false);
         match (forename, birth) {
             (Some(true), Some(true) | None) => true,
             (Some(true), Some(false)) => sex_differs,

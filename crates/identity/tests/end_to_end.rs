@@ -101,3 +101,24 @@ fn household_members_are_not_linked() {
     let e = m.evaluate_records(&a, &b);
     assert_ne!(e.decision, Decision::Link, "{}", e.render());
 }
+
+#[test]
+fn person_guard_weighs_how_forename_and_birth_date_agree() {
+    let g = generate(&GenConfig { records: 3_000, seed: 9 });
+    let model = lantern_identity::train_model(&g.records, &Config::default()).unwrap();
+    let mut m = Matcher::new(&model);
+    // Sisters at one address born the same year: "same year of birth" is no evidence of one
+    // person (its weight is negative), so the guard holds whatever the household fields add.
+    let a = person("Jennifer", "Baringate", "2015-12-17", "F", "LE3 2BS", None);
+    let b = person("Margaret", "Baringate", "2015-02-10", "F", "LE3 2BS", None);
+    let e = m.evaluate_records(&a, &b);
+    assert_ne!(e.decision, Decision::Link, "{}", e.render());
+    // One person keyed twice (FEBRL's pattern): the forename mistyped past recognition and two
+    // digits of the date of birth swapped. A keying error in the date is evidence of the same
+    // person, so the guard lets the score decide.
+    let c = person("Alexandra", "Noble", "1972-01-05", "F", "LE3 2BS", None);
+    let d = person("Axlendraa", "Noble", "1972-10-05", "F", "LE3 2BS", None);
+    let e = m.evaluate_records(&c, &d);
+    assert_ne!(e.reason, Reason::ForenameAndBirthDateDiffer, "{}", e.render());
+    assert_eq!(e.decision, Decision::Link, "{}", e.render());
+}

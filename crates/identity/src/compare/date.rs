@@ -25,6 +25,12 @@ pub(super) fn level(rules: &[LevelRule], a: u32, b: u32) -> u8 {
             let (x, y) = (digits(a), digits(b));
             x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1
         }
+        LevelRule::DigitsTransposed => {
+            let (x, y) = (digits(a), digits(b));
+            let differ = x.iter().zip(&y).filter(|(p, q)| p != q).count();
+            let i = x.iter().zip(&y).position(|(p, q)| p != q).unwrap_or(7);
+            differ == 2 && i < 7 && x[i] == y[i + 1] && x[i + 1] == y[i]
+        }
         LevelRule::SameYearMonth => ya == yb && ma == mb,
         LevelRule::SameYear => ya == yb,
         _ => false,

@@ -84,6 +84,9 @@ pub enum LevelRule {
     DayMonthTransposed,
     /// Dates differing in exactly one digit of `YYYYMMDD`.
     OneDigitTypo,
+    /// Dates whose `YYYYMMDD` digits differ by one swap of two adjacent digits (`1972-01-05`
+    /// keyed as `1972-00-15`).
+    DigitsTransposed,
     /// Same year and month of birth.
     SameYearMonth,
     /// Same year of birth.
@@ -94,6 +97,12 @@ pub enum LevelRule {
     Outward,
     /// Same house number and street names similar (Jaro-Winkler at least `min`).
     HouseNumberAndStreet {
+        /// Lowest street similarity accepted.
+        min: f64,
+    },
+    /// The same street, spelt alike (Jaro-Winkler at least `min`), whatever the house numbers
+    /// (a mistyped or missing number; or a neighbour: its weight is learnt from the data).
+    StreetSimilar {
         /// Lowest street similarity accepted.
         min: f64,
     },
@@ -125,7 +134,10 @@ impl LevelRule {
         let text = matches!(f, GivenName | FamilyName | Postcode | Town | Phone | Email);
         match self {
             Exact => true,
-            JaroWinkler { min } | HouseNumberAndStreet { min } | TokenOverlap { min }
+            JaroWinkler { min }
+            | HouseNumberAndStreet { min }
+            | StreetSimilar { min }
+            | TokenOverlap { min }
                 if !(0.0..=1.0).contains(&min) =>
             {
                 false
@@ -134,9 +146,11 @@ impl LevelRule {
             Phonetic | Swapped => matches!(f, GivenName | FamilyName),
             Nickname | MiddleName => f == GivenName,
             PreviousName | NamePart => f == FamilyName,
-            DayMonthTransposed | OneDigitTypo | SameYearMonth | SameYear => f == DateOfBirth,
+            DayMonthTransposed | OneDigitTypo | DigitsTransposed | SameYearMonth | SameYear => {
+                f == DateOfBirth
+            }
             Sector | Outward => f == Postcode,
-            HouseNumberAndStreet { .. } | TokenOverlap { .. } => f == Address,
+            HouseNumberAndStreet { .. } | StreetSimilar { .. } | TokenOverlap { .. } => f == Address,
         }
     }
 }
@@ -207,10 +221,60 @@ impl ComparisonConfig {
 
 /// Jaro-Winkler with the arguments in a fixed order, so that the result is exactly symmetric.
 pub(crate) fn jaro_winkler(a: &str, b: &str) -> f64 {
-    if a <= b {
-        strsim::jaro_winkler(a, b)
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    if a.is_ascii() && b.is_ascii() && a.len() <= 64 && b.len() <= 64 {
+        jaro_winkler_ascii(a.as_bytes(), b.as_bytes())
     } else {
-        strsim::jaro_winkler(b, a)
+        strsim::jaro_winkler(a, b)
+    }
+}
+
+/// `strsim::jaro_winkler` for ASCII strings of at most 64 bytes, step for step the same
+/// algorithm (greedy matching within the window, half the out-of-order matches, prefix bonus
+/// of up to 4 characters above 0.7), with bit masks instead of allocated flag vectors: it is
+/// the inner loop of u estimation and scoring.
+fn jaro_winkler_ascii(a: &[u8], b: &[u8]) -> f64 {
+    let (la, lb) = (a.len(), b.len());
+    if la == 0 && lb == 0 {
+        return 1.0;
+    }
+    if la == 0 || lb == 0 {
+        return 0.0;
+    }
+    let range = (la.max(lb) / 2).saturating_sub(1);
+    let (mut flags_a, mut flags_b) = (0u64, 0u64);
+    let mut matches = 0usize;
+    for (i, &x) in a.iter().enumerate() {
+        let window = i.saturating_sub(range)..lb.min(i + range + 1);
+        for (j, &y) in b.iter().enumerate().take(window.end).skip(window.start) {
+            if flags_b & (1 << j) == 0 && y == x {
+                flags_a |= 1 << i;
+                flags_b |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let (mut transpositions, mut j) = (0usize, 0usize);
+    for (i, &x) in a.iter().enumerate() {
+        if flags_a & (1 << i) != 0 {
+            while flags_b & (1 << j) == 0 {
+                j += 1;
+            }
+            transpositions += usize::from(x != b[j]);
+            j += 1;
+        }
+    }
+    let m = matches as f64;
+    let jaro = (m / la as f64 + m / lb as f64 + (m - (transpositions / 2) as f64) / m) / 3.0;
+    if jaro > 0.7 {
+        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+        jaro + 0.1 * prefix as f64 * (1.0 - jaro)
+    } else {
+        jaro
     }
 }
 

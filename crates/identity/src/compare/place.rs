@@ -57,8 +57,10 @@ pub(super) fn address_level(rules: &[LevelRule], a: &Prepared, b: &Prepared, d: 
                 && a.house == b.house
                 && a.street != NONE
                 && b.street != NONE
-                && (a.street == b.street
-                    || jaro_winkler(d.place_text(a.street), d.place_text(b.street)) >= min)
+                && d.places_alike(a.street, b.street, min)
+        }
+        LevelRule::StreetSimilar { min } => {
+            a.street != NONE && b.street != NONE && d.places_alike(a.street, b.street, min)
         }
         LevelRule::TokenOverlap { min } => jaccard(a.tokens(), b.tokens()) >= min,
         _ => false,

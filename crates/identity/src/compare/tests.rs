@@ -100,6 +100,11 @@ fn date_levels() {
     assert_eq!(f("1980-03-04", "04/03/1980"), "exact");
     assert_eq!(f("1980-03-04", "1980-04-03"), "day_month_transposed");
     assert_eq!(f("1980-03-04", "1980-03-07"), "one_digit_typo");
+    // FEBRL-style keying errors: neighbouring digits swapped, even into a date that does not
+    // exist (compared by its digits).
+    assert_eq!(f("1972-01-05", "1972-00-15"), "adjacent_digits_swapped");
+    assert_eq!(f("1956-04-09", "1965-04-09"), "adjacent_digits_swapped");
+    assert_eq!(f("1956-04-09", "1965-04-19"), "different");
     assert_eq!(f("1980-03-04", "1980-03-27"), "same_year_month");
     assert_eq!(f("1980-03-04", "1980-11-27"), "same_year");
     assert_eq!(f("1980-03-04", "1975-11-27"), "different");
@@ -117,7 +122,11 @@ fn place_and_contact_levels() {
     let a = |x: &str, y: &str| level_of(Field::Address, &[("address", x)], &[("address", y)]);
     assert_eq!(a("10 High St", "10 high street"), "exact");
     assert_eq!(a("10 High Street", "10 Hihg Street"), "house_number_and_street>=0.88");
-    assert_eq!(a("Flat 2, 10 High Street", "12 High Street"), "word_overlap>=0.5");
+    // A mistyped (or neighbour's) house number on the same street.
+    assert_eq!(a("16 Balala Place", "61 Balala Place"), "street>=0.88");
+    assert_eq!(a("12 Kootara Crescent", "17 Kootara Cescent"), "street>=0.88");
+    assert_eq!(a("Flat 2, 10 High Street", "12 High Street"), "street>=0.88");
+    assert_eq!(a("Rose Cottage, Mill Lane", "Mill Lane, Rose Cottage"), "word_overlap>=0.5");
     assert_eq!(a("10 High Street", "3 Mill Lane"), "different");
     let ph = |x: &str, y: &str| level_of(Field::Phone, &[("phone", x)], &[("phone", y)]);
     assert_eq!(ph("+44 7700 900123", "07700900123"), "exact");
@@ -138,4 +147,41 @@ fn one_edit() {
     assert!(!within_one_edit("abc", "acb"));
     assert!(!within_one_edit("abc", "a"));
     assert!(within_one_edit("", "a"));
+}
+
+#[test]
+fn ascii_jaro_winkler_is_strsims() {
+    // The allocation-free version must agree with strsim to the last bit, on near-misses,
+    // repeats, empty strings and different lengths alike.
+    let words = [
+        "",
+        "a",
+        "ab",
+        "martha",
+        "marhta",
+        "dwayne",
+        "duane",
+        "dixon",
+        "dicksonx",
+        "smith",
+        "smyth",
+        "jonathan",
+        "jonathon",
+        "aaaa",
+        "aaab",
+        "abcabcabc",
+        "cbacbacba",
+        "kootara crescent",
+        "kootara cescent",
+        "woronorastreet",
+        "woronora street",
+        "x",
+        "zebedee",
+    ];
+    for a in words {
+        for b in words {
+            let want = if a <= b { strsim::jaro_winkler(a, b) } else { strsim::jaro_winkler(b, a) };
+            assert_eq!(jaro_winkler(a, b).to_bits(), want.to_bits(), "{a:?} vs {b:?}");
+        }
+    }
 }
