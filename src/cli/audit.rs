@@ -11,8 +11,9 @@ use lantern_audit::{to_audit_event, Anchor, Query};
 use lantern_store::Conn;
 use std::path::{Path, PathBuf};
 
-/// The schema migration that created the audit tables.
-const AUDIT_SCHEMA: i64 = 3;
+/// The schema migration that gave the audit log its present layout (its own file on SQLite, its
+/// mark in the resource store).
+const AUDIT_SCHEMA: i64 = 5;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {

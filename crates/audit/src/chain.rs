@@ -6,6 +6,8 @@
 //!   hash = SHA-256(prev || record)        prev of record 1 = 32 zero bytes
 //! audit_patient(patient, seq)             one row per distinct patient the record names
 //! audit_head(id = 1, seq, hash)           the newest record's seq and hash
+//! audit_mark(id = 1, seq, hash)           the newest record a job that wrote resources
+//!                                         appended, kept with the resources (migration 5)
 //! e.g. (17, 1732544000000000, 'read', 'success', 'u42', 'RVJ', '{"at":…}', <hash 16>, <hash 17>)
 //!      ('p1', 17)   (1, 17, <hash 17>)
 //! ```
@@ -33,9 +35,53 @@ pub fn link_hash(prev: &[u8], record: &[u8]) -> [u8; 32] {
 /// Appends `entries` in order and returns their sequence numbers. Runs inside a write job, so
 /// the records commit (or roll back) with whatever else the job wrote. Entries with `at == 0`
 /// are stamped with the store's clock.
+///
+/// For a job that also writes resources: the newest record is noted in `audit_mark`, beside
+/// the resources, so that `audit verify` can tell if the log ever lacks a record that an
+/// audited write was committed with (on SQLite the log is a file of its own; see
+/// `lantern-store-sqlite`).
 pub fn append(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<Vec<i64>, StoreError> {
+    let (seqs, head) = append_records(tx, entries)?;
+    if let Some((seq, hash)) = head {
+        mark(tx.conn(), seq, &hash)?;
+    }
+    Ok(seqs)
+}
+
+/// Appends the records of accesses that changed nothing (reads, searches, logins, refusals):
+/// as [`append`], but the resource store is not touched, so on SQLite the commit reaches only
+/// the audit file and no reader of resources has to drop its cache.
+pub fn append_access(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<Vec<i64>, StoreError> {
+    append_records(tx, entries).map(|(seqs, _)| seqs)
+}
+
+/// Records `seq`/`hash` as the newest record an audited write committed with.
+fn mark(conn: &mut dyn Conn, seq: i64, hash: &[u8; 32]) -> Result<(), StoreError> {
+    let n = conn.execute(
+        "UPDATE audit_mark SET seq = ?, hash = ? WHERE id = 1",
+        &[seq.into(), hash.to_vec().into()],
+    )?;
+    if n == 0 {
+        conn.execute(
+            "INSERT INTO audit_mark (id, seq, hash) VALUES (1, ?, ?)",
+            &[seq.into(), hash.to_vec().into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// The mark (see [`append`]), if any record was ever marked.
+pub(crate) fn read_mark(conn: &mut dyn Conn) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+    Ok(read_head(conn, "SELECT seq, hash FROM audit_mark WHERE id = 1")?.filter(|(seq, _)| *seq > 0))
+}
+
+/// Appends, and returns the seqs and the new head (None if there was nothing to append).
+fn append_records(
+    tx: &mut WriteTx<'_>,
+    entries: &[Entry],
+) -> Result<(Vec<i64>, Option<(i64, [u8; 32])>), StoreError> {
     if entries.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let now = tx.now_micros();
     let conn = tx.conn();
@@ -76,7 +122,7 @@ pub fn append(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<Vec<i64>, Store
         "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
         &[seq.into(), prev.to_vec().into()],
     )?;
-    Ok(seqs)
+    Ok((seqs, Some((seq, prev))))
 }
 
 /// Reads (and on PostgreSQL locks) the head, creating it on the first append ever.
@@ -101,6 +147,14 @@ fn lock_head(conn: &mut dyn Conn) -> Result<(i64, [u8; 32]), StoreError> {
             return Err(StoreError::Database(format!(
                 "the audit log holds {n} records but its head row was missing; refusing to append \
                  (run `lantern audit verify`)"
+            )));
+        }
+        // An empty log where the resources say writes were audited: the log (on SQLite its
+        // own file) was lost or replaced. Restarting the chain would hide that.
+        if let Some((n, _)) = read_mark(conn)? {
+            return Err(StoreError::Database(format!(
+                "the audit log is empty but audited writes were recorded up to record {n}; refusing \
+                 to append (run `lantern audit verify`)"
             )));
         }
     }

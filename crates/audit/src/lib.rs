@@ -48,7 +48,7 @@ mod recorder;
 pub mod verify;
 
 pub use audit_event::to_audit_event;
-pub use chain::append;
+pub use chain::{append, append_access};
 pub use entry::{Action, Agent, AgentKind, Entry, Outcome, OutcomeKind, MAX_ENTITIES};
 pub use read::{list, who_looked, Look, Page, Query, Record};
 pub use recorder::Audit;

@@ -1,6 +1,6 @@
 //! [`Audit`], the handle the service records through: it turns concurrent `record` calls into
 //! as few write jobs as the writer's pace allows (see the crate documentation, "Cost").
-use crate::chain::append;
+use crate::chain::append_access;
 use crate::entry::Entry;
 use crate::read::{list, who_looked, Look, Page, Query, Record};
 use crate::verify::{verify, Anchor, VerifyReport};
@@ -74,7 +74,7 @@ impl Audit {
                         q.drains += 1;
                         (std::mem::take(&mut q.entries), std::mem::take(&mut q.waiters))
                     };
-                    match append(tx, &entries) {
+                    match append_access(tx, &entries) {
                         Ok(seqs) => Ok((seqs, waiters)),
                         Err(e) => {
                             for (_, w) in waiters {

@@ -12,7 +12,14 @@
 //! 5. its `audit_patient` rows are exactly the record's patients;
 //!
 //! and at the end: the head names the last record and its hash, no `audit_patient` row names a
-//! patient its record does not, and, if the operator gave one, the expected head is in the log.
+//! patient its record does not, the mark the resource store keeps (`audit_mark`: the newest
+//! record an audited write committed with) is in the log with that hash, and, if the operator
+//! gave one, the expected head is in the log.
+//!
+//! The mark is read first. On PostgreSQL everything is one snapshot. On SQLite the log is a
+//! file of its own and each file's snapshot starts when it is first read; since a group commit
+//! reaches the audit file before the resource file, a mark seen first always has its records
+//! in the (later) snapshot of the log, so a missing one is a real loss, not a race.
 //!
 //! What this proves and what it does not. A change to any record, index row or the order of
 //! records is found, unless whoever made it also recomputed every later hash and the head —
@@ -21,7 +28,7 @@
 //! anchor kept outside the database catches that: `verify` prints the head (`SEQ:HASH`); note it
 //! down (or ship it elsewhere) and later pass it as `--expect-head`, which checks that record
 //! SEQ still exists with that hash, so nothing up to it was rewritten or removed.
-use crate::chain::{link_hash, read_head, GENESIS};
+use crate::chain::{link_hash, read_head, read_mark, GENESIS};
 use crate::entry::{Entry, Indexed};
 use lantern_store::{Conn, Dialect, SqlValue, StoreError};
 use std::collections::HashMap;
@@ -103,14 +110,25 @@ pub fn verify(conn: &mut dyn Conn, expect_head: Option<&Anchor>) -> Result<Verif
         Dialect::Sqlite => conn.batch("BEGIN")?,
         Dialect::Postgres => conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
     }
-    let mut v = Verifier { expect: expect_head, records: 0, last_seq: 0, last_hash: GENESIS, pairs: 0 };
-    let r = v.run(conn);
+    let r = read_mark(conn).and_then(|mark| {
+        let mark = mark.map(|(seq, hash)| Anchor { seq, hash });
+        let mut v = Verifier {
+            expect: expect_head,
+            mark: mark.as_ref(),
+            records: 0,
+            last_seq: 0,
+            last_hash: GENESIS,
+            pairs: 0,
+        };
+        let bad = v.run(conn)?;
+        Ok((bad, v.records, v.last_seq, v.last_hash))
+    });
     let end = conn.batch("ROLLBACK");
-    let bad = r?;
+    let (bad, records, last_seq, last_hash) = r?;
     end?;
     Ok(VerifyReport {
-        records: v.records,
-        last: (v.last_seq > 0).then_some(Anchor { seq: v.last_seq, hash: v.last_hash }),
+        records,
+        last: (last_seq > 0).then_some(Anchor { seq: last_seq, hash: last_hash }),
         first_bad: bad,
     })
 }
@@ -129,6 +147,8 @@ struct Stored {
 
 struct Verifier<'a> {
     expect: Option<&'a Anchor>,
+    /// The resource store's mark: the newest record an audited write committed with.
+    mark: Option<&'a Anchor>,
     records: u64,
     last_seq: i64,
     last_hash: [u8; 32],
@@ -206,6 +226,19 @@ impl Verifier<'_> {
             }
             _ => {}
         }
+        if let Some(m) = self.mark {
+            if m.seq > last {
+                return Ok(bad(
+                    last + 1,
+                    format!(
+                        "{} missing: a write in the resource store was audited as record {} but {ends} \
+                         (the log lost its newest records, or was replaced by an older copy)",
+                        span(last + 1, m.seq),
+                        m.seq
+                    ),
+                ));
+            }
+        }
         if let Some(a) = self.expect {
             if a.seq > last {
                 return Ok(bad(
@@ -279,6 +312,18 @@ impl Verifier<'_> {
                     format!(
                         "record {seq} does not match the expected head {a}: it or an earlier record \
                          was altered and the chain rewritten"
+                    ),
+                );
+            }
+        }
+        if let Some(m) = self.mark {
+            if m.seq == seq && m.hash.as_slice() != s.hash.as_slice() {
+                return wrong(
+                    seq,
+                    format!(
+                        "record {seq} is not the record a write in the resource store was audited \
+                         with (its hash differs from the store's mark): the log was rewritten or \
+                         restarted from here"
                     ),
                 );
             }

@@ -13,6 +13,22 @@
 //!   statement sub-journal for it; held in memory, that journal is truncated by walking its chunk
 //!   list after every statement, which made ingest quadratic in the size of a transaction bundle
 //!   (measured: half the CPU of `bench ingest`). On disk it spills after 64 KiB and costs nothing.
+//!
+//! Two files: `lantern.db` (resources and everything else) and `audit.db` (the audit chain:
+//! `audit`, `audit_patient`, `audit_head`). Why: every read is audited, so the log takes a
+//! commit every few milliseconds; in the same file each commit would make every reader drop
+//! its page cache at its next transaction (WAL mode resets a connection's cache whenever the
+//! file changed) and add WAL and checkpoint work where the resources are. SQL names no file:
+//! - Readers (and migrations) open `lantern.db` as `main` and attach `audit.db` as
+//!   `audit_log`; unqualified names find the audit tables there.
+//! - The writer opens `audit.db` as `main` and attaches `lantern.db` as `resources`. SQLite
+//!   commits a transaction's files one after the other in attach order (WAL files take part
+//!   in no super-journal), so a group commit reaches the audit log *before* the resources: a
+//!   crash between the two leaves an audit record of a write that did not happen, never a
+//!   write without its record. With `durability = Full` each file is synced before the next
+//!   is written, so the order also holds across a power loss; with `Normal` a power loss could
+//!   keep the resource file's tail and lose the audit file's, which `audit verify` detects
+//!   through `audit_mark` (the newest audited write's record, kept in the resource file).
 use lantern_store::{Backend, Conn, Dialect, Row, SqlValue, StoreError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::path::{Path, PathBuf};
@@ -26,19 +42,31 @@ pub enum Durability {
     Full,
 }
 
+/// The audit log's file, beside `lantern.db`.
+pub const AUDIT_FILE: &str = "audit.db";
+/// The schema name the writer's connection attaches the resource file as.
+const RESOURCES_SCHEMA: &str = "resources";
+
 pub struct SqliteBackend {
     path: PathBuf,
+    audit_path: PathBuf,
     readers: usize,
     durability: Durability,
 }
 
 impl SqliteBackend {
-    /// A store in `dir/lantern.db`, creating the directory if missing.
+    /// A store in `dir/lantern.db` with its audit log in `dir/audit.db`, creating the
+    /// directory if missing.
     pub fn in_dir(dir: &Path) -> Result<SqliteBackend, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Database(format!("cannot create data directory {}: {e}", dir.display()))
         })?;
-        Ok(SqliteBackend { path: dir.join("lantern.db"), readers: 8, durability: Durability::Normal })
+        Ok(SqliteBackend {
+            path: dir.join("lantern.db"),
+            audit_path: dir.join(AUDIT_FILE),
+            readers: 8,
+            durability: Durability::Normal,
+        })
     }
 
     pub fn with_durability(mut self, d: Durability) -> Self {
@@ -49,6 +77,33 @@ impl SqliteBackend {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The audit log's file.
+    pub fn audit_path(&self) -> &Path {
+        &self.audit_path
+    }
+
+    /// Opens `main_file` as `main` and attaches `other` as `schema`, both configured alike.
+    fn open(&self, main_file: &Path, other: &Path, schema: &str) -> Result<Box<dyn Conn>, StoreError> {
+        let c = rusqlite::Connection::open(main_file).map_err(StoreError::db)?;
+        c.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;")
+            .map_err(StoreError::db)?;
+        c.execute("ATTACH DATABASE ?1 AS ?2", rusqlite::params![other.to_string_lossy(), schema])
+            .map_err(StoreError::db)?;
+        let sync = match self.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        for s in ["main", schema] {
+            c.execute_batch(&format!(
+                "PRAGMA {s}.journal_mode = WAL; PRAGMA {s}.synchronous = {sync}; \
+                 PRAGMA {s}.cache_size = -65536; PRAGMA {s}.mmap_size = 268435456;"
+            ))
+            .map_err(StoreError::db)?;
+        }
+        c.set_prepared_statement_cache_capacity(512);
+        Ok(Box::new(SqliteConn(c)))
+    }
 }
 
 impl Backend for SqliteBackend {
@@ -57,18 +112,12 @@ impl Backend for SqliteBackend {
     }
 
     fn connect(&self) -> Result<Box<dyn Conn>, StoreError> {
-        let c = rusqlite::Connection::open(&self.path).map_err(StoreError::db)?;
-        let sync = match self.durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        };
-        c.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA busy_timeout = 10000; \
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 268435456;"
-        ))
-        .map_err(StoreError::db)?;
-        c.set_prepared_statement_cache_capacity(512);
-        Ok(Box::new(SqliteConn(c)))
+        self.open(&self.path, &self.audit_path, lantern_store::schema::SQLITE_AUDIT_SCHEMA)
+    }
+
+    /// The audit file as `main`, so that its part of a group commit is written first.
+    fn connect_writer(&self) -> Result<Box<dyn Conn>, StoreError> {
+        self.open(&self.audit_path, &self.path, RESOURCES_SCHEMA)
     }
 
     fn readers(&self) -> usize {
@@ -76,7 +125,7 @@ impl Backend for SqliteBackend {
     }
 
     fn describe(&self) -> String {
-        format!("sqlite:{}", self.path.display())
+        format!("sqlite:{} (audit log: {})", self.path.display(), self.audit_path.display())
     }
 }
 

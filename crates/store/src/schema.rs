@@ -219,7 +219,82 @@ CREATE INDEX mpi_review_status ON mpi_review (status, id);
 CREATE INDEX mpi_review_a ON mpi_review (patient_a, patient_b);
 CREATE INDEX mpi_review_b ON mpi_review (patient_b, patient_a);
 "#,
+    // 5: the audit log's own file (SQLite) and its mark in the resource store. On SQLite the
+    // chain lives in `audit.db` beside `lantern.db` (see `prepare_audit_file`), so that the
+    // commits of read records never touch the file the resources are read from; the tables
+    // migration 3 made in the resource file are dropped once copied. `audit_mark` stays with
+    // the resources: every job that writes resources and audits them also records the newest
+    // record it appended, so a log that lost records a write was audited in is caught by
+    // `audit verify` (on PostgreSQL both live in one database and it is simply a check).
+    r#"
+CREATE TABLE audit_mark (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL);
+{AUDIT_IN_OWN_FILE}
+"#,
 ];
+
+/// The schema name the audit file is attached as on SQLite connections (all but the writer's,
+/// which opens the audit file as `main`; see `lantern-store-sqlite`).
+pub const SQLITE_AUDIT_SCHEMA: &str = "audit_log";
+
+/// The audit tables as migration 3 made them, for the SQLite audit file (`{S}`: schema prefix).
+const AUDIT_TABLES: &str = r#"
+CREATE TABLE IF NOT EXISTS {S}audit (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  user_id TEXT,
+  org TEXT,
+  record TEXT NOT NULL,
+  prev BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {S}audit_at ON audit (at);
+CREATE TABLE IF NOT EXISTS {S}audit_patient (patient TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (patient, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {S}audit_head (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL);
+"#;
+
+/// Migration 5's SQLite part, inside the migration transaction (the resource file only): the
+/// mark starts at the head the copy carried over, and the old tables go.
+const SQLITE_DROP_OLD_AUDIT: &str = r#"
+INSERT INTO audit_mark (id, seq, hash) SELECT id, seq, hash FROM audit_log.audit_head;
+DROP TABLE main.audit;
+DROP TABLE main.audit_patient;
+DROP TABLE main.audit_head;
+"#;
+
+/// SQLite only: makes sure the attached audit file holds the audit tables and, while the
+/// resource file still holds the log (migration 3's tables, before migration 5), copies it
+/// over. This runs in a transaction of its own that writes only the audit file, and before the
+/// migration that drops the old tables commits, so a crash at any point leaves the log whole
+/// in one file or the other (the copy is idempotent and is simply repeated).
+fn prepare_audit_file(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let s = SQLITE_AUDIT_SCHEMA;
+    conn.batch("BEGIN")?;
+    let r = (|| {
+        conn.batch(&AUDIT_TABLES.replace("{S}", &format!("{s}.")))?;
+        let old = conn
+            .query_int(
+                "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'audit_head'",
+                &[],
+            )?
+            .unwrap_or(0);
+        if old > 0 {
+            conn.batch(&format!(
+                "INSERT OR IGNORE INTO {s}.audit SELECT * FROM main.audit;                  INSERT OR IGNORE INTO {s}.audit_patient SELECT * FROM main.audit_patient;                  INSERT OR IGNORE INTO {s}.audit_head SELECT * FROM main.audit_head;"
+            ))?;
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => conn.batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
 
 fn render(sql: &str, d: Dialect) -> String {
     // Text columns searched by range (prefixes) use byte order on PostgreSQL too ({C}).
@@ -240,6 +315,7 @@ fn render(sql: &str, d: Dialect) -> String {
         .replace("{R}", r)
         .replace("{WR}", wr)
         .replace("{C}", c)
+        .replace("{AUDIT_IN_OWN_FILE}", if d == Dialect::Sqlite { SQLITE_DROP_OLD_AUDIT } else { "" })
 }
 
 /// The highest migration number this build knows.
@@ -252,6 +328,9 @@ pub fn latest() -> i64 {
 pub fn migrate(conn: &mut dyn Conn) -> Result<(), StoreError> {
     let d = conn.dialect();
     conn.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    if d == Dialect::Sqlite {
+        prepare_audit_file(conn)?;
+    }
     conn.batch("BEGIN")?;
     if d == Dialect::Postgres {
         conn.batch("SELECT pg_advisory_xact_lock(727274)")?;

@@ -23,6 +23,12 @@ pub trait Backend: Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
     /// Opens a new connection, configured for use.
     fn connect(&self) -> Result<Box<dyn Conn>, StoreError>;
+    /// Opens the writer's connection (after migration). The same as [`Backend::connect`]
+    /// unless the backend keeps tables in several files and must fix the order in which one
+    /// transaction reaches them (SQLite: the audit file first, see `lantern-store-sqlite`).
+    fn connect_writer(&self) -> Result<Box<dyn Conn>, StoreError> {
+        self.connect()
+    }
     /// How many reader connections to pool.
     fn readers(&self) -> usize;
     /// A description for logs and /health, without credentials.
@@ -57,7 +63,8 @@ impl Store {
         crate::schema::migrate(&mut *conn)?;
         let catalog = Arc::new(Catalog::open(&mut *conn)?);
         let hooks: crate::sql::write::Hooks = Arc::new(parking_lot::RwLock::new(Arc::from(Vec::new())));
-        let writer = writer::spawn(conn, catalog.clone(), clock.clone(), hooks.clone())?;
+        drop(conn);
+        let writer = writer::spawn(backend.connect_writer()?, catalog.clone(), clock.clone(), hooks.clone())?;
         let b = backend.clone();
         let readers = Pool::new(backend.readers(), Box::new(move || b.connect()));
         Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer, hooks }) })

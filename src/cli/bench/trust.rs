@@ -53,7 +53,12 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         let policy = Arc::new(lantern_policy::Policy::new(cfg).map_err(anyhow::Error::msg)?);
         let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
         let ids = load(&fhir, a.patients).await?;
-        eprintln!("loaded {} patients", ids.len());
+        let persons = fhir
+            .store
+            .with_reader(|c, _| c.query_int("SELECT COUNT(DISTINCT person) FROM person_link", &[]))
+            .await?
+            .unwrap_or(0);
+        eprintln!("loaded {} patients ({persons} persons in the patient index)", ids.len());
         let dev = DevIssuer::open(&a.data)?;
         let trust = Arc::new(Trust::new(Verifier::dev_only(&dev), policy.clone(), fhir.clone()));
         let no_audit = Arc::new(Trust::new(Verifier::dev_only(&dev), policy, fhir.clone()).without_read_audit());
@@ -120,10 +125,24 @@ async fn load(fhir: &lantern_service::Fhir, n: usize) -> anyhow::Result<Vec<Stri
         c
     };
     let mut ids = Vec::with_capacity(n);
+    // Distinct people: each has its own valid NHS number and its own name and birth date, so
+    // the patient index keeps them apart (identical demographics would join every record into
+    // one person, and each read would then render and check hundreds of links).
+    const GIVEN: [&str; 8] = ["Alice", "Bilal", "Chen", "Dafydd", "Eilidh", "Femi", "Grace", "Hamza"];
+    let mut nhs = 400_000_000u64;
     for i in 0..n {
         let pid = format!("bench-p{i}");
+        let number = loop {
+            nhs += 7;
+            if let Some(v) = lantern_identity::nhs_number::NhsNumber::from_first_nine(nhs) {
+                break v.digits();
+            }
+        };
+        let birth = format!("{}-{:02}-{:02}", 1930 + i % 70, 1 + i % 12, 1 + (i * 7) % 28);
         let mut entries = vec![json!({"resource": {"resourceType": "Patient", "id": pid,
-            "name": [{"family": format!("Bench{i}"), "given": ["Pat"]}], "birthDate": "1960-01-01"},
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number}],
+            "name": [{"family": format!("Bench{i}"), "given": [GIVEN[i % GIVEN.len()]]}],
+            "gender": if i % 2 == 0 { "female" } else { "male" }, "birthDate": birth},
             "request": {"method": "PUT", "url": format!("Patient/{pid}")}})];
         for k in 0..6 {
             entries.push(json!({"resource": {"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
