@@ -75,11 +75,11 @@ pub(crate) fn read_mark(conn: &mut dyn Conn) -> Result<Option<(i64, [u8; 32])>, 
     Ok(read_head(conn, "SELECT seq, hash FROM audit_mark WHERE id = 1")?.filter(|(seq, _)| *seq > 0))
 }
 
+/// A position in the chain: a record's seq and its hash.
+type Head = (i64, [u8; 32]);
+
 /// Appends, and returns the seqs and the new head (None if there was nothing to append).
-fn append_records(
-    tx: &mut WriteTx<'_>,
-    entries: &[Entry],
-) -> Result<(Vec<i64>, Option<(i64, [u8; 32])>), StoreError> {
+fn append_records(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<(Vec<i64>, Option<Head>), StoreError> {
     if entries.is_empty() {
         return Ok((Vec::new(), None));
     }
