@@ -292,16 +292,7 @@ pub async fn gather(
     let p2 = patient.trim_start_matches("Patient/").to_string();
     store
         .with_reader(move |c, cat| {
-            let mut ids = vec![p2.clone()];
-            c.query(
-                "SELECT l2.patient FROM person_link l1 JOIN person_link l2 ON l2.person = l1.person \
-                 WHERE l1.patient = ? AND l2.patient <> l1.patient",
-                &[p2.as_str().into()],
-                &mut |r| {
-                    ids.extend(r.text(0)?);
-                    Ok(())
-                },
-            )?;
+            let ids = lantern_store::person::members(c, &p2)?;
             let marks = vec!["?"; ids.len()].join(",");
             let params: Vec<lantern_store::SqlValue> = ids.iter().map(|i| i.as_str().into()).collect();
             let mut facts = Vec::new();
