@@ -117,20 +117,25 @@ pub(crate) async fn trust(
 }
 
 /// The viewer's sign-in: demo users from `data/demo/` signed by the development issuer, when
-/// the configuration leaves that issuer on.
-pub(crate) fn viewer(data: &Path, config: Option<&Path>) -> anyhow::Result<lantern_server::viewer::Config> {
-    let dev_on = match config {
+/// the configuration leaves that issuer on, and the OpenID Connect provider of `[auth.sign_in]`
+/// (its endpoints discovered now, so a wrong address stops start-up).
+pub(crate) async fn viewer(
+    data: &Path,
+    config: Option<&Path>,
+) -> anyhow::Result<lantern_server::viewer::Config> {
+    let auth = match config {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             lantern_auth::AuthConfig::from_toml(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                .dev_issuer
         }
-        None => lantern_auth::AuthConfig::default().dev_issuer,
+        None => lantern_auth::AuthConfig::default(),
     };
-    let issuer = if dev_on { Some(lantern_auth::DevIssuer::open(data)?) } else { None };
-    Ok(lantern_server::viewer::Config::from_data_dir(data, issuer))
+    let issuer = if auth.dev_issuer { Some(lantern_auth::DevIssuer::open(data)?) } else { None };
+    let mut cfg = lantern_server::viewer::Config::from_data_dir(data, issuer);
+    cfg.sign_in = lantern_auth::SignIn::from_config(&auth).await?.map(Arc::new);
+    Ok(cfg)
 }
 
 /// The feeds service over `fhir`, with the feeds of `config` (a TOML file, see

@@ -44,9 +44,12 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         eprintln!(
             "Lantern: every request needs a bearer token (`lantern token --data DIR --system` for tools)"
         );
-        let viewer = crate::compose::viewer(&a.data, a.config.as_deref())?;
+        let viewer = crate::compose::viewer(&a.data, a.config.as_deref()).await?;
+        match &viewer.sign_in {
+            Some(s) => eprintln!("Lantern: clinician viewer at http://{addr}/ (sign-in with {})", s.label()),
+            None => eprintln!("Lantern: clinician viewer at http://{addr}/"),
+        }
         let app = lantern_server::app(crate::compose::app(fhir, trust), Some(feeds), viewer);
-        eprintln!("Lantern: clinician viewer at http://{addr}/");
         axum::serve(listener, app).await?;
         Ok(())
     })

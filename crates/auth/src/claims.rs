@@ -40,6 +40,12 @@ pub(crate) struct Claims {
     pub(crate) lantern_kind: Option<String>,
     #[serde(rename = "fhirUser", default, skip_serializing_if = "Option::is_none")]
     pub(crate) fhir_user: Option<String>,
+    /// OpenID Connect ID tokens: the value the sign-in sent, binding the token to that attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) nonce: Option<String>,
+    /// OpenID Connect ID tokens: the client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) azp: Option<String>,
 }
 
 impl Claims {
@@ -126,6 +132,8 @@ const SHAPES: &[(&str, Shape)] = &[
     ("feed", Shape::String),
     ("lantern_kind", Shape::String),
     ("fhirUser", Shape::String),
+    ("nonce", Shape::String),
+    ("azp", Shape::String),
 ];
 
 #[derive(Clone, Copy)]

@@ -18,6 +18,14 @@
 //! issuer = "test-harness"
 //! hs256_secret = "at-least-32-bytes-of-shared-secret!!"
 //! development = true
+//!
+//! [auth.sign_in]                    # the viewer's sign-in: OpenID Connect authorization code + PKCE
+//! issuer = "https://login.example.nhs.uk"   # one of the issuers above
+//! client_id = "lantern-viewer"
+//! client_secret_file = "/etc/lantern/viewer-client-secret"   # optional: a public client uses PKCE alone
+//! redirect_uri = "https://lantern.example.nhs.uk/signin/callback"
+//! scopes = "openid profile"        # optional (default "openid"); "openid" is always sent
+//! label = "NHS Care Identity"      # optional: the sign-in button's words
 //! ```
 use std::path::PathBuf;
 
@@ -37,12 +45,35 @@ pub struct AuthConfig {
     pub dev_issuer: bool,
     #[serde(default)]
     pub issuers: Vec<IssuerConfig>,
+    /// How people sign in to the viewer, when an OpenID Connect provider is used.
+    #[serde(default)]
+    pub sign_in: Option<SignInConfig>,
 }
 
 impl Default for AuthConfig {
     fn default() -> AuthConfig {
-        AuthConfig { dev_issuer: true, issuers: Vec::new() }
+        AuthConfig { dev_issuer: true, issuers: Vec::new(), sign_in: None }
     }
+}
+
+/// The viewer's OpenID Connect client: which provider, and how this server is registered there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInConfig {
+    /// The provider's issuer URL; must also be under `[[auth.issuers]]`, whose keys check its tokens.
+    pub issuer: String,
+    pub client_id: String,
+    /// For a confidential client (sent with HTTP Basic, `client_secret_basic`). Prefer the file.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// This server's `/signin/callback`, as the browser reaches it (registered at the provider).
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub scopes: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 fn yes() -> bool {
@@ -103,7 +134,72 @@ impl AuthConfig {
                 return Err(i.problem("is configured twice"));
             }
         }
+        if let Some(s) = &self.sign_in {
+            s.check(self)?;
+        }
         Ok(())
+    }
+}
+
+impl SignInConfig {
+    fn problem(&self, problem: impl Into<String>) -> ConfigError {
+        ConfigError::SignIn(problem.into())
+    }
+
+    fn check(&self, auth: &AuthConfig) -> Result<(), ConfigError> {
+        let Some(issuer) = auth.issuers.iter().find(|i| i.issuer == self.issuer) else {
+            return Err(self.problem(format!(
+                "`issuer` `{}` must also be listed under [[auth.issuers]], whose keys check the tokens it issues",
+                self.issuer
+            )));
+        };
+        if self.client_id.trim().is_empty() {
+            return Err(self.problem("`client_id` is empty"));
+        }
+        if self.client_secret.is_some() && self.client_secret_file.is_some() {
+            return Err(self.problem("give `client_secret` or `client_secret_file`, not both"));
+        }
+        web_url(&self.issuer, issuer.development).map_err(|e| self.problem(format!("`issuer` {e}")))?;
+        let redirect = web_url(&self.redirect_uri, issuer.development)
+            .map_err(|e| self.problem(format!("`redirect_uri` {e}")))?;
+        if redirect.path() != "/signin/callback" || redirect.query().is_some() {
+            return Err(self.problem(format!(
+                "`redirect_uri` must be this server's /signin/callback as the browser reaches it \
+                 (e.g. https://lantern.example/signin/callback), not `{}`",
+                self.redirect_uri
+            )));
+        }
+        Ok(())
+    }
+
+    /// The client secret, read from its file when given so.
+    pub fn secret(&self) -> Result<Option<String>, ConfigError> {
+        match (&self.client_secret, &self.client_secret_file) {
+            (Some(s), _) => Ok(Some(s.clone())),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| Some(s.trim().to_string()))
+                .map_err(|e| self.problem(format!("reading `client_secret_file` {}: {e}", path.display()))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// An address a browser or this server will be sent to: https, or http only to this machine or
+/// for a development issuer (in the clear, a code or token can be read on the way).
+pub(crate) fn web_url(u: &str, development: bool) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(u).map_err(|e| format!("`{u}` is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback || development => Ok(url),
+        _ => Err(format!(
+            "must be https:// (http:// only to this machine or with `development = true`), not `{u}`"
+        )),
     }
 }
 
@@ -150,23 +246,8 @@ impl IssuerConfig {
     }
 
     fn check_url(&self, u: &str) -> Result<reqwest::Url, ConfigError> {
-        let url = reqwest::Url::parse(u)
-            .map_err(|e| self.problem(format!("`jwks_url` `{u}` is not a URL: {e}")))?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        match url.scheme() {
-            "https" => Ok(url),
-            // Keys fetched in the clear can be swapped on the way; only this machine, or a
-            // development issuer, may skip TLS.
-            "http" if loopback || self.development => Ok(url),
-            _ => Err(self.problem(format!(
-                "`jwks_url` must be https:// (http:// only to this machine or with `development = true`), not `{u}`"
-            ))),
-        }
+        // Keys fetched in the clear can be swapped on the way.
+        web_url(u, self.development).map_err(|e| self.problem(format!("`jwks_url` {e}")))
     }
 }
 
@@ -226,6 +307,25 @@ mod tests {
             ("[[auth.issuers]]\nissuer = \"a\"\njwks_file = \"f\"\n[[auth.issuers]]\nissuer = \"a\"\njwks_file = \"g\"".to_string(), "configured twice"),
             ("[[auth.issuers]]\nissuer = \"a\"\njwks_file = \"f\"\njwks_refresh_seconds = 5".to_string(), "only with `jwks_url`"),
             ("[auth]\ndev_isuer = true".to_string(), "unknown field"),
+        ];
+        for (toml, want) in table {
+            let e = err(&toml);
+            assert!(e.contains(want), "{toml}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn sign_in_mistakes_are_named() {
+        let idp = "[[auth.issuers]]\nissuer = \"https://idp.example\"\njwks_file = \"k\"\n";
+        let ok = "redirect_uri = \"https://lantern.example/signin/callback\"";
+        let good = format!("{idp}[auth.sign_in]\nissuer = \"https://idp.example\"\nclient_id = \"v\"\n{ok}");
+        assert!(AuthConfig::from_toml(&good).unwrap().sign_in.is_some());
+        let table = [
+            (format!("[auth.sign_in]\nissuer = \"https://other\"\nclient_id = \"v\"\n{ok}"), "must also be listed"),
+            (format!("{idp}[auth.sign_in]\nissuer = \"https://idp.example\"\nclient_id = \"\"\n{ok}"), "`client_id` is empty"),
+            (format!("{idp}[auth.sign_in]\nissuer = \"https://idp.example\"\nclient_id = \"v\"\nredirect_uri = \"https://lantern.example/\""), "/signin/callback"),
+            (format!("{idp}[auth.sign_in]\nissuer = \"https://idp.example\"\nclient_id = \"v\"\nredirect_uri = \"http://lantern.example/signin/callback\""), "must be https://"),
+            (format!("{idp}[auth.sign_in]\nissuer = \"https://idp.example\"\nclient_id = \"v\"\nclient_secret = \"a\"\nclient_secret_file = \"b\"\n{ok}"), "not both"),
         ];
         for (toml, want) in table {
             let e = err(&toml);

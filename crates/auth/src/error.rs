@@ -107,6 +107,8 @@ pub enum ConfigError {
     Jwks { issuer: String, problem: String },
     #[error("auth: no issuer is trusted (no [[auth.issuers]] and the development issuer is off or absent), so every request would be refused")]
     NoIssuers,
+    #[error("auth.sign_in: {0}")]
+    SignIn(String),
 }
 
 #[cfg(test)]

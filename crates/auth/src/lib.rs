@@ -12,6 +12,8 @@
 //! - [`Scopes`] (`scopes.rs`): the SMART v2 grammar (v1 `.read`/`.write`/`.*` mapped onto it).
 //! - [`DevIssuer`] (`dev_issuer.rs`): Lantern's own development issuer behind `lantern token`.
 //! - `jwks.rs`: RS256/ES256 key sets from a file or URL, refetched when keys rotate.
+//! - [`SignIn`] (`sign_in.rs`): people signing in to the viewer through an OpenID Connect
+//!   provider (authorization code with PKCE); its ID token is checked by the [`Verifier`].
 //! - `claims.rs` (wire shape), `principal.rs` (claims → caller), `ids.rs` (NHS number, ODS code),
 //!   `purpose.rs` (purpose-of-use vocabulary), `config.rs`, `error.rs`.
 //!
@@ -67,13 +69,15 @@ mod jwks;
 mod principal;
 mod purpose;
 mod scopes;
+mod sign_in;
 mod verify;
 
-pub use config::{AuthConfig, IssuerConfig};
+pub use config::{AuthConfig, IssuerConfig, SignInConfig};
 pub use dev_issuer::{DevClaims, DevIssuer, DEV_ISSUER};
 pub use error::{AuthError, ConfigError, InvalidClaim};
 pub use ids::{nhs_number, ods_code};
 pub use principal::{Kind, Principal};
 pub use purpose::Purpose;
 pub use scopes::{Context, Contexts, Op, Scope, ScopeError, Scopes, TypeSet};
+pub use sign_in::{Pending, SignIn, SignInError, SignedIn};
 pub use verify::{bearer, Verifier, LEEWAY_SECONDS};

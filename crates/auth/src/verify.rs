@@ -168,6 +168,62 @@ impl Verifier {
     }
 
     fn check(&self, token: &str, now: i64) -> Result<Principal, Failure> {
+        let (claims, issuer, exp) = self.check_signed(token, now)?;
+        if let Some(expected) = &issuer.audience {
+            if !claims.aud.as_ref().is_some_and(|a| a.0.iter().any(|x| x == expected)) {
+                return Err(AuthError::WrongAudience {
+                    issuer: issuer.iss.clone(),
+                    expected: expected.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(Principal::from_claims(claims, &issuer.iss, exp)?)
+    }
+
+    /// Checks an OpenID Connect ID token (Core section 3.1.3.7) from `iss` for client `client_id`,
+    /// issued in answer to the sign-in attempt that sent `nonce`: the same signature, expiry
+    /// and key rules as any bearer token, then `aud`, `azp` and `nonce` instead of the
+    /// issuer's API audience. Gives the token's subject.
+    pub(crate) async fn verify_id_token(
+        &self,
+        token: &str,
+        iss: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<String, AuthError> {
+        let checked = match self.check_signed(token, unix_now()) {
+            Err(Failure { refresh: Some(src), .. }) => {
+                src.refresh().await;
+                self.check_signed(token, unix_now())
+            }
+            other => other,
+        };
+        let (claims, issuer, _) = checked.map_err(|f| f.error)?;
+        if issuer.iss != iss {
+            return Err(AuthError::UnknownIssuer(clip(&issuer.iss)));
+        }
+        let aud = claims.aud.as_ref().map(|a| a.0.as_slice()).unwrap_or_default();
+        if !aud.iter().any(|a| a == client_id) {
+            return Err(AuthError::WrongAudience { issuer: issuer.iss.clone(), expected: client_id.into() });
+        }
+        if claims.azp.as_deref().is_some_and(|azp| azp != client_id) {
+            return Err(AuthError::InvalidClaim(crate::error::InvalidClaim::new(
+                "azp",
+                "the ID token was issued to another client",
+            )));
+        }
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(AuthError::InvalidClaim(crate::error::InvalidClaim::new(
+                "nonce",
+                "the ID token does not answer this sign-in attempt (replayed or mixed up)",
+            )));
+        }
+        claims.sub.ok_or(AuthError::MissingClaim { claim: "sub", why: "an ID token must name its subject" })
+    }
+
+    /// Signature, issuer, key, `exp` and `nbf`: what every token from a trusted issuer must pass.
+    fn check_signed(&self, token: &str, now: i64) -> Result<(Claims, &Issuer, i64), Failure> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(malformed(format!("it is longer than {MAX_TOKEN_BYTES} bytes")).into());
         }
@@ -255,16 +311,7 @@ impl Verifier {
                 return Err(AuthError::NotYetValid { from: nbf.0, now }.into());
             }
         }
-        if let Some(expected) = &issuer.audience {
-            if !claims.aud.as_ref().is_some_and(|a| a.0.iter().any(|x| x == expected)) {
-                return Err(AuthError::WrongAudience {
-                    issuer: issuer.iss.clone(),
-                    expected: expected.clone(),
-                }
-                .into());
-            }
-        }
-        Ok(Principal::from_claims(claims, &issuer.iss, exp.0)?)
+        Ok((claims, issuer, exp.0))
     }
 }
 

@@ -3,7 +3,7 @@
 //! merged across organisations, restricted data shown as withheld, the break-glass flow for a
 //! doctor without a relationship, the patient's "who looked", the privacy officer's queue, and
 //! the audit chain intact afterwards. Both backends.
-use lantern_auth::{DevClaims, DevIssuer, Verifier};
+use lantern_auth::{AuthConfig, DevClaims, DevIssuer, SignIn, Verifier};
 use lantern_policy::{Policy, PolicyConfig};
 use lantern_server::trust::{Security, Trust};
 use lantern_server::viewer::{Config, DemoUser};
@@ -41,6 +41,11 @@ struct Env {
 }
 
 async fn start(fhir: Fhir) -> Env {
+    start_with(fhir, None, None).await
+}
+
+/// The server with its development issuer, or with `verifier` and OpenID Connect `sign_in`.
+async fn start_with(fhir: Fhir, verifier: Option<Verifier>, sign_in: Option<Arc<SignIn>>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let dev = DevIssuer::open(dir.path()).unwrap();
     let cfg = PolicyConfig::from_toml(&format!(
@@ -52,7 +57,8 @@ async fn start(fhir: Fhir) -> Env {
     let policy = Arc::new(Policy::new(cfg).unwrap());
     let p = policy.clone();
     let fhir = fhir.with_labeller(Arc::new(move |t, id, b, now| p.label(t, id, b, now)));
-    let trust = Arc::new(Trust::new(Verifier::dev_only(&dev), policy, fhir.clone()));
+    let verifier = verifier.unwrap_or_else(|| Verifier::dev_only(&dev));
+    let trust = Arc::new(Trust::new(verifier, policy, fhir.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let identity = lantern_mpi::Mpi::new(fhir.store.clone(), lantern_mpi::model::default_model());
@@ -75,6 +81,7 @@ async fn start(fhir: Fhir) -> Env {
             patient,
         ],
         showcase: Vec::new(),
+        sign_in,
     };
     let app = lantern_server::app(state, None, viewer);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -308,3 +315,252 @@ async fn viewer_over_http(fhir: Fhir) {
 }
 
 backend_tests!(viewer_over_http);
+
+/// A stand-in OpenID Connect provider: discovery, an authorization endpoint that signs in
+/// whoever `login_hint` names at once, and a token endpoint that checks the code, the client's
+/// secret and the PKCE verifier before issuing RS256 tokens with the auth crate's fixture key.
+mod idp {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Redirect, Response};
+    use axum::routing::{get, post};
+    use axum::{Form, Json, Router};
+    use base64::Engine;
+    use serde_json::{json, Value};
+    use sha2::Digest;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    pub(crate) const CLIENT: &str = "lantern-viewer";
+    pub(crate) const SECRET: &str = "viewer-secret";
+
+    pub(crate) fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/../auth/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    }
+
+    struct Grant {
+        challenge: String,
+        nonce: String,
+        redirect_uri: String,
+        who: String,
+    }
+
+    #[derive(Clone)]
+    struct Idp {
+        root: String,
+        grants: Arc<Mutex<HashMap<String, Grant>>>,
+    }
+
+    /// Starts the provider; gives its issuer URL.
+    pub(crate) async fn start() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let root = format!("http://{}", listener.local_addr().unwrap());
+        let idp = Idp { root: root.clone(), grants: Arc::default() };
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(idp);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        root
+    }
+
+    async fn discovery(State(idp): State<Idp>) -> Json<Value> {
+        Json(json!({
+            "issuer": idp.root,
+            "authorization_endpoint": format!("{}/authorize", idp.root),
+            "token_endpoint": format!("{}/token", idp.root),
+            "jwks_uri": format!("{}/jwks", idp.root),
+            "code_challenge_methods_supported": ["S256"],
+        }))
+    }
+
+    async fn authorize(State(idp): State<Idp>, Query(q): Query<HashMap<String, String>>) -> Response {
+        for (k, v) in [("response_type", "code"), ("client_id", CLIENT), ("code_challenge_method", "S256")] {
+            if q.get(k).map(String::as_str) != Some(v) {
+                return (StatusCode::BAD_REQUEST, format!("{k} must be {v}")).into_response();
+            }
+        }
+        assert!(q["scope"].split(' ').any(|s| s == "openid"));
+        let code = format!("code-{}", idp.grants.lock().unwrap().len());
+        let redirect_uri = q["redirect_uri"].clone();
+        idp.grants.lock().unwrap().insert(
+            code.clone(),
+            Grant {
+                challenge: q["code_challenge"].clone(),
+                nonce: q["nonce"].clone(),
+                redirect_uri: redirect_uri.clone(),
+                who: q.get("login_hint").cloned().unwrap_or_default(),
+            },
+        );
+        Redirect::to(&format!("{redirect_uri}?code={code}&state={}", q["state"])).into_response()
+    }
+
+    fn sign(claims: &Value) -> String {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(fixture("rsa-1.pem").as_bytes()).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("rsa-1".into());
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    async fn token(
+        State(idp): State<Idp>,
+        headers: HeaderMap,
+        Form(f): Form<HashMap<String, String>>,
+    ) -> Response {
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT}:{SECRET}"))
+        );
+        if headers.get("authorization").and_then(|h| h.to_str().ok()) != Some(basic.as_str()) {
+            return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        }
+        let refuse = |why: &str| {
+            (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": why})))
+                .into_response()
+        };
+        // A code is good once.
+        let Some(g) = idp.grants.lock().unwrap().remove(f.get("code").map(String::as_str).unwrap_or(""))
+        else {
+            return refuse("unknown or used code");
+        };
+        let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        if challenge != g.challenge {
+            return refuse("PKCE verifier does not match");
+        }
+        if f.get("redirect_uri") != Some(&g.redirect_uri)
+            || f.get("grant_type").map(String::as_str) != Some("authorization_code")
+        {
+            return refuse("wrong redirect_uri or grant_type");
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let nonce = if g.who == "replayed" { "another-attempt".to_string() } else { g.nonce };
+        let id = json!({"iss": idp.root, "sub": g.who, "aud": CLIENT, "exp": now + 600, "iat": now,
+                        "nonce": nonce, "name": "Dr Olu Idowu"});
+        let mut access = json!({"iss": idp.root, "sub": g.who, "exp": now + 600, "iat": now, "jti": format!("at-{}", g.who),
+                                "scope": "openid user/*.rs", "name": "Dr Olu Idowu"});
+        if g.who != "no-org" {
+            access["org"] = json!(super::GP);
+            access["role"] = json!("gp");
+        }
+        Json(json!({"access_token": sign(&access), "id_token": sign(&id), "token_type": "Bearer", "expires_in": 600}))
+            .into_response()
+    }
+}
+
+/// Production sign-in: a person signs in at the organisation's OpenID Connect provider and the
+/// token it issues becomes their viewer session; a mixed-up, replayed or refused sign-in gets a
+/// clear page and no session.
+async fn openid_connect_sign_in(fhir: Fhir) {
+    let issuer = idp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("idp.jwks.json");
+    std::fs::write(&jwks, format!("{{\"keys\": [{}]}}", idp::fixture("rsa-1.jwk.json"))).unwrap();
+    // The callback address registered at the provider; the test carries the provider's answer
+    // to the server itself, as the browser would, so it need not be where the server listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let auth = AuthConfig::from_toml(&format!(
+        "[auth]\ndev_issuer = false\n[[auth.issuers]]\nissuer = \"{issuer}\"\njwks_file = \"{}\"\n\
+         [auth.sign_in]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+         redirect_uri = \"http://127.0.0.1:{port}/signin/callback\"\nlabel = \"Regional Care Identity\"\n",
+        jwks.display(),
+        idp::CLIENT,
+        idp::SECRET
+    ))
+    .unwrap();
+    let verifier = Verifier::from_config(&auth, None).await.unwrap();
+    let sign_in = SignIn::from_config(&auth).await.unwrap().map(Arc::new);
+    let env = start_with(fhir, Some(verifier), sign_in).await;
+    let b = Browser::new(&env.root);
+
+    let (status, page, _) = b.get("/signin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Sign in with Regional Care Identity"), "{page}");
+
+    // One whole sign-in, as a browser makes it.
+    async fn round_trip(b: &Browser, who: &str) -> (reqwest::Response, String) {
+        let r = b.c.get(format!("{}/signin/oidc?next=%2Fpatients", b.root)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let to_idp = r.headers()["location"].to_str().unwrap().to_string();
+        let flow = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(flow.contains("HttpOnly") && flow.contains("SameSite=Lax"), "{flow}");
+        let flow = flow.split(';').next().unwrap().to_string();
+        let r = b.c.get(format!("{to_idp}&login_hint={who}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+        let back = r.headers()["location"].to_str().unwrap().to_string();
+        let query = back.split_once('?').unwrap().1.to_string();
+        let r =
+            b.c.get(format!("{}/signin/callback?{query}", b.root))
+                .header("cookie", &flow)
+                .send()
+                .await
+                .unwrap();
+        (r, format!("/signin/callback?{query}|{flow}"))
+    }
+
+    let (r, replay) = round_trip(&b, "dr-olu").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let session = cookies.iter().find(|c| c.starts_with("lantern_session=")).expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("url=/patients") && page.contains("Dr Olu Idowu"), "{page}");
+    let signed_in =
+        Browser { cookie: session.split(';').next().unwrap().to_string(), ..Browser::new(&env.root) };
+    let (status, page, _) = signed_in.get("/patients").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Dr Olu Idowu"), "the header names who signed in");
+
+    // The same answer again: the provider refuses the used code, and no session is made.
+    let (path, flow) = replay.split_once('|').unwrap();
+    let r = b.c.get(format!("{}{path}", b.root)).header("cookie", flow).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(!format!("{:?}", r.headers()).contains("lantern_session=ey"));
+    assert!(r.text().await.unwrap().contains("unknown or used code"));
+
+    // An answer without this browser's attempt (login CSRF), or for another attempt.
+    let r = b.c.get(format!("{}{path}", b.root)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("not started here"));
+    let wrong_state = path.replace("state=", "state=x");
+    let r = b.c.get(format!("{}{wrong_state}", b.root)).header("cookie", flow).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("does not belong to this sign-in"));
+
+    // The provider said no.
+    let r =
+        b.c.get(format!("{}/signin/callback?error=access_denied&error_description=cancelled", b.root))
+            .header("cookie", flow)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("access_denied"));
+
+    // An ID token answering another attempt, and a person the provider gives no organisation.
+    let (r, _) = round_trip(&b, "replayed").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("nonce"));
+    let (r, _) = round_trip(&b, "no-org").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("organisation and role"));
+
+    // Each failed sign-in is in the audit log.
+    let q = lantern_audit::Query {
+        action: Some(lantern_audit::Action::LoginFailed),
+        count: 100,
+        ..Default::default()
+    };
+    let failed = env.trust.audit.list(q).await.unwrap().items;
+    assert_eq!(failed.len(), 6, "each failed sign-in is recorded");
+    assert!(failed.iter().any(|r| format!("{:?}", r.entry).contains("nonce")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_connect_sign_in_over_http() {
+    lantern_testkit::run_on("sqlite", openid_connect_sign_in).await;
+}

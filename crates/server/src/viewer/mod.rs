@@ -13,12 +13,15 @@
 //!   build step. Forms post with the session cookie, which is `HttpOnly` and `SameSite=Strict`
 //!   (a cross-site page cannot post with it).
 //! - **Sign-in.** A session is a bearer token in a cookie. The demo (and any server with the
-//!   development issuer) offers its users from `DATA/demo/users.json`; elsewhere a token from the
-//!   configured OpenID Connect issuer is pasted or set by the login proxy in front.
+//!   development issuer) offers its users from `DATA/demo/users.json`; in production, people
+//!   sign in at the configured OpenID Connect provider (`[auth.sign_in]`: authorization code
+//!   with PKCE, `lantern_auth::SignIn`), and the token it issues becomes the session. A token
+//!   can also be pasted, or set in the cookie by a login proxy in front.
 //!
 //! | page | who | what |
 //! |---|---|---|
 //! | `GET /signin`, `POST /signin`, `POST /signout` | anyone | sessions |
+//! | `GET /signin/oidc`, `GET /signin/callback` | anyone | OpenID Connect sign-in |
 //! | `GET /patients?nhs=` or `?family=&given=&birthdate=` | users | find a patient |
 //! | `GET /patients/{id}` | users, the patient | the joined-up summary |
 //! | `GET /patients/{id}/timeline?org=&kind=` | users, the patient | stays, appointments, contacts |
@@ -92,6 +95,8 @@ pub struct Config {
     pub issuer: Option<Arc<lantern_auth::DevIssuer>>,
     pub users: Vec<DemoUser>,
     pub showcase: Vec<Showcase>,
+    /// Sign-in at an OpenID Connect provider, when `[auth.sign_in]` configures one.
+    pub sign_in: Option<Arc<lantern_auth::SignIn>>,
 }
 
 impl Config {
@@ -108,7 +113,12 @@ impl Config {
             }
         }
         let users = if issuer.is_some() { read(&data.join("demo/users.json")) } else { Vec::new() };
-        Config { issuer: issuer.map(Arc::new), users, showcase: read(&data.join("demo/showcase.json")) }
+        Config {
+            issuer: issuer.map(Arc::new),
+            users,
+            showcase: read(&data.join("demo/showcase.json")),
+            sign_in: None,
+        }
     }
 }
 
@@ -124,6 +134,8 @@ pub fn router(app: AppState, cfg: Config) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/signin", get(session::page).post(session::sign_in))
+        .route("/signin/oidc", get(session::oidc_begin))
+        .route("/signin/callback", get(session::oidc_callback))
         .route("/signout", post(session::sign_out))
         .route("/assets/viewer.css", get(layout::stylesheet))
         .route("/patients", get(find::search))
@@ -141,7 +153,7 @@ pub fn router(app: AppState, cfg: Config) -> Router {
 
 /// Pages anyone may open: signing in and the stylesheet.
 pub(crate) fn is_public(path: &str) -> bool {
-    matches!(path, "/signin" | "/signout" | "/assets/viewer.css")
+    matches!(path, "/signin" | "/signin/oidc" | "/signin/callback" | "/signout" | "/assets/viewer.css")
 }
 
 /// Viewer pages: signed in by cookie, and sent to sign in when not.
