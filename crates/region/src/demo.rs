@@ -227,7 +227,17 @@ impl Picks {
             find(Kind::Acute),
             "Data-quality officer: works the patient index's review queue (duplicates, near matches)",
         );
-        if let Some(p) = person {
+        let glass = self.unknown_to_acute.and_then(|id| r.people.iter().find(|p| p.id == id));
+        let patients = [
+            (person, "The joined-up showcase patient: sees their own record and who has looked at it"),
+            (
+                glass,
+                "Never seen by the acute trust: after the A&E doctor breaks the glass, sees that \
+                 emergency access, with its reason, in who looked at their record",
+            ),
+        ];
+        for (p, blurb) in patients {
+            let Some(p) = p else { continue };
             out.push(DemoUser {
                 id: format!("patient-{}", p.nhs_number),
                 name: format!("{} {}", p.given, p.family),
@@ -237,8 +247,7 @@ impl Picks {
                 org_name: String::new(),
                 purpose: "PATRQT",
                 nhs_number: Some(p.nhs_number.clone()),
-                blurb: "The joined-up showcase patient: sees their own record and who has looked at it"
-                    .into(),
+                blurb: blurb.into(),
             });
         }
         out

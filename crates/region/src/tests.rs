@@ -210,9 +210,14 @@ fn showcases_show_what_they_say() {
     assert!(unknown.records.iter().all(|x| r.organisations()[x.org].kind != Kind::Acute));
     let users = r.users();
     let roles: Vec<&str> = users.iter().map(|u| u.role).collect();
-    assert_eq!(roles, ["gp", "ae-doctor", "social-worker", "privacy-officer", "data-quality", "patient"]);
+    assert_eq!(
+        roles,
+        ["gp", "ae-doctor", "social-worker", "privacy-officer", "data-quality", "patient", "patient"]
+    );
     assert_eq!(users[0].org, r.organisations()[joined.records[0].org].ods);
     assert_eq!(users[5].nhs_number.as_deref(), Some(joined.nhs_number.as_str()));
+    // The second patient is the one an A&E doctor must break the glass for.
+    assert_eq!(users[6].nhs_number.as_deref(), Some(unknown.nhs_number.as_str()));
 }
 
 #[test]
