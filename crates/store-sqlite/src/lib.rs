@@ -9,10 +9,14 @@
 //!   process; `FULL` (`durability = Full`) also survives power loss, at the cost of an fsync per
 //!   group commit.
 //! - A large prepared-statement cache: the engine's SQL texts are few and reused.
-//! - No `temp_store = MEMORY`: the writer runs each job inside a SAVEPOINT, and SQLite keeps a
-//!   statement sub-journal for it; held in memory, that journal is truncated by walking its chunk
-//!   list after every statement, which made ingest quadratic in the size of a transaction bundle
-//!   (measured: half the CPU of `bench ingest`). On disk it spills after 64 KiB and costs nothing.
+//! - `temp_store = MEMORY`, with single-row index INSERTs: the writer runs each job inside a
+//!   SAVEPOINT, so SQLite keeps a sub-journal of the pages each job touches; multi-row
+//!   statements also opened a statement journal inside it, truncated by walking its chunk list
+//!   after every statement, which made ingest quadratic in the size of a transaction bundle.
+//! - Checkpoints stay on the writer's connection (SQLite's default, every 1,000 pages). Tried:
+//!   a separate thread running PASSIVE checkpoints cut the writer's time by only ~8%, and the
+//!   WAL never restarted (a restart needs the checkpoint complete when the writer begins), so
+//!   it grew to the writer's safety-net limit.
 //!
 //! Two files: `lantern.db` (resources and everything else) and `audit.db` (the audit chain:
 //! `audit`, `audit_patient`, `audit_head`). Why: every read is audited, so the log takes a
