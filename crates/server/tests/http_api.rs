@@ -142,6 +142,8 @@ async fn http_interactions(fhir: Fhir) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Each update below changes something: an update that changes nothing makes no version.
+    upd["active"] = json!(true);
     let r = c
         .put(&url)
         .header(header::CONTENT_TYPE, FHIR_JSON)
@@ -152,6 +154,7 @@ async fn http_interactions(fhir: Fhir) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().is_empty());
+    upd["active"] = json!(false);
     let r = c
         .put(&url)
         .header(header::CONTENT_TYPE, FHIR_JSON)
@@ -161,6 +164,7 @@ async fn http_interactions(fhir: Fhir) {
         .await
         .unwrap();
     assert_eq!(body(r).await["resourceType"], "OperationOutcome");
+    upd["gender"] = json!("female");
     let r = c
         .put(&url)
         .header(header::CONTENT_TYPE, FHIR_JSON)
@@ -170,6 +174,24 @@ async fn http_interactions(fhir: Fhir) {
         .await
         .unwrap();
     assert_eq!(body(r).await["meta"]["versionId"], "5");
+    // The same content again (as HAPI FHIR does): 200 with the current version, no version 6.
+    let r = c
+        .put(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header("prefer", "return=representation")
+        .body(upd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"5\""));
+    assert_eq!(body(r).await["meta"]["versionId"], "5");
+    // Only `meta.source` differs (the same content re-sent by another message): still no version.
+    let mut resent = upd.clone();
+    resent["meta"] = json!({"source": "urn:lantern:feed:pas#MSG0002"});
+    let r =
+        c.put(&url).header(header::CONTENT_TYPE, FHIR_JSON).body(resent.to_string()).send().await.unwrap();
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"5\""));
     // update-as-create: 201
     let r = c
         .put(format!("{base}/Patient/chosen-id"))

@@ -88,6 +88,8 @@ pub struct Current {
     pub updated: i64,
     /// The organisation holding it.
     pub org: Option<String>,
+    /// Its security-label bits.
+    pub sec: i64,
 }
 
 impl<'a> WriteTx<'a> {
@@ -215,6 +217,11 @@ impl<'a> WriteTx<'a> {
                 });
             }
         }
+        if let Some(c) = cur.as_ref().filter(|c| !c.deleted && c.sec == put.sec) {
+            if let Some(stored) = self.unchanged(c, &put)? {
+                return Ok(Written { stored, created: false });
+            }
+        }
         let ver = cur.as_ref().map_or(1, |c| c.ver + 1);
         let updated = self.clock.now_micros().max(cur.as_ref().map_or(i64::MIN, |c| c.updated + 1));
         let mut body = put.body;
@@ -311,6 +318,46 @@ impl<'a> WriteTx<'a> {
         })
     }
 
+    /// The current version, when `put` would change nothing in it. An update that changes
+    /// nothing makes no new version (as HAPI FHIR does): feeds send the same Location,
+    /// Practitioner and Organization with every message, and re-versioning them would bloat
+    /// history, re-index them and cost the writer a full write each time. `meta.source` alone
+    /// does not count as a change: the content still comes from the message that wrote it
+    /// (each message's Provenance still names everything it touched).
+    fn unchanged(&mut self, c: &Current, put: &Put) -> Result<Option<Stored>, StoreError> {
+        let mut text = None;
+        self.conn.query(
+            "SELECT body FROM version WHERE rk = ? AND ver = ?",
+            &[c.rk.into(), c.ver.into()],
+            &mut |r| {
+                text = r.blob(0)?.map(|b| codec::decode(&b)).transpose()?;
+                Ok(())
+            },
+        )?;
+        let Some(text) = text else { return Ok(None) };
+        let Ok(mut old) = serde_json::from_str::<Value>(&text) else { return Ok(None) };
+        let mut new = put.body.clone();
+        stamp_meta(&mut new, &put.id, c.ver, c.updated);
+        for v in [&mut old, &mut new] {
+            if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
+                meta.remove("source");
+            }
+        }
+        if old != new {
+            return Ok(None);
+        }
+        let patient = compartment_patient(&put.rtype, &put.id, &put.index);
+        Ok(Some(Stored {
+            rtype: put.rtype.clone(),
+            id: put.id.clone(),
+            version: c.ver,
+            updated: c.updated,
+            deleted: false,
+            body: Some(text),
+            patient,
+        }))
+    }
+
     /// Replaces every fact `source` asserted (a resource `Type/id`, `break-glass:N`, `admin:...`)
     /// with `facts`.
     pub fn replace_facts(&mut self, source: &str, facts: &[Fact], fresh: bool) -> Result<(), StoreError> {
@@ -405,7 +452,7 @@ impl<'a> WriteTx<'a> {
 pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Current>, StoreError> {
     let mut out = None;
     conn.query(
-        "SELECT rk, ver, deleted, updated, org FROM resource WHERE type = ? AND id = ?",
+        "SELECT rk, ver, deleted, updated, org, sec FROM resource WHERE type = ? AND id = ?",
         &[t.into(), id.into()],
         &mut |r| {
             out = Some(Current {
@@ -414,6 +461,7 @@ pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Cu
                 deleted: r.int(2)?.unwrap_or(0) != 0,
                 updated: r.int(3)?.unwrap_or(0),
                 org: r.text(4)?,
+                sec: r.int(5)?.unwrap_or(0),
             });
             Ok(())
         },
