@@ -32,7 +32,7 @@ fn adt(n: usize, patient: usize, first: bool) -> Vec<u8> {
         "MSH|^~\\&|BENCHPAS|BENCH|LANTERN|REGION|20240501100000||ADT^{ev}^{ty}|B{n}|P|2.5.1\r\
          EVN|{ev}|20240501100000\r\
          PID|1||P{patient}^^^BENCH^MR||Bench{patient}^Pat^^^^^L||19{:02}0101|{}|||{} High Street^^Bristol^^BS{} 1AA\r\
-         PV1|1|I|WARD{}^BED{}^1||||C{}^Doctor^Dee|||MED||||||||V{patient}|||||||||||||||||||||||||20240501100000\r",
+         PV1|1|I|WARD{}^BED{}^1||||C{}^Doctor^Dee|||MED|||||||||V{patient}|||||||||||||||||||||||||20240501100000\r",
         patient % 100,
         if patient.is_multiple_of(2) { "F" } else { "M" },
         patient % 200 + 1,
@@ -129,4 +129,26 @@ async fn bench(a: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         pct(100.0)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adt;
+
+    /// The benchmark's admit must exercise the whole ADT mapping, not a Patient alone.
+    #[test]
+    fn the_generated_admit_maps_to_patient_encounter_location_and_practitioner() {
+        let (msg, _) = lantern_hl7v2::parse(&adt(1, 7, true));
+        let config = lantern_hl7v2::map::FeedConfig::new("bench", "BENCH", "Bench PAS");
+        let (mapped, issues) = lantern_hl7v2::map::map_message(&msg, &config).unwrap();
+        let types: Vec<&str> = mapped.bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["resource"]["resourceType"].as_str())
+            .collect();
+        for t in ["Patient", "Encounter", "Location", "Practitioner", "Provenance"] {
+            assert!(types.contains(&t), "{t} missing from {types:?}; issues: {issues:?}");
+        }
+    }
 }
