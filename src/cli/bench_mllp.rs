@@ -26,20 +26,68 @@ pub(crate) struct Args {
     data: Option<std::path::PathBuf>,
 }
 
-fn adt(n: usize, patient: usize, first: bool) -> Vec<u8> {
+/// One of the benchmark's people: distinct, as in a real hospital, so the patient index does the
+/// work it does in production (a few candidates per arrival), not the pathological work of
+/// thousands of near-identical "Pat BenchN" born on the same day.
+struct Person {
+    nhs: String,
+    given: &'static str,
+    family: String,
+    birth: String,
+    female: bool,
+    street: String,
+    town: &'static str,
+    postcode: String,
+}
+
+fn people(n: usize, seed: u64) -> Vec<Person> {
+    use lantern_identity::gen::{parts, Rng};
+    let mut rng = Rng::new(seed);
+    let surnames = parts::surnames();
+    let (women, men) = (parts::forenames(true), parts::forenames(false));
+    let streets = parts::streets(&mut rng, (n / 20).max(10));
+    (0..n)
+        .map(|i| {
+            let female = rng.chance(0.5);
+            let street = rng.pick(&streets);
+            // Test-range NHS numbers (999 ...), each with its Modulus 11 check digit.
+            let nhs = (0..)
+                .find_map(|k| lantern_identity::NhsNumber::from_first_nine(999_000_000 + (i as u64) * 7 + k))
+                .map(|n| n.digits())
+                .unwrap_or_default();
+            Person {
+                nhs,
+                given: if female { women.sample(&mut rng) } else { men.sample(&mut rng) },
+                family: surnames.sample(&mut rng),
+                birth: format!("{}{:02}{:02}", 1930 + rng.below(90), 1 + rng.below(12), 1 + rng.below(28)),
+                female,
+                street: format!("{} {}", 1 + rng.below(120), street.name(false)),
+                town: street.town,
+                postcode: street.postcode.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Message `n`, about person `patient`: an A01 admit if `first`, else an A08 update.
+fn adt(n: usize, patient: usize, p: &Person, first: bool) -> Vec<u8> {
     let (ev, ty) = if first { ("A01", "ADT_A01") } else { ("A08", "ADT_A01") };
     format!(
         "MSH|^~\\&|BENCHPAS|BENCH|LANTERN|REGION|20240501100000||ADT^{ev}^{ty}|B{n}|P|2.5.1\r\
          EVN|{ev}|20240501100000\r\
-         PID|1||P{patient}^^^BENCH^MR||Bench{patient}^Pat^^^^^L||19{:02}0101|{}|||{} High Street^^Bristol^^BS{} 1AA\r\
-         PV1|1|I|WARD{}^BED{}^1||||C{}^Doctor^Dee|||MED|||||||||V{patient}|||||||||||||||||||||||||20240501100000\r",
-        patient % 100,
-        if patient.is_multiple_of(2) { "F" } else { "M" },
-        patient % 200 + 1,
-        patient % 30 + 1,
-        patient % 10,
-        patient % 20,
-        patient % 50,
+         PID|1||{nhs}^^^NHS^NH~P{patient}^^^BENCH^MR||{family}^{given}^^^^^L||{birth}|{sex}|||{street}^^{town}^^{postcode}\r\
+         PV1|1|I|WARD{ward}^BED{bed}^1||||C{doctor}^Doctor^Dee|||MED|||||||||V{patient}|||||||||||||||||||||||||20240501100000\r",
+        nhs = p.nhs,
+        family = p.family,
+        given = p.given,
+        birth = p.birth,
+        sex = if p.female { "F" } else { "M" },
+        street = p.street,
+        town = p.town,
+        postcode = p.postcode,
+        ward = patient % 10,
+        bed = patient % 20,
+        doctor = patient % 50,
     )
     .into_bytes()
 }
@@ -69,8 +117,15 @@ async fn bench(a: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     tokio::spawn(lantern_server::mllp::serve_mllp(listener, feeds, Default::default()));
     // Pre-build the messages: message n is about patient n % patients; the first message
     // about a patient is an A01 admit.
-    let msgs: Arc<Vec<Vec<u8>>> =
-        Arc::new((0..a.messages).map(|n| adt(n, n % a.patients.max(1), n < a.patients)).collect());
+    let who = people(a.patients.max(1), 2026);
+    let msgs: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..a.messages)
+            .map(|n| {
+                let p = n % who.len();
+                adt(n, p, &who[p], n < who.len())
+            })
+            .collect(),
+    );
     let conns = a.connections.max(1);
     let interval = a.rate.map(|r| Duration::from_secs_f64(conns as f64 / r.max(0.001)));
     let start = Instant::now();
@@ -133,12 +188,13 @@ async fn bench(a: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::adt;
+    use super::{adt, people};
 
     /// The benchmark's admit must exercise the whole ADT mapping, not a Patient alone.
     #[test]
     fn the_generated_admit_maps_to_patient_encounter_location_and_practitioner() {
-        let (msg, _) = lantern_hl7v2::parse(&adt(1, 7, true));
+        let who = people(10, 1);
+        let (msg, _) = lantern_hl7v2::parse(&adt(1, 7, &who[7], true));
         let config = lantern_hl7v2::map::FeedConfig::new("bench", "BENCH", "Bench PAS");
         let (mapped, issues) = lantern_hl7v2::map::map_message(&msg, &config).unwrap();
         let types: Vec<&str> = mapped.bundle["entry"]
@@ -150,5 +206,21 @@ mod tests {
         for t in ["Patient", "Encounter", "Location", "Practitioner", "Provenance"] {
             assert!(types.contains(&t), "{t} missing from {types:?}; issues: {issues:?}");
         }
+        // A distinct person with a valid NHS number and an address.
+        let patient = &mapped.bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["resource"]["resourceType"] == "Patient")
+            .unwrap()["resource"];
+        assert!(patient["identifier"].to_string().contains(&who[7].nhs), "{patient}");
+        assert_eq!(patient["name"][0]["family"], who[7].family.as_str());
+        assert!(
+            who.iter()
+                .map(|p| (&p.family, p.given, &p.birth))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                >= 9
+        );
     }
 }
