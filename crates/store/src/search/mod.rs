@@ -120,7 +120,7 @@ fn page_keys(
     }
     conds.push(format!("{plus}r.deleted = 0"));
     let mut ap = Vec::new();
-    let acc = access.to_sql("r", &mut ap);
+    let acc = access.to_sql_expecting("r", &mut ap, &expected_patients(req));
     ctx.params.extend(ap);
     conds.push(acc);
     // The cheapest criterion drives the query (an index range giving candidate keys); the rest
@@ -262,6 +262,31 @@ fn page_keys(
     Ok(PageKeys { rks, total, next, count_only: false })
 }
 
+/// The patients a search's rows most likely belong to: those its reference criteria name
+/// (`Condition?patient=p1`, `Observation?subject=Patient/p1`). Only a hint for
+/// [`AccessFilter::to_sql_expecting`], which stays exact for rows of any other patient.
+fn expected_patients(req: &SearchRequest) -> Vec<String> {
+    use lantern_fhir::search::{Criterion, SearchValue};
+    let mut out: Vec<String> = Vec::new();
+    for c in &req.criteria {
+        let Criterion::Param { kind: lantern_r4::SearchParamType::Reference, values, .. } = c else {
+            continue;
+        };
+        for v in values {
+            match v {
+                SearchValue::Reference { rtype, id } if rtype.as_deref().is_none_or(|t| t == "Patient") => {
+                    out.push(id.clone())
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.truncate(crate::access::MAX_EXPECTED);
+    out
+}
+
 fn ids_list(v: &[i64]) -> String {
     v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
@@ -396,7 +421,7 @@ pub fn everything(
     }
     let mut params: Vec<SqlValue> = patients.iter().map(|p| SqlValue::Text(p.clone())).collect();
     let marks = vec!["?"; patients.len()].join(",");
-    let acc = access.to_sql("r", &mut params);
+    let acc = access.to_sql_expecting("r", &mut params, patients);
     let mut where_ = format!("r.patient IN ({marks}) AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));
