@@ -66,6 +66,10 @@ impl Audit {
     fn schedule(&self, drains: u64) {
         let (queue, store) = (self.queue.clone(), self.store.clone());
         let job = async move {
+            // Let the tasks that are ready run first: requests answered at the same moment
+            // then join this job instead of each paying for a commit of its own (the task
+            // that scheduled it would otherwise run it at once, from tokio's LIFO slot).
+            tokio::task::yield_now().await;
             store
                 .write(move |tx| {
                     let (entries, waiters) = {

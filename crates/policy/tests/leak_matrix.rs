@@ -481,15 +481,51 @@ async fn leak_matrix(fhir: Fhir) {
         .await
         .unwrap();
     let now = fhir.store.now_micros();
+    let mut patients: Vec<String> = rows.iter().filter_map(|r| r.patient.clone()).collect();
+    patients.sort();
+    patients.dedup();
+    // Ways of writing the filter for statements expected to touch some patients' rows: each
+    // patient alone, all of them, and one that holds nothing.
+    let mut expectations: Vec<Vec<String>> = patients.iter().map(|p| vec![p.clone()]).collect();
+    expectations.push(patients.clone());
+    expectations.push(vec!["nobody".into()]);
     for user in USERS {
         let r = requester(user);
         let c = reader(&fhir, &p, &r);
+        let mut visible = BTreeSet::new();
         for row in &rows {
             let pf: Vec<FactRow> =
                 facts.iter().filter(|f| Some(&f.patient) == row.patient.as_ref()).cloned().collect();
             let d = decide(&p, &r, &pf, row, now);
             let sql = fhir.store.is_visible(&row.rtype, &row.id, c.access.clone()).await.unwrap();
             assert_eq!(d.visible, sql, "{user} {}/{}: explanation says '{}'", row.rtype, row.id, d.reason);
+            if d.visible {
+                visible.insert(format!("{}/{}", row.rtype, row.id));
+            }
+        }
+        for expect in &expectations {
+            let access = c.access.clone();
+            let expect = expect.clone();
+            let got: BTreeSet<String> = fhir
+                .store
+                .with_reader(move |conn, cat| {
+                    let mut params = Vec::new();
+                    let cond = access.to_sql_expecting("r", &mut params, &expect);
+                    let mut out = BTreeSet::new();
+                    conn.query(
+                        &format!("SELECT r.type, r.id FROM resource r WHERE r.deleted = 0 AND {cond}"),
+                        &params,
+                        &mut |row| {
+                            let t = cat.type_name(row.int(0)?.unwrap_or(0)).unwrap_or("").to_string();
+                            out.insert(format!("{t}/{}", row.text(1)?.unwrap_or_default()));
+                            Ok(())
+                        },
+                    )?;
+                    Ok(out)
+                })
+                .await
+                .unwrap();
+            assert_eq!(got, visible, "{user}: the filter written expecting some patients must not change");
         }
     }
 }

@@ -377,6 +377,26 @@ async fn result_params(fhir: Fhir) {
     assert!(link(&b, "next").is_some());
     let b = search_bundle(&fhir, "Patient", "_count=0").await;
     assert_eq!(b["total"], 3);
+    // The total comes from the first page when it holds every match, and from a count when it
+    // does not; both must agree, whatever the page size and total mode.
+    for (q, total) in [
+        ("_count=2", Some(3)),
+        ("_count=3", Some(3)),
+        ("_count=4", Some(3)),
+        ("_count=3&_total=accurate", Some(3)),
+        ("_count=4&_total=accurate", Some(3)),
+        ("_count=4&_total=none", None),
+        ("gender=male&_count=4", Some(1)),
+        ("gender=other", Some(0)),
+    ] {
+        let b = search_bundle(&fhir, "Patient", q).await;
+        assert_eq!(b["total"].as_i64(), total, "{q}");
+    }
+    let first = search_bundle(&fhir, "Patient", "_count=2").await;
+    let next = link(&first, "next").expect("a second page");
+    let second = search_bundle(&fhir, "Patient", &next).await;
+    assert_eq!(ids_with_mode(&second, "match").len(), 1);
+    assert_eq!(second["total"], 3, "a later page, short as it is, still counts every match");
     let b = search_bundle(&fhir, "Patient", "_id=p1&_elements=gender").await;
     let r = &b["entry"][0]["resource"];
     assert_eq!(r["gender"], "female");

@@ -44,6 +44,18 @@ impl AccessFilter {
 
     /// SQL for this condition on the resource row aliased `alias`, appending bound values.
     pub fn to_sql(&self, alias: &str, params: &mut Vec<SqlValue>) -> String {
+        self.to_sql_expecting(alias, params, &[])
+    }
+
+    /// As [`AccessFilter::to_sql`], for a statement whose rows are expected to belong to
+    /// `patients` (a search by patient, `$everything`). The facts of those patients are then
+    /// probed once per statement instead of once per row: each [`AccessFilter::PatientFact`]
+    /// becomes `CASE WHEN patient = 'p1' THEN <probe of p1> ... ELSE <probe of the row's
+    /// patient> END`, where the first probes are uncorrelated subqueries that SQLite and
+    /// PostgreSQL evaluate at most once per statement. The condition is the same for every
+    /// row (a row of another patient takes the `ELSE`), so a wrong expectation costs speed,
+    /// never correctness. At most [`MAX_EXPECTED`] patients are used.
+    pub fn to_sql_expecting(&self, alias: &str, params: &mut Vec<SqlValue>, patients: &[String]) -> String {
         fn list(alias: &str, col: &str, vals: Vec<SqlValue>, params: &mut Vec<SqlValue>) -> String {
             if vals.is_empty() {
                 return "1 = 0".into();
@@ -53,6 +65,7 @@ impl AccessFilter {
             // NULL-safe, so that Not(...) of it is the exact complement.
             format!("({alias}.{col} IS NOT NULL AND {alias}.{col} IN ({marks}))")
         }
+        let patients = &patients[..patients.len().min(MAX_EXPECTED)];
         match self {
             AccessFilter::All => "1 = 1".into(),
             AccessFilter::None => "1 = 0".into(),
@@ -74,38 +87,132 @@ impl AccessFilter {
                 if subjects.is_empty() {
                     return "1 = 0".into();
                 }
-                let cond = |params: &mut Vec<SqlValue>| {
-                    params.extend(subjects.iter().map(|s| SqlValue::from(s.as_str())));
-                    let mut c = format!("g.subject IN ({})", vec!["?"; subjects.len()].join(","));
-                    if !kinds.is_empty() {
-                        params.extend(kinds.iter().map(|k| SqlValue::from(k.as_str())));
-                        c.push_str(&format!(" AND g.kind IN ({})", vec!["?"; kinds.len()].join(",")));
-                    }
-                    params.push(SqlValue::Int(*at));
-                    c.push_str(" AND (g.until IS NULL OR g.until > ?)");
-                    c
-                };
-                let direct = cond(params);
-                let linked = cond(params);
-                // CROSS JOIN fixes the order for SQLite: from this row's patient to the other
-                // records of its person, then their facts by primary key. Any other order would
-                // scan every fact of the subject (an organisation's whole caseload).
-                format!(
-                    "(EXISTS (SELECT 1 FROM patient_grant g WHERE g.patient = {alias}.patient AND {direct}) \
-                     OR EXISTS (SELECT 1 FROM person_link l1 CROSS JOIN person_link l2 CROSS JOIN patient_grant g \
-                     WHERE l1.patient = {alias}.patient AND l2.person = l1.person AND l2.patient <> l1.patient \
-                     AND g.patient = l2.patient AND {linked}))"
-                )
+                if patients.is_empty() {
+                    return fact_probe(&format!("{alias}.patient"), None, subjects, kinds, *at, params);
+                }
+                let mut sql = String::from("(CASE");
+                for p in patients {
+                    params.push(p.as_str().into());
+                    let probe = fact_probe("?", Some(p), subjects, kinds, *at, params);
+                    sql.push_str(&format!(" WHEN {alias}.patient = ? THEN {probe}"));
+                }
+                let own = fact_probe(&format!("{alias}.patient"), None, subjects, kinds, *at, params);
+                sql.push_str(&format!(" ELSE {own} END)"));
+                sql
             }
             AccessFilter::And(v) if v.is_empty() => "1 = 1".into(),
             AccessFilter::Or(v) if v.is_empty() => "1 = 0".into(),
-            AccessFilter::And(v) => {
-                format!("({})", v.iter().map(|f| f.to_sql(alias, params)).collect::<Vec<_>>().join(" AND "))
-            }
-            AccessFilter::Or(v) => {
-                format!("({})", v.iter().map(|f| f.to_sql(alias, params)).collect::<Vec<_>>().join(" OR "))
-            }
-            AccessFilter::Not(f) => format!("NOT ({})", f.to_sql(alias, params)),
+            AccessFilter::And(v) => format!(
+                "({})",
+                v.iter()
+                    .map(|f| f.to_sql_expecting(alias, params, patients))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+            AccessFilter::Or(v) => format!(
+                "({})",
+                v.iter()
+                    .map(|f| f.to_sql_expecting(alias, params, patients))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+            AccessFilter::Not(f) => format!("NOT ({})", f.to_sql_expecting(alias, params, patients)),
         }
+    }
+}
+
+/// How many expected patients [`AccessFilter::to_sql_expecting`] probes ahead.
+pub const MAX_EXPECTED: usize = 8;
+
+/// Whether `patient` (an SQL expression, or `?` bound to `bound`), or a record linked to the
+/// same person in `person_link`, has a current fact of one of `subjects` (and `kinds`).
+fn fact_probe(
+    patient: &str,
+    bound: Option<&str>,
+    subjects: &[String],
+    kinds: &[String],
+    at: i64,
+    params: &mut Vec<SqlValue>,
+) -> String {
+    let cond = |params: &mut Vec<SqlValue>| {
+        params.extend(subjects.iter().map(|s| SqlValue::from(s.as_str())));
+        let mut c = format!("g.subject IN ({})", vec!["?"; subjects.len()].join(","));
+        if !kinds.is_empty() {
+            params.extend(kinds.iter().map(|k| SqlValue::from(k.as_str())));
+            c.push_str(&format!(" AND g.kind IN ({})", vec!["?"; kinds.len()].join(",")));
+        }
+        params.push(SqlValue::Int(at));
+        c.push_str(" AND (g.until IS NULL OR g.until > ?)");
+        c
+    };
+    // Placeholders are bound in the order they appear: the patient, then the condition.
+    let bind = |params: &mut Vec<SqlValue>| {
+        if let Some(p) = bound {
+            params.push(p.into());
+        }
+    };
+    bind(params);
+    let direct = cond(params);
+    bind(params);
+    let linked = cond(params);
+    // CROSS JOIN fixes the order for SQLite: from this row's patient to the other records of
+    // its person, then their facts by primary key. Any other order would scan every fact of
+    // the subject (an organisation's whole caseload).
+    format!(
+        "(EXISTS (SELECT 1 FROM patient_grant g WHERE g.patient = {patient} AND {direct}) \
+         OR EXISTS (SELECT 1 FROM person_link l1 CROSS JOIN person_link l2 CROSS JOIN patient_grant g \
+         WHERE l1.patient = {patient} AND l2.person = l1.person AND l2.patient <> l1.patient \
+         AND g.patient = l2.patient AND {linked}))"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(subject: &str) -> AccessFilter {
+        AccessFilter::PatientFact { subjects: vec![subject.into()], kinds: vec!["k".into()], at: 7 }
+    }
+
+    #[test]
+    fn placeholders_and_bound_values_agree() {
+        let f = AccessFilter::Or(vec![
+            AccessFilter::OrgIn(vec!["RVJ".into()]),
+            AccessFilter::NoPatient,
+            AccessFilter::And(vec![
+                fact("RVJ"),
+                AccessFilter::Not(Box::new(fact("*"))),
+                AccessFilter::LabelsNone(3),
+            ]),
+        ]);
+        let many: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+        for expect in [&[][..], &["p1".to_string()][..], &many[..]] {
+            let mut params = Vec::new();
+            let sql = f.to_sql_expecting("r", &mut params, expect);
+            assert_eq!(sql.matches('?').count(), params.len(), "{sql}");
+            let whens = sql.matches("WHEN r.patient = ?").count();
+            assert_eq!(whens, 2 * expect.len().min(MAX_EXPECTED), "one branch per expected patient and fact");
+        }
+    }
+
+    #[test]
+    fn an_expected_patient_is_bound_before_its_probe() {
+        let mut params = Vec::new();
+        let sql = fact("RVJ").to_sql_expecting("r", &mut params, &["p1".to_string()]);
+        assert!(sql.starts_with("(CASE WHEN r.patient = ? THEN (EXISTS"), "{sql}");
+        let p1 = SqlValue::from("p1");
+        let (subject, kind, at) = (SqlValue::from("RVJ"), SqlValue::from("k"), SqlValue::Int(7));
+        let probe = |patient: Option<&SqlValue>| {
+            let mut v = Vec::new();
+            for _ in 0..2 {
+                v.extend(patient.cloned());
+                v.extend([subject.clone(), kind.clone(), at.clone()]);
+            }
+            v
+        };
+        let mut want = vec![p1.clone()];
+        want.extend(probe(Some(&p1)));
+        want.extend(probe(None));
+        assert_eq!(params, want);
     }
 }

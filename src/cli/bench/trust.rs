@@ -79,10 +79,15 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         ];
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
         let mut lats: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+        // The process's CPU time per request (server and clients alike): on a shared machine
+        // it says what a mode costs even when the throughput is limited by the other load.
+        let mut cpu = vec![0.0f64; modes.len()];
         for round in 0..a.rounds {
             let mut line = format!("round {}:", round + 1);
             for (i, (name, base, tok)) in modes.iter().enumerate() {
+                let before = cpu_seconds();
                 let (t, mut l) = drive(base, *tok, &ids, a.clients, a.requests).await?;
+                cpu[i] += cpu_seconds() - before;
                 rates[i].push(t);
                 lats[i].append(&mut l);
                 line.push_str(&format!(" {name} {t:.0} req/s;"));
@@ -92,14 +97,18 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         for v in rates.iter_mut().chain(lats.iter_mut()) {
             v.sort_by(f64::total_cmp);
         }
-        println!("| mode | throughput (median of {} rounds) | p50 ms | p99 ms |", a.rounds);
-        println!("|---|---|---|---|");
+        println!(
+            "| mode | throughput (median of {} rounds) | p50 ms | p99 ms | CPU µs per request |",
+            a.rounds
+        );
+        println!("|---|---|---|---|---|");
         for (i, (name, _, _)) in modes.iter().enumerate() {
             println!(
-                "| {name} | {:.0} req/s | {:.2} | {:.2} |",
+                "| {name} | {:.0} req/s | {:.2} | {:.2} | {:.0} |",
                 percentile(&rates[i], 50.0),
                 percentile(&lats[i], 50.0),
-                percentile(&lats[i], 99.0)
+                percentile(&lats[i], 99.0),
+                1e6 * cpu[i] / (a.rounds * a.requests) as f64
             );
         }
         let m_off = percentile(&rates[0], 50.0);
@@ -109,6 +118,17 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         println!("audit records written and verified intact: {} ({})", report.records, if report.is_intact() { "intact" } else { "BROKEN" });
         Ok(())
     })
+}
+
+/// User and system CPU time of this process so far, in seconds (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the command name (which may hold spaces, so split after its ')'):
+    // utime and stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Patients at the GP practice, each with conditions, observations and medications, and an

@@ -10,6 +10,7 @@
 mod caller;
 pub mod ops;
 pub mod routes;
+mod tokens;
 
 pub use caller::Caller;
 
@@ -37,6 +38,8 @@ pub struct Trust {
     /// (the access filter itself reads the grants in the query), and creating a break-glass
     /// clears the user's entry.
     glass: Mutex<GlassCache>,
+    /// Tokens verified in the last second (see [`tokens`]).
+    tokens: tokens::Tokens,
     audit_reads: bool,
 }
 
@@ -55,6 +58,7 @@ impl Trust {
             fhir,
             logins: Mutex::default(),
             glass: Mutex::default(),
+            tokens: tokens::Tokens::default(),
             audit_reads: true,
         }
     }
@@ -141,7 +145,16 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         Some(t) => Some(format!("Bearer {t}")),
         None => req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).map(str::to_string),
     };
-    let principal = match trust.verifier.verify_header(header.as_deref()) {
+    let cached = header.as_deref().and_then(|h| trust.tokens.get(h, tokens::unix_now()));
+    let verified = match cached {
+        Some(p) => Ok(p),
+        None => trust.verifier.verify_header(header.as_deref()).inspect(|p| {
+            if let Some(h) = &header {
+                trust.tokens.put(h, p);
+            }
+        }),
+    };
+    let principal = match verified {
         Ok(p) => p,
         Err(_) if page => return crate::viewer::to_sign_in(req.uri()),
         Err(e) => {
@@ -206,6 +219,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if viewer_own && !resp.status().is_server_error() {
         return resp;
     }
+    if !trust.audit_reads {
+        return resp;
+    }
     let action = action_of(&method, &path);
     let status = resp.status();
     let outcome = if status.is_success() || status.is_redirection() {
@@ -224,9 +240,6 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .with_break_glass(caller.broke_glass_for(seen.patients.iter()));
     let mut entry = entry;
     entry.more_entities = (seen.count.saturating_sub(entry.entities.len())) as u64;
-    if !trust.audit_reads {
-        return resp;
-    }
     if trust.audit.record(vec![entry]).await.is_err() {
         return unaudited();
     }

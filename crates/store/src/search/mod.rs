@@ -120,7 +120,7 @@ fn page_keys(
     }
     conds.push(format!("{plus}r.deleted = 0"));
     let mut ap = Vec::new();
-    let acc = access.to_sql("r", &mut ap);
+    let acc = access.to_sql_expecting("r", &mut ap, &expected_patients(req));
     ctx.params.extend(ap);
     conds.push(acc);
     // The cheapest criterion drives the query (an index range giving candidate keys); the rest
@@ -170,25 +170,28 @@ fn page_keys(
     let base_params = ctx.params.clone();
 
     let accurate = req.total == TotalMode::Accurate || req.summary == Some(Summary::Count);
-    let total = if accurate {
-        ctx.conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_all}"), &base_params)?
-    } else if req.total == TotalMode::Estimate {
-        let cap = lantern_fhir::search::ESTIMATE_CAP;
-        let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM resource r WHERE {where_all} LIMIT {}) capped",
-            cap + 1
-        );
-        ctx.conn.query_int(&sql, &base_params)?.filter(|n| *n <= cap)
-    } else {
-        None
+    let cap = lantern_fhir::search::ESTIMATE_CAP;
+    let count_all = |conn: &mut dyn Conn| -> Result<Option<i64>, StoreError> {
+        if accurate {
+            conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_all}"), &base_params)
+        } else if req.total == TotalMode::Estimate {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM resource r WHERE {where_all} LIMIT {}) capped",
+                cap + 1
+            );
+            Ok(conn.query_int(&sql, &base_params)?.filter(|n| *n <= cap))
+        } else {
+            Ok(None)
+        }
     };
     if req.summary == Some(Summary::Count) || req.count == 0 {
+        let total = count_all(&mut *ctx.conn)?;
         return Ok(PageKeys { rks: Vec::new(), total, next: None, count_only: true });
     }
 
     // Keyset: rows strictly after the cursor in (sort..., rk) order.
     let mut page_where = where_all.clone();
-    let mut page_params = base_params;
+    let mut page_params = base_params.clone();
     if let Some(c) = &req.cursor {
         let types: Vec<SortType> = sorts.iter().map(|s| s.ty).collect();
         let cur = Cursor::decode(c, &types)?;
@@ -239,6 +242,16 @@ fn page_keys(
         rows.push((rk, vals));
         Ok(())
     })?;
+    let total = if req.cursor.is_none()
+        && rows.len() <= req.count
+        && (accurate || req.total == TotalMode::Estimate)
+    {
+        // The first page holds every match, so its length is the total: no second pass of the
+        // criteria and the access filter over the same rows (most patient-scoped searches).
+        Some(rows.len() as i64).filter(|n| accurate || *n <= cap)
+    } else {
+        count_all(&mut *ctx.conn)?
+    };
     let next = if rows.len() > req.count {
         rows.truncate(req.count);
         rows.last().map(|(rk, vals)| Cursor { sort_values: vals.clone(), rk: *rk }.encode())
@@ -247,6 +260,31 @@ fn page_keys(
     };
     let rks: Vec<i64> = rows.iter().map(|(rk, _)| *rk).collect();
     Ok(PageKeys { rks, total, next, count_only: false })
+}
+
+/// The patients a search's rows most likely belong to: those its reference criteria name
+/// (`Condition?patient=p1`, `Observation?subject=Patient/p1`). Only a hint for
+/// [`AccessFilter::to_sql_expecting`], which stays exact for rows of any other patient.
+fn expected_patients(req: &SearchRequest) -> Vec<String> {
+    use lantern_fhir::search::{Criterion, SearchValue};
+    let mut out: Vec<String> = Vec::new();
+    for c in &req.criteria {
+        let Criterion::Param { kind: lantern_r4::SearchParamType::Reference, values, .. } = c else {
+            continue;
+        };
+        for v in values {
+            match v {
+                SearchValue::Reference { rtype, id } if rtype.as_deref().is_none_or(|t| t == "Patient") => {
+                    out.push(id.clone())
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.truncate(crate::access::MAX_EXPECTED);
+    out
 }
 
 fn ids_list(v: &[i64]) -> String {
@@ -383,7 +421,7 @@ pub fn everything(
     }
     let mut params: Vec<SqlValue> = patients.iter().map(|p| SqlValue::Text(p.clone())).collect();
     let marks = vec!["?"; patients.len()].join(",");
-    let acc = access.to_sql("r", &mut params);
+    let acc = access.to_sql_expecting("r", &mut params, patients);
     let mut where_ = format!("r.patient IN ({marks}) AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));
