@@ -23,6 +23,23 @@ pub(crate) struct Ctx<'a> {
     pub probe: bool,
     /// `_linked=true`: references to a Patient also match the records linked to its person.
     pub linked: bool,
+    /// Set when the driving criterion is one token with both system and code: its index rows
+    /// are already in `rk` order, so the page can walk them and stop (see [`DriverJoin`]).
+    pub driver: Option<DriverJoin>,
+}
+
+/// The driving criterion as a join instead of `r.rk IN (SELECT rk ...)`. SQLite builds the whole
+/// `IN` list before it returns a row: for a common code (a million Observations, 100,000 of them
+/// systolic blood pressure) that was 20 ms before the first page, where walking the index
+/// `(param, code, sys, rk)` in order and stopping after one page takes 0.1 ms.
+#[derive(Debug, Clone)]
+pub(crate) struct DriverJoin {
+    /// The condition as compiled (`r.rk IN (...)`), to be replaced in the WHERE clause.
+    pub in_sql: String,
+    /// The index table, joined as `d`.
+    pub table: &'static str,
+    /// The same condition on `d`'s own columns (same placeholders, in the same order).
+    pub on_d: String,
 }
 
 impl Ctx<'_> {
@@ -272,10 +289,31 @@ fn param(
             if negate { "NOT " } else { "" }
         ));
     }
-    Ok(format!(
+    let sql = format!(
         "{alias}.rk {} (SELECT rk FROM {table} WHERE param = {pid} AND ({conds}))",
         if negate { "NOT IN" } else { "IN" }
-    ))
+    );
+    let exact_token =
+        matches!(v_shape(values), Some(SearchValue::Token { system: Some(Some(_)), code: Some(_) }));
+    if ctx.depth == 1
+        && !negate
+        && table == "ix_token"
+        && matches!(kind, T::Token)
+        && exact_token
+        && matches!(modifier, Modifier::None)
+    {
+        ctx.driver =
+            Some(DriverJoin { in_sql: sql.clone(), table, on_d: format!("d.param = {pid} AND ({conds})") });
+    }
+    Ok(sql)
+}
+
+/// The only value of a criterion, if it has exactly one.
+fn v_shape(values: &[SearchValue]) -> Option<&SearchValue> {
+    match values {
+        [v] => Some(v),
+        _ => None,
+    }
 }
 
 /// The condition on one index row for one value, or None when nothing can match (e.g. a

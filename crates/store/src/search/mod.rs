@@ -99,8 +99,17 @@ fn page_keys(
         Some(t) => vec![t.clone()],
         None => req.types.clone(),
     };
-    let mut ctx =
-        Ctx { conn, catalog, access, now, params: Vec::new(), depth: 0, probe: false, linked: req.linked };
+    let mut ctx = Ctx {
+        conn,
+        catalog,
+        access,
+        now,
+        params: Vec::new(),
+        depth: 0,
+        probe: false,
+        linked: req.linked,
+        driver: None,
+    };
     let mut conds = Vec::new();
     let has_criteria = !req.criteria.is_empty();
     let plus = if has_criteria { "+" } else { "" };
@@ -166,6 +175,22 @@ fn page_keys(
         ));
     }
     let sorts = sort::sort_exprs(catalog, sort_type, &req.sort, "r")?;
+    // In `rk` order (no `_sort`) a one-token driver walks its index rows instead (see DriverJoin).
+    let mut from = "resource r".to_string();
+    let mut key = "r.rk";
+    if let Some(d) = ctx.driver.take().filter(|_| sorts.is_empty() && types.len() == 1) {
+        if let Some(c) = conds.iter_mut().find(|c| **c == d.in_sql) {
+            *c = d.on_d;
+            // SQLite's CROSS JOIN keeps the index table outermost (without statistics its
+            // planner may prefer scanning every resource of the type); PostgreSQL plans it.
+            let join = match ctx.conn.dialect() {
+                crate::conn::Dialect::Sqlite => "CROSS JOIN",
+                crate::conn::Dialect::Postgres => "JOIN",
+            };
+            from = format!("{} d {join} resource r ON r.rk = d.rk", d.table);
+            key = "d.rk";
+        }
+    }
     let where_all = conds.join(" AND ");
     let base_params = ctx.params.clone();
 
@@ -173,10 +198,10 @@ fn page_keys(
     let cap = lantern_fhir::search::ESTIMATE_CAP;
     let count_all = |conn: &mut dyn Conn| -> Result<Option<i64>, StoreError> {
         if accurate {
-            conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_all}"), &base_params)
+            conn.query_int(&format!("SELECT COUNT(*) FROM {from} WHERE {where_all}"), &base_params)
         } else if req.total == TotalMode::Estimate {
             let sql = format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM resource r WHERE {where_all} LIMIT {}) capped",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_all} LIMIT {}) capped",
                 cap + 1
             );
             Ok(conn.query_int(&sql, &base_params)?.filter(|n| *n <= cap))
@@ -209,7 +234,7 @@ fn page_keys(
             prefix_params.push(v.clone());
         }
         let mut parts = prefix_eq;
-        parts.push(format!("r.rk > {}", cur.rk));
+        parts.push(format!("{key} > {}", cur.rk));
         alts.push((parts.join(" AND "), prefix_params));
         let sql: Vec<String> = alts.iter().map(|(s, _)| format!("({s})")).collect();
         page_where = format!("{page_where} AND ({})", sql.join(" OR "));
@@ -221,11 +246,11 @@ fn page_keys(
     let order: Vec<String> = sorts
         .iter()
         .map(|s| format!("{} {}", s.sql, if s.descending { "DESC" } else { "ASC" }))
-        .chain(["r.rk ASC".to_string()])
+        .chain([format!("{key} ASC")])
         .collect();
     let limit = req.count + 1;
     let sql = format!(
-        "SELECT r.rk{select_sorts} FROM resource r WHERE {page_where} ORDER BY {} LIMIT {limit}",
+        "SELECT r.rk{select_sorts} FROM {from} WHERE {page_where} ORDER BY {} LIMIT {limit}",
         order.join(", ")
     );
     let mut rows: Vec<(i64, Vec<SqlValue>)> = Vec::new();
