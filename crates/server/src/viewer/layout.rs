@@ -65,7 +65,7 @@ pub(crate) fn page_with_status(
                             span.name { (name) }
                             @if let Some(r) = role { " · " span { (r) } }
                             @if let Some(o) = org { " · " span { (o) } }
-                            " · purpose " abbr title="purpose of use" { (purpose) }
+                            " · for " abbr title=(format!("purpose of use: {purpose}")) { (super::mine::purpose(purpose)) }
                             form.inline method="post" action="/signout" {
                                 button.link type="submit" { "Sign out" }
                             }
