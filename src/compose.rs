@@ -88,6 +88,13 @@ pub(crate) fn fhir_with_policy(
     Ok(fhir.with_labeller(Arc::new(move |rtype, id, body, now| p.label(rtype, id, body, now))))
 }
 
+/// The `[auth]` section of `config` (the defaults without a file).
+fn auth_config(config: Option<&Path>) -> anyhow::Result<lantern_auth::AuthConfig> {
+    let Some(path) = config else { return Ok(lantern_auth::AuthConfig::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    lantern_auth::AuthConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Authentication (the `[auth]` section of `config`, plus the development issuer whose key is
 /// kept in `data`), the policy and the audit log, for the HTTP server.
 pub(crate) async fn trust(
@@ -96,15 +103,7 @@ pub(crate) async fn trust(
     config: Option<&Path>,
     policy: Arc<lantern_policy::Policy>,
 ) -> anyhow::Result<Arc<lantern_server::trust::Trust>> {
-    let auth = match config {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            lantern_auth::AuthConfig::from_toml(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
-        None => lantern_auth::AuthConfig::default(),
-    };
+    let auth = auth_config(config)?;
     let dev = if auth.dev_issuer {
         std::fs::create_dir_all(data)?;
         Some(lantern_auth::DevIssuer::open(data).with_context(|| "opening the development issuer's key")?)
@@ -123,15 +122,7 @@ pub(crate) async fn viewer(
     data: &Path,
     config: Option<&Path>,
 ) -> anyhow::Result<lantern_server::viewer::Config> {
-    let auth = match config {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            lantern_auth::AuthConfig::from_toml(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
-        None => lantern_auth::AuthConfig::default(),
-    };
+    let auth = auth_config(config)?;
     let issuer = if auth.dev_issuer { Some(lantern_auth::DevIssuer::open(data)?) } else { None };
     let mut cfg = lantern_server::viewer::Config::from_data_dir(data, issuer);
     cfg.sign_in = lantern_auth::SignIn::from_config(&auth).await?.map(Arc::new);

@@ -164,12 +164,17 @@ pub(crate) fn is_page(path: &str) -> bool {
 
 /// The session token from the request's cookie, if any.
 pub(crate) fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, session::COOKIE)
+}
+
+/// The value of cookie `name`, if the request has it and it is not empty.
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(session::COOKIE).and_then(|r| r.strip_prefix('=')))
+        .find_map(|c| c.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
         .filter(|t| !t.is_empty())
         .map(str::to_string)
 }

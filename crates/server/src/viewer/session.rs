@@ -236,12 +236,7 @@ pub(crate) struct Callback {
 
 /// The attempt kept by [`oidc_begin`], and where to go after it.
 fn pending_attempt(headers: &HeaderMap) -> Option<(Pending, String)> {
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(OIDC_COOKIE).and_then(|r| r.strip_prefix('=')))?;
+    let value = super::cookie(headers, OIDC_COOKIE)?;
     let mut parts = value.split('.');
     let (Some(state), Some(nonce), Some(verifier), Some(next), None) =
         (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())

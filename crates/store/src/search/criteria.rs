@@ -294,7 +294,7 @@ fn param(
         if negate { "NOT IN" } else { "IN" }
     );
     let exact_token =
-        matches!(v_shape(values), Some(SearchValue::Token { system: Some(Some(_)), code: Some(_) }));
+        matches!(only_value(values), Some(SearchValue::Token { system: Some(Some(_)), code: Some(_) }));
     if ctx.depth == 1
         && !negate
         && table == "ix_token"
@@ -309,7 +309,7 @@ fn param(
 }
 
 /// The only value of a criterion, if it has exactly one.
-fn v_shape(values: &[SearchValue]) -> Option<&SearchValue> {
+fn only_value(values: &[SearchValue]) -> Option<&SearchValue> {
     match values {
         [v] => Some(v),
         _ => None,
