@@ -201,7 +201,15 @@ impl Verifier {
         };
         let (claims, issuer, _) = checked.map_err(|f| f.error)?;
         if issuer.iss != iss {
-            return Err(AuthError::UnknownIssuer(clip(&issuer.iss)));
+            // Trusted for API calls, but not the provider this sign-in went to.
+            return Err(AuthError::InvalidClaim(crate::error::InvalidClaim::new(
+                "iss",
+                format!(
+                    "the ID token comes from `{}`, not from the sign-in provider `{}`",
+                    clip(&issuer.iss),
+                    clip(iss)
+                ),
+            )));
         }
         let aud = claims.aud.as_ref().map(|a| a.0.as_slice()).unwrap_or_default();
         if !aud.iter().any(|a| a == client_id) {
@@ -379,6 +387,70 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// An RS256 token signed with fixture key `key`.
+    fn signed(key: &str, claims: serde_json::Value) -> String {
+        let k = jsonwebtoken::EncodingKey::from_rsa_pem(fixture(&format!("{key}.pem")).as_bytes()).unwrap();
+        let mut h = jsonwebtoken::Header::new(Algorithm::RS256);
+        h.kid = Some(key.into());
+        jsonwebtoken::encode(&h, &claims, &k).unwrap()
+    }
+
+    /// Every check an ID token gets beyond a bearer token's: the sign-in provider as issuer,
+    /// this client as audience (and `azp`), the attempt's nonce, and a subject.
+    #[tokio::test]
+    async fn id_tokens_must_answer_this_sign_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = String::from("[auth]\ndev_issuer = false\n");
+        for (iss, key) in [("https://idp.example", "rsa-1"), ("https://other.example", "rsa-2")] {
+            let path = dir.path().join(format!("{key}.json"));
+            std::fs::write(&path, format!("{{\"keys\": [{}]}}", fixture(&format!("{key}.jwk.json"))))
+                .unwrap();
+            cfg.push_str(&format!(
+                "[[auth.issuers]]\nissuer = \"{iss}\"\njwks_file = \"{}\"\n",
+                path.display()
+            ));
+        }
+        let v = Verifier::from_config(&AuthConfig::from_toml(&cfg).unwrap(), None).await.unwrap();
+        let now = unix_now();
+        let good = serde_json::json!({"iss": "https://idp.example", "sub": "u1", "aud": "viewer",
+                                      "exp": now + 300, "nonce": "n1"});
+        let check = |key: &str, claims: serde_json::Value| {
+            let t = signed(key, claims);
+            let v = v.clone();
+            async move { v.verify_id_token(&t, "https://idp.example", "viewer", "n1").await }
+        };
+        assert_eq!(check("rsa-1", good.clone()).await.unwrap(), "u1");
+        let with = |k: &str, val: serde_json::Value| {
+            let mut c = good.clone();
+            c[k] = val;
+            c
+        };
+        let cases = [
+            ("rsa-1", with("nonce", "n2".into()), "nonce"),
+            ("rsa-1", with("aud", "another-client".into()), "audience"),
+            ("rsa-1", with("aud", serde_json::json!(["viewer", "api"])), ""),
+            ("rsa-1", with("azp", "another-client".into()), "another client"),
+            ("rsa-1", with("exp", (now - 3600).into()), "expired"),
+            ("rsa-2", with("iss", "https://other.example".into()), "not from the sign-in provider"),
+            // Signed with another issuer's key while claiming this one.
+            ("rsa-2", good.clone(), "is not in the issuer's key set"),
+        ];
+        for (key, claims, want) in cases {
+            let got = check(key, claims.clone()).await;
+            match want {
+                "" => assert!(got.is_ok(), "{claims}: {got:?}"),
+                w => assert!(got.as_ref().is_err_and(|e| e.diagnostic().contains(w)), "{claims}: {got:?}"),
+            }
+        }
+        let mut no_sub = good.clone();
+        no_sub.as_object_mut().unwrap().remove("sub");
+        assert!(check("rsa-1", no_sub).await.unwrap_err().diagnostic().contains("sub"));
+    }
 
     #[test]
     fn bearer_header_forms() {
