@@ -60,57 +60,52 @@ impl Audit {
         rx.await.map_err(|_| StoreError::Unavailable("the audit write was abandoned".into()))?
     }
 
-    /// Queues one write job that takes everything recorded until the writer reaches it. The
-    /// job's outcome is handed out by a task of its own, so a caller that goes away (a client
-    /// disconnecting) cannot strand the others.
+    /// Queues one write job that takes everything recorded until the writer reaches it, and
+    /// hands each waiter its seqs from the writer's thread once the group has committed (no
+    /// task in between: on a busy server each task hop is a wait in the scheduler's queue).
+    /// Records that arrive while the writer is busy wait in the queue for the next job, so
+    /// the busier the server, the more records share a commit.
     fn schedule(&self, drains: u64) {
-        let (queue, store) = (self.queue.clone(), self.store.clone());
-        let job = async move {
-            // Let the tasks that are ready run first: requests answered at the same moment
-            // then join this job instead of each paying for a commit of its own (the task
-            // that scheduled it would otherwise run it at once, from tokio's LIFO slot).
-            tokio::task::yield_now().await;
-            store
-                .write(move |tx| {
-                    let (entries, waiters) = {
-                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
-                        q.scheduled = false;
-                        q.drains += 1;
-                        (std::mem::take(&mut q.entries), std::mem::take(&mut q.waiters))
-                    };
-                    match append_access(tx, &entries) {
-                        Ok(seqs) => Ok((seqs, waiters)),
-                        Err(e) => {
-                            for (_, w) in waiters {
-                                let _ =
-                                    w.send(Err(StoreError::Database(format!("audit append failed: {e}"))));
-                            }
-                            Err(e)
-                        }
-                    }
-                })
-                .await
-        };
         let queue = self.queue.clone();
-        tokio::spawn(async move {
-            match job.await {
+        let on_done = self.queue.clone();
+        self.store.write_detached(
+            move |tx| {
+                let (entries, waiters) = {
+                    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    q.scheduled = false;
+                    q.drains += 1;
+                    (std::mem::take(&mut q.entries), std::mem::take(&mut q.waiters))
+                };
+                match append_access(tx, &entries) {
+                    Ok(seqs) => Ok((seqs, waiters)),
+                    Err(e) => {
+                        fail(waiters, &e);
+                        Err(e)
+                    }
+                }
+            },
+            move |outcome| match outcome {
                 Ok((seqs, waiters)) => hand_out(seqs, waiters),
                 Err(e) => {
                     // A job that never ran (the writer could not start a transaction, or has
                     // stopped) left the queue undrained: fail its waiters and let the next
                     // record schedule afresh. (After a failed commit the waiters were dropped
                     // with the job's result, and each sees its write abandoned: an error too.)
-                    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut q = on_done.lock().unwrap_or_else(|p| p.into_inner());
                     if q.scheduled && q.drains == drains {
                         q.scheduled = false;
                         q.entries.clear();
-                        for (_, w) in std::mem::take(&mut q.waiters) {
-                            let _ = w.send(Err(StoreError::Database(format!("audit append failed: {e}"))));
-                        }
+                        fail(std::mem::take(&mut q.waiters), &e);
                     }
                 }
-            }
-        });
+            },
+        );
+    }
+
+    /// How many write jobs have appended queued records so far (for `lantern bench trust`,
+    /// which reports records per commit).
+    pub fn commits(&self) -> u64 {
+        self.queue.lock().map(|q| q.drains).unwrap_or(0)
     }
 
     /// Appends one entry; returns its seq.
@@ -137,6 +132,12 @@ impl Audit {
         count: usize,
     ) -> Result<Page<Look>, StoreError> {
         self.store.with_reader(move |c, _| who_looked(c, &patients, before_seq, count)).await
+    }
+}
+
+fn fail(waiters: Waiters, e: &StoreError) {
+    for (_, w) in waiters {
+        let _ = w.send(Err(StoreError::Database(format!("audit append failed: {e}"))));
     }
 }
 

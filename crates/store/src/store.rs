@@ -98,21 +98,39 @@ impl Store {
         F: FnOnce(&mut WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+        self.write_detached(f, move |out| {
+            let _ = tx.send(out);
+        });
+        rx.await.map_err(|_| StoreError::Unavailable("the write was abandoned".into()))?
+    }
+
+    /// As [`Store::write`], without a task to wait: `done` is called on the writer's thread
+    /// with the outcome once the group commit is over (or at once if the writer has stopped).
+    /// For callers that gather the work of many tasks into one job and hand the outcome out
+    /// themselves (the audit log): each hop through the async scheduler costs a queue wait
+    /// on a busy server, and the reply then takes one hop instead of three.
+    pub fn write_detached<T, F, D>(&self, f: F, done: D)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
+        D: FnOnce(Result<T, StoreError>) + Send + 'static,
+    {
         let job: Job = Box::new(move |wtx| {
             let result = wtx.and_then(f);
             let ok = result.is_ok();
             let finish: crate::writer::Finish = Box::new(move |commit: Result<(), StoreError>| {
-                let out = match (result, commit) {
+                done(match (result, commit) {
                     (Ok(v), Ok(())) => Ok(v),
                     (Err(e), _) => Err(e),
                     (Ok(_), Err(e)) => Err(e),
-                };
-                let _ = tx.send(out);
+                })
             });
             (ok, finish)
         });
-        self.inner.writer.send(job).map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Unavailable("the write was abandoned".into()))?
+        if let Err(crossbeam_channel::SendError(job)) = self.inner.writer.send(job) {
+            let (_, finish) = job(Err(StoreError::Unavailable("the writer has stopped".into())));
+            finish(Ok(()));
+        }
     }
 
     /// Runs `f` with a pooled reader connection on a blocking thread.
