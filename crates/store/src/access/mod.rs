@@ -4,6 +4,8 @@
 //! after it, is what stops totals and paging from leaking withheld data.
 use crate::conn::SqlValue;
 
+mod template;
+
 /// A condition on a resource row (`resource` table alias given at compile time).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum AccessFilter {
@@ -42,6 +44,16 @@ impl AccessFilter {
         matches!(self, AccessFilter::All)
     }
 
+    /// Sets the time every [`AccessFilter::PatientFact`] is judged at.
+    pub fn set_clock(&mut self, now: i64) {
+        match self {
+            AccessFilter::PatientFact { at, .. } => *at = now,
+            AccessFilter::And(v) | AccessFilter::Or(v) => v.iter_mut().for_each(|f| f.set_clock(now)),
+            AccessFilter::Not(f) => f.set_clock(now),
+            _ => {}
+        }
+    }
+
     /// SQL for this condition on the resource row aliased `alias`, appending bound values.
     pub fn to_sql(&self, alias: &str, params: &mut Vec<SqlValue>) -> String {
         self.to_sql_expecting(alias, params, &[])
@@ -56,6 +68,13 @@ impl AccessFilter {
     /// row (a row of another patient takes the `ELSE`), so a wrong expectation costs speed,
     /// never correctness. At most [`MAX_EXPECTED`] patients are used.
     pub fn to_sql_expecting(&self, alias: &str, params: &mut Vec<SqlValue>, patients: &[String]) -> String {
+        let patients = &patients[..patients.len().min(MAX_EXPECTED)];
+        template::instantiate(self, alias, patients, params)
+    }
+
+    /// The SQL text and values of [`AccessFilter::to_sql_expecting`], built afresh (the
+    /// template cache calls this once per filter shape).
+    fn build(&self, alias: &str, params: &mut Vec<SqlValue>, patients: &[String]) -> String {
         fn list(alias: &str, col: &str, vals: Vec<SqlValue>, params: &mut Vec<SqlValue>) -> String {
             if vals.is_empty() {
                 return "1 = 0".into();
@@ -65,7 +84,6 @@ impl AccessFilter {
             // NULL-safe, so that Not(...) of it is the exact complement.
             format!("({alias}.{col} IS NOT NULL AND {alias}.{col} IN ({marks}))")
         }
-        let patients = &patients[..patients.len().min(MAX_EXPECTED)];
         match self {
             AccessFilter::All => "1 = 1".into(),
             AccessFilter::None => "1 = 0".into(),
@@ -104,19 +122,13 @@ impl AccessFilter {
             AccessFilter::Or(v) if v.is_empty() => "1 = 0".into(),
             AccessFilter::And(v) => format!(
                 "({})",
-                v.iter()
-                    .map(|f| f.to_sql_expecting(alias, params, patients))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
+                v.iter().map(|f| f.build(alias, params, patients)).collect::<Vec<_>>().join(" AND ")
             ),
             AccessFilter::Or(v) => format!(
                 "({})",
-                v.iter()
-                    .map(|f| f.to_sql_expecting(alias, params, patients))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
+                v.iter().map(|f| f.build(alias, params, patients)).collect::<Vec<_>>().join(" OR ")
             ),
-            AccessFilter::Not(f) => format!("NOT ({})", f.to_sql_expecting(alias, params, patients)),
+            AccessFilter::Not(f) => format!("NOT ({})", f.build(alias, params, patients)),
         }
     }
 }
