@@ -116,7 +116,10 @@ pub(crate) fn caller_ctx(base: &str) -> Ctx {
     let mut ctx = Ctx::system(base);
     if let Some(scope) = crate::trust::current() {
         let c = &scope.caller;
+        // The caller may have been resolved a moment ago (see `trust::tokens`): the filter's
+        // clock is this request's.
         ctx.access = c.access.clone();
+        ctx.access.set_clock(scope.trust.fhir.store.now_micros());
         ctx.org = c.writes_for();
         ctx.may_write = Some(c.may_write());
         ctx.audit = Some(std::sync::Arc::new(crate::trust::JobAudit { caller: c.clone() }));

@@ -88,6 +88,7 @@ impl Trust {
         if let Ok(mut g) = self.glass.lock() {
             g.remove(user);
         }
+        self.tokens.forget_callers_of(user);
     }
 
     /// Whether this is the first request seen with this token (bounded memory: the set is
@@ -172,9 +173,21 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             return resp;
         }
     };
-    let caller = match Caller::resolve(trust, principal).await {
-        Ok(c) => Arc::new(c),
-        Err(e) => return crate::http::outcome(StatusCode::SERVICE_UNAVAILABLE, "exception", &e.to_string()),
+    let known = header.as_deref().and_then(|h| trust.tokens.caller(h));
+    let caller = match known {
+        Some(c) => c,
+        None => match Caller::resolve(trust, principal).await {
+            Ok(c) => {
+                let c = Arc::new(c);
+                if let Some(h) = &header {
+                    trust.tokens.put_caller(h, &c);
+                }
+                c
+            }
+            Err(e) => {
+                return crate::http::outcome(StatusCode::SERVICE_UNAVAILABLE, "exception", &e.to_string())
+            }
+        },
     };
     let path = req.uri().path().to_string();
     let token_key = caller.principal.token_id.clone().unwrap_or_else(|| {

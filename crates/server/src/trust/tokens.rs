@@ -2,8 +2,16 @@
 //! request, and checking its signature and parsing its claims again each time is work whose
 //! answer cannot change within a second — except by the clock, so the expiry is checked again
 //! on every use, exactly as the verifier checks it.
+//!
+//! The caller resolved from the token (its policy-compiled access filter, its break-glass
+//! list, a patient's records) is kept beside it for the same second: the filter's clock is
+//! set afresh for each request (see `http::request::caller_ctx`), and creating a break-glass
+//! drops the user's callers at once, so what can be a second old is only a change made
+//! elsewhere (an identity link, a grant ending).
+use super::Caller;
 use lantern_auth::{Principal, LEEWAY_SECONDS};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,7 +22,13 @@ const MAX_TOKENS: usize = 10_000;
 
 #[derive(Default)]
 pub(crate) struct Tokens {
-    seen: Mutex<HashMap<String, (Instant, Principal)>>,
+    seen: Mutex<HashMap<String, Seen>>,
+}
+
+struct Seen {
+    at: Instant,
+    principal: Principal,
+    caller: Option<(Instant, Arc<Caller>)>,
 }
 
 impl Tokens {
@@ -22,20 +36,47 @@ impl Tokens {
     /// [`TOKEN_TTL`] ago and has not expired by `now` (seconds since 1970).
     pub(crate) fn get(&self, header: &str, now: i64) -> Option<Principal> {
         let seen = self.seen.lock().ok()?;
-        let (at, p) = seen.get(header)?;
-        (at.elapsed() < TOKEN_TTL && now <= p.expires.saturating_add(LEEWAY_SECONDS)).then(|| p.clone())
+        let s = seen.get(header)?;
+        let p = &s.principal;
+        (s.at.elapsed() < TOKEN_TTL && now <= p.expires.saturating_add(LEEWAY_SECONDS)).then(|| p.clone())
+    }
+
+    /// The caller resolved for `header` less than [`TOKEN_TTL`] ago, if its token is still
+    /// remembered (see [`Tokens::get`], which the caller must have passed first).
+    pub(crate) fn caller(&self, header: &str) -> Option<Arc<Caller>> {
+        let seen = self.seen.lock().ok()?;
+        let (at, c) = seen.get(header)?.caller.as_ref()?;
+        (at.elapsed() < TOKEN_TTL).then(|| c.clone())
+    }
+
+    /// Remembers the caller resolved for a remembered token.
+    pub(crate) fn put_caller(&self, header: &str, c: &Arc<Caller>) {
+        let Ok(mut seen) = self.seen.lock() else { return };
+        if let Some(s) = seen.get_mut(header) {
+            s.caller = Some((Instant::now(), c.clone()));
+        }
+    }
+
+    /// Forgets the resolved callers of `user` (their break-glass list changed).
+    pub(crate) fn forget_callers_of(&self, user: &str) {
+        let Ok(mut seen) = self.seen.lock() else { return };
+        for s in seen.values_mut() {
+            if s.caller.as_ref().is_some_and(|(_, c)| c.requester.user == user) {
+                s.caller = None;
+            }
+        }
     }
 
     /// Remembers a principal its token was just verified to.
     pub(crate) fn put(&self, header: &str, p: &Principal) {
         let Ok(mut seen) = self.seen.lock() else { return };
         if seen.len() >= MAX_TOKENS {
-            seen.retain(|_, (at, _)| at.elapsed() < TOKEN_TTL);
+            seen.retain(|_, s| s.at.elapsed() < TOKEN_TTL);
             if seen.len() >= MAX_TOKENS {
                 seen.clear();
             }
         }
-        seen.insert(header.to_string(), (Instant::now(), p.clone()));
+        seen.insert(header.to_string(), Seen { at: Instant::now(), principal: p.clone(), caller: None });
     }
 }
 
