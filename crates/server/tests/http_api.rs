@@ -27,6 +27,17 @@ async fn body(r: Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
+/// `PUT url` of `resource` with `Prefer: prefer`.
+async fn put_preferring(c: &Client, url: &str, prefer: &str, resource: &Value) -> Response {
+    c.put(url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header("prefer", prefer)
+        .body(resource.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
 fn header_of(r: &Response, h: header::HeaderName) -> Option<String> {
     r.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
@@ -144,45 +155,17 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // Each update below changes something: an update that changes nothing makes no version.
     upd["active"] = json!(true);
-    let r = c
-        .put(&url)
-        .header(header::CONTENT_TYPE, FHIR_JSON)
-        .header("prefer", "return=minimal")
-        .body(upd.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = put_preferring(&c, &url, "return=minimal", &upd).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().is_empty());
     upd["active"] = json!(false);
-    let r = c
-        .put(&url)
-        .header(header::CONTENT_TYPE, FHIR_JSON)
-        .header("prefer", "return=OperationOutcome")
-        .body(upd.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = put_preferring(&c, &url, "return=OperationOutcome", &upd).await;
     assert_eq!(body(r).await["resourceType"], "OperationOutcome");
     upd["gender"] = json!("female");
-    let r = c
-        .put(&url)
-        .header(header::CONTENT_TYPE, FHIR_JSON)
-        .header("prefer", "return=representation")
-        .body(upd.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = put_preferring(&c, &url, "return=representation", &upd).await;
     assert_eq!(body(r).await["meta"]["versionId"], "5");
     // The same content again (as HAPI FHIR does): 200 with the current version, no version 6.
-    let r = c
-        .put(&url)
-        .header(header::CONTENT_TYPE, FHIR_JSON)
-        .header("prefer", "return=representation")
-        .body(upd.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = put_preferring(&c, &url, "return=representation", &upd).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"5\""));
     assert_eq!(body(r).await["meta"]["versionId"], "5");

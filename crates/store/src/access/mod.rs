@@ -186,9 +186,12 @@ mod tests {
         AccessFilter::PatientFact { subjects: vec![subject.into()], kinds: vec!["k".into()], at: 7 }
     }
 
-    #[test]
-    fn placeholders_and_bound_values_agree() {
-        let f = AccessFilter::Or(vec![
+    /// A clinician's filter as the policy compiles it: own data, reference data, or a related
+    /// patient who has not opted out, without restricted labels (facts judged at `at`).
+    pub(super) fn clinician_filter(at: i64) -> AccessFilter {
+        let fact =
+            |s: &str| AccessFilter::PatientFact { subjects: vec![s.into()], kinds: vec!["k".into()], at };
+        AccessFilter::Or(vec![
             AccessFilter::OrgIn(vec!["RVJ".into()]),
             AccessFilter::NoPatient,
             AccessFilter::And(vec![
@@ -196,7 +199,12 @@ mod tests {
                 AccessFilter::Not(Box::new(fact("*"))),
                 AccessFilter::LabelsNone(3),
             ]),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn placeholders_and_bound_values_agree() {
+        let f = clinician_filter(7);
         let many: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
         for expect in [&[][..], &["p1".to_string()][..], &many[..]] {
             let mut params = Vec::new();

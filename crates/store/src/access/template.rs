@@ -172,19 +172,6 @@ fn same_shape(a: &AccessFilter, b: &AccessFilter) -> bool {
 mod tests {
     use super::*;
 
-    fn sample(at: i64) -> AccessFilter {
-        let fact = |s: &str| AccessFilter::PatientFact { subjects: vec![s.into()], kinds: vec![], at };
-        AccessFilter::Or(vec![
-            AccessFilter::OrgIn(vec!["RVJ".into()]),
-            AccessFilter::NoPatient,
-            AccessFilter::And(vec![
-                fact("RVJ"),
-                AccessFilter::Not(Box::new(fact("*"))),
-                AccessFilter::LabelsNone(31),
-            ]),
-        ])
-    }
-
     /// The cached path gives exactly what building afresh gives, for any clock, alias and
     /// expected patients, including after the shape is cached.
     #[test]
@@ -192,7 +179,7 @@ mod tests {
         for at in [1, 1_700_000_000_000_000, 1_700_000_000_000_999] {
             for alias in ["r", "t"] {
                 for patients in [vec![], vec!["p1".to_string()], vec!["p2".into(), "p3".into()]] {
-                    let f = sample(at);
+                    let f = crate::access::tests::clinician_filter(at);
                     let (mut fresh, mut cached) = (Vec::new(), Vec::new());
                     let want = f.build(alias, &mut fresh, &patients);
                     for _ in 0..2 {
