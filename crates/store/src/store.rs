@@ -62,7 +62,7 @@ impl Store {
         let mut conn = backend.connect()?;
         crate::schema::migrate(&mut *conn)?;
         let catalog = Arc::new(Catalog::open(&mut *conn)?);
-        let hooks: crate::sql::write::Hooks = Arc::new(parking_lot::RwLock::new(Arc::from(Vec::new())));
+        let hooks = crate::sql::write::Installed::none();
         drop(conn);
         let writer = writer::spawn(backend.connect_writer()?, catalog.clone(), clock.clone(), hooks.clone())?;
         let b = backend.clone();
@@ -73,9 +73,23 @@ impl Store {
     /// Adds a hook run inside every later write job (see [`crate::WriteHook`]).
     pub fn add_hook(&self, hook: Arc<dyn crate::WriteHook>) {
         let mut h = self.inner.hooks.write();
-        let mut v: Vec<_> = h.iter().cloned().collect();
+        let mut v: Vec<_> = h.hooks.iter().cloned().collect();
         v.push(hook);
-        *h = Arc::from(v);
+        h.hooks = Arc::from(v);
+    }
+
+    /// Installs a value every later write job can find by its type
+    /// ([`WriteTx::extension`]); the store does not know what it is for.
+    pub fn add_extension(&self, ext: crate::sql::write::Extension) {
+        let mut h = self.inner.hooks.write();
+        let mut v: Vec<_> = h.extensions.iter().cloned().collect();
+        v.push(ext);
+        h.extensions = Arc::from(v);
+    }
+
+    /// The installed extension of type `T`, if any.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner.hooks.read().extensions.iter().find_map(|e| e.clone().downcast::<T>().ok())
     }
 
     pub fn describe(&self) -> String {

@@ -9,7 +9,7 @@ use crate::catalog::{Catalog, Pending};
 use crate::clock::Clock;
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::sql::write::{Hooks, WriteTx};
+use crate::sql::write::{Hooks, Installed, WriteTx};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 
@@ -46,8 +46,8 @@ fn run(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, hooks: &Hooks,
             }
         }
         // Hooks are read once per group: one that is installed mid-group applies from the next.
-        let hooks = hooks.read().clone();
-        commit_group(conn, catalog, clock, &hooks, group);
+        let installed = hooks.read().clone();
+        commit_group(conn, catalog, clock, &installed, group);
     }
 }
 
@@ -55,7 +55,7 @@ fn commit_group(
     conn: &mut dyn Conn,
     catalog: &Catalog,
     clock: &dyn Clock,
-    hooks: &[Arc<dyn crate::WriteHook>],
+    installed: &Installed,
     group: Vec<Job>,
 ) {
     if let Err(e) = conn.batch("BEGIN") {
@@ -69,7 +69,7 @@ fn commit_group(
     // sub-journal; most groups of a quiet server, and every audit-only group, are one job.)
     if group.len() == 1 {
         let job = group.into_iter().next().expect("one job");
-        let mut wtx = WriteTx::new(&mut *conn, catalog, clock, hooks);
+        let mut wtx = WriteTx::new(&mut *conn, catalog, clock, &installed.hooks, &installed.extensions);
         let (ok, finish) = job(Ok(&mut wtx));
         let pending = std::mem::take(&mut wtx.pending);
         if !ok {
@@ -86,7 +86,7 @@ fn commit_group(
             fail_job(job, &e);
             continue;
         }
-        let mut wtx = WriteTx::new(&mut *conn, catalog, clock, hooks);
+        let mut wtx = WriteTx::new(&mut *conn, catalog, clock, &installed.hooks, &installed.extensions);
         let (ok, finish) = job(Ok(&mut wtx));
         let pending = std::mem::take(&mut wtx.pending);
         if ok {

@@ -23,6 +23,7 @@ pub struct WriteTx<'a> {
     pub(crate) clock: &'a dyn Clock,
     pub(crate) pending: Pending,
     hooks: &'a [Arc<dyn WriteHook>],
+    extensions: &'a [Extension],
     /// True while a hook runs: writes a hook makes do not call the hooks again.
     in_hook: bool,
     session: WriteSession,
@@ -57,8 +58,28 @@ impl std::fmt::Debug for WriteSession {
     }
 }
 
-/// The hooks installed on a store, shared with its writer thread.
-pub(crate) type Hooks = Arc<parking_lot::RwLock<Arc<[Arc<dyn WriteHook>]>>>;
+/// A value the wiring layer hands every write job, found by its type
+/// ([`WriteTx::extension`]): e.g. the audit journal, which jobs that audit a write append to.
+pub type Extension = Arc<dyn std::any::Any + Send + Sync>;
+
+/// What is installed on a store and shared with its writer thread: the hooks run inside every
+/// resource write, and the extensions.
+#[derive(Clone)]
+pub(crate) struct Installed {
+    pub hooks: Arc<[Arc<dyn WriteHook>]>,
+    pub extensions: Arc<[Extension]>,
+}
+
+pub(crate) type Hooks = Arc<parking_lot::RwLock<Installed>>;
+
+impl Installed {
+    pub(crate) fn none() -> Hooks {
+        Arc::new(parking_lot::RwLock::new(Installed {
+            hooks: Arc::from(Vec::new()),
+            extensions: Arc::from(Vec::new()),
+        }))
+    }
+}
 
 /// Work that must commit or roll back with every resource write, whichever entry point made
 /// it (HTTP, a transaction bundle, an HL7 v2 feed, an import): the patient index, for one.
@@ -98,6 +119,7 @@ impl<'a> WriteTx<'a> {
         catalog: &'a Catalog,
         clock: &'a dyn Clock,
         hooks: &'a [Arc<dyn WriteHook>],
+        extensions: &'a [Extension],
     ) -> WriteTx<'a> {
         WriteTx {
             conn,
@@ -105,9 +127,15 @@ impl<'a> WriteTx<'a> {
             clock,
             pending: Pending::default(),
             hooks,
+            extensions,
             in_hook: false,
             session: Default::default(),
         }
+    }
+
+    /// The installed extension of type `T`, if any (see [`crate::Store::add_extension`]).
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.extensions.iter().find_map(|e| e.clone().downcast::<T>().ok())
     }
 
     /// Acts for `session` from now on in this job.
