@@ -76,57 +76,109 @@ pub(crate) fn read_mark(conn: &mut dyn Conn) -> Result<Option<(i64, [u8; 32])>, 
 }
 
 /// A position in the chain: a record's seq and its hash.
-type Head = (i64, [u8; 32]);
+pub(crate) type Head = (i64, [u8; 32]);
 
 /// Appends, and returns the seqs and the new head (None if there was nothing to append).
+/// With a journal installed on the store the records go to the journal, which folds them
+/// into the tables later (see [`crate::journal`]); otherwise straight into the tables.
 fn append_records(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<(Vec<i64>, Option<Head>), StoreError> {
     if entries.is_empty() {
         return Ok((Vec::new(), None));
     }
     let now = tx.now_micros();
+    if let Some(journal) = tx.extension::<crate::journal::Journal>() {
+        let (seqs, head) = journal.append(entries, now)?;
+        return Ok((seqs, Some(head)));
+    }
     let conn = tx.conn();
-    let (mut seq, mut prev) = lock_head(conn)?;
-    let mut audit = Rows::new("audit", "seq, at, action, outcome, user_id, org, record, prev, hash", 9);
-    let mut patients = Rows::new("audit_patient", "patient, seq", 2);
-    let mut seqs = Vec::with_capacity(entries.len());
+    let head = lock_head(conn)?;
+    let rows = link(head, entries, now)?;
+    insert(conn, &rows)?;
+    let seqs = rows.iter().map(|r| r.seq).collect();
+    Ok((seqs, rows.last().map(|r| (r.seq, r.hash))))
+}
+
+/// One record as the tables hold it.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub seq: i64,
+    pub at: i64,
+    pub action: String,
+    pub outcome: String,
+    pub user: Option<String>,
+    pub org: Option<String>,
+    /// The canonical text, hashed byte for byte.
+    pub record: String,
+    pub prev: [u8; 32],
+    pub hash: [u8; 32],
+    /// Distinct, sorted.
+    pub patients: Vec<String>,
+}
+
+/// Chains `entries` on after `head`: numbers, stamps (entries with `at == 0` get `now`) and
+/// hashes them.
+pub(crate) fn link(head: Head, entries: &[Entry], now: i64) -> Result<Vec<Row>, StoreError> {
+    let (mut seq, mut prev) = head;
+    let mut rows = Vec::with_capacity(entries.len());
     for e in entries {
         seq += 1;
-        let (at, text) = if e.at == 0 {
+        let (at, record) = if e.at == 0 {
             let mut stamped = e.clone();
             stamped.at = now;
             (now, stamped.canonical()?)
         } else {
             (e.at, e.canonical()?)
         };
-        let hash = link_hash(&prev, text.as_bytes());
-        for p in Entry::patient_rows(&e.patients) {
-            patients.values.extend([p.into(), seq.into()]);
+        let hash = link_hash(&prev, record.as_bytes());
+        rows.push(Row {
+            seq,
+            at,
+            action: e.action.as_str().to_string(),
+            outcome: e.outcome.result.as_str().to_string(),
+            user: e.agent.user.clone(),
+            org: e.agent.org.clone(),
+            record,
+            prev,
+            hash,
+            patients: Entry::patient_rows(&e.patients).into_iter().map(str::to_string).collect(),
+        });
+        prev = hash;
+    }
+    Ok(rows)
+}
+
+/// Inserts `rows` (which must follow the head row) and moves the head to the last of them.
+pub(crate) fn insert<R: std::borrow::Borrow<Row>>(conn: &mut dyn Conn, rows: &[R]) -> Result<(), StoreError> {
+    let Some(last) = rows.last().map(R::borrow) else { return Ok(()) };
+    let mut audit = Rows::new("audit", "seq, at, action, outcome, user_id, org, record, prev, hash", 9);
+    let mut patients = Rows::new("audit_patient", "patient, seq", 2);
+    for r in rows.iter().map(R::borrow) {
+        for p in &r.patients {
+            patients.values.extend([p.clone().into(), r.seq.into()]);
         }
         audit.values.extend([
-            seq.into(),
-            at.into(),
-            e.action.as_str().into(),
-            e.outcome.result.as_str().into(),
-            e.agent.user.clone().into(),
-            e.agent.org.clone().into(),
-            text.into(),
-            prev.to_vec().into(),
-            hash.to_vec().into(),
+            r.seq.into(),
+            r.at.into(),
+            r.action.clone().into(),
+            r.outcome.clone().into(),
+            r.user.clone().into(),
+            r.org.clone().into(),
+            r.record.clone().into(),
+            r.prev.to_vec().into(),
+            r.hash.to_vec().into(),
         ]);
-        prev = hash;
-        seqs.push(seq);
     }
     audit.insert(conn)?;
     patients.insert(conn)?;
     conn.execute(
         "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
-        &[seq.into(), prev.to_vec().into()],
+        &[last.seq.into(), last.hash.to_vec().into()],
     )?;
-    Ok((seqs, Some((seq, prev))))
+    Ok(())
 }
 
 /// Reads (and on PostgreSQL locks) the head, creating it on the first append ever.
-fn lock_head(conn: &mut dyn Conn) -> Result<(i64, [u8; 32]), StoreError> {
+pub(crate) fn lock_head(conn: &mut dyn Conn) -> Result<(i64, [u8; 32]), StoreError> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
         Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",

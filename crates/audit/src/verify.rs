@@ -30,9 +30,11 @@
 //! SEQ still exists with that hash, so nothing up to it was rewritten or removed.
 use crate::chain::{link_hash, read_head, read_mark, GENESIS};
 use crate::entry::{Entry, Indexed};
+use crate::journal::Line;
 use lantern_store::{Conn, Dialect, SqlValue, StoreError};
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 
 /// Records read per page.
 const PAGE: i64 = 512;
@@ -103,17 +105,35 @@ impl VerifyReport {
     }
 }
 
-/// Verifies the whole log; `expect_head` is an anchor kept from an earlier run. Call on a
-/// connection that is not inside a transaction: this opens (and ends) its own read snapshot.
-pub fn verify(conn: &mut dyn Conn, expect_head: Option<&Anchor>) -> Result<VerifyReport, StoreError> {
+/// Verifies the whole log; `expect_head` is an anchor kept from an earlier run; `journal` is
+/// the audit journal's file if the store has one ([`crate::journal`]): its records beyond the
+/// tables are checked as the chain's continuation. Call on a connection that is not inside a
+/// transaction: this opens (and ends) its own read snapshot.
+pub fn verify(
+    conn: &mut dyn Conn,
+    expect_head: Option<&Anchor>,
+    journal: Option<&Path>,
+) -> Result<VerifyReport, StoreError> {
     match conn.dialect() {
         Dialect::Sqlite => conn.batch("BEGIN")?,
         Dialect::Postgres => conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
     }
     let r = read_mark(conn).and_then(|mark| {
+        // Read after the mark and before the tables: a record the mark names was written to
+        // the journal before the mark committed, and a record rotated out of the journal since
+        // was folded into the tables first, whose snapshot starts later.
+        let tail = match journal {
+            Some(path) => match std::fs::read(path) {
+                Ok(bytes) => Some(crate::journal::parse(&bytes).0),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Vec::new()),
+                Err(e) => return Err(StoreError::Database(format!("audit journal {}: {e}", path.display()))),
+            },
+            None => None,
+        };
         let mark = mark.map(|(seq, hash)| Anchor { seq, hash });
         let mut v = Verifier {
             expect: expect_head,
+            tail,
             mark: mark.as_ref(),
             records: 0,
             last_seq: 0,
@@ -147,6 +167,8 @@ struct Stored {
 
 struct Verifier<'a> {
     expect: Option<&'a Anchor>,
+    /// The journal's complete lines, if the store has one.
+    tail: Option<Vec<Result<Line, String>>>,
     /// The resource store's mark: the newest record an audited write committed with.
     mark: Option<&'a Anchor>,
     records: u64,
@@ -226,6 +248,12 @@ impl Verifier<'_> {
             }
             _ => {}
         }
+        if let Some(b) = self.walk_tail() {
+            return Ok(Some(b));
+        }
+        let last = self.last_seq;
+        let ends =
+            if last == 0 { "the log is empty".to_string() } else { format!("the log ends at record {last}") };
         if let Some(m) = self.mark {
             if m.seq > last {
                 return Ok(bad(
@@ -305,29 +333,7 @@ impl Verifier<'_> {
                 ),
             );
         }
-        if let Some(a) = self.expect {
-            if a.seq == seq && a.hash.as_slice() != s.hash.as_slice() {
-                return wrong(
-                    seq,
-                    format!(
-                        "record {seq} does not match the expected head {a}: it or an earlier record \
-                         was altered and the chain rewritten"
-                    ),
-                );
-            }
-        }
-        if let Some(m) = self.mark {
-            if m.seq == seq && m.hash.as_slice() != s.hash.as_slice() {
-                return wrong(
-                    seq,
-                    format!(
-                        "record {seq} is not the record a write in the resource store was audited \
-                         with (its hash differs from the store's mark): the log was rewritten or \
-                         restarted from here"
-                    ),
-                );
-            }
-        }
+        self.check_anchors(seq, &s.hash)?;
         let ix = match parsed {
             Ok(ix) => ix,
             Err(e) => {
@@ -362,6 +368,101 @@ impl Verifier<'_> {
             );
         }
         Ok(want.len() as u64)
+    }
+}
+
+impl Verifier<'_> {
+    /// Checks the journal's records beyond the tables as the chain's continuation: numbered,
+    /// linked and hashed as the chain requires, each a valid record, and matching the anchors.
+    fn walk_tail(&mut self) -> Option<Bad> {
+        let tail = self.tail.take()?;
+        for (n, line) in tail.iter().enumerate() {
+            let next = self.last_seq + 1;
+            let line = match line {
+                Ok(l) => l,
+                Err(why) => {
+                    return bad(next, format!("line {} of the audit journal is damaged: {why}", n + 1))
+                }
+            };
+            let seq = line.seq;
+            if seq < next {
+                if seq + 1 == next && line.hash != self.last_hash {
+                    return bad(
+                        seq,
+                        format!(
+                            "record {seq} differs between the audit tables and the journal: one was altered"
+                        ),
+                    );
+                }
+                continue;
+            }
+            if seq != next {
+                return bad(
+                    next,
+                    format!(
+                        "{} missing (the audit journal jumps from {} to {seq})",
+                        span(next, seq - 1),
+                        next - 1
+                    ),
+                );
+            }
+            if link_hash(&line.prev, line.record.as_bytes()) != line.hash {
+                return bad(
+                    seq,
+                    format!(
+                        "record {seq} was altered in the audit journal: its hash does not match its content"
+                    ),
+                );
+            }
+            if line.prev != self.last_hash {
+                return bad(
+                    seq,
+                    format!(
+                        "record {seq} in the audit journal does not follow record {}: its prev hash is not \
+                         that record's hash",
+                        next - 1
+                    ),
+                );
+            }
+            if let Err(e) = serde_json::from_str::<Indexed>(&line.record) {
+                return bad(seq, format!("record {seq} was altered: it is not a valid audit record ({e})"));
+            }
+            if let Err(b) = self.check_anchors(seq, &line.hash) {
+                return Some(b);
+            }
+            self.records += 1;
+            self.last_seq = seq;
+            self.last_hash = line.hash;
+        }
+        None
+    }
+
+    /// Record `seq` (with `hash`) is the expected head or the mark, if either names it.
+    fn check_anchors(&self, seq: i64, hash: &[u8]) -> Result<(), Bad> {
+        if let Some(a) = self.expect {
+            if a.seq == seq && a.hash.as_slice() != hash {
+                return Err(Bad {
+                    seq,
+                    reason: format!(
+                        "record {seq} does not match the expected head {a}: it or an earlier record \
+                         was altered and the chain rewritten"
+                    ),
+                });
+            }
+        }
+        if let Some(m) = self.mark {
+            if m.seq == seq && m.hash.as_slice() != hash {
+                return Err(Bad {
+                    seq,
+                    reason: format!(
+                        "record {seq} is not the record a write in the resource store was audited \
+                         with (its hash differs from the store's mark): the log was rewritten or \
+                         restarted from here"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

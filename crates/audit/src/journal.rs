@@ -1,0 +1,357 @@
+//! The audit journal: the chain written to a plain append-only file first, and folded into the
+//! indexed tables (`audit`, `audit_patient`, `audit_head`) in large batches later. Installed on
+//! embedded (SQLite) stores by [`install`]; PostgreSQL keeps appending to the tables directly,
+//! because several API nodes may share one database and a file is local to one of them.
+//!
+//! # Why
+//!
+//! Every read is audited and its record must be durable before the data leaves. Committing each
+//! small batch of records to the tables cost the writer ~24 µs of CPU per record at 16 clients
+//! (the B-tree pages of four tables, their WAL frames, the checkpoint that copies them back),
+//! and every reader waited for its turn on the one writer thread. A line appended here costs
+//! one `write` on the caller's own thread; the tables are brought up to date by one write job
+//! per [`FOLD_AT`] records, where the per-commit costs are shared by thousands of records.
+//!
+//! # Durability
+//!
+//! [`Journal::append`] returns once the lines are written to the file (one `write` call per
+//! batch). Like a SQLite commit with `synchronous=NORMAL` (how Lantern runs SQLite), that
+//! survives the process being killed at any moment, not a power cut before the OS flushes.
+//!
+//! # Format
+//!
+//! One record per line: `SEQ \t PREV \t HASH \t RECORD \n`, the hashes in hex and RECORD the
+//! canonical JSON of [`crate::chain`] (compact serde_json: never a raw tab or newline). PREV is
+//! repeated on every line so that the first line after a rotation still says what it follows.
+//!
+//! # One chain
+//!
+//! While the journal is installed every append goes through its mutex, which numbers and links
+//! the records: reads recorded by [`crate::Audit::record`] on any thread, and the records a write
+//! job appends with [`crate::append`] (found through the store's extensions). A write job's
+//! records reach the journal before its transaction commits, so a crash between the two leaves
+//! a record of a write that did not happen, never a write without its record (the rule the
+//! tables kept before). The tables are only an index of the journal: a fold inserts every
+//! record beyond `audit_head` and checks that the first one follows it, failing closed if not.
+//!
+//! # Rotation and start-up
+//!
+//! After a fold commits, a journal larger than [`ROTATE_AT`] is rewritten holding only the
+//! records still unfolded (written aside, then renamed over it). At start-up [`install`]
+//! checks every line beyond the tables' head (numbered, linked and hashed as the chain
+//! requires), drops an incomplete last line (a write cut short by a crash: never acknowledged),
+//! folds the rest, and empties the file. A damaged line or a gap refuses the start: run
+//! `lantern audit verify`, which reads the journal as well as the tables.
+use crate::chain::{insert, link, link_hash, lock_head, Head, Row};
+use crate::entry::{Entry, Indexed};
+use lantern_store::{Store, StoreError, WriteTx};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The journal's file name in the data directory.
+pub const JOURNAL_FILE: &str = "audit.journal";
+
+/// Unfolded records that start a fold. Large enough that the per-commit costs vanish, small
+/// enough that a fold is a short write job (~2,000 records: a few milliseconds).
+pub const FOLD_AT: usize = 2048;
+
+/// A journal larger than this is rewritten after a fold (~14,000 records of ~600 bytes).
+pub const ROTATE_AT: u64 = 8 << 20;
+
+pub struct Journal {
+    path: PathBuf,
+    /// Holds the exclusive lock (see [`install`]).
+    _lock: File,
+    state: Mutex<State>,
+    /// A fold job is queued and has not finished.
+    folding: AtomicBool,
+    /// Folds committed (for `lantern bench trust`).
+    folds: AtomicU64,
+}
+
+struct State {
+    file: File,
+    len: u64,
+    /// The newest record appended.
+    head: Head,
+    /// Records in the file not yet known to be in the tables, oldest first.
+    unfolded: Vec<Arc<Row>>,
+    /// Why appends stopped: a write to the file failed, perhaps part-way through a line, and
+    /// nothing may follow a line that may be torn (fail closed until restart repairs it).
+    broken: Option<String>,
+}
+
+/// Installs a journal at `path` on `store` (once; later calls do nothing): recovers what a
+/// previous run left in it, folds that into the tables, and routes every later append through
+/// it. Call before anything else writes to the store. Synchronous (it waits for one write
+/// job), so that it can run where the store is opened.
+///
+/// One process at a time: the journal numbers records in memory, so a second process
+/// appending to the same log would fork the chain. An exclusive lock on `PATH.lock`, held
+/// for the journal's life (and dropped by the OS if the process dies), makes a second
+/// process fail here with a clear error instead.
+pub fn install(store: &Store, path: &Path) -> Result<(), StoreError> {
+    if store.extension::<Journal>().is_some() {
+        return Ok(());
+    }
+    let lock_path = path.with_extension("journal.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io("cannot open", &lock_path, e))?;
+    if let Err(e) = lock.try_lock() {
+        return Err(StoreError::Unavailable(match e {
+            std::fs::TryLockError::WouldBlock => format!(
+                "another Lantern process holds the audit journal {} (a server running on this data \
+                 directory?): stop it first, or use its HTTP API",
+                path.display()
+            ),
+            std::fs::TryLockError::Error(e) => format!("cannot lock {}: {e}", lock_path.display()),
+        }));
+    }
+    let p = path.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.write_detached(
+        move |wtx| Journal::open(wtx, &p, lock),
+        move |r| {
+            let _ = tx.send(r);
+        },
+    );
+    let journal = rx.recv().map_err(|_| StoreError::Unavailable("the writer has stopped".into()))??;
+    let journal = Arc::new(journal);
+    journal.rewrite()?;
+    store.add_extension(journal);
+    Ok(())
+}
+
+/// A line of the file, as parsed.
+pub(crate) struct Line {
+    pub seq: i64,
+    pub prev: [u8; 32],
+    pub hash: [u8; 32],
+    pub record: String,
+}
+
+/// The complete lines of `bytes` (an incomplete last line is left out; its length is the
+/// second value) or, for the first line that does not parse, its number and what is wrong.
+pub(crate) fn parse(bytes: &[u8]) -> (Vec<Result<Line, String>>, usize) {
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let lines = bytes[..complete].split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(parse_line).collect();
+    (lines, bytes.len() - complete)
+}
+
+fn parse_line(line: &[u8]) -> Result<Line, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "it is not UTF-8".to_string())?;
+    let mut parts = text.splitn(4, '\t');
+    let mut next = |what: &str| parts.next().ok_or_else(|| format!("it has no {what}"));
+    let seq = next("seq")?.parse::<i64>().map_err(|_| "its seq is not a number".to_string())?;
+    let hex32 = |s: &str, what: &str| -> Result<[u8; 32], String> {
+        hex::decode(s).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| format!("its {what} is not a hash"))
+    };
+    let prev = hex32(next("prev")?, "prev")?;
+    let hash = hex32(next("hash")?, "hash")?;
+    let record = next("record")?.to_string();
+    Ok(Line { seq, prev, hash, record })
+}
+
+fn write_line(out: &mut String, r: &Row) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "{}\t{}\t{}\t{}", r.seq, hex::encode(r.prev), hex::encode(r.hash), r.record);
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Database(format!("audit journal {}: {what}: {e}", path.display()))
+}
+
+impl Journal {
+    /// Opens the journal inside a write job and folds into the tables every record it holds
+    /// beyond their head, checked link by link.
+    fn open(tx: &mut WriteTx<'_>, path: &Path, lock: File) -> Result<Journal, StoreError> {
+        let conn = tx.conn();
+        let (seq, hash) = lock_head(conn)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io("cannot open", path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| io("cannot read", path, e))?;
+        let (lines, torn) = parse(&bytes);
+        if torn > 0 {
+            tracing::warn!(
+                bytes = torn,
+                "dropping an incomplete last line of the audit journal (a write cut short)"
+            );
+        }
+        let refuse = |why: String| {
+            StoreError::Database(format!(
+                "the audit journal {} {why}; refusing to start (run `lantern audit verify`)",
+                path.display()
+            ))
+        };
+        let mut head = (seq, hash);
+        let mut rows = Vec::new();
+        for (n, line) in lines.into_iter().enumerate() {
+            let line = line.map_err(|why| refuse(format!("line {} is damaged: {why}", n + 1)))?;
+            if line.seq <= seq {
+                if line.seq == seq && line.hash != hash {
+                    return Err(refuse(format!(
+                        "holds a record {seq} that is not the tables' record {seq}: one of them was altered"
+                    )));
+                }
+                continue;
+            }
+            if line.seq != head.0 + 1 {
+                return Err(refuse(format!(
+                    "jumps from record {} to {}: the records between are missing",
+                    head.0, line.seq
+                )));
+            }
+            if line.prev != head.1 || link_hash(&line.prev, line.record.as_bytes()) != line.hash {
+                return Err(refuse(format!("record {} was altered or does not follow {}", line.seq, head.0)));
+            }
+            let ix: Indexed = serde_json::from_str(&line.record)
+                .map_err(|e| refuse(format!("record {} does not parse: {e}", line.seq)))?;
+            head = (line.seq, line.hash);
+            rows.push(Row {
+                seq: line.seq,
+                at: ix.at,
+                action: ix.action,
+                outcome: ix.outcome.result,
+                user: ix.agent.user,
+                org: ix.agent.org,
+                patients: Entry::patient_rows(&ix.patients).into_iter().map(str::to_string).collect(),
+                record: line.record,
+                prev: line.prev,
+                hash: line.hash,
+            });
+        }
+        if !rows.is_empty() {
+            tracing::info!(records = rows.len(), "folding audit records a previous run left in the journal");
+        }
+        insert(conn, &rows)?;
+        let state = State { file, len: bytes.len() as u64, head, unfolded: Vec::new(), broken: None };
+        Ok(Journal {
+            path: path.to_path_buf(),
+            _lock: lock,
+            state: Mutex::new(state),
+            folding: AtomicBool::new(false),
+            folds: AtomicU64::new(0),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Links `entries` onto the chain and writes them to the file in one `write`; returns
+    /// their seqs and the new head once written. An error means they were not recorded.
+    pub(crate) fn append(&self, entries: &[Entry], now: i64) -> Result<(Vec<i64>, Head), StoreError> {
+        let mut st = self.state();
+        if let Some(why) = &st.broken {
+            return Err(StoreError::Unavailable(format!("the audit journal cannot be written: {why}")));
+        }
+        let rows = link(st.head, entries, now)?;
+        let Some(last) = rows.last() else { return Ok((Vec::new(), st.head)) };
+        let head = (last.seq, last.hash);
+        let mut text = String::with_capacity(rows.iter().map(|r| r.record.len() + 160).sum());
+        for r in &rows {
+            write_line(&mut text, r);
+        }
+        if let Err(e) = st.file.write_all(text.as_bytes()) {
+            let e = io("cannot append", &self.path, e);
+            st.broken = Some(e.to_string());
+            return Err(e);
+        }
+        st.len += text.len() as u64;
+        st.head = head;
+        let seqs = rows.iter().map(|r| r.seq).collect();
+        st.unfolded.extend(rows.into_iter().map(Arc::new));
+        Ok((seqs, head))
+    }
+
+    /// How many records wait to be folded.
+    pub(crate) fn unfolded(&self) -> usize {
+        self.state().unfolded.len()
+    }
+
+    /// Inside a write job: inserts into the tables every unfolded record beyond their head.
+    /// Returns the seq the tables will end at once the job commits; pass it to
+    /// [`Journal::folded`] then.
+    pub(crate) fn fold(&self, tx: &mut WriteTx<'_>) -> Result<i64, StoreError> {
+        let conn = tx.conn();
+        let (seq, hash) = lock_head(conn)?;
+        let rows: Vec<Arc<Row>> = {
+            let st = self.state();
+            st.unfolded.iter().filter(|r| r.seq > seq).cloned().collect()
+        };
+        let Some(first) = rows.first() else { return Ok(seq) };
+        if first.seq != seq + 1 || first.prev != hash {
+            return Err(StoreError::Database(format!(
+                "the audit tables end at record {seq} but the journal's next record is {} and does not \
+                 follow it; refusing to fold (run `lantern audit verify`)",
+                first.seq
+            )));
+        }
+        insert(conn, &rows)?;
+        Ok(rows.last().map_or(seq, |r| r.seq))
+    }
+
+    /// After a fold up to `upto` committed: forgets those records and, if the file has grown
+    /// past [`ROTATE_AT`], rewrites it with only the rest.
+    pub(crate) fn folded(&self, upto: i64) {
+        self.folds.fetch_add(1, Ordering::Relaxed);
+        let big = {
+            let mut st = self.state();
+            let n = st.unfolded.partition_point(|r| r.seq <= upto);
+            st.unfolded.drain(..n);
+            st.len > ROTATE_AT
+        };
+        if big {
+            if let Err(e) = self.rewrite() {
+                // The old file still holds everything: nothing is lost, it only stays long.
+                tracing::warn!(error = %e, "could not rotate the audit journal");
+            }
+        }
+    }
+
+    /// Rewrites the file with only the unfolded records: written aside, then renamed over it,
+    /// under the lock so that no append falls between.
+    fn rewrite(&self) -> Result<(), StoreError> {
+        let mut st = self.state();
+        let aside = self.path.with_extension("journal.new");
+        let mut text = String::new();
+        for r in &st.unfolded {
+            write_line(&mut text, r);
+        }
+        std::fs::write(&aside, text.as_bytes()).map_err(|e| io("cannot write", &aside, e))?;
+        std::fs::rename(&aside, &self.path).map_err(|e| io("cannot replace", &self.path, e))?;
+        st.file =
+            OpenOptions::new().append(true).open(&self.path).map_err(|e| io("cannot open", &self.path, e))?;
+        st.len = text.len() as u64;
+        Ok(())
+    }
+
+    /// Marks a fold as queued; false if one already is.
+    pub(crate) fn start_fold(&self) -> bool {
+        !self.folding.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn end_fold(&self) {
+        self.folding.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn folds(&self) -> u64 {
+        self.folds.load(Ordering::Relaxed)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

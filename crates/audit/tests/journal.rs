@@ -1,0 +1,212 @@
+//! The audit journal on a SQLite store (`lantern_audit::journal`): one chain through reads and
+//! audited writes, what a crash leaves and how start-up recovers it, tampering with the file,
+//! rotation, and one process at a time.
+mod common;
+
+use common::{entry, seqs};
+use lantern_audit::journal::{install, JOURNAL_FILE};
+use lantern_audit::{Audit, VerifyReport};
+use lantern_store::{Backend, Store, StoreError, SystemClock};
+use lantern_store_sqlite::SqliteBackend;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn open(dir: &Path) -> Store {
+    let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::in_dir(dir).unwrap());
+    Store::open(backend, Arc::new(SystemClock)).unwrap()
+}
+
+fn journal(dir: &Path) -> PathBuf {
+    dir.join(JOURNAL_FILE)
+}
+
+/// Opens the store and installs its journal, waiting for a previous store on `dir` (whose
+/// writer thread lets go of the lock once the last handle is dropped) to be gone.
+async fn open_with_journal(dir: &Path) -> Result<Store, StoreError> {
+    for _ in 0..200 {
+        let store = open(dir);
+        match install(&store, &journal(dir)) {
+            Err(StoreError::Unavailable(m)) if m.contains("another Lantern process") => {
+                drop(store);
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            r => return r.map(|_| store),
+        }
+    }
+    panic!("the previous store never let go of the journal");
+}
+
+/// Verifies as `lantern audit verify` does: a connection of its own, the tables and the
+/// journal, without folding anything first.
+async fn verify_offline(store: &Store, dir: &Path) -> VerifyReport {
+    let path = journal(dir);
+    store.with_reader(move |c, _| lantern_audit::verify(c, None, Some(&path))).await.unwrap()
+}
+
+async fn audited_write(store: &Store, i: usize) -> i64 {
+    store.write(move |tx| lantern_audit::append(tx, &[entry(i)])).await.unwrap()[0]
+}
+
+fn lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(journal(dir)).unwrap().lines().map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn reads_and_audited_writes_share_one_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    let mut want = Vec::new();
+    for i in 1..=30 {
+        let seq = if i % 7 == 0 {
+            audited_write(&store, i).await
+        } else {
+            audit.record_one(entry(i)).await.unwrap()
+        };
+        want.push(seq);
+    }
+    assert_eq!(want, (1..=30).collect::<Vec<i64>>());
+    // Nothing is folded yet: the tables are empty and the journal holds the chain, which
+    // verifies as the tables' continuation, the mark included.
+    assert!(seqs(&store).await.is_empty());
+    assert_eq!(lines(tmp.path()).len(), 30);
+    let r = verify_offline(&store, tmp.path()).await;
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(r.records, 30);
+    // A read of the log folds first: every record is in the tables and found by patient.
+    let looks = audit.who_looked(vec!["p9".into()], None, 100).await.unwrap();
+    assert_eq!(looks.items.len(), 6);
+    assert_eq!(seqs(&store).await, want);
+    let r = audit.verify(None).await.unwrap();
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(r.records, 30);
+}
+
+#[tokio::test]
+async fn a_write_that_rolls_back_keeps_its_record_and_the_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    audit.record_one(entry(1)).await.unwrap();
+    let failed = store
+        .write(|tx| {
+            lantern_audit::append(tx, &[entry(2)])?;
+            Err::<(), _>(StoreError::Database("the write failed after auditing".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(audit.record_one(entry(3)).await.unwrap(), 3);
+    let r = audit.verify(None).await.unwrap();
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(seqs(&store).await, vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_crash_leaves_the_records_in_the_journal_and_start_up_folds_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    for i in 1..=20 {
+        audit.record_one(entry(i)).await.unwrap();
+    }
+    audit.flush().await.unwrap();
+    for i in 21..=25 {
+        audit.record_one(entry(i)).await.unwrap();
+    }
+    audited_write(&store, 26).await;
+    // The process dies: nothing more is folded. A write cut short leaves half a line.
+    drop((audit, store));
+    let mut f = std::fs::OpenOptions::new().append(true).open(journal(tmp.path())).unwrap();
+    std::io::Write::write_all(&mut f, b"27\t00ab").unwrap();
+    drop(f);
+
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    assert_eq!(seqs(&store).await, (1..=26).collect::<Vec<i64>>());
+    assert_eq!(std::fs::metadata(journal(tmp.path())).unwrap().len(), 0, "start-up empties the journal");
+    let audit = Audit::new(store.clone());
+    assert_eq!(audit.record_one(entry(27)).await.unwrap(), 27);
+    let r = audit.verify(None).await.unwrap();
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(r.records, 27);
+}
+
+#[tokio::test]
+async fn a_tampered_journal_is_named_by_verify_and_refuses_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    for i in 1..=5 {
+        audit.record_one(entry(i)).await.unwrap();
+    }
+    drop((audit, store));
+    // Record 3 says another user looked.
+    let text = std::fs::read_to_string(journal(tmp.path())).unwrap();
+    let altered: Vec<String> = text
+        .lines()
+        .map(|l| if l.starts_with("3\t") { l.replace("\"u1\"", "\"u0\"") } else { l.to_string() })
+        .collect();
+    assert_ne!(altered.join("\n") + "\n", text);
+    std::fs::write(journal(tmp.path()), altered.join("\n") + "\n").unwrap();
+
+    let err = match open_with_journal(tmp.path()).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a tampered journal was accepted"),
+    };
+    assert!(err.contains("record 3 was altered"), "{err}");
+    let store = open(tmp.path());
+    let r = verify_offline(&store, tmp.path()).await;
+    let bad = r.first_bad.expect("not detected");
+    assert_eq!(bad.seq, 3, "{}", bad.reason);
+    assert!(bad.reason.contains("altered in the audit journal"), "{}", bad.reason);
+    assert_eq!(r.records, 2);
+}
+
+#[tokio::test]
+async fn a_removed_journal_line_is_a_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    for i in 1..=4 {
+        audit.record_one(entry(i)).await.unwrap();
+    }
+    let kept: Vec<String> = lines(tmp.path()).into_iter().filter(|l| !l.starts_with("2\t")).collect();
+    std::fs::write(journal(tmp.path()), kept.join("\n") + "\n").unwrap();
+    let r = verify_offline(&store, tmp.path()).await;
+    let bad = r.first_bad.expect("not detected");
+    assert_eq!(bad.seq, 2, "{}", bad.reason);
+    assert!(bad.reason.contains("record 2 is missing"), "{}", bad.reason);
+}
+
+#[tokio::test]
+async fn folds_and_rotation_keep_the_journal_short_and_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    // ~1.3 KB a line: ~21 MB written in all, so the journal must be rotated twice or more.
+    let n = 16_000usize;
+    let query = "code=".to_string() + &"x".repeat(1000);
+    let mut longest = 0;
+    for chunk in (1..=n).collect::<Vec<_>>().chunks(100) {
+        audit.record(chunk.iter().map(|i| entry(*i).with_query(query.clone())).collect()).await.unwrap();
+        longest = longest.max(std::fs::metadata(journal(tmp.path())).unwrap().len());
+    }
+    assert!(audit.commits() >= 5, "records were folded as they came ({} folds)", audit.commits());
+    let rotate = lantern_audit::journal::ROTATE_AT;
+    assert!(longest < rotate + (4 << 20), "the journal grew to {longest} bytes: it was not rotated");
+    let r = audit.verify(None).await.unwrap();
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(r.records, n as u64);
+    assert_eq!(seqs(&store).await.len(), n);
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_take_the_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = open_with_journal(tmp.path()).await.unwrap();
+    let second = open(tmp.path());
+    let err = install(&second, &journal(tmp.path())).unwrap_err().to_string();
+    assert!(err.contains("another Lantern process holds the audit journal"), "{err}");
+    // Installing twice on one store is harmless.
+    install(&first, &journal(tmp.path())).unwrap();
+}
