@@ -24,6 +24,12 @@ pub(crate) fn fhir(data: &Path, database: Option<&str>) -> anyhow::Result<Fhir> 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let described = backend.describe();
     let store = Store::open(backend, clock).with_context(|| format!("opening the store at {described}"))?;
+    if database.is_none() {
+        // Embedded store: the audit chain goes through a journal file (see lantern_audit::journal).
+        let journal = data.join(lantern_audit::journal::JOURNAL_FILE);
+        lantern_audit::journal::install(&store, &journal)
+            .with_context(|| format!("opening the audit journal {}", journal.display()))?;
+    }
     if std::env::var("LANTERN_IDENTITY").as_deref() != Ok("off") {
         lantern_mpi::Mpi::install(&store, identity_model()?.clone());
     }

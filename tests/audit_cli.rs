@@ -136,3 +136,40 @@ fn verify_refuses_a_missing_store() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("no Lantern store"), "{}", text(&out.stderr));
 }
+
+/// As `lantern serve` leaves an embedded store when it is killed: the newest records only in
+/// the audit journal. `verify` checks them as the chain's continuation, and names a record
+/// altered there.
+#[test]
+fn verify_reads_the_journal_a_killed_server_left() {
+    let tmp = TempDir::new("journal");
+    let dir = tmp.path().to_str().unwrap();
+    seed(tmp.path(), 3);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::in_dir(tmp.path()).unwrap());
+        let store = Store::open(backend, Arc::new(SystemClock)).unwrap();
+        let journal = tmp.path().join(lantern_audit::journal::JOURNAL_FILE);
+        lantern_audit::journal::install(&store, &journal).unwrap();
+        let audit = Audit::new(store);
+        for i in 0..4 {
+            let who = Agent::user(format!("j{i}"), Some("nurse".into()), Some("RVJ".into()));
+            audit.record_one(Entry::new(Action::Read, who).patient("p1")).await.unwrap();
+        }
+    });
+    drop(rt);
+    let ok = verify(dir, &[]);
+    assert!(ok.status.success(), "{}{}", text(&ok.stdout), text(&ok.stderr));
+    assert!(text(&ok.stdout).starts_with("audit log intact: 7 records; head 7:"), "{}", text(&ok.stdout));
+
+    let journal = tmp.path().join(lantern_audit::journal::JOURNAL_FILE);
+    let altered = std::fs::read_to_string(&journal).unwrap().replace("\"j2\"", "\"j9\"");
+    std::fs::write(&journal, altered).unwrap();
+    let bad = verify(dir, &[]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad.stdout));
+    assert!(
+        text(&bad.stderr).contains("first bad record: 6: record 6 was altered in the audit journal"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

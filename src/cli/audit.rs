@@ -60,7 +60,9 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let conn = &mut *conn;
     match a.command {
         Command::Verify { expect_head } => {
-            let report = lantern_audit::verify(conn, expect_head.as_ref())?;
+            // On SQLite the newest records may still be in the journal (see lantern_audit::journal).
+            let journal = a.database.is_none().then(|| a.data.join(lantern_audit::journal::JOURNAL_FILE));
+            let report = lantern_audit::verify(conn, expect_head.as_ref(), journal.as_deref())?;
             println!("{}", report.summary());
             if let Some(bad) = &report.first_bad {
                 eprintln!("first bad record: {}: {}", bad.seq, bad.reason);

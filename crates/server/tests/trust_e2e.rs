@@ -246,3 +246,14 @@ async fn trust_over_http(fhir: Fhir) {
 }
 
 backend_tests!(trust_over_http);
+
+/// The same on the embedded store as `lantern serve` runs it: reads recorded through the audit
+/// journal (`lantern_audit::journal`) rather than straight into the tables.
+#[tokio::test]
+async fn trust_over_http_sqlite_journal() {
+    let store = lantern_testkit::sqlite_with(|s, dir| {
+        lantern_audit::journal::install(s, &dir.join(lantern_audit::journal::JOURNAL_FILE)).unwrap()
+    });
+    trust_over_http(store.fhir.clone()).await;
+    tokio::task::spawn_blocking(move || drop(store)).await.unwrap();
+}

@@ -316,6 +316,17 @@ async fn viewer_over_http(fhir: Fhir) {
 
 backend_tests!(viewer_over_http);
 
+/// The same on the embedded store as `lantern serve` runs it: reads recorded through the audit
+/// journal (`lantern_audit::journal`) rather than straight into the tables.
+#[tokio::test]
+async fn viewer_over_http_sqlite_journal() {
+    let store = lantern_testkit::sqlite_with(|s, dir| {
+        lantern_audit::journal::install(s, &dir.join(lantern_audit::journal::JOURNAL_FILE)).unwrap()
+    });
+    viewer_over_http(store.fhir.clone()).await;
+    tokio::task::spawn_blocking(move || drop(store)).await.unwrap();
+}
+
 /// A stand-in OpenID Connect provider: discovery, an authorization endpoint that signs in
 /// whoever `login_hint` names at once, and a token endpoint that checks the code, the client's
 /// secret and the PKCE verifier before issuing RS256 tokens with the auth crate's fixture key.

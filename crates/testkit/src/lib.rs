@@ -47,9 +47,16 @@ impl Drop for TestStore {
 
 /// A fresh SQLite-backed service.
 pub fn sqlite() -> TestStore {
+    sqlite_with(|_, _| {})
+}
+
+/// A fresh SQLite-backed service, with `prepare` run on its store and data directory before
+/// the service is built (e.g. to install the audit journal as `lantern serve` does).
+pub fn sqlite_with(prepare: impl FnOnce(&Store, &std::path::Path)) -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
     let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::in_dir(dir.path()).expect("sqlite backend"));
     let store = Store::open(backend, Arc::new(SystemClock)).expect("open sqlite store");
+    prepare(&store, dir.path());
     TestStore { fhir: Fhir::new(store), backend: "sqlite", guard: Guard::Sqlite(dir) }
 }
 

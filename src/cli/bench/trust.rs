@@ -126,7 +126,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             println!("trust on / off: {:.1}%", 100.0 * percentile(&rates[2], 50.0) / m_off);
         }
         let report = lantern_audit::Audit::new(fhir.store.clone()).verify(None).await?;
-        println!("audit appends (group commits) for reads: {}", trust.audit.commits());
+        println!("audit commits to the log's tables (group commits, or journal folds on SQLite): {}", trust.audit.commits());
         println!("audit records written and verified intact: {} ({})", report.records, if report.is_intact() { "intact" } else { "BROKEN" });
         Ok(())
     })
