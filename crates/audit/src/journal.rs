@@ -10,7 +10,7 @@
 //! (the B-tree pages of four tables, their WAL frames, the checkpoint that copies them back),
 //! and every reader waited for its turn on the one writer thread. A line appended here costs
 //! one `write` on the caller's own thread; the tables are brought up to date by one write job
-//! per [`FOLD_AT`] records, where the per-commit costs are shared by thousands of records.
+//! per [`FOLD_AT`] records, where the per-commit costs are shared by hundreds of records.
 //!
 //! # Durability
 //!
@@ -54,9 +54,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The journal's file name in the data directory.
 pub const JOURNAL_FILE: &str = "audit.journal";
 
-/// Unfolded records that start a fold. Large enough that the per-commit costs vanish, small
-/// enough that a fold is a short write job (~2,000 records: a few milliseconds).
-pub const FOLD_AT: usize = 2048;
+/// Unfolded records that start a fold. Large enough that the per-commit costs (head read and
+/// update, commit) are shared by many records, small enough that a fold is a short write job:
+/// every other write (an HL7 v2 message, say) waits behind it on the one writer thread.
+pub const FOLD_AT: usize = 256;
 
 /// A journal larger than this is rewritten after a fold (~14,000 records of ~600 bytes).
 pub const ROTATE_AT: u64 = 8 << 20;
