@@ -161,6 +161,20 @@ fn verify_reads_the_journal_a_killed_server_left() {
     let ok = verify(dir, &[]);
     assert!(ok.status.success(), "{}{}", text(&ok.stdout), text(&ok.stderr));
     assert!(text(&ok.stdout).starts_with("audit log intact: 7 records; head 7:"), "{}", text(&ok.stdout));
+    // `list` shows the journal's records too, newest first, and pages on into the tables.
+    let seqs_listed = |extra: &[&str]| -> Vec<i64> {
+        let mut args = vec!["audit", "list", "--data", dir];
+        args.extend_from_slice(extra);
+        let out = lantern(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(seqs_listed(&["--patient", "p1", "--count", "5"]), vec![7, 6, 5, 4, 3]);
+    assert_eq!(seqs_listed(&["--user", "j1"]), vec![5]);
+    assert_eq!(seqs_listed(&["--before", "5", "--count", "2"]), vec![4, 3]);
 
     let journal = tmp.path().join(lantern_audit::journal::JOURNAL_FILE);
     let altered = std::fs::read_to_string(&journal).unwrap().replace("\"j2\"", "\"j9\"");

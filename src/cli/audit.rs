@@ -58,10 +58,10 @@ enum Command {
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let mut conn = connect(&a.data, a.database.as_deref())?;
     let conn = &mut *conn;
+    // On SQLite the newest records may still be only in the journal (see lantern_audit::journal).
+    let journal = a.database.is_none().then(|| a.data.join(lantern_audit::journal::JOURNAL_FILE));
     match a.command {
         Command::Verify { expect_head } => {
-            // On SQLite the newest records may still be in the journal (see lantern_audit::journal).
-            let journal = a.database.is_none().then(|| a.data.join(lantern_audit::journal::JOURNAL_FILE));
             let report = lantern_audit::verify(conn, expect_head.as_ref(), journal.as_deref())?;
             println!("{}", report.summary());
             if let Some(bad) = &report.first_bad {
@@ -74,7 +74,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             let mut left = count;
             while left > 0 {
                 q.count = left.min(lantern_audit::read::MAX_COUNT);
-                let page = lantern_audit::list(conn, &q)?;
+                let page = lantern_audit::list_with_journal(conn, &q, journal.as_deref())?;
                 for r in &page.items {
                     let line = if fhir {
                         to_audit_event(r.seq, &r.entry)

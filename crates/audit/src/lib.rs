@@ -54,6 +54,6 @@ pub mod verify;
 pub use audit_event::to_audit_event;
 pub use chain::{append, append_access};
 pub use entry::{Action, Agent, AgentKind, Entry, Outcome, OutcomeKind, MAX_ENTITIES};
-pub use read::{list, who_looked, Look, Page, Query, Record};
+pub use read::{list, list_with_journal, who_looked, Look, Page, Query, Record};
 pub use recorder::Audit;
 pub use verify::{verify, Anchor, Bad, VerifyReport};

@@ -110,6 +110,55 @@ pub fn list(conn: &mut dyn Conn, q: &Query) -> Result<Page<Record>, StoreError> 
     Ok(Page { items, next })
 }
 
+/// As [`list`], for a store with an audit journal (`journal`: its file): the records still only
+/// in the journal (written by a running server, or left by one that was killed, and not yet
+/// folded into the tables) are listed too. For `lantern audit list`, which reads the store
+/// beside a live server and must show its newest records; in the server, [`crate::Audit::list`]
+/// folds the journal first instead. A journal line that does not parse is left to
+/// `audit verify` to report.
+pub fn list_with_journal(
+    conn: &mut dyn Conn,
+    q: &Query,
+    journal: Option<&std::path::Path>,
+) -> Result<Page<Record>, StoreError> {
+    let Some(path) = journal else { return list(conn, q) };
+    // Read before the tables: a record folded (and rotated out) meanwhile is then in the tables.
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StoreError::Database(format!("audit journal {}: {e}", path.display()))),
+    };
+    let count = page_size(q.count);
+    let page = list(conn, q)?;
+    let mut items: Vec<Record> = crate::journal::parse(&bytes)
+        .0
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|l| Entry::parse(&l.record).ok().map(|entry| Record { seq: l.seq, entry }))
+        .filter(|r| matches(q, r))
+        .collect();
+    items.extend(page.items);
+    items.sort_by_key(|r| std::cmp::Reverse(r.seq));
+    // A record folded but not yet rotated out is in both.
+    items.dedup_by_key(|r| r.seq);
+    let more = items.len() > count || page.next.is_some();
+    items.truncate(count);
+    let next = if more { items.last().map(|r| r.seq) } else { None };
+    Ok(Page { items, next })
+}
+
+/// Whether `r` is one of the records `q` asks for (what [`list`]'s SQL selects).
+fn matches(q: &Query, r: &Record) -> bool {
+    let e = &r.entry;
+    let patient = |p: &String| p.strip_prefix("Patient/").unwrap_or(p).to_string();
+    (q.patients.is_empty() || q.patients.iter().map(patient).any(|p| e.patients.contains(&p)))
+        && q.user.as_ref().is_none_or(|u| e.agent.user.as_ref() == Some(u))
+        && q.action.is_none_or(|a| e.action == a)
+        && q.since.is_none_or(|t| e.at >= t)
+        && q.until.is_none_or(|t| e.at < t)
+        && q.before_seq.is_none_or(|b| r.seq < b)
+}
+
 /// One access to a patient's record, as the patient is shown it. Deliberately without the
 /// token id, client address, query text and resource ids: the patient learns who, in which
 /// role and organisation, when, what kind of data and why — not details about other patients a
