@@ -59,6 +59,11 @@ pub const JOURNAL_FILE: &str = "audit.journal";
 /// every other write (an HL7 v2 message, say) waits behind it on the one writer thread.
 pub const FOLD_AT: usize = 256;
 
+/// Most records kept unfolded. Folds that keep failing (the tables cannot be written, or no
+/// longer end where the journal expects) would otherwise let them pile up in memory; past this
+/// the journal refuses new records, so requests fail closed (503) instead.
+pub const MAX_UNFOLDED: usize = 65_536;
+
 /// A journal larger than this is rewritten after a fold (~14,000 records of ~600 bytes).
 pub const ROTATE_AT: u64 = 8 << 20;
 
@@ -80,6 +85,8 @@ struct State {
     head: Head,
     /// Records in the file not yet known to be in the tables, oldest first.
     unfolded: Vec<Arc<Row>>,
+    /// Where the tables ended after the last fold this journal saw commit.
+    tables: Head,
     /// Why appends stopped: a write to the file failed, perhaps part-way through a line, and
     /// nothing may follow a line that may be torn (fail closed until restart repairs it).
     broken: Option<String>,
@@ -237,7 +244,8 @@ impl Journal {
             tracing::info!(records = rows.len(), "folding audit records a previous run left in the journal");
         }
         insert(conn, &rows)?;
-        let state = State { file, len: bytes.len() as u64, head, unfolded: Vec::new(), broken: None };
+        let state =
+            State { file, len: bytes.len() as u64, head, unfolded: Vec::new(), tables: head, broken: None };
         Ok(Journal {
             path: path.to_path_buf(),
             _lock: lock,
@@ -257,6 +265,13 @@ impl Journal {
         let mut st = self.state();
         if let Some(why) = &st.broken {
             return Err(StoreError::Unavailable(format!("the audit journal cannot be written: {why}")));
+        }
+        if st.unfolded.len() >= MAX_UNFOLDED {
+            return Err(StoreError::Unavailable(format!(
+                "{} audit records could not be folded into the log's tables (see the server log); \
+                 refusing to record more",
+                st.unfolded.len()
+            )));
         }
         let rows = link(st.head, entries, now)?;
         let Some(last) = rows.last() else { return Ok((Vec::new(), st.head)) };
@@ -290,6 +305,18 @@ impl Journal {
         let (seq, hash) = lock_head(conn)?;
         let rows: Vec<Arc<Row>> = {
             let st = self.state();
+            // The tables must end where this journal left them, or at a record of its own that
+            // an earlier fold in this transaction inserted. Anything else means something else
+            // wrote to them: folding on would hide that.
+            let known =
+                st.tables == (seq, hash) || st.unfolded.iter().any(|r| r.seq == seq && r.hash == hash);
+            if !known {
+                return Err(StoreError::Database(format!(
+                    "the audit tables end at record {seq}, which is not where this journal left them \
+                     (record {}); refusing to fold (run `lantern audit verify`)",
+                    st.tables.0
+                )));
+            }
             st.unfolded.iter().filter(|r| r.seq > seq).cloned().collect()
         };
         let Some(first) = rows.first() else { return Ok(seq) };
@@ -311,6 +338,9 @@ impl Journal {
         let big = {
             let mut st = self.state();
             let n = st.unfolded.partition_point(|r| r.seq <= upto);
+            if let Some(last) = st.unfolded[..n].last() {
+                st.tables = (last.seq, last.hash);
+            }
             st.unfolded.drain(..n);
             st.len > ROTATE_AT
         };

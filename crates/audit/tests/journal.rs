@@ -210,3 +210,28 @@ async fn a_second_process_cannot_take_the_journal() {
     // Installing twice on one store is harmless.
     install(&first, &journal(tmp.path())).unwrap();
 }
+
+#[tokio::test]
+async fn records_that_cannot_be_folded_stop_the_log_before_memory_runs_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    audit.record_one(entry(1)).await.unwrap();
+    audit.flush().await.unwrap();
+    // Someone moves the tables' head: no fold can follow it any more.
+    common::exec(&store, "UPDATE audit_head SET seq = 99 WHERE id = 1", vec![]).await;
+    audit.record_one(entry(2)).await.unwrap();
+    let err = audit.flush().await.unwrap_err().to_string();
+    assert!(err.contains("refusing to fold"), "{err}");
+    let cap = lantern_audit::journal::MAX_UNFOLDED;
+    let mut recorded = 1;
+    let refused = loop {
+        match audit.record((0..1000).map(entry).collect()).await {
+            Ok(_) => recorded += 1000,
+            Err(e) => break e.to_string(),
+        }
+        assert!(recorded <= cap + 2000, "the journal kept accepting records it could not fold");
+    };
+    assert!(refused.contains("could not be folded"), "{refused}");
+    assert!(recorded >= cap - 1000, "refused too early, after {recorded}");
+}
