@@ -19,7 +19,20 @@ pub(crate) fn backend(data: &Path, database: Option<&str>) -> anyhow::Result<Arc
 
 /// Opens the store (migrating it), installs the patient index on it (every Patient written
 /// from here on is matched, whatever the entry point) and returns the FHIR service over it.
+/// On SQLite this process takes the audit journal; if another process (a server) holds it,
+/// this fails.
 pub(crate) fn fhir(data: &Path, database: Option<&str>) -> anyhow::Result<Fhir> {
+    open(data, database, false)
+}
+
+/// As [`fhir`], for commands that read beside a running server (`lantern feeds status`,
+/// `dead-letters`): if the server holds the audit journal, the store is opened anyway, and
+/// every audited write or audit record made through it fails with a message saying why.
+pub(crate) fn fhir_beside_server(data: &Path, database: Option<&str>) -> anyhow::Result<Fhir> {
+    open(data, database, true)
+}
+
+fn open(data: &Path, database: Option<&str>, beside_server: bool) -> anyhow::Result<Fhir> {
     let backend = backend(data, database)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let described = backend.describe();
@@ -27,8 +40,14 @@ pub(crate) fn fhir(data: &Path, database: Option<&str>) -> anyhow::Result<Fhir> 
     if database.is_none() {
         // Embedded store: the audit chain goes through a journal file (see lantern_audit::journal).
         let journal = data.join(lantern_audit::journal::JOURNAL_FILE);
-        lantern_audit::journal::install(&store, &journal)
-            .with_context(|| format!("opening the audit journal {}", journal.display()))?;
+        let context = || format!("opening the audit journal {}", journal.display());
+        if beside_server {
+            if !lantern_audit::journal::install_or_read_only(&store, &journal).with_context(context)? {
+                tracing::info!("another Lantern process holds {}: reading only", journal.display());
+            }
+        } else {
+            lantern_audit::journal::install(&store, &journal).with_context(context)?;
+        }
     }
     if std::env::var("LANTERN_IDENTITY").as_deref() != Ok("off") {
         lantern_mpi::Mpi::install(&store, identity_model()?.clone());
@@ -89,9 +108,13 @@ pub(crate) fn fhir_with_policy(
     database: Option<&str>,
     policy: &Arc<lantern_policy::Policy>,
 ) -> anyhow::Result<Fhir> {
-    let fhir = fhir(data, database)?;
+    Ok(with_labeller(fhir(data, database)?, policy))
+}
+
+/// `fhir` with `policy` labelling every write.
+pub(crate) fn with_labeller(fhir: Fhir, policy: &Arc<lantern_policy::Policy>) -> Fhir {
     let p = policy.clone();
-    Ok(fhir.with_labeller(Arc::new(move |rtype, id, body, now| p.label(rtype, id, body, now))))
+    fhir.with_labeller(Arc::new(move |rtype, id, body, now| p.label(rtype, id, body, now)))
 }
 
 /// The `[auth]` section of `config` (the defaults without a file).

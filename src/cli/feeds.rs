@@ -38,7 +38,10 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     rt.block_on(async move {
         // Replays label and derive facts as live ingest does (the default policy's lists).
         let policy = crate::compose::policy(None)?;
-        let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
+        // Beside a running server: reading works; a replay is refused (the server's
+        // `POST /admin/dead-letters/{seq}/replay` does it) since only one process may audit.
+        let fhir = crate::compose::fhir_beside_server(&a.data, a.database.as_deref())?;
+        let fhir = crate::compose::with_labeller(fhir, &policy);
         let feeds = crate::compose::feeds(fhir, None).await?;
         let store = &feeds.fhir().store;
         match a.command {

@@ -85,6 +85,9 @@ fn append_records(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<(Vec<i64>, 
     if entries.is_empty() {
         return Ok((Vec::new(), None));
     }
+    if let Some(e) = tx.extension::<crate::journal::Elsewhere>() {
+        return Err(StoreError::Unavailable(e.0.clone()));
+    }
     let now = tx.now_micros();
     if let Some(journal) = tx.extension::<crate::journal::Journal>() {
         let (seqs, head) = journal.append(entries, now)?;

@@ -100,10 +100,21 @@ struct State {
 /// One process at a time: the journal numbers records in memory, so a second process
 /// appending to the same log would fork the chain. An exclusive lock on `PATH.lock`, held
 /// for the journal's life (and dropped by the OS if the process dies), makes a second
-/// process fail here with a clear error instead.
+/// process fail here with a clear error instead (see [`install_or_read_only`]).
 pub fn install(store: &Store, path: &Path) -> Result<(), StoreError> {
+    match install_or_read_only(store, path)? {
+        true => Ok(()),
+        false => Err(StoreError::Unavailable(held_elsewhere(path))),
+    }
+}
+
+/// As [`install`], but if another process holds the journal (a server running on the same
+/// data directory), marks `store` so that every audit append on it fails with a clear error
+/// (an [`Elsewhere`] extension) and returns false: the caller may read (dead letters, the
+/// audit log as far as it is folded) but not record or make audited writes.
+pub fn install_or_read_only(store: &Store, path: &Path) -> Result<bool, StoreError> {
     if store.extension::<Journal>().is_some() {
-        return Ok(());
+        return Ok(true);
     }
     let lock_path = path.with_extension("journal.lock");
     let lock = OpenOptions::new()
@@ -112,15 +123,15 @@ pub fn install(store: &Store, path: &Path) -> Result<(), StoreError> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| io("cannot open", &lock_path, e))?;
-    if let Err(e) = lock.try_lock() {
-        return Err(StoreError::Unavailable(match e {
-            std::fs::TryLockError::WouldBlock => format!(
-                "another Lantern process holds the audit journal {} (a server running on this data \
-                 directory?): stop it first, or use its HTTP API",
-                path.display()
-            ),
-            std::fs::TryLockError::Error(e) => format!("cannot lock {}: {e}", lock_path.display()),
-        }));
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            store.add_extension(Arc::new(Elsewhere(held_elsewhere(path))));
+            return Ok(false);
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(StoreError::Database(format!("cannot lock {}: {e}", lock_path.display())))
+        }
     }
     let p = path.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -134,8 +145,20 @@ pub fn install(store: &Store, path: &Path) -> Result<(), StoreError> {
     let journal = Arc::new(journal);
     journal.rewrite()?;
     store.add_extension(journal);
-    Ok(())
+    Ok(true)
 }
+
+fn held_elsewhere(path: &Path) -> String {
+    format!(
+        "another Lantern process holds the audit journal {} (a server running on this data \
+         directory?): stop it first, or use its HTTP API",
+        path.display()
+    )
+}
+
+/// Installed instead of a journal when another process holds it: audit appends fail with
+/// this message, so nothing this process does can fork the chain.
+pub struct Elsewhere(pub String);
 
 /// A line of the file, as parsed.
 pub(crate) struct Line {

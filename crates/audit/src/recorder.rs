@@ -18,6 +18,9 @@ pub struct Audit {
     store: Store,
     queue: Arc<Mutex<Queue>>,
     journal: Option<Arc<Journal>>,
+    /// Set when another process holds the journal: every record fails (see
+    /// [`crate::journal::install_or_read_only`]).
+    elsewhere: Option<Arc<crate::journal::Elsewhere>>,
 }
 
 /// Entries recorded but not yet taken by a write job, and who waits for them.
@@ -37,7 +40,8 @@ impl Audit {
     /// The log of `store`, through its journal if one is installed ([`crate::journal::install`]).
     pub fn new(store: Store) -> Audit {
         let journal = store.extension::<Journal>();
-        Audit { store, queue: Arc::default(), journal }
+        let elsewhere = store.extension::<crate::journal::Elsewhere>();
+        Audit { store, queue: Arc::default(), journal, elsewhere }
     }
 
     pub fn store(&self) -> &Store {
@@ -53,6 +57,9 @@ impl Audit {
     pub async fn record(&self, entries: Vec<Entry>) -> Result<Vec<i64>, StoreError> {
         if entries.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some(e) = &self.elsewhere {
+            return Err(StoreError::Unavailable(e.0.clone()));
         }
         if let Some(j) = &self.journal {
             // A write of a few hundred bytes to the page cache: microseconds, so it runs here

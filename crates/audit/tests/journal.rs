@@ -209,6 +209,19 @@ async fn a_second_process_cannot_take_the_journal() {
     assert!(err.contains("another Lantern process holds the audit journal"), "{err}");
     // Installing twice on one store is harmless.
     install(&first, &journal(tmp.path())).unwrap();
+    Audit::new(first.clone()).record_one(entry(1)).await.unwrap();
+    Audit::new(first.clone()).flush().await.unwrap();
+
+    // Opened to read beside the holder: reads work, records and audited writes are refused.
+    let third = open(tmp.path());
+    assert!(!lantern_audit::journal::install_or_read_only(&third, &journal(tmp.path())).unwrap());
+    let audit = Audit::new(third.clone());
+    let refused = audit.record_one(entry(2)).await.unwrap_err().to_string();
+    assert!(refused.contains("another Lantern process holds the audit journal"), "{refused}");
+    let write = third.write(|tx| lantern_audit::append(tx, &[entry(3)])).await.unwrap_err().to_string();
+    assert!(write.contains("another Lantern process holds the audit journal"), "{write}");
+    assert_eq!(seqs(&third).await, vec![1]);
+    assert_eq!(Audit::new(first).record_one(entry(2)).await.unwrap(), 2);
 }
 
 #[tokio::test]

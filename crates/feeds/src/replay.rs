@@ -23,6 +23,11 @@ impl Feeds {
     /// Replays dead letter `seq`.
     pub async fn replay(&self, seq: i64) -> Result<Replayed, FeedError> {
         let store = &self.fhir().store;
+        // Opened beside a running server, which holds the audit log: the replay would fail at
+        // its audit record and must not rewrite the dead letter's reason with that.
+        if let Some(e) = store.extension::<lantern_audit::journal::Elsewhere>() {
+            return Err(FeedError::Failed(e.0.clone()));
+        }
         let e = store
             .inbox_get(seq)
             .await?
