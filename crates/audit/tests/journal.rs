@@ -44,6 +44,15 @@ async fn verify_offline(store: &Store, dir: &Path) -> VerifyReport {
     store.with_reader(move |c, _| lantern_audit::verify(c, None, Some(&path))).await.unwrap()
 }
 
+/// A store in a fresh directory with its journal, and records 1..=n read through it.
+async fn fresh(n: usize) -> (tempfile::TempDir, Store, Audit) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    let audit = Audit::new(store.clone());
+    common::seed(&audit, n).await;
+    (tmp, store, audit)
+}
+
 async fn audited_write(store: &Store, i: usize) -> i64 {
     store.write(move |tx| lantern_audit::append(tx, &[entry(i)])).await.unwrap()[0]
 }
@@ -54,9 +63,7 @@ fn lines(dir: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn reads_and_audited_writes_share_one_chain() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
+    let (tmp, store, audit) = fresh(0).await;
     let mut want = Vec::new();
     for i in 1..=30 {
         let seq = if i % 7 == 0 {
@@ -85,10 +92,7 @@ async fn reads_and_audited_writes_share_one_chain() {
 
 #[tokio::test]
 async fn a_write_that_rolls_back_keeps_its_record_and_the_chain() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
-    audit.record_one(entry(1)).await.unwrap();
+    let (_tmp, store, audit) = fresh(1).await;
     let failed = store
         .write(|tx| {
             lantern_audit::append(tx, &[entry(2)])?;
@@ -104,12 +108,7 @@ async fn a_write_that_rolls_back_keeps_its_record_and_the_chain() {
 
 #[tokio::test]
 async fn a_crash_leaves_the_records_in_the_journal_and_start_up_folds_them() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
-    for i in 1..=20 {
-        audit.record_one(entry(i)).await.unwrap();
-    }
+    let (tmp, store, audit) = fresh(20).await;
     audit.flush().await.unwrap();
     for i in 21..=25 {
         audit.record_one(entry(i)).await.unwrap();
@@ -133,12 +132,7 @@ async fn a_crash_leaves_the_records_in_the_journal_and_start_up_folds_them() {
 
 #[tokio::test]
 async fn a_tampered_journal_is_named_by_verify_and_refuses_the_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
-    for i in 1..=5 {
-        audit.record_one(entry(i)).await.unwrap();
-    }
+    let (tmp, store, audit) = fresh(5).await;
     drop((audit, store));
     // Record 3 says another user looked.
     let text = std::fs::read_to_string(journal(tmp.path())).unwrap();
@@ -164,12 +158,7 @@ async fn a_tampered_journal_is_named_by_verify_and_refuses_the_start() {
 
 #[tokio::test]
 async fn a_removed_journal_line_is_a_gap() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
-    for i in 1..=4 {
-        audit.record_one(entry(i)).await.unwrap();
-    }
+    let (tmp, store, _audit) = fresh(4).await;
     let kept: Vec<String> = lines(tmp.path()).into_iter().filter(|l| !l.starts_with("2\t")).collect();
     std::fs::write(journal(tmp.path()), kept.join("\n") + "\n").unwrap();
     let r = verify_offline(&store, tmp.path()).await;
@@ -180,9 +169,7 @@ async fn a_removed_journal_line_is_a_gap() {
 
 #[tokio::test]
 async fn folds_and_rotation_keep_the_journal_short_and_lose_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
+    let (tmp, store, audit) = fresh(0).await;
     // ~1.3 KB a line: ~21 MB written in all, so the journal must be rotated twice or more.
     let n = 16_000usize;
     let query = "code=".to_string() + &"x".repeat(1000);
@@ -226,10 +213,7 @@ async fn a_second_process_cannot_take_the_journal() {
 
 #[tokio::test]
 async fn records_that_cannot_be_folded_stop_the_log_before_memory_runs_out() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = open_with_journal(tmp.path()).await.unwrap();
-    let audit = Audit::new(store.clone());
-    audit.record_one(entry(1)).await.unwrap();
+    let (_tmp, store, audit) = fresh(1).await;
     audit.flush().await.unwrap();
     // Someone moves the tables' head: no fold can follow it any more.
     common::exec(&store, "UPDATE audit_head SET seq = 99 WHERE id = 1", vec![]).await;
