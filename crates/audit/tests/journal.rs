@@ -53,6 +53,13 @@ async fn fresh(n: usize) -> (tempfile::TempDir, Store, Audit) {
     (tmp, store, audit)
 }
 
+/// The log verifies intact (after folding) with `records` records.
+async fn assert_intact(audit: &Audit, records: u64) {
+    let r = audit.verify(None).await.unwrap();
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(r.records, records);
+}
+
 async fn audited_write(store: &Store, i: usize) -> i64 {
     store.write(move |tx| lantern_audit::append(tx, &[entry(i)])).await.unwrap()[0]
 }
@@ -85,9 +92,7 @@ async fn reads_and_audited_writes_share_one_chain() {
     let looks = audit.who_looked(vec!["p9".into()], None, 100).await.unwrap();
     assert_eq!(looks.items.len(), 6);
     assert_eq!(seqs(&store).await, want);
-    let r = audit.verify(None).await.unwrap();
-    assert!(r.is_intact(), "{}", r.summary());
-    assert_eq!(r.records, 30);
+    assert_intact(&audit, 30).await;
 }
 
 #[tokio::test]
@@ -101,8 +106,7 @@ async fn a_write_that_rolls_back_keeps_its_record_and_the_chain() {
         .await;
     assert!(failed.is_err());
     assert_eq!(audit.record_one(entry(3)).await.unwrap(), 3);
-    let r = audit.verify(None).await.unwrap();
-    assert!(r.is_intact(), "{}", r.summary());
+    assert_intact(&audit, 3).await;
     assert_eq!(seqs(&store).await, vec![1, 2, 3]);
 }
 
@@ -125,9 +129,7 @@ async fn a_crash_leaves_the_records_in_the_journal_and_start_up_folds_them() {
     assert_eq!(std::fs::metadata(journal(tmp.path())).unwrap().len(), 0, "start-up empties the journal");
     let audit = Audit::new(store.clone());
     assert_eq!(audit.record_one(entry(27)).await.unwrap(), 27);
-    let r = audit.verify(None).await.unwrap();
-    assert!(r.is_intact(), "{}", r.summary());
-    assert_eq!(r.records, 27);
+    assert_intact(&audit, 27).await;
 }
 
 #[tokio::test]
@@ -181,9 +183,7 @@ async fn folds_and_rotation_keep_the_journal_short_and_lose_nothing() {
     assert!(audit.commits() >= 5, "records were folded as they came ({} folds)", audit.commits());
     let rotate = lantern_audit::journal::ROTATE_AT;
     assert!(longest < rotate + (4 << 20), "the journal grew to {longest} bytes: it was not rotated");
-    let r = audit.verify(None).await.unwrap();
-    assert!(r.is_intact(), "{}", r.summary());
-    assert_eq!(r.records, n as u64);
+    assert_intact(&audit, n as u64).await;
     assert_eq!(seqs(&store).await.len(), n);
 }
 
