@@ -5,7 +5,10 @@
 //! - `concurrent64`: 64 tasks each recording one record at once — separate jobs that the
 //!   writer folds into one group commit, which is what concurrent reads produce.
 //!
-//! Throughput is per record (`Throughput::Elements`).
+//! Throughput is per record (`Throughput::Elements`). `append_sqlite` appends straight to the
+//! log's tables (as on PostgreSQL); `append_sqlite_journal` goes through the audit journal, as
+//! `lantern serve` does on SQLite (lines written on the caller's thread, folded into the tables
+//! every 256 records, the folds included in the time).
 //!
 //! And the price of audit on reads (`read_sqlite`): 64 concurrent clients each making 16
 //! service reads of stored Patients one after another, without (`plain`) and with (`audited`)
@@ -34,13 +37,24 @@ fn entry(i: usize) -> Entry {
 }
 
 fn append(c: &mut Criterion) {
+    for journal in [false, true] {
+        append_to(c, journal);
+    }
+}
+
+fn append_to(c: &mut Criterion, journal: bool) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::in_dir(dir.path()).unwrap());
-    let audit = Audit::new(Store::open(backend, Arc::new(SystemClock)).unwrap());
+    let store = Store::open(backend, Arc::new(SystemClock)).unwrap();
+    if journal {
+        lantern_audit::journal::install(&store, &dir.path().join(lantern_audit::journal::JOURNAL_FILE))
+            .unwrap();
+    }
+    let audit = Audit::new(store);
     let mut i = 0usize;
 
-    let mut g = c.benchmark_group("append_sqlite");
+    let mut g = c.benchmark_group(if journal { "append_sqlite_journal" } else { "append_sqlite" });
     g.throughput(Throughput::Elements(1));
     g.bench_function("single", |b| {
         b.iter(|| {

@@ -14,7 +14,7 @@
 //!
 //! # Durability
 //!
-//! [`Journal::append`] returns once the lines are written to the file (one `write` call per
+//! `Journal::append` returns once the lines are written to the file (one `write` call per
 //! batch). Like a SQLite commit with `synchronous=NORMAL` (how Lantern runs SQLite), that
 //! survives the process being killed at any moment, not a power cut before the OS flushes.
 //!
@@ -24,7 +24,7 @@
 //! canonical JSON of [`crate::chain`] (compact serde_json: never a raw tab or newline). PREV is
 //! repeated on every line so that the first line after a rotation still says what it follows.
 //!
-//! # One chain
+//! # One chain, one process
 //!
 //! While the journal is installed every append goes through its mutex, which numbers and links
 //! the records: reads recorded by [`crate::Audit::record`] on any thread, and the records a write
@@ -32,7 +32,20 @@
 //! records reach the journal before its transaction commits, so a crash between the two leaves
 //! a record of a write that did not happen, never a write without its record (the rule the
 //! tables kept before). The tables are only an index of the journal: a fold inserts every
-//! record beyond `audit_head` and checks that the first one follows it, failing closed if not.
+//! record beyond `audit_head`, after checking that the tables end where this journal left them
+//! (failing closed if not: something else wrote to them).
+//!
+//! A second process appending to the same log would fork the chain, so [`install`] takes an
+//! exclusive lock on `audit.journal.lock`. A command that only reads beside a running server
+//! uses [`install_or_read_only`]: its store carries [`Elsewhere`] instead, and every audit
+//! record or audited write through it fails with the reason.
+//!
+//! # Pace
+//!
+//! A line is written faster than it is folded, so [`crate::Audit::record`] starts a background
+//! fold at [`FOLD_AT`] unfolded records and, past [`BACKLOG`], waits for a fold before it returns:
+//! memory stays bounded and a fold that fails fails the records with its reason.
+//! [`MAX_UNFOLDED`] bounds what write jobs append (they cannot wait) when folds keep failing.
 //!
 //! # Rotation and start-up
 //!
@@ -59,9 +72,15 @@ pub const JOURNAL_FILE: &str = "audit.journal";
 /// every other write (an HL7 v2 message, say) waits behind it on the one writer thread.
 pub const FOLD_AT: usize = 256;
 
-/// Most records kept unfolded. Folds that keep failing (the tables cannot be written, or no
-/// longer end where the journal expects) would otherwise let them pile up in memory; past this
-/// the journal refuses new records, so requests fail closed (503) instead.
+/// Unfolded records past which [`crate::Audit::record`] waits for a fold before it returns:
+/// records can be written faster than they are folded (a `write` against several B-tree
+/// inserts), so a burst is held back to the folds' pace instead of piling up in memory. A fold
+/// that fails then fails the record with its reason.
+pub const BACKLOG: usize = 8 * FOLD_AT;
+
+/// Most records kept unfolded, whoever appends them. A safety net for the records write jobs
+/// append (which cannot wait for a fold inside their own transaction) while folds keep
+/// failing: past this the journal refuses new records, so requests fail closed (503).
 pub const MAX_UNFOLDED: usize = 65_536;
 
 /// A journal larger than this is rewritten after a fold (~14,000 records of ~600 bytes).

@@ -5,7 +5,7 @@
 //! jobs as the writer's pace allows (see the crate documentation, "Cost").
 use crate::chain::append_access;
 use crate::entry::Entry;
-use crate::journal::{Journal, FOLD_AT};
+use crate::journal::{Journal, BACKLOG, FOLD_AT};
 use crate::read::{list, who_looked, Look, Page, Query, Record};
 use crate::verify::{verify, Anchor, VerifyReport};
 use lantern_store::{Store, StoreError};
@@ -65,7 +65,10 @@ impl Audit {
             // A write of a few hundred bytes to the page cache: microseconds, so it runs here
             // rather than on a blocking thread (whose hand-off would cost more).
             let (seqs, _) = j.append(&entries, self.store.now_micros())?;
-            if j.unfolded() >= FOLD_AT && j.start_fold() {
+            let unfolded = j.unfolded();
+            if unfolded >= BACKLOG {
+                self.flush().await?;
+            } else if unfolded >= FOLD_AT && j.start_fold() {
                 self.fold_detached(j.clone());
             }
             return Ok(seqs);

@@ -16,6 +16,11 @@
 //! record an audited write committed with) is in the log with that hash, and, if the operator
 //! gave one, the expected head is in the log.
 //!
+//! With the audit journal (SQLite, [`crate::journal`]) the newest records may be only in the
+//! journal file: it is read after the mark and before the tables, and its records beyond the
+//! tables are checked as the chain's continuation (numbered, linked, hashed, valid, matching
+//! the mark and the expected head); a damaged line or a gap is reported like a bad record.
+//!
 //! The mark is read first. On PostgreSQL everything is one snapshot. On SQLite the log is a
 //! file of its own and each file's snapshot starts when it is first read; since a group commit
 //! reaches the audit file before the resource file, a mark seen first always has its records

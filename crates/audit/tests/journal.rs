@@ -220,10 +220,22 @@ async fn records_that_cannot_be_folded_stop_the_log_before_memory_runs_out() {
     audit.record_one(entry(2)).await.unwrap();
     let err = audit.flush().await.unwrap_err().to_string();
     assert!(err.contains("refusing to fold"), "{err}");
-    let cap = lantern_audit::journal::MAX_UNFOLDED;
-    let mut recorded = 1;
+    // Reads are held back to the folds' pace, so the failing fold soon fails them, with its
+    // reason.
+    let mut recorded = 2;
     let refused = loop {
         match audit.record((0..1000).map(entry).collect()).await {
+            Ok(_) => recorded += 1000,
+            Err(e) => break e.to_string(),
+        }
+        assert!(recorded <= 2 * lantern_audit::journal::BACKLOG, "reads went on past the backlog");
+    };
+    assert!(refused.contains("refusing to fold"), "{refused}");
+    // Write jobs cannot wait for a fold: the cap stops them.
+    let cap = lantern_audit::journal::MAX_UNFOLDED;
+    let refused = loop {
+        let batch: Vec<_> = (0..1000).map(entry).collect();
+        match store.write(move |tx| lantern_audit::append(tx, &batch)).await {
             Ok(_) => recorded += 1000,
             Err(e) => break e.to_string(),
         }
