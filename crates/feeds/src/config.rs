@@ -15,6 +15,7 @@
 //! kind = "mllp"                          # "mllp" or "file" (imports only)
 //! listen = "0.0.0.0:2575"                # optional: this feed's own MLLP port
 //! facilities = ["RVJ", "NBT_PAS"]        # MSH-4 values routed to it on the shared --mllp port
+//! ack = "received"                       # ACK once queued, or "applied" (default: --mllp-ack)
 //! ```
 //!
 //! Everything but `transport` is the hl7v2 crate's [`FeedConfig`], read by its own parser. On
@@ -46,6 +47,11 @@ pub struct Transport {
     /// system is the feed's authentication (put TLS in front for encryption).
     #[serde(default)]
     pub allow: Vec<String>,
+    /// When to acknowledge: `"applied"` (the ACK reports the outcome) or `"received"` (once
+    /// parsed, mapped and written to the receive queue; see `lantern_feeds::queue`). Unset:
+    /// the server's default (`lantern serve --mllp-ack`).
+    #[serde(default)]
+    pub ack: Option<crate::AckWhen>,
 }
 
 fn mllp() -> String {

@@ -167,7 +167,8 @@ impl Feeds {
     fn count(report: &mut ImportReport, d: Disposition, seq: Option<i64>, why: Option<String>, n: usize) {
         report.units += 1;
         match d {
-            Disposition::Processed => {
+            // Imports run without the receive queue; were one open, its messages are applied.
+            Disposition::Processed | Disposition::Queued => {
                 report.processed += 1;
                 report.resources += n;
             }

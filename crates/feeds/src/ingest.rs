@@ -2,8 +2,10 @@
 //! store job (or dead-letter it), and build the acknowledgement (HL7 v2 chapter 2.9: original
 //! mode AA/AE/AR; enhanced mode CA/CE/CR as MSH-15 asks).
 //!
-//! Enhanced mode: a message is fully processed before its commit ACK is sent, so the commit
-//! ACK already reports the outcome (CE/CR with ERR segments on failure). Application ACKs
+//! Enhanced mode: for a feed that acknowledges when applied, a message is fully processed
+//! before its commit ACK is sent, so the commit ACK already reports the outcome (CE/CR with ERR
+//! segments on failure); for one that acknowledges on receipt, CA means what the standard says,
+//! committed to safe storage (the receive queue), and parse or map failures are still CE/CR. Application ACKs
 //! (MSH-16) would go back on a connection to the sender's own listener, which no feed
 //! configures yet, so none are sent separately. Lantern always answers on the MLLP
 //! connection, though: where MSH-15 asks for no commit ACK (NE, or ER/SU not met), it sends
@@ -32,6 +34,9 @@ pub enum Disposition {
     DeadLettered,
     /// Could not even be stored (store unavailable): no ACK, the sender must retry.
     NotStored,
+    /// Written to the receive queue and acknowledged; the applier takes it in shortly (a feed
+    /// with `ack = "received"`, see [`crate::queue`]).
+    Queued,
 }
 
 /// The result of [`Feeds::ingest_v2`].
@@ -57,7 +62,7 @@ pub(crate) fn reason_of(issues: &[Issue]) -> String {
     }
 }
 
-fn outcome_str(o: Outcome) -> &'static str {
+pub(crate) fn outcome_str(o: Outcome) -> &'static str {
     match o {
         Outcome::Accepted => "AA",
         Outcome::Error => "AE",
@@ -117,9 +122,11 @@ impl Feeds {
             Err(e) => return not_stored(feed_id, &e),
         }
         let key = crate::order::patient_key(&feed_id, &msg);
-        let _turn = match &key {
-            Some(k) => Some(self.inner.order.lock(k).await),
-            None => None,
+        let queue = self.queue_for(&feed_id);
+        // Queued messages take their patient's turn in the applier, in queue order.
+        let _turn = match (&key, &queue) {
+            (Some(k), None) => Some(self.inner.order.lock(k).await),
+            _ => None,
         };
         let mut issues = parse_issues;
         let mapped = match map_message(&msg, &feed) {
@@ -150,6 +157,16 @@ impl Feeds {
             Some(m) if outcome == Outcome::Accepted => m,
             _ => return self.dead(&msg, record, outcome, issues).await,
         };
+        if let Some(queue) = queue {
+            let job = crate::queue::Job { record, turn: key, mapped: Some(mapped) };
+            let (disposition, seq) = match queue.accept(job).await {
+                Ok(crate::queue::Accepted::Queued) => (Disposition::Queued, None),
+                Ok(crate::queue::Accepted::AlreadyQueued) => (Disposition::Duplicate, None),
+                Err(e) => return not_stored(feed_id, &format!("cannot write to the feeds queue: {e}")),
+            };
+            let ack = self.ack_for(&msg, Outcome::Accepted, &issues);
+            return Ingested { ack, code: "AA", disposition, feed: feed_id, seq };
+        }
         let mut record = record;
         if !mapped.merges.is_empty() {
             record.detail = Some(json!({"merges": mapped.merges}).to_string());

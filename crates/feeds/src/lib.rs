@@ -9,11 +9,14 @@
 //! ## Why it is shaped so
 //!
 //! * **Stored and applied in one transaction.** A message's inbox row (see
-//!   `lantern_store::inbox`) and the resources mapped from it commit in the same store job. If
-//!   the commit happens, both are durable and only then is the ACK sent; if the process dies
-//!   before, neither is there and the sender, having no ACK, sends again. There is no
-//!   "stored but not yet processed" state to resume, so nothing can be lost between two steps
-//!   or applied twice by a worker that crashed half way.
+//!   `lantern_store::inbox`) and the resources mapped from it commit in the same store job, so
+//!   nothing can be lost between two steps or applied twice by a worker that crashed half way.
+//! * **Acknowledged once durable.** A feed with `ack = "applied"` sends its ACK after that
+//!   commit, so the ACK reports the outcome; if the process dies before, the sender, having no
+//!   ACK, sends again. A feed with `ack = "received"` (the default of `lantern serve`) sends it
+//!   once the message is parsed, mapped and appended to the receive queue ([`queue`]), and the
+//!   applier commits it afterwards, in order; a restart applies what the queue still holds, and
+//!   the inbox key below makes that exactly once.
 //! * **Idempotent by (feed, control id, content hash).** A re-sent message finds its inbox row
 //!   and is acknowledged without being applied again. Senders do reuse MSH-10 for different
 //!   messages, so a same-id-different-content message is a new message (and is logged).
@@ -31,25 +34,30 @@
 //!   error is not applied partially: it is kept with AE (content) or AR (type, version,
 //!   header). Warnings are applied and echoed in the ACK's ERR segments.
 //!
-//! Invariant: no sockets, no HTTP; the server crate owns listeners and the binary owns files.
+//! Invariant: no sockets, no HTTP; the server crate owns listeners. The binary decides where
+//! files live; this crate writes only the receive queue, at the path it is given.
+mod applier;
 mod audit;
 pub mod config;
 mod ids;
 pub mod import;
 mod ingest;
 pub mod order;
+pub mod queue;
+pub mod queue_file;
 mod replay;
 pub mod tabular;
 
 pub use config::{FeedSpec, FeedsFile, Route, Transport};
 pub use import::{ImportOptions, ImportReport};
 pub use ingest::{Disposition, Ingested};
+pub use queue::AckWhen;
 pub use replay::Replayed;
 
 use lantern_hl7v2::map::FeedConfig;
 use lantern_service::Fhir;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// The feeds service: the FHIR service plus the registry of configured feeds.
 #[derive(Clone)]
@@ -65,6 +73,11 @@ struct Inner {
     facilities: RwLock<HashMap<String, String>>,
     order: order::PatientOrder,
     acks: std::sync::atomic::AtomicU64,
+    /// Feeds whose transport says when to acknowledge; the others use `default_ack`.
+    ack_when: RwLock<HashMap<String, AckWhen>>,
+    default_ack: RwLock<AckWhen>,
+    /// The receive queue, once [`Feeds::start_queue`] has opened it.
+    queue: OnceLock<Arc<queue::Queue>>,
 }
 
 /// Why a feed operation failed (the caller maps it to its own vocabulary).
@@ -90,6 +103,9 @@ impl Feeds {
                 facilities: RwLock::default(),
                 order: order::PatientOrder::new(1024),
                 acks: std::sync::atomic::AtomicU64::new(0),
+                ack_when: RwLock::default(),
+                default_ack: RwLock::default(),
+                queue: OnceLock::new(),
             }),
         };
         for (_, text) in feeds.inner.fhir.store.feeds().await? {
@@ -122,7 +138,27 @@ impl Feeds {
         }
         fac.entry(spec.config.organisation.ods_code.clone()).or_insert_with(|| id.clone());
         drop(fac);
+        let mut when = self.inner.ack_when.write().unwrap_or_else(|e| e.into_inner());
+        match spec.transport.ack {
+            Some(w) => when.insert(id.clone(), w),
+            None => when.remove(&id),
+        };
+        drop(when);
         self.inner.feeds.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(spec.config.clone()));
+    }
+
+    /// When feeds that do not say (including the default feed of each new sending facility)
+    /// acknowledge a message; see [`AckWhen`].
+    pub fn set_default_ack(&self, when: AckWhen) {
+        *self.inner.default_ack.write().unwrap_or_else(|e| e.into_inner()) = when;
+    }
+
+    /// The receive queue, if `feed` acknowledges on receipt and the queue is open.
+    pub(crate) fn queue_for(&self, feed: &str) -> Option<Arc<queue::Queue>> {
+        let queue = self.inner.queue.get()?;
+        let when = self.inner.ack_when.read().unwrap_or_else(|e| e.into_inner()).get(feed).copied();
+        let when = when.unwrap_or_else(|| *self.inner.default_ack.read().unwrap_or_else(|e| e.into_inner()));
+        (when == AckWhen::Received).then(|| queue.clone())
     }
 
     /// The configuration of a feed, if registered.

@@ -4,23 +4,32 @@
 //! patients sharing a stripe merely wait for each other.
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use tokio::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 pub struct PatientOrder {
-    stripes: Vec<Mutex<()>>,
+    stripes: Vec<Arc<Mutex<()>>>,
 }
 
 impl PatientOrder {
     pub fn new(n: usize) -> PatientOrder {
-        PatientOrder { stripes: (0..n.max(1)).map(|_| Mutex::new(())).collect() }
+        PatientOrder { stripes: (0..n.max(1)).map(|_| Arc::new(Mutex::new(()))).collect() }
+    }
+
+    fn stripe(&self, key: &str) -> &Arc<Mutex<()>> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        &self.stripes[(h.finish() % self.stripes.len() as u64) as usize]
     }
 
     /// Waits for the turn of `key` (tokio's mutex queues waiters in arrival order).
     pub async fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        let i = (h.finish() % self.stripes.len() as u64) as usize;
-        self.stripes[i].lock().await
+        self.stripe(key).lock().await
+    }
+
+    /// As [`PatientOrder::lock`], for a turn handed on to another task.
+    pub async fn lock_owned(&self, key: &str) -> OwnedMutexGuard<()> {
+        self.stripe(key).clone().lock_owned().await
     }
 }
 

@@ -1,0 +1,178 @@
+//! The receive queue's applier: takes queued messages into the store in the order received
+//! (see [`crate::queue`]), up to [`APPLIERS`] at once, one at a time per patient.
+use crate::ids::content_hash;
+use crate::ingest::{outcome_str, reason_of, service_issues};
+use crate::queue::{Job, Queue, APPLIERS};
+use crate::queue_file::{Frame, QueueFile};
+use crate::{FeedError, Feeds, Inner};
+use lantern_hl7v2::ack::Outcome;
+use lantern_hl7v2::map::{map_message, Mapped};
+use lantern_store::inbox::{DEAD, PROCESSED};
+use lantern_store::{NewInbox, StoreError};
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Longest wait between attempts while the store is unavailable.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+impl Feeds {
+    /// Opens the receive queue at `path` (see [`crate::queue_file`]; `sync` makes every append
+    /// survive power loss too) and starts its applier. Messages left in it by an earlier run
+    /// are applied first, in order; those already applied are recognised and skipped. Returns
+    /// how many were found. Feeds with `ack = "received"` use it from now on.
+    pub async fn start_queue(&self, path: &Path, sync: bool) -> Result<usize, FeedError> {
+        let (file, frames) = QueueFile::open(path, sync).map_err(|e| FeedError::Failed(e.to_string()))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queue = Arc::new(Queue::new(file, tx));
+        if self.inner.queue.set(queue.clone()).is_err() {
+            return Err(FeedError::Config("the feeds queue is already open".into()));
+        }
+        let found = frames.len();
+        if found > 0 {
+            tracing::info!(path = %path.display(), found, "applying the messages left in the feeds queue");
+        }
+        for f in frames {
+            queue.requeue(recovered(f));
+        }
+        tokio::spawn(run(Arc::downgrade(&self.inner), rx));
+        Ok(found)
+    }
+
+    /// Messages acknowledged on receipt and not yet applied (0 without a queue).
+    pub fn queued(&self) -> u64 {
+        self.inner.queue.get().map_or(0, |q| q.outstanding())
+    }
+
+    /// Waits until every message acknowledged on receipt has been applied or dead-lettered.
+    pub async fn queue_drained(&self) {
+        if let Some(q) = self.inner.queue.get() {
+            q.drained().await;
+        }
+    }
+
+    /// Applies one queued message, or keeps it as a dead letter; waits and tries again while
+    /// the store is unavailable, since the message was acknowledged and must not be lost.
+    async fn apply_queued(&self, job: Job) {
+        let Job { mut record, mapped, .. } = job;
+        let mut mapped = mapped;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let m = match mapped.take() {
+                Some(m) => Ok(m),
+                None => self.map_again(&record),
+            };
+            let (outcome, reason) = match m {
+                Err(why) => why,
+                Ok(m) => {
+                    let mut rec = record.clone();
+                    if !m.merges.is_empty() {
+                        rec.detail = Some(json!({"merges": m.merges}).to_string());
+                    }
+                    let dup = Arc::new(AtomicBool::new(false));
+                    match self.apply(m.bundle, m.merges, rec, None, dup.clone()).await {
+                        Ok(_) => return,
+                        // Applied before a crash: the frame was still in the queue file.
+                        Err(_) if dup.load(Ordering::Relaxed) => return,
+                        Err(lantern_service::Error::Store(StoreError::Unavailable(e))) => {
+                            tracing::error!(feed = %record.feed, control_id = %record.control_id,
+                                "queued message not applied yet, the store is unavailable: {e}");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(MAX_RETRY_WAIT);
+                            continue;
+                        }
+                        Err(e) => ("AE", reason_of(&service_issues(&e))),
+                    }
+                }
+            };
+            record.status = DEAD.into();
+            record.detail =
+                Some(json!({"outcome": outcome, "reason": reason, "acknowledged": "on receipt"}).to_string());
+            match self.dead_letter(record.clone()).await {
+                Ok(seq) => {
+                    tracing::warn!(feed = %record.feed, seq, "queued message dead-lettered after its ACK: {reason}");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(feed = %record.feed, "queued message not dead-lettered yet: {e}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_RETRY_WAIT);
+                }
+            }
+        }
+    }
+
+    /// Parses and maps a queued message again (its bundle was not kept, or this is start-up).
+    fn map_again(&self, record: &NewInbox) -> Result<Mapped, (&'static str, String)> {
+        let Some(feed) = self.feed(&record.feed) else {
+            return Err(("AR", format!("feed '{}' is no longer configured", record.feed)));
+        };
+        let (msg, mut issues) = lantern_hl7v2::parse(&record.raw);
+        match map_message(&msg, &feed) {
+            Ok((m, more)) => {
+                issues.extend(more);
+                match Outcome::from_issues(&issues) {
+                    Outcome::Accepted => Ok(m),
+                    o => Err((outcome_str(o), reason_of(&issues))),
+                }
+            }
+            Err(e) => {
+                issues.push(e.to_issue());
+                let o = Outcome::from_issues(&issues);
+                Err((if o == Outcome::Rejected { "AR" } else { "AE" }, reason_of(&issues)))
+            }
+        }
+    }
+}
+
+/// A frame found in the queue file at start-up, as a job for the applier.
+fn recovered(f: Frame) -> Job {
+    let (msg, _) = lantern_hl7v2::parse(&f.raw);
+    let control_id = msg.header().map(|h| h.control_id().to_string()).unwrap_or_default();
+    let turn = crate::order::patient_key(&f.feed, &msg);
+    let record = NewInbox {
+        feed: f.feed,
+        control_id,
+        hash: content_hash(&f.raw),
+        kind: "hl7v2".into(),
+        received: f.received,
+        raw: f.raw,
+        status: PROCESSED.into(),
+        detail: None,
+    };
+    Job { record, turn, mapped: None }
+}
+
+/// Takes jobs in queue order: each waits for its patient's turn, then for one of the
+/// [`APPLIERS`] slots, and is applied on a task of its own. Ends when the feeds service is
+/// dropped.
+async fn run(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let slots = Arc::new(Semaphore::new(APPLIERS));
+    while let Some(job) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        let feeds = Feeds { inner };
+        let turn = match &job.turn {
+            Some(k) => Some(feeds.inner.order.lock_owned(k).await),
+            None => None,
+        };
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let done = feeds.inner.queue.get().map(|q| Done(q.clone(), job.key()));
+        tokio::spawn(async move {
+            feeds.apply_queued(job).await;
+            drop((turn, slot, done));
+        });
+    }
+}
+
+/// Tells the queue a message is finished with when dropped, so that even a task that panicked
+/// cannot leave the count of outstanding messages (and whoever waits for it to drain) stuck.
+struct Done(Arc<Queue>, crate::queue::Key);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.done(&self.1);
+    }
+}
