@@ -171,6 +171,18 @@ pub(crate) async fn feeds(fhir: Fhir, config: Option<&Path>) -> anyhow::Result<l
     Ok(feeds)
 }
 
+/// Opens the feeds' receive queue in `data` and starts applying it: what an earlier run
+/// acknowledged and did not apply is applied first.
+pub(crate) async fn start_queue(feeds: &lantern_feeds::Feeds, data: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let path = data.join(lantern_feeds::queue_file::QUEUE_FILE);
+    let found = feeds.start_queue(&path, false).await?;
+    if found > 0 {
+        eprintln!("Lantern: applying {found} messages left in {}", path.display());
+    }
+    Ok(())
+}
+
 /// Starts the MLLP listeners: the shared one (`--mllp`, routed by MSH-4) and one per feed whose
 /// transport names an address. Returns the bound addresses.
 pub(crate) async fn mllp(

@@ -11,19 +11,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const THREADS: usize = 6;
-const PER_THREAD: usize = 400;
+// Enough that the kill lands while ACKs are still being sent (the server acknowledges on
+// receipt, thousands a second) or while its applier is still taking the queue in.
+const PER_THREAD: usize = 1000;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start(data: &std::path::Path, mllp: u16) -> Child {
+/// Starts the server; its standard error goes to `log`.
+fn start(data: &std::path::Path, mllp: u16, log: &std::path::Path) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["serve", "--data"])
         .arg(data)
         .args(["--http", &format!("127.0.0.1:{}", free_port()), "--mllp", &format!("127.0.0.1:{mllp}")])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
     let t = Instant::now();
@@ -69,7 +72,8 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
     let data = std::env::temp_dir().join(format!("lantern-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let port = free_port();
-    let mut server = start(&data, port);
+    let log = |n: u32| std::env::temp_dir().join(format!("lantern-kill9-{}-{n}.log", std::process::id()));
+    let mut server = start(&data, port, &log(1));
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut threads = Vec::new();
     for t in 0..THREADS {
@@ -101,7 +105,7 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
     assert!(!acked_before.is_empty(), "nothing was acknowledged before the kill; raise the delay");
 
     // Restart and send everything again from one connection per sender.
-    let mut server = start(&data, port);
+    let mut server = start(&data, port, &log(2));
     let mut threads = Vec::new();
     for t in 0..THREADS {
         threads.push(std::thread::spawn(move || {
@@ -122,6 +126,23 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
     let lantern = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_lantern")).args(args).arg("--data").arg(&data).output().unwrap()
     };
+    // The server acknowledges on receipt: wait for its applier to take in everything (what
+    // was queued when it was killed was applied first, at start-up).
+    let total = (THREADS * PER_THREAD) as i64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = lantern(&["feeds", "status"]);
+        let out = String::from_utf8_lossy(&status.stdout).to_string();
+        if out.lines().any(|l| l == format!("processed: {total}")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the queue did not drain: {out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let restarted = std::fs::read_to_string(log(2)).unwrap_or_default();
+    let left =
+        restarted.lines().find(|l| l.starts_with("Lantern: applying")).unwrap_or("nothing left in the queue");
+    println!("at restart: {left}");
     let dead = lantern(&["feeds", "dead-letters"]);
     assert!(dead.status.success(), "{}", String::from_utf8_lossy(&dead.stderr));
     let replay = lantern(&["feeds", "replay", "1"]);
@@ -173,7 +194,6 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
             .await
             .unwrap()
     });
-    let total = (THREADS * PER_THREAD) as i64;
     println!("after restart: {inbox} inbox rows processed, {patients} patients, highest version {max_ver}");
     for id in &acked_before {
         assert_eq!(per_id.get(id), Some(&1), "acknowledged message {id} is not recorded exactly once");
@@ -182,4 +202,5 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
     assert_eq!(patients, total);
     assert_eq!(max_ver, 1, "a message was applied twice");
     let _ = std::fs::remove_dir_all(&data);
+    let _ = (std::fs::remove_file(log(1)), std::fs::remove_file(log(2)));
 }

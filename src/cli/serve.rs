@@ -23,6 +23,11 @@ pub(crate) struct Args {
     /// if none is given.
     #[arg(long = "mllp-allow")]
     pub(super) mllp_allow: Vec<String>,
+    /// When feeds that do not say so in their configuration acknowledge an HL7 v2 message:
+    /// `received` (once parsed, mapped and written to the receive queue in DIR; applied just
+    /// after) or `applied` (once applied, so the ACK reports the outcome).
+    #[arg(long = "mllp-ack", default_value = "received")]
+    pub(super) mllp_ack: lantern_feeds::AckWhen,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -36,6 +41,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
         eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
         let feeds = crate::compose::feeds(fhir.clone(), a.config.as_deref()).await?;
+        feeds.set_default_ack(a.mllp_ack);
+        crate::compose::start_queue(&feeds, &a.data).await?;
         for (feed, at) in
             crate::compose::mllp(&feeds, a.mllp.as_deref(), &a.mllp_allow, a.config.as_deref()).await?
         {

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /admin/dead-letters?after=SEQ&limit=N` | `[{seq, feed, control_id, kind, received, detail}]` (no message bodies) |
 //! | `POST /admin/dead-letters/{seq}/replay` | 200 `{seq, feed, status: "processed"}`, 404 unknown, 409 still failing |
-//! | `GET /admin/inbox` | `{"processed": n, "dead": n}` |
+//! | `GET /admin/inbox` | `{"processed": n, "dead": n, "queued": n}` (queued: acknowledged on receipt, not yet applied) |
 //!
 //! Invariant: message bodies (patient data) are never returned here; `lantern feeds` on the
 //! server itself shows them to an operator if needed.
@@ -62,7 +62,11 @@ async fn replay(State(f): State<Feeds>, Path(seq): Path<i64>) -> Response {
 
 async fn counts(State(f): State<Feeds>) -> Response {
     match f.fhir().store.inbox_counts().await {
-        Ok(v) => Json(Value::Object(v.into_iter().map(|(k, n)| (k, json!(n))).collect())).into_response(),
+        Ok(v) => {
+            let mut out: serde_json::Map<String, Value> = v.into_iter().map(|(k, n)| (k, json!(n))).collect();
+            out.insert("queued".into(), json!(f.queued()));
+            Json(Value::Object(out)).into_response()
+        }
         Err(e) => internal(e),
     }
 }

@@ -194,7 +194,8 @@ pub(super) async fn load(
                 let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
                 r.units += 1;
                 match d {
-                    Disposition::Processed => {
+                    // FHIR bundles are never queued; see lantern_feeds::queue.
+                    Disposition::Processed | Disposition::Queued => {
                         r.processed += 1;
                         r.resources += n;
                     }

@@ -94,6 +94,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         config: Some(config),
         mllp: None,
         mllp_allow: Vec::new(),
+        mllp_ack: lantern_feeds::AckWhen::Received,
     })
 }
 
