@@ -3,7 +3,7 @@
 use crate::ids::content_hash;
 use crate::ingest::{outcome_str, reason_of, service_issues};
 use crate::queue::{Job, Queue, APPLIERS};
-use crate::queue_file::{Frame, QueueFile};
+use crate::queue_file::{older_path, Frame, QueueFile, QueueLock};
 use crate::{FeedError, Feeds, Inner};
 use lantern_hl7v2::ack::Outcome;
 use lantern_hl7v2::map::{map_message, Mapped};
@@ -25,18 +25,31 @@ impl Feeds {
     /// are applied first, in order; those already applied are recognised and skipped. Returns
     /// how many were found. Feeds with `ack = "received"` use it from now on.
     pub async fn start_queue(&self, path: &Path, sync: bool) -> Result<usize, FeedError> {
-        let (file, frames) = QueueFile::open(path, sync).map_err(|e| FeedError::Failed(e.to_string()))?;
+        let failed = |e: crate::queue_file::QueueFileError| FeedError::Failed(e.to_string());
+        let lock = QueueLock::take(path).map_err(failed)?;
+        // A segment set aside before a crash holds the oldest frames.
+        let older = older_path(path);
+        let old_frames = match older.exists() {
+            true => QueueFile::open(&older, sync).map_err(failed)?.1,
+            false => Vec::new(),
+        };
+        let (file, frames) = QueueFile::open(path, sync).map_err(failed)?;
+        if old_frames.is_empty() && older.exists() {
+            std::fs::remove_file(&older)
+                .map_err(|e| FeedError::Failed(format!("{}: {e}", older.display())))?;
+        }
+        let kept = (!old_frames.is_empty()).then(|| (older.clone(), old_frames.len() as u64));
         let (tx, rx) = mpsc::unbounded_channel();
-        let queue = Arc::new(Queue::new(file, tx));
+        let queue = Arc::new(Queue::new(lock, file, kept, tx));
         if self.inner.queue.set(queue.clone()).is_err() {
             return Err(FeedError::Config("the feeds queue is already open".into()));
         }
-        let found = frames.len();
+        let found = old_frames.len() + frames.len();
         if found > 0 {
             tracing::info!(path = %path.display(), found, "applying the messages left in the feeds queue");
         }
-        for f in frames {
-            queue.requeue(recovered(f));
+        for (segment, f) in old_frames.into_iter().map(|f| (0, f)).chain(frames.into_iter().map(|f| (1, f))) {
+            queue.requeue(recovered(f, segment));
         }
         let inner = Arc::downgrade(&self.inner);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -140,7 +153,7 @@ impl Feeds {
 }
 
 /// A frame found in the queue file at start-up, as a job for the applier.
-fn recovered(f: Frame) -> Job {
+fn recovered(f: Frame, segment: u64) -> Job {
     let (msg, _) = lantern_hl7v2::parse(&f.raw);
     let control_id = msg.header().map(|h| h.control_id().to_string()).unwrap_or_default();
     let turn = crate::order::patient_key(&f.feed, &msg);
@@ -154,7 +167,7 @@ fn recovered(f: Frame) -> Job {
         status: PROCESSED.into(),
         detail: None,
     };
-    Job { record, turn, mapped: None }
+    Job { record, turn, mapped: None, segment }
 }
 
 /// The applier works on a thread of its own at a lower CPU priority: when the machine is busy,
@@ -183,7 +196,7 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
             None => None,
         };
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let done = feeds.inner.queue.get().map(|q| Done(q.clone(), job.key()));
+        let done = feeds.inner.queue.get().map(|q| Done(q.clone(), job.key(), job.segment));
         tokio::spawn(async move {
             feeds.apply_queued(job).await;
             drop((turn, slot, done));
@@ -193,10 +206,10 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
 
 /// Tells the queue a message is finished with when dropped, so that even a task that panicked
 /// cannot leave the count of outstanding messages (and whoever waits for it to drain) stuck.
-struct Done(Arc<Queue>, crate::queue::Key);
+struct Done(Arc<Queue>, crate::queue::Key, u64);
 
 impl Drop for Done {
     fn drop(&mut self) {
-        self.0.done(&self.1);
+        self.0.done(&self.1, self.2);
     }
 }

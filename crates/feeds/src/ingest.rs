@@ -158,7 +158,7 @@ impl Feeds {
             _ => return self.dead(&msg, record, outcome, issues).await,
         };
         if let Some(queue) = queue {
-            let job = crate::queue::Job { record, turn: key, mapped: Some(mapped) };
+            let job = crate::queue::Job { record, turn: key, mapped: Some(mapped), segment: 0 };
             let (disposition, seq) = match queue.accept(job).await {
                 Ok(crate::queue::Accepted::Queued) => (Disposition::Queued, None),
                 Ok(crate::queue::Accepted::AlreadyQueued) => (Disposition::Duplicate, None),

@@ -20,11 +20,14 @@
 //! Bounded: past [`MAX_OUTSTANDING`] unapplied messages an ACK waits for room, so a sender
 //! faster than the applier for long is slowed to its pace instead of growing memory and file
 //! without end. Only the first [`KEEP_MAPPED`] outstanding messages keep their mapped bundle
-//! in memory; later ones are mapped again when applied.
-use crate::queue_file::{Frame, QueueFile};
+//! in memory; later ones are mapped again when applied. The file is emptied whenever everything
+//! is applied; a queue that does not drain for long has its file set aside past [`ROTATE_AT`]
+//! and removed once the messages in it are applied, so disk use stays bounded too.
+use crate::queue_file::{older_path, Frame, QueueFile, QueueLock};
 use lantern_hl7v2::map::Mapped;
 use lantern_store::NewInbox;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use tokio::sync::{mpsc, Notify};
 
@@ -35,6 +38,10 @@ const KEEP_MAPPED: u64 = 4_096;
 /// Once everything is applied, a file larger than this is emptied (smaller ones are left, to
 /// save a truncate per message on a quiet feed; start-up skips their frames as duplicates).
 const CLEAR_AT: u64 = 4 << 20;
+/// A segment past this size is set aside (renamed, see [`older_path`]) and a new one started, so
+/// that a queue which never drains (a sender faster than the applier for hours) does not grow
+/// one file without end; the set-aside one is deleted once every message in it is applied.
+const ROTATE_AT: u64 = 64 << 20;
 /// Messages applied at once by the applier (different patients; one patient's wait in turn).
 pub(crate) const APPLIERS: usize = 16;
 
@@ -70,6 +77,8 @@ pub(crate) struct Job {
     pub(crate) turn: Option<String>,
     /// The bundle mapped at receipt, if kept.
     pub(crate) mapped: Option<Mapped>,
+    /// The segment its frame is in (set when queued).
+    pub(crate) segment: u64,
 }
 
 impl Job {
@@ -80,9 +89,14 @@ impl Job {
 
 struct State {
     file: QueueFile,
+    /// Id of the current segment; the set-aside one, if any, is the one before.
+    segment: u64,
+    /// The set-aside segment and how many of its messages are not yet applied.
+    older: Option<(PathBuf, u64)>,
     tx: mpsc::UnboundedSender<Job>,
     outstanding: u64,
     pending: HashSet<Key>,
+    rotate_at: u64,
 }
 
 /// The receive queue of a running server.
@@ -90,6 +104,7 @@ pub(crate) struct Queue {
     state: Mutex<State>,
     /// Woken when a message has been applied (room for a waiting ACK, or the queue drained).
     progress: Notify,
+    _lock: QueueLock,
 }
 
 /// What [`Queue::accept`] did.
@@ -100,10 +115,27 @@ pub(crate) enum Accepted {
 }
 
 impl Queue {
-    pub(crate) fn new(file: QueueFile, tx: mpsc::UnboundedSender<Job>) -> Queue {
+    /// The queue over its current segment `file` and, if one was set aside and still holds
+    /// messages, `older` (its path and how many frames it holds; they must be requeued with
+    /// segment 0). The current segment is segment 1.
+    pub(crate) fn new(
+        lock: QueueLock,
+        file: QueueFile,
+        older: Option<(PathBuf, u64)>,
+        tx: mpsc::UnboundedSender<Job>,
+    ) -> Queue {
         Queue {
-            state: Mutex::new(State { file, tx, outstanding: 0, pending: HashSet::new() }),
+            state: Mutex::new(State {
+                file,
+                segment: 1,
+                older,
+                tx,
+                outstanding: 0,
+                pending: HashSet::new(),
+                rotate_at: ROTATE_AT,
+            }),
             progress: Notify::new(),
+            _lock: lock,
         }
     }
 
@@ -146,15 +178,40 @@ impl Queue {
         if st.outstanding > KEEP_MAPPED {
             job.mapped = None;
         }
+        job.segment = st.segment;
         let _ = st.tx.send(job);
+        if st.file.len() > st.rotate_at && st.older.is_none() {
+            // Every outstanding message is in the current segment (there is no older one).
+            let to = older_path(st.file.path());
+            match st.file.rotate(&to) {
+                Ok(()) => {
+                    st.older = Some((to, st.outstanding));
+                    st.segment += 1;
+                }
+                Err(e) => {
+                    tracing::error!(path = %to.display(), "could not set the feeds queue segment aside: {e}")
+                }
+            }
+        }
         Ok(Accepted::Queued)
     }
 
     /// The applier is done with a message (applied, found applied before, or dead-lettered).
-    pub(crate) fn done(&self, key: &Key) {
+    pub(crate) fn done(&self, key: &Key, segment: u64) {
         let mut st = self.state();
         st.pending.remove(key);
         st.outstanding = st.outstanding.saturating_sub(1);
+        if segment != st.segment {
+            if let Some((path, left)) = &mut st.older {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    if let Err(e) = std::fs::remove_file(&*path) {
+                        tracing::error!(path = %path.display(), "could not remove an applied feeds queue segment: {e}");
+                    }
+                    st.older = None;
+                }
+            }
+        }
         if st.outstanding == 0 && st.file.len() > CLEAR_AT {
             if let Err(e) = st.file.clear() {
                 tracing::error!(path = %st.file.path().display(), "could not empty the feeds queue: {e}");
@@ -173,5 +230,57 @@ impl Queue {
             }
             progress.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue_file::{decode, QUEUE_FILE};
+
+    fn job(n: usize) -> Job {
+        let record = NewInbox {
+            feed: "f".into(),
+            control_id: format!("C{n}"),
+            hash: format!("h{n}"),
+            kind: "hl7v2".into(),
+            received: 0,
+            raw: vec![b'x'; 100],
+            status: "processed".into(),
+            detail: None,
+        };
+        Job { record, turn: None, mapped: None, segment: 0 }
+    }
+
+    #[tokio::test]
+    async fn a_full_segment_is_set_aside_and_removed_once_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(QUEUE_FILE);
+        let lock = QueueLock::take(&path).unwrap();
+        let (file, _) = QueueFile::open(&path, false).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let q = Queue::new(lock, file, None, tx);
+        q.state().rotate_at = 300;
+        for n in 0..5 {
+            assert!(matches!(q.accept(job(n)).await.unwrap(), Accepted::Queued));
+        }
+        // Three frames of ~120 bytes passed 300: set aside; the next two went to a new segment.
+        let older = older_path(&path);
+        assert_eq!(decode(&std::fs::read(&older).unwrap()).frames.len(), 3);
+        assert_eq!(decode(&std::fs::read(&path).unwrap()).frames.len(), 2);
+        assert!(matches!(q.accept(job(0)).await.unwrap(), Accepted::AlreadyQueued));
+        let jobs: Vec<Job> = (0..5).map(|_| rx.try_recv().unwrap()).collect();
+        assert_eq!(jobs.iter().map(|j| j.segment).collect::<Vec<_>>(), [1, 1, 1, 2, 2]);
+        for j in &jobs[..2] {
+            q.done(&j.key(), j.segment);
+        }
+        assert!(older.exists(), "one of its messages is still unapplied");
+        q.done(&jobs[2].key(), jobs[2].segment);
+        assert!(!older.exists());
+        for j in &jobs[3..] {
+            q.done(&j.key(), j.segment);
+        }
+        assert_eq!(q.outstanding(), 0);
+        q.drained().await;
     }
 }

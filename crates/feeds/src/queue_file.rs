@@ -18,6 +18,10 @@
 //! crash (appends are sequential); it was never acknowledged, so it is cut off at start-up.
 //! A bad frame before the end is damage, not a crash, and start-up refuses rather than guess.
 //!
+//! The queue is one process's: [`QueueLock`] holds an exclusive lock on `PATH.lock` while it is
+//! open. It has at most two segments, the file at `PATH` and one set aside at [`older_path`]
+//! (see `crate::queue`); start-up reads the set-aside one first.
+//!
 //! Hand-written because the format is twenty lines and no crate offers an append-only,
 //! checksummed record file with this crash contract.
 use std::fs::{File, OpenOptions};
@@ -138,20 +142,48 @@ pub enum QueueFileError {
     Damaged { path: String, why: String },
 }
 
+/// The exclusive lock on a queue (`PATH.lock`), held while the queue is open. A lock file of
+/// its own, because the queue's segments are renamed and replaced under it.
+pub struct QueueLock {
+    _file: File,
+}
+
+impl QueueLock {
+    pub fn take(path: &Path) -> Result<QueueLock, QueueFileError> {
+        let lock_path = lock_path(path);
+        let io = |source| QueueFileError::Io { path: lock_path.display().to_string(), source };
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(QueueLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(QueueFileError::Held(path.display().to_string())),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// The older segment of the queue at `path`: the file it was renamed to when it grew past its
+/// bound while messages in it were still unapplied (see `crate::queue`).
+pub fn older_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".older");
+    PathBuf::from(p)
+}
+
 impl QueueFile {
-    /// Opens (creating) the queue at `path`, takes its lock, and returns it with the frames it
-    /// holds, oldest first. A torn last frame is cut off; damage before it is an error.
+    /// Opens (creating) the segment at `path` and returns it with the frames it holds, oldest
+    /// first. A torn last frame is cut off; damage before it is an error. The caller holds
+    /// the queue's [`QueueLock`].
     pub fn open(path: &Path, sync: bool) -> Result<(QueueFile, Vec<Frame>), QueueFileError> {
         let io = |source| QueueFileError::Io { path: path.display().to_string(), source };
         let mut file =
             OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(QueueFileError::Held(path.display().to_string()))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         let d = decode(&bytes);
@@ -164,6 +196,20 @@ impl QueueFile {
         }
         file.seek(SeekFrom::Start(d.good as u64)).map_err(io)?;
         Ok((QueueFile { path: path.to_path_buf(), file, len: d.good as u64, sync }, d.frames))
+    }
+
+    /// Renames this segment to `to` and starts a new, empty one at its old path.
+    pub fn rotate(&mut self, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, to)?;
+        let file = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&self.path)?;
+        if self.sync {
+            if let Some(dir) = self.path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+        }
+        self.file = file;
+        self.len = 0;
+        Ok(())
     }
 
     /// Appends one frame; when this returns, the frame survives the process being killed.
@@ -271,15 +317,20 @@ mod tests {
     }
 
     #[test]
-    fn a_second_holder_is_refused_and_clear_empties() {
+    fn a_second_holder_is_refused_and_clear_and_rotate_start_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(QUEUE_FILE);
+        let _lock = QueueLock::take(&path).unwrap();
+        assert!(matches!(QueueLock::take(&path), Err(QueueFileError::Held(_))));
         let (mut q, _) = QueueFile::open(&path, true).unwrap();
         q.append(&frame(1)).unwrap();
-        assert!(matches!(QueueFile::open(&path, false), Err(QueueFileError::Held(_))));
         q.clear().unwrap();
         q.append(&frame(2)).unwrap();
         assert_eq!(decode(&std::fs::read(&path).unwrap()).frames, vec![frame(2)]);
+        q.rotate(&older_path(&path)).unwrap();
+        q.append(&frame(3)).unwrap();
+        assert_eq!(decode(&std::fs::read(older_path(&path)).unwrap()).frames, vec![frame(2)]);
+        assert_eq!(decode(&std::fs::read(&path).unwrap()).frames, vec![frame(3)]);
     }
 
     proptest! {

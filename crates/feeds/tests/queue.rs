@@ -1,7 +1,7 @@
 //! Acknowledge on receipt, on both backends: the ACK goes out once the message is in the receive
 //! queue, the applier takes it in afterwards in the order received, a restart applies what the
 //! queue still holds exactly once, and a message that fails when applied is a dead letter.
-use lantern_feeds::queue_file::{Frame, QueueFile, QUEUE_FILE};
+use lantern_feeds::queue_file::{older_path, Frame, QueueFile, QUEUE_FILE};
 use lantern_feeds::{AckWhen, Disposition, Feeds, Route};
 use lantern_service::Fhir;
 use lantern_testkit::backend_tests;
@@ -82,13 +82,16 @@ async fn a_restart_applies_what_the_queue_holds_exactly_once(fhir: Fhir) {
     let plain = Feeds::open(fhir.clone()).await.unwrap();
     let first = adt("A01", "C1", "M1", "Smith", "");
     assert_eq!(plain.ingest_v2(&first, &Route::ByFacility).await.disposition, Disposition::Processed);
-    // ...and a queue file as a crash would leave it: that message again (its frame not yet
-    // cleared), one never applied, a frame of a feed since removed, and a torn last frame.
+    // ...and the queue as a crash would leave it: a segment set aside with that message again
+    // (its frame not yet cleared) and one never applied; the current segment with a frame of a
+    // feed since removed and a torn last frame.
     let path = dir.path().join(QUEUE_FILE);
-    let (mut q, _) = QueueFile::open(&path, false).unwrap();
     let frame = |feed: &str, raw: Vec<u8>| Frame { feed: feed.into(), received: 1, raw };
-    q.append(&frame("default-RVJ", first)).unwrap();
-    q.append(&frame("default-RVJ", adt("A01", "C2", "M2", "Jones", ""))).unwrap();
+    let (mut older, _) = QueueFile::open(&older_path(&path), false).unwrap();
+    older.append(&frame("default-RVJ", first)).unwrap();
+    older.append(&frame("default-RVJ", adt("A01", "C2", "M2", "Jones", ""))).unwrap();
+    drop(older);
+    let (mut q, _) = QueueFile::open(&path, false).unwrap();
     q.append(&frame("gone", adt("A01", "C3", "M3", "Brown", ""))).unwrap();
     drop(q);
     let torn = frame("default-RVJ", adt("A01", "C4", "M4", "White", "")).encode();
@@ -99,6 +102,7 @@ async fn a_restart_applies_what_the_queue_holds_exactly_once(fhir: Fhir) {
     let (f, found) = queued_feeds(&fhir, dir.path()).await;
     assert_eq!(found, 3);
     f.queue_drained().await;
+    assert!(!older_path(&path).exists(), "the set-aside segment is removed once applied");
     assert_eq!(family(&fhir, "M1").await, "Smith");
     assert_eq!(family(&fhir, "M2").await, "Jones");
     assert!(ids(&fhir, "Patient", "identifier=M4").await.is_empty(), "a torn frame was never acknowledged");
