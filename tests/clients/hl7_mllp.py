@@ -118,15 +118,19 @@ def main():
         req = urllib.request.Request(f"http://127.0.0.1:{http}/admin/inbox", headers={"Authorization": f"Bearer {token}"})
         return json.load(urllib.request.urlopen(req, timeout=10))
 
-    try:
-        wait_port(mllp, proc)
-        first = send_all(mllp, msgs)
-        deadline = time.time() + 120
+    def drained(timeout=120):
+        deadline = time.time() + timeout
         counts = inbox()
         while counts.get("queued", 0) and time.time() < deadline:
             time.sleep(0.1)
             counts = inbox()
         assert counts.get("queued") == 0, f"the queue did not drain: {counts}"
+        return counts
+
+    try:
+        wait_port(mllp, proc)
+        first = send_all(mllp, msgs)
+        counts = drained()
         distinct = len(set(m for _, m in msgs))
         total = counts.get("processed", 0) + counts.get("dead", 0)
         assert total == distinct, f"inbox {counts} does not account for {distinct} messages"
@@ -135,7 +139,7 @@ def main():
         late = [c for c in changed if c[1] in ("AA", "CA") and c[2] in ("AE", "AR", "CE", "CR")]
         assert changed == late, f"a re-send was answered differently: {changed}"
         assert len(late) <= counts.get("dead", 0), f"{late} are not all dead letters: {counts}"
-        again = inbox()
+        again = drained()
         assert again == counts, f"re-sending changed the inbox: {counts} -> {again}"
         summary = {c: first.count(c) for c in sorted(set(first))}
         print(f"ok: {len(msgs)} messages over MLLP, ACKs {summary}, inbox {counts}, dead-lettered when applied: {len(late)}")

@@ -99,8 +99,20 @@ impl Feeds {
                     let dup = Arc::new(AtomicBool::new(false));
                     match self.apply(m.bundle, m.merges, rec, None, dup.clone()).await {
                         Ok(_) => return,
-                        // Applied before a crash: the frame was still in the queue file.
-                        Err(_) if dup.load(Ordering::Relaxed) => return,
+                        // Applied before (a crash left its frame in the file, or it was
+                        // sent again): nothing to do, unless what is there is a dead letter.
+                        Err(_) if dup.load(Ordering::Relaxed) => {
+                            let store = &self.fhir().store;
+                            let found =
+                                store.inbox_find(&record.feed, &record.control_id, &record.hash).await;
+                            if let Ok(Some(e)) =
+                                found.as_ref().map(|e| e.as_ref().filter(|e| e.status == DEAD))
+                            {
+                                tracing::warn!(feed = %record.feed, control_id = %record.control_id, seq = e.seq,
+                                    "a re-sent message matches a dead letter and is not applied again: replay it once its cause is fixed");
+                            }
+                            return;
+                        }
                         Err(lantern_service::Error::Store(StoreError::Unavailable(e))) => {
                             tracing::error!(feed = %record.feed, control_id = %record.control_id,
                                 "queued message not applied yet, the store is unavailable: {e}");

@@ -116,13 +116,19 @@ impl Feeds {
         };
         let feed_id = feed.feed_id.clone();
         let hash = content_hash(raw);
-        match self.inner.fhir.store.inbox_find(&feed_id, &control_id, &hash).await {
-            Ok(Some(e)) => return self.duplicate(&msg, e, parse_issues, &feed),
-            Ok(None) => {}
-            Err(e) => return not_stored(feed_id, &e),
+        let queue = self.queue_for(&feed_id);
+        // A queued message is not looked up in the inbox before its ACK (a read on a blocking
+        // thread, the slowest step of acknowledging): a re-send of one already applied is queued
+        // again and skipped by the applier on the inbox key, and its answer, AA, is the one it
+        // had; a re-send that fails to parse or map finds its dead letter and gets its AE/AR.
+        if queue.is_none() {
+            match self.inner.fhir.store.inbox_find(&feed_id, &control_id, &hash).await {
+                Ok(Some(e)) => return self.duplicate(&msg, e, parse_issues, &feed),
+                Ok(None) => {}
+                Err(e) => return not_stored(feed_id, &e),
+            }
         }
         let key = crate::order::patient_key(&feed_id, &msg);
-        let queue = self.queue_for(&feed_id);
         // Queued messages take their patient's turn in the applier, in queue order.
         let _turn = match (&key, &queue) {
             (Some(k), None) => Some(self.inner.order.lock(k).await),

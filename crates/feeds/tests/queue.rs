@@ -69,11 +69,23 @@ async fn acknowledges_on_receipt_and_applies_in_order(fhir: Fhir) {
     f.queue_drained().await;
     assert_eq!(f.queued(), 0);
     assert_eq!(family(&fhir, "M1").await, "Brown");
-    // A re-sent message, now applied, is a duplicate as before.
+    // A re-sent message, now applied, is answered as before and not applied again (it is
+    // queued, and the applier finds it in the inbox); one queued twice is queued once.
     let again = f.ingest_v2(&msgs[0], &Route::ByFacility).await;
-    assert_eq!(again.disposition, Disposition::Duplicate);
+    assert_eq!(
+        (again.disposition, ack_code(again.ack.as_ref().unwrap()).as_str()),
+        (Disposition::Queued, "AA")
+    );
+    let resent = adt("A08", "C4", "M1", "Green", "");
+    assert_eq!(f.ingest_v2(&resent, &Route::ByFacility).await.disposition, Disposition::Queued);
+    let twice = f.ingest_v2(&resent, &Route::ByFacility).await.disposition;
+    assert!(matches!(twice, Disposition::Duplicate | Disposition::Queued), "{twice:?}");
+    f.queue_drained().await;
+    assert_eq!(family(&fhir, "M1").await, "Green");
+    let again = f.ingest_v2(bad, &Route::ByFacility).await;
+    assert_eq!((again.disposition, again.code), (Disposition::DeadLettered, "AR"));
     let counts = fhir.store.inbox_counts().await.unwrap();
-    assert_eq!(counts, vec![("dead".to_string(), 1), ("processed".to_string(), 3)]);
+    assert_eq!(counts, vec![("dead".to_string(), 1), ("processed".to_string(), 4)]);
 }
 
 async fn a_restart_applies_what_the_queue_holds_exactly_once(fhir: Fhir) {
