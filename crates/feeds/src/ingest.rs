@@ -5,8 +5,8 @@
 //! Enhanced mode: for a feed that acknowledges when applied, a message is fully processed
 //! before its commit ACK is sent, so the commit ACK already reports the outcome (CE/CR with ERR
 //! segments on failure); for one that acknowledges on receipt, CA means what the standard says,
-//! committed to safe storage (the receive queue), and parse or map failures are still CE/CR. Application ACKs
-//! (MSH-16) would go back on a connection to the sender's own listener, which no feed
+//! committed to safe storage (the receive queue), and parse or map failures are still CE/CR.
+//! Application ACKs (MSH-16) would go back on a connection to the sender's own listener, which no feed
 //! configures yet, so none are sent separately. Lantern always answers on the MLLP
 //! connection, though: where MSH-15 asks for no commit ACK (NE, or ER/SU not met), it sends
 //! the application ACK (AA/AE/AR) in its place, because MLLP senders block on a reply and
@@ -98,8 +98,9 @@ impl Feeds {
     }
 
     /// Takes one HL7 v2 message (the payload of an MLLP frame, or one message from a file) and
-    /// returns the acknowledgement to send. The message is durable — applied, or kept as a dead
-    /// letter — before this returns an ACK; see the crate docs.
+    /// returns the acknowledgement to send. The message is durable — applied, kept as a dead
+    /// letter, or (for a feed that acknowledges on receipt) in the receive queue — before this
+    /// returns an ACK; see the crate docs.
     pub async fn ingest_v2(&self, raw: &[u8], route: &Route) -> Ingested {
         let (msg, parse_issues) = lantern_hl7v2::parse(raw);
         let h = msg.header();
