@@ -1,12 +1,11 @@
 //! The receive queue's applier: takes queued messages into the store in the order received
 //! (see [`crate::queue`]), up to [`APPLIERS`] at once, one at a time per patient.
 use crate::ids::content_hash;
-use crate::ingest::{outcome_str, reason_of, service_issues};
+use crate::ingest::{map_checked, outcome_str, reason_of, service_issues};
 use crate::queue::{Job, Queue, APPLIERS};
 use crate::queue_file::{older_path, Frame, QueueFile, QueueLock};
 use crate::{FeedError, Feeds, Inner};
-use lantern_hl7v2::ack::Outcome;
-use lantern_hl7v2::map::{map_message, Mapped};
+use lantern_hl7v2::map::Mapped;
 use lantern_store::inbox::{DEAD, PROCESSED};
 use lantern_store::{NewInbox, StoreError};
 use serde_json::json;
@@ -146,20 +145,10 @@ impl Feeds {
         let Some(feed) = self.feed(&record.feed) else {
             return Err(("AR", format!("feed '{}' is no longer configured", record.feed)));
         };
-        let (msg, mut issues) = lantern_hl7v2::parse(&record.raw);
-        match map_message(&msg, &feed) {
-            Ok((m, more)) => {
-                issues.extend(more);
-                match Outcome::from_issues(&issues) {
-                    Outcome::Accepted => Ok(m),
-                    o => Err((outcome_str(o), reason_of(&issues))),
-                }
-            }
-            Err(e) => {
-                issues.push(e.to_issue());
-                let o = Outcome::from_issues(&issues);
-                Err((if o == Outcome::Rejected { "AR" } else { "AE" }, reason_of(&issues)))
-            }
+        let (msg, issues) = lantern_hl7v2::parse(&record.raw);
+        match map_checked(&msg, &feed, issues) {
+            (Some(m), _, _) => Ok(m),
+            (None, outcome, issues) => Err((outcome_str(outcome), reason_of(&issues))),
         }
     }
 }

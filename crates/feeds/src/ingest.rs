@@ -14,7 +14,7 @@
 use crate::ids::{content_hash, v2_timestamp};
 use crate::{FeedError, Feeds, Route};
 use lantern_hl7v2::ack::{build_ack, response_ack, AckCode, AckContext, Outcome};
-use lantern_hl7v2::map::{map_message, BusinessIdentifier, MergeRequest};
+use lantern_hl7v2::map::{map_message, BusinessIdentifier, Mapped, MergeRequest};
 use lantern_hl7v2::{ErrorCode, Issue, Message, Severity};
 use lantern_service::Ctx;
 use lantern_store::inbox::{InboxEntry, DEAD, PROCESSED};
@@ -67,6 +67,35 @@ pub(crate) fn outcome_str(o: Outcome) -> &'static str {
         Outcome::Accepted => "AA",
         Outcome::Error => "AE",
         Outcome::Rejected => "AR",
+    }
+}
+
+/// Maps a parsed message and decides its fate from every issue found so far (`issues`, the
+/// parser's) plus the mapping's: any error-level issue, or a mapping that failed outright,
+/// means it is not applied (AE, or AR for type, version and header problems). The one rule
+/// for a message received and for one mapped again from the receive queue.
+pub(crate) fn map_checked(
+    msg: &Message,
+    feed: &lantern_hl7v2::map::FeedConfig,
+    mut issues: Vec<Issue>,
+) -> (Option<Mapped>, Outcome, Vec<Issue>) {
+    let mapped = match map_message(msg, feed) {
+        Ok((m, more)) => {
+            issues.extend(more);
+            Some(m)
+        }
+        Err(e) => {
+            issues.push(e.to_issue());
+            None
+        }
+    };
+    let mut outcome = Outcome::from_issues(&issues);
+    if mapped.is_none() && outcome == Outcome::Accepted {
+        outcome = Outcome::Error;
+    }
+    match outcome {
+        Outcome::Accepted => (mapped, outcome, issues),
+        _ => (None, outcome, issues),
     }
 }
 
@@ -135,21 +164,7 @@ impl Feeds {
             (Some(k), None) => Some(self.inner.order.lock(k).await),
             _ => None,
         };
-        let mut issues = parse_issues;
-        let mapped = match map_message(&msg, &feed) {
-            Ok((m, more)) => {
-                issues.extend(more);
-                Some(m)
-            }
-            Err(e) => {
-                issues.push(e.to_issue());
-                None
-            }
-        };
-        let mut outcome = Outcome::from_issues(&issues);
-        if mapped.is_none() && outcome == Outcome::Accepted {
-            outcome = Outcome::Error;
-        }
+        let (mapped, outcome, mut issues) = map_checked(&msg, &feed, parse_issues);
         let record = NewInbox {
             feed: feed_id.clone(),
             control_id: control_id.clone(),
@@ -160,9 +175,8 @@ impl Feeds {
             status: PROCESSED.into(),
             detail: None,
         };
-        let mapped = match mapped {
-            Some(m) if outcome == Outcome::Accepted => m,
-            _ => return self.dead(&msg, record, outcome, issues).await,
+        let Some(mapped) = mapped else {
+            return self.dead(&msg, record, outcome, issues).await;
         };
         if let Some(queue) = queue {
             let job = crate::queue::Job { record, turn: key, mapped: Some(mapped), segment: 0 };

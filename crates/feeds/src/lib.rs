@@ -25,7 +25,9 @@
 //!   the AE/AR is sent, listed by `lantern feeds dead-letters` and `GET /admin/dead-letters`, and
 //!   can be replayed ([`Feeds::replay`]) after the cause is fixed. If even the dead letter cannot
 //!   be written (the store is down), no ACK is sent and the connection is closed, so the sender
-//!   retries.
+//!   retries. For a queued message (acknowledged on receipt) parsing and mapping still happen
+//!   before the ACK; a failure when it is applied later is dead-lettered then, marked as
+//!   acknowledged on receipt, and a store that is down is waited for, never given up on.
 //! * **Per-patient order.** Messages are serialised per patient (PID-3) through a fixed set of
 //!   fair locks ([`order`]), so two messages about one patient are applied in the order they were
 //!   received even when they arrive on different connections; MLLP's one-message-then-ACK
