@@ -80,6 +80,9 @@ struct Inner {
     default_ack: RwLock<AckWhen>,
     /// The receive queue, once [`Feeds::start_queue`] has opened it.
     queue: OnceLock<Arc<queue::Queue>>,
+    /// Held while a default feed is registered, so that the first messages of a new facility
+    /// arriving on several connections at once register it once.
+    registering: tokio::sync::Mutex<()>,
 }
 
 /// Why a feed operation failed (the caller maps it to its own vocabulary).
@@ -108,6 +111,7 @@ impl Feeds {
                 ack_when: RwLock::default(),
                 default_ack: RwLock::default(),
                 queue: OnceLock::new(),
+                registering: tokio::sync::Mutex::new(()),
             }),
         };
         for (_, text) in feeds.inner.fhir.store.feeds().await? {
@@ -189,6 +193,10 @@ impl Feeds {
             if !id.starts_with(config::DEFAULT_PREFIX) {
                 return Err(FeedError::Config(format!("feed '{id}' is not configured")));
             }
+        }
+        let _one_at_a_time = self.inner.registering.lock().await;
+        if let Some(c) = self.feed(&id) {
+            return Ok(c);
         }
         let spec = FeedSpec::default_for(facility);
         let (fid, text) = (spec.config.feed_id.clone(), spec.toml.clone());
