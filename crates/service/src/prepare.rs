@@ -59,7 +59,17 @@ pub(crate) fn put(
         None => (0, Vec::new()),
     };
     let index = lantern_fhir::index::extract(&fhir.indexer, &body);
-    Put { rtype: rtype.to_string(), id: id.to_string(), body, index, if_match, create_only, sec, facts }
+    Put {
+        rtype: rtype.to_string(),
+        id: id.to_string(),
+        body,
+        index,
+        if_match,
+        create_only,
+        sec,
+        facts,
+        wants_body: true,
+    }
 }
 
 /// Marks the resource as held by `org`, replacing any organisation tag it carried: a caller

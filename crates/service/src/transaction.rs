@@ -349,7 +349,7 @@ impl Fhir {
                     let mut r = r;
                     crate::prepare::localise_refs(&mut r, &ctx.base);
                     rewrite_refs(&mut r, &urls);
-                    entry.put = Some(prepare::put(
+                    let mut put = prepare::put(
                         self,
                         ctx,
                         &entry.rtype,
@@ -357,7 +357,9 @@ impl Fhir {
                         r,
                         entry.if_match,
                         entry.method == Method::Post,
-                    ));
+                    );
+                    put.wants_body = representation;
+                    entry.put = Some(put);
                 }
             }
         }

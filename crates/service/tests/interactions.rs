@@ -507,8 +507,56 @@ async fn batch_independent(fhir: Fhir) {
     );
 }
 
+/// An update whose content equals the current version's (member order, `meta.source` and
+/// `meta.versionId` aside) makes no version and answers with the stored version; any other
+/// difference, or the same content after a delete, makes one.
+async fn unchanged_update_makes_no_version(fhir: Fhir) {
+    let c = ctx();
+    let first = json!({"resourceType": "Location", "id": "ward-7", "name": "Ward 7", "status": "active",
+        "meta": {"source": "urn:a", "tag": [{"system": "urn:t", "code": "x"}]},
+        "address": {"city": "Leeds", "line": ["1 Road"]}});
+    let w = fhir.update(&c, "Location", "ward-7", first.clone(), None).await.unwrap();
+    assert_eq!(w.stored.version, 1);
+    let same = json!({"resourceType": "Location", "id": "ward-7",
+        "address": {"line": ["1 Road"], "city": "Leeds"}, "status": "active", "name": "Ward 7",
+        "meta": {"versionId": "9", "tag": [{"code": "x", "system": "urn:t"}], "source": "urn:b"}});
+    let w = fhir.update(&c, "Location", "ward-7", same, None).await.unwrap();
+    assert_eq!(w.stored.version, 1, "nothing changed");
+    let body = parse(w.stored.body.as_deref().unwrap());
+    assert_eq!(body["meta"]["source"], "urn:a", "the answer is the stored version");
+    assert_eq!(body["meta"]["versionId"], "1");
+    assert_eq!(fhir.read(&c, "Location", "ward-7").await.unwrap().version, 1);
+    // The same through transactions, answered with and without the resources.
+    let put = json!({"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": {"resourceType": "Location", "id": "ward-7", "name": "Ward 7", "status": "active",
+            "meta": {"tag": [{"system": "urn:t", "code": "x"}]}, "address": {"city": "Leeds", "line": ["1 Road"]}},
+        "request": {"method": "PUT", "url": "Location/ward-7"}}]});
+    let minimal = parse(&fhir.bundle(&c, put.clone(), false).await.unwrap());
+    assert!(minimal["entry"][0]["resource"].is_null(), "{minimal}");
+    assert_eq!(minimal["entry"][0]["response"]["etag"], "W/\"1\"", "{minimal}");
+    let full = parse(&fhir.bundle(&c, put, true).await.unwrap());
+    assert_eq!(full["entry"][0]["resource"]["meta"]["source"], "urn:a", "{full}");
+    assert_eq!(fhir.read(&c, "Location", "ward-7").await.unwrap().version, 1);
+
+    let mut renamed = first.clone();
+    renamed["name"] = json!("Ward 8");
+    assert_eq!(fhir.update(&c, "Location", "ward-7", renamed, None).await.unwrap().stored.version, 2);
+    let mut untagged = first.clone();
+    untagged["name"] = json!("Ward 8");
+    untagged["meta"] = json!({"source": "urn:a"});
+    assert_eq!(
+        fhir.update(&c, "Location", "ward-7", untagged.clone(), None).await.unwrap().stored.version,
+        3
+    );
+    fhir.delete(&c, "Location", "ward-7", None).await.unwrap();
+    let w = fhir.update(&c, "Location", "ward-7", untagged, None).await.unwrap();
+    assert_eq!(w.stored.version, 5, "the same content after a delete is a new version");
+    assert!(w.created);
+}
+
 backend_tests!(
     crud_and_versions,
+    unchanged_update_makes_no_version,
     history_levels,
     if_match,
     concurrent_if_match,

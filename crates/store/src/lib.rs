@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod clock;
 mod codec;
 pub mod conn;
+mod content;
 pub mod error;
 pub mod inbox;
 pub mod model;

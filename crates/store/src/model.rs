@@ -61,6 +61,11 @@ pub struct Put {
     /// Facts about patients this version asserts (a care relationship, an opt-out); they
     /// replace whatever the previous version asserted.
     pub facts: Vec<Fact>,
+    /// Whether the caller reads the written version's body (`Written::stored.body`). When it
+    /// does not (a transaction answered without representations, as feeds and bulk loads
+    /// are), an update that changes nothing is answered without reading the stored version,
+    /// and its `stored.body` is None.
+    pub wants_body: bool,
 }
 
 /// A fact about a patient that the access filter reads (`patient_grant`).

@@ -230,6 +230,13 @@ CREATE INDEX mpi_review_b ON mpi_review (patient_b, patient_a);
 CREATE TABLE audit_mark (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL);
 {AUDIT_IN_OWN_FILE}
 "#,
+    // 6: each resource's content hash (see content.rs), so that an update that changes
+    // nothing is recognised without reading the stored version. NULL until the resource's
+    // first update (a create keeps none) and for deletions; that update compares the stored
+    // JSON instead, then keeps the hash.
+    r#"
+ALTER TABLE resource ADD COLUMN chash {B};
+"#,
 ];
 
 /// The schema name the audit file is attached as on SQLite connections (all but the writer's,

@@ -111,6 +111,9 @@ pub struct Current {
     pub org: Option<String>,
     /// Its security-label bits.
     pub sec: i64,
+    /// The current version's content hash (see `content.rs`); None if deleted, never updated,
+    /// or written before hashes were kept.
+    pub chash: Option<Vec<u8>>,
 }
 
 impl<'a> WriteTx<'a> {
@@ -245,8 +248,18 @@ impl<'a> WriteTx<'a> {
                 });
             }
         }
-        if let Some(c) = cur.as_ref().filter(|c| !c.deleted && c.sec == put.sec) {
-            if let Some(stored) = self.unchanged(c, &put)? {
+        // A create keeps no content hash: most resources are never updated, and a bulk load
+        // should not pay for one. The first update of such a resource (or of one stored before
+        // hashes were kept) compares the stored JSON instead, then keeps the hash.
+        let live = cur.as_ref().filter(|c| !c.deleted);
+        let chash = live.map(|_| crate::content::hash(&put.body, &put.id));
+        if let (Some(c), Some(h)) = (live.filter(|c| c.sec == put.sec), &chash) {
+            let stored = match &c.chash {
+                Some(kept) if kept == h => Some(self.unchanged(c, &put, None)?),
+                Some(_) => None,
+                None => self.unchanged_by_json(c, &put, h)?,
+            };
+            if let Some(stored) = stored {
                 return Ok(Written { stored, created: false });
             }
         }
@@ -261,14 +274,15 @@ impl<'a> WriteTx<'a> {
         let rk = match cur {
             Some(ref c) => {
                 let n = self.conn.execute(
-                    "UPDATE resource SET ver = ?, deleted = 0, updated = ?, org = ?, patient = ?, sec = ? \
-                     WHERE rk = ? AND ver = ?",
+                    "UPDATE resource SET ver = ?, deleted = 0, updated = ?, org = ?, patient = ?, sec = ?, \
+                     chash = ? WHERE rk = ? AND ver = ?",
                     &[
                         ver.into(),
                         updated.into(),
                         org.into(),
                         patient.clone().into(),
                         put.sec.into(),
+                        chash.clone().map(SqlValue::Blob).into(),
                         c.rk.into(),
                         c.ver.into(),
                     ],
@@ -285,8 +299,8 @@ impl<'a> WriteTx<'a> {
             }
             None => {
                 let res = self.conn.insert_returning_key(
-                    "INSERT INTO resource (type, id, ver, deleted, updated, org, patient, sec) \
-                     VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+                    "INSERT INTO resource (type, id, ver, deleted, updated, org, patient, sec, chash) \
+                     VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
                     &[
                         t.into(),
                         put.id.as_str().into(),
@@ -295,6 +309,7 @@ impl<'a> WriteTx<'a> {
                         org.into(),
                         patient.into(),
                         put.sec.into(),
+                        SqlValue::Null,
                     ],
                     "rk",
                 );
@@ -346,13 +361,51 @@ impl<'a> WriteTx<'a> {
         })
     }
 
-    /// The current version, when `put` would change nothing in it. An update that changes
-    /// nothing makes no new version (as HAPI FHIR does): feeds send the same Location,
-    /// Practitioner and Organization with every message, and re-versioning them would bloat
-    /// history, re-index them and cost the writer a full write each time. `meta.source` alone
-    /// does not count as a change: the content still comes from the message that wrote it
-    /// (each message's Provenance still names everything it touched).
-    fn unchanged(&mut self, c: &Current, put: &Put) -> Result<Option<Stored>, StoreError> {
+    /// The current version, which `put` would not change: an update that changes nothing
+    /// makes no new version (as HAPI FHIR does). Feeds send the same Location, Practitioner and
+    /// Organization with every message, and re-versioning them would bloat history, re-index
+    /// them and cost the writer a full write each time. Content is compared as hashes
+    /// (`content.rs`), so `meta.source` alone does not count as a change: the content still
+    /// comes from the message that wrote it (each message's Provenance still names everything
+    /// it touched). The body (`text`, if already read) is given only if the caller wants it.
+    fn unchanged(&mut self, c: &Current, put: &Put, mut text: Option<String>) -> Result<Stored, StoreError> {
+        if text.is_none() && put.wants_body {
+            text = self.current_text(c)?;
+        }
+        let patient = compartment_patient(&put.rtype, &put.id, &put.index);
+        Ok(Stored {
+            rtype: put.rtype.clone(),
+            id: put.id.clone(),
+            version: c.ver,
+            updated: c.updated,
+            deleted: false,
+            body: text,
+            patient,
+        })
+    }
+
+    /// As [`WriteTx::unchanged`], for a current version without a content hash: hashes the
+    /// stored JSON, and if it is the same content keeps `hash` for the next update.
+    fn unchanged_by_json(
+        &mut self,
+        c: &Current,
+        put: &Put,
+        hash: &[u8],
+    ) -> Result<Option<Stored>, StoreError> {
+        let Some(text) = self.current_text(c)? else { return Ok(None) };
+        let Ok(old) = serde_json::from_str::<Value>(&text) else { return Ok(None) };
+        if crate::content::hash(&old, &put.id) != hash {
+            return Ok(None);
+        }
+        self.conn.execute(
+            "UPDATE resource SET chash = ? WHERE rk = ?",
+            &[SqlValue::Blob(hash.to_vec()), c.rk.into()],
+        )?;
+        self.unchanged(c, put, Some(text)).map(Some)
+    }
+
+    /// The JSON text of the current version `c`.
+    fn current_text(&mut self, c: &Current) -> Result<Option<String>, StoreError> {
         let mut text = None;
         self.conn.query(
             "SELECT body FROM version WHERE rk = ? AND ver = ?",
@@ -362,28 +415,7 @@ impl<'a> WriteTx<'a> {
                 Ok(())
             },
         )?;
-        let Some(text) = text else { return Ok(None) };
-        let Ok(mut old) = serde_json::from_str::<Value>(&text) else { return Ok(None) };
-        let mut new = put.body.clone();
-        stamp_meta(&mut new, &put.id, c.ver, c.updated);
-        for v in [&mut old, &mut new] {
-            if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
-                meta.remove("source");
-            }
-        }
-        if old != new {
-            return Ok(None);
-        }
-        let patient = compartment_patient(&put.rtype, &put.id, &put.index);
-        Ok(Some(Stored {
-            rtype: put.rtype.clone(),
-            id: put.id.clone(),
-            version: c.ver,
-            updated: c.updated,
-            deleted: false,
-            body: Some(text),
-            patient,
-        }))
+        Ok(text)
     }
 
     /// Replaces every fact `source` asserted (a resource `Type/id`, `break-glass:N`, `admin:...`)
@@ -448,7 +480,7 @@ impl<'a> WriteTx<'a> {
         let ver = c.ver + 1;
         let updated = self.clock.now_micros().max(c.updated + 1);
         let n = self.conn.execute(
-            "UPDATE resource SET ver = ?, deleted = 1, updated = ? WHERE rk = ? AND ver = ?",
+            "UPDATE resource SET ver = ?, deleted = 1, updated = ?, chash = NULL WHERE rk = ? AND ver = ?",
             &[ver.into(), updated.into(), c.rk.into(), c.ver.into()],
         )?;
         if n != 1 {
@@ -480,7 +512,7 @@ impl<'a> WriteTx<'a> {
 pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Current>, StoreError> {
     let mut out = None;
     conn.query(
-        "SELECT rk, ver, deleted, updated, org, sec FROM resource WHERE type = ? AND id = ?",
+        "SELECT rk, ver, deleted, updated, org, sec, chash FROM resource WHERE type = ? AND id = ?",
         &[t.into(), id.into()],
         &mut |r| {
             out = Some(Current {
@@ -490,6 +522,7 @@ pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Cu
                 updated: r.int(3)?.unwrap_or(0),
                 org: r.text(4)?,
                 sec: r.int(5)?.unwrap_or(0),
+                chash: r.blob(6)?,
             });
             Ok(())
         },
