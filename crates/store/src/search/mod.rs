@@ -69,9 +69,14 @@ pub fn search_ids(
 ) -> Result<Vec<String>, StoreError> {
     let keys = page_keys(conn, catalog, req, access, now)?;
     let mut by_rk = std::collections::HashMap::with_capacity(keys.rks.len());
-    for chunk in keys.rks.chunks(500) {
-        let sql = format!("SELECT rk, id FROM resource WHERE rk IN ({})", ids_list(chunk));
-        conn.query(&sql, &[], &mut |r| {
+    for chunk in keys.rks.chunks(512) {
+        // Bound, and padded to a power of two by repeating a key, so that a few statements
+        // serve every page: with the keys written into the text, each conditional write's
+        // lookup was a statement of its own to compile, evicting cached ones.
+        let mut params: Vec<SqlValue> = chunk.iter().map(|k| SqlValue::Int(*k)).collect();
+        params.resize(chunk.len().next_power_of_two(), SqlValue::Int(chunk[0]));
+        let sql = format!("SELECT rk, id FROM resource WHERE rk IN ({})", vec!["?"; params.len()].join(","));
+        conn.query(&sql, &params, &mut |r| {
             by_rk.insert(r.int(0)?.unwrap_or(0), r.text(1)?.unwrap_or_default());
             Ok(())
         })?;
@@ -234,7 +239,8 @@ fn page_keys(
             prefix_params.push(v.clone());
         }
         let mut parts = prefix_eq;
-        parts.push(format!("{key} > {}", cur.rk));
+        parts.push(format!("{key} > ?"));
+        prefix_params.push(SqlValue::Int(cur.rk));
         alts.push((parts.join(" AND "), prefix_params));
         let sql: Vec<String> = alts.iter().map(|(s, _)| format!("({s})")).collect();
         page_where = format!("{page_where} AND ({})", sql.join(" OR "));
