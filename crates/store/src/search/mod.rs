@@ -69,13 +69,10 @@ pub fn search_ids(
 ) -> Result<Vec<String>, StoreError> {
     let keys = page_keys(conn, catalog, req, access, now)?;
     let mut by_rk = std::collections::HashMap::with_capacity(keys.rks.len());
-    for chunk in keys.rks.chunks(512) {
-        // Bound, and padded to a power of two by repeating a key, so that a few statements
-        // serve every page: with the keys written into the text, each conditional write's
-        // lookup was a statement of its own to compile, evicting cached ones.
-        let mut params: Vec<SqlValue> = chunk.iter().map(|k| SqlValue::Int(*k)).collect();
-        params.resize(chunk.len().next_power_of_two(), SqlValue::Int(chunk[0]));
-        let sql = format!("SELECT rk, id FROM resource WHERE rk IN ({})", vec!["?"; params.len()].join(","));
+    for chunk in keys.rks.chunks(MAX_IN_LIST) {
+        let mut params = Vec::new();
+        let marks = in_list(chunk.iter().map(|k| SqlValue::Int(*k)), &mut params);
+        let sql = format!("SELECT rk, id FROM resource WHERE rk IN ({marks})");
         conn.query(&sql, &params, &mut |r| {
             by_rk.insert(r.int(0)?.unwrap_or(0), r.text(1)?.unwrap_or_default());
             Ok(())
@@ -318,6 +315,22 @@ fn expected_patients(req: &SearchRequest) -> Vec<String> {
     out
 }
 
+/// Most values one `IN (...)` list binds; longer lists are split.
+const MAX_IN_LIST: usize = 512;
+
+/// Binds `values` (at least one) for an `IN (...)` list and returns its placeholders, padded
+/// to a power of two by repeating the first value, so that a few statements serve lists of
+/// every length. Keys written into the SQL text made each lookup a statement of its own to
+/// compile, and evicted the cached ones.
+fn in_list(values: impl Iterator<Item = SqlValue>, params: &mut Vec<SqlValue>) -> String {
+    let start = params.len();
+    params.extend(values);
+    let n = params.len() - start;
+    let first = params[start].clone();
+    params.resize(start + n.next_power_of_two(), first);
+    vec!["?"; params.len() - start].join(",")
+}
+
 fn ids_list(v: &[i64]) -> String {
     v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
@@ -369,18 +382,20 @@ pub(crate) fn includes(
                 Some(t) => format!(" AND x.ttype = {}", catalog.type_id(t).unwrap_or(-1)),
                 None => String::new(),
             };
-            let mut params = Vec::new();
-            let acc = access.to_sql("t", &mut params);
-            let sql = format!(
-                "SELECT DISTINCT t.rk FROM ix_ref x JOIN resource t ON t.type = x.ttype AND t.id = x.tid \
-                 WHERE x.rk IN ({}) AND x.param IN ({}){target} AND t.deleted = 0 AND {acc}",
-                ids_list(&sources),
-                ids_list(&pids)
-            );
-            conn.query(&sql, &params, &mut |r| {
-                found.push(r.int(0)?.unwrap_or(0));
-                Ok(())
-            })?;
+            for chunk in sources.chunks(MAX_IN_LIST) {
+                let mut params = Vec::new();
+                let marks = in_list(chunk.iter().map(|k| SqlValue::Int(*k)), &mut params);
+                let acc = access.to_sql("t", &mut params);
+                let sql = format!(
+                    "SELECT DISTINCT t.rk FROM ix_ref x JOIN resource t ON t.type = x.ttype AND t.id = x.tid \
+                     WHERE x.rk IN ({marks}) AND x.param IN ({}){target} AND t.deleted = 0 AND {acc}",
+                    ids_list(&pids)
+                );
+                conn.query(&sql, &params, &mut |r| {
+                    found.push(r.int(0)?.unwrap_or(0));
+                    Ok(())
+                })?;
+            }
         }
         for inc in revinclude.iter().filter(|i| round == 0 || i.iterate) {
             let mut by_type: std::collections::HashMap<&str, Vec<&str>> = Default::default();
@@ -406,15 +421,14 @@ pub(crate) fn includes(
                 if pids.is_empty() || inc.target_type.as_deref().is_some_and(|tt| tt != t) {
                     continue;
                 }
-                for chunk in ids.chunks(500) {
-                    let mut params: Vec<SqlValue> =
-                        chunk.iter().map(|i| SqlValue::Text(i.to_string())).collect();
+                for chunk in ids.chunks(MAX_IN_LIST) {
+                    let mut params = Vec::new();
+                    let marks = in_list(chunk.iter().map(|i| SqlValue::Text(i.to_string())), &mut params);
                     let acc = access.to_sql("s", &mut params);
                     let sql = format!(
                         "SELECT DISTINCT s.rk FROM ix_ref x JOIN resource s ON s.rk = x.rk \
-                         WHERE x.tid IN ({}) AND x.ttype = {tid} AND x.param IN ({}){src_filter} \
+                         WHERE x.tid IN ({marks}) AND x.ttype = {tid} AND x.param IN ({}){src_filter} \
                          AND s.deleted = 0 AND {acc}",
-                        vec!["?"; chunk.len()].join(","),
                         ids_list(&pids)
                     );
                     conn.query(&sql, &params, &mut |r| {
@@ -488,4 +502,23 @@ pub struct EverythingPage {
     pub resources: Vec<Stored>,
     pub total: Option<i64>,
     pub next: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_in_list_is_padded_to_a_power_of_two_after_what_is_already_bound() {
+        let mut params = vec![SqlValue::from("before")];
+        let marks = in_list([5, 6, 7].into_iter().map(SqlValue::Int), &mut params);
+        assert_eq!(marks, "?,?,?,?");
+        assert_eq!(
+            params,
+            vec!["before".into(), SqlValue::Int(5), SqlValue::Int(6), SqlValue::Int(7), SqlValue::Int(5)]
+        );
+        let mut params = Vec::new();
+        assert_eq!(in_list([SqlValue::Int(1)].into_iter(), &mut params), "?");
+        assert_eq!(params, vec![SqlValue::Int(1)]);
+    }
 }
