@@ -173,10 +173,16 @@ pub(crate) async fn feeds(fhir: Fhir, config: Option<&Path>) -> anyhow::Result<l
 
 /// Opens the feeds' receive queue in `data` and starts applying it: what an earlier run
 /// acknowledged and did not apply is applied first.
+///
+/// An ACK sent on receipt promises what a commit of the store would: on SQLite (run with
+/// `synchronous = NORMAL`) a commit survives the process being killed, and so does a plain
+/// append to the queue; a PostgreSQL commit also survives a power cut, so on PostgreSQL every
+/// append is `fdatasync`ed too (~85 µs on this project's machine).
 pub(crate) async fn start_queue(feeds: &lantern_feeds::Feeds, data: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let path = data.join(lantern_feeds::queue_file::QUEUE_FILE);
-    let found = feeds.start_queue(&path, false).await?;
+    let sync = feeds.fhir().store.dialect() == lantern_store::conn::Dialect::Postgres;
+    let found = feeds.start_queue(&path, sync).await?;
     if found > 0 {
         eprintln!("Lantern: applying {found} messages left in {}", path.display());
     }

@@ -221,10 +221,12 @@ impl QueueFile {
             let _ = self.file.seek(SeekFrom::Start(self.len));
             return Err(e);
         }
+        // Counted before the sync: the bytes are in the file even if the sync fails, and a
+        // later failed append must cut back to the end of this frame, not into it.
+        self.len += bytes.len() as u64;
         if self.sync {
             self.file.sync_data()?;
         }
-        self.len += bytes.len() as u64;
         Ok(())
     }
 
