@@ -140,6 +140,21 @@ impl Feeds {
         }
     }
 
+    /// Keeps a message whose applying panicked (a defect: no input should make Lantern panic)
+    /// as a dead letter, so that an acknowledged message is still listed and can be replayed
+    /// once the defect is fixed.
+    async fn dead_after_panic(&self, mut record: NewInbox, why: &str) {
+        tracing::error!(feed = %record.feed, control_id = %record.control_id, "applying a queued message panicked: {why}");
+        record.status = DEAD.into();
+        let reason = format!("Lantern failed while applying it (a defect, please report it): {why}");
+        record.detail =
+            Some(json!({"outcome": "AE", "reason": reason, "acknowledged": "on receipt"}).to_string());
+        if let Err(e) = self.dead_letter(record.clone()).await {
+            tracing::error!(feed = %record.feed, control_id = %record.control_id,
+                "the message whose applying panicked could not be dead-lettered either ({e}): it is applied again at the next start while the queue file holds it");
+        }
+    }
+
     /// Parses and maps a queued message again (its bundle was not kept, or this is start-up).
     fn map_again(&self, record: &NewInbox) -> Result<Mapped, (&'static str, String)> {
         let Some(feed) = self.feed(&record.feed) else {
@@ -198,19 +213,50 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
         };
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let done = feeds.inner.queue.get().map(|q| Done(q.clone(), job.key(), job.segment));
+        let record = job.record.clone();
         tokio::spawn(async move {
-            feeds.apply_queued(job).await;
+            let applying = tokio::spawn({
+                let feeds = feeds.clone();
+                async move { feeds.apply_queued(job).await }
+            });
+            if let Err(e) = applying.await {
+                if e.is_panic() {
+                    feeds.dead_after_panic(record, &panic_reason(e.into_panic())).await;
+                }
+            }
             drop((turn, slot, done));
         });
     }
 }
 
-/// Tells the queue a message is finished with when dropped, so that even a task that panicked
-/// cannot leave the count of outstanding messages (and whoever waits for it to drain) stuck.
+/// What a panic said, for the dead letter.
+fn panic_reason(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().map_or_else(|| "an unexplained panic".into(), |s| s.to_string()),
+    }
+}
+
+/// Tells the queue a message is finished with when dropped, so that nothing (not even a task
+/// that panicked, whose message is dead-lettered) leaves the count of outstanding messages,
+/// and whoever waits for it to drain, stuck.
 struct Done(Arc<Queue>, crate::queue::Key, u64);
 
 impl Drop for Done {
     fn drop(&mut self) {
         self.0.done(&self.1, self.2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_reason;
+
+    #[test]
+    fn a_panic_says_why_for_the_dead_letter() {
+        let said = |f: fn()| panic_reason(std::panic::catch_unwind(f).unwrap_err());
+        assert_eq!(said(|| panic!("index out of range")), "index out of range");
+        assert_eq!(said(|| panic!("{} of {}", 3, 2)), "3 of 2");
+        assert_eq!(said(|| std::panic::panic_any(7)), "an unexplained panic");
     }
 }
