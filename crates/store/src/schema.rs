@@ -237,7 +237,34 @@ CREATE TABLE audit_mark (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL
     r#"
 ALTER TABLE resource ADD COLUMN chash {B};
 "#,
+    // 7: a counter of changes to the facts the access filter probes (SQLite only; see
+    // `access::facts`). Triggers bump it in the same transaction as any change to
+    // `patient_grant` or `person_link`, whoever makes it, so a reader that sees the same
+    // number sees the same facts, and may reuse what it learnt of them.
+    r#"
+{ACCESS_EPOCH}
+"#,
 ];
+
+/// Migration 7 on SQLite. PostgreSQL gets nothing: its readers are other processes' pooled
+/// connections, where reading the counter would cost a round trip per statement, so it keeps
+/// probing the facts inside each query.
+const SQLITE_ACCESS_EPOCH: &str = r#"
+CREATE TABLE access_epoch (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO access_epoch (id, n) VALUES (1, 0);
+CREATE TRIGGER access_epoch_grant_insert AFTER INSERT ON patient_grant
+  BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_grant_update AFTER UPDATE ON patient_grant
+  BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_grant_delete AFTER DELETE ON patient_grant
+  BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_link_insert AFTER INSERT ON person_link
+  BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_link_update AFTER UPDATE ON person_link
+  BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_link_delete AFTER DELETE ON person_link
+  BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+"#;
 
 /// The schema name the audit file is attached as on SQLite connections (all but the writer's,
 /// which opens the audit file as `main`; see `lantern-store-sqlite`).
@@ -323,6 +350,7 @@ fn render(sql: &str, d: Dialect) -> String {
         .replace("{WR}", wr)
         .replace("{C}", c)
         .replace("{AUDIT_IN_OWN_FILE}", if d == Dialect::Sqlite { SQLITE_DROP_OLD_AUDIT } else { "" })
+        .replace("{ACCESS_EPOCH}", if d == Dialect::Sqlite { SQLITE_ACCESS_EPOCH } else { "" })
 }
 
 /// The highest migration number this build knows.

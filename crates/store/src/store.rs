@@ -3,7 +3,7 @@
 //! A [`Store`] is cheap to clone. Reads borrow a pooled connection on a blocking thread; writes
 //! are closures run by the single writer thread inside a transaction (see writer.rs), which is
 //! what makes conditional creates, If-Match and transaction bundles atomic on both backends.
-use crate::access::AccessFilter;
+use crate::access::{AccessFilter, FactCache};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::conn::{Conn, Dialect};
@@ -47,6 +47,8 @@ struct Inner {
     readers: Pool,
     writer: Sender<Job>,
     hooks: crate::sql::write::Hooks,
+    /// Patients' facts for the access filter, on SQLite (see [`crate::access::facts`]).
+    facts: Option<FactCache>,
 }
 
 impl Store {
@@ -67,7 +69,8 @@ impl Store {
         let writer = writer::spawn(backend.connect_writer()?, catalog.clone(), clock.clone(), hooks.clone())?;
         let b = backend.clone();
         let readers = Pool::new(backend.readers(), Box::new(move || b.connect()));
-        Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer, hooks }) })
+        let facts = (backend.dialect() == Dialect::Sqlite).then(FactCache::default);
+        Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer, hooks, facts }) })
     }
 
     /// Adds a hook run inside every later write job (see [`crate::WriteHook`]).
@@ -166,6 +169,26 @@ impl Store {
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
+    /// As [`Store::with_reader`], with the fact cache where there is one and the caller's
+    /// filter `probes` facts ([`AccessFilter::probes_facts`]), inside one read transaction: the facts learnt and the statements they specialise
+    /// see one snapshot.
+    async fn with_facts<T, F>(&self, probes: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Conn, &Catalog, Option<&FactCache>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        self.with_reader(move |c, cat| {
+            let Some(facts) = inner.facts.as_ref().filter(|_| probes) else { return f(c, cat, None) };
+            c.batch("BEGIN")?;
+            let r = f(c, cat, Some(facts));
+            let end = c.batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            let v = r?;
+            end.map(|_| v)
+        })
+        .await
+    }
+
     /// The current version; deleted resources come back with `deleted` set.
     pub async fn read(&self, rtype: &str, id: &str) -> Result<Option<Stored>, StoreError> {
         let (t, i) = (rtype.to_string(), id.to_string());
@@ -180,7 +203,10 @@ impl Store {
         access: AccessFilter,
     ) -> Result<Option<(Stored, bool)>, StoreError> {
         let (t, i) = (rtype.to_string(), id.to_string());
-        self.with_reader(move |c, cat| read::read_current_as(c, cat, &t, &i, &access)).await
+        self.with_facts(access.probes_facts(), move |c, cat, facts| {
+            read::read_current_as(c, cat, &t, &i, &access, facts)
+        })
+        .await
     }
 
     pub async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Stored>, StoreError> {
@@ -216,7 +242,10 @@ impl Store {
         access: AccessFilter,
     ) -> Result<SearchPage, StoreError> {
         let now = self.inner.clock.now_micros();
-        self.with_reader(move |c, cat| crate::search::search(c, cat, &req, &access, now)).await
+        self.with_facts(access.probes_facts(), move |c, cat, facts| {
+            crate::search::search(c, cat, &req, &access, now, facts)
+        })
+        .await
     }
 
     /// A page of `$everything` for the given patient ids (one person's source records).
@@ -228,8 +257,15 @@ impl Store {
         after: Option<i64>,
         count: usize,
     ) -> Result<crate::search::EverythingPage, StoreError> {
-        self.with_reader(move |c, cat| {
-            crate::search::everything(c, cat, &patients, &access, since, after, count)
+        self.with_facts(access.probes_facts(), move |c, cat, facts| {
+            crate::search::everything(
+                c,
+                cat,
+                &patients,
+                &access,
+                crate::search::EverythingWindow { since, after, count },
+                facts,
+            )
         })
         .await
     }

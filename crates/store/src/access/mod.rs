@@ -3,8 +3,22 @@
 //! totals, includes, chains, `_has`, history, `$everything`). Filtering inside the query, not
 //! after it, is what stops totals and paging from leaking withheld data.
 use crate::conn::SqlValue;
+use std::sync::Arc;
 
+pub mod facts;
 mod template;
+
+pub use facts::{FactCache, PatientFacts};
+
+/// The columns of a resource row the filter reads, for judging one row in Rust
+/// ([`AccessFilter::admits`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RowAccess<'a> {
+    pub rtype: i64,
+    pub org: Option<&'a str>,
+    pub patient: Option<&'a str>,
+    pub sec: i64,
+}
 
 /// A condition on a resource row (`resource` table alias given at compile time).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -52,6 +66,115 @@ impl AccessFilter {
             AccessFilter::Not(f) => f.set_clock(now),
             _ => {}
         }
+    }
+
+    /// Whether any part of the filter probes patients' facts.
+    pub fn probes_facts(&self) -> bool {
+        match self {
+            AccessFilter::PatientFact { .. } => true,
+            AccessFilter::And(v) | AccessFilter::Or(v) => v.iter().any(AccessFilter::probes_facts),
+            AccessFilter::Not(f) => f.probes_facts(),
+            _ => false,
+        }
+    }
+
+    /// The filter as it stands for rows of `facts.patient`: its probes answered from the
+    /// facts, "no patient" false, a patient list decided, and what is then constant folded
+    /// away. Equivalent to `self` on every row whose patient is that one, and only on those.
+    pub fn specialise(&self, facts: &PatientFacts) -> AccessFilter {
+        use AccessFilter as F;
+        let decided = |b: bool| if b { F::All } else { F::None };
+        match self {
+            F::PatientFact { subjects, kinds, at } => decided(facts.holds(subjects, kinds, *at)),
+            F::PatientIn(v) => decided(v.contains(&facts.patient)),
+            F::NoPatient => F::None,
+            F::And(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                for f in v {
+                    match f.specialise(facts) {
+                        F::All => {}
+                        F::None => return F::None,
+                        g => out.push(g),
+                    }
+                }
+                match out.len() {
+                    0 => F::All,
+                    1 => out.pop().unwrap_or(F::All),
+                    _ => F::And(out),
+                }
+            }
+            F::Or(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                for f in v {
+                    match f.specialise(facts) {
+                        F::None => {}
+                        F::All => return F::All,
+                        g => out.push(g),
+                    }
+                }
+                match out.len() {
+                    0 => F::None,
+                    1 => out.pop().unwrap_or(F::None),
+                    _ => F::Or(out),
+                }
+            }
+            F::Not(f) => match f.specialise(facts) {
+                F::All => F::None,
+                F::None => F::All,
+                g => F::Not(Box::new(g)),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// Whether the filter lets `row` through, judged in Rust as its SQL judges it. `facts`
+    /// must be those of `row.patient` (ignored for a row without a patient, whose probes
+    /// find nothing).
+    pub fn admits(&self, row: &RowAccess<'_>, facts: &PatientFacts) -> bool {
+        use AccessFilter as F;
+        debug_assert!(row.patient.is_none_or(|p| p == facts.patient), "facts of another patient");
+        match self {
+            F::All => true,
+            F::None => false,
+            F::OrgIn(v) => row.org.is_some_and(|o| v.iter().any(|x| x == o)),
+            F::PatientIn(v) => row.patient.is_some_and(|p| v.iter().any(|x| x == p)),
+            F::TypeIn(v) => v.contains(&row.rtype),
+            F::LabelsNone(bits) => row.sec & bits == 0,
+            F::NoPatient => row.patient.is_none(),
+            F::PatientFact { subjects, kinds, at } => {
+                row.patient.is_some() && !subjects.is_empty() && facts.holds(subjects, kinds, *at)
+            }
+            F::And(v) => v.iter().all(|f| f.admits(row, facts)),
+            F::Or(v) => v.iter().any(|f| f.admits(row, facts)),
+            F::Not(f) => !f.admits(row, facts),
+        }
+    }
+
+    /// As [`AccessFilter::to_sql_expecting`], where the facts of some expected patients are
+    /// `known` (see [`facts`]): rows of those patients are judged by the filter specialised
+    /// for them, with no probe left, and every other row as before.
+    pub fn to_sql_knowing(
+        &self,
+        alias: &str,
+        params: &mut Vec<SqlValue>,
+        expected: &[String],
+        known: &[Arc<PatientFacts>],
+    ) -> String {
+        if known.is_empty() || !self.probes_facts() {
+            return self.to_sql_expecting(alias, params, expected);
+        }
+        let known = &known[..known.len().min(MAX_EXPECTED)];
+        let rest: Vec<String> =
+            expected.iter().filter(|p| !known.iter().any(|k| &k.patient == *p)).cloned().collect();
+        let mut sql = String::from("(CASE");
+        for k in known {
+            params.push(k.patient.as_str().into());
+            let spec = self.specialise(k).to_sql(alias, params);
+            sql.push_str(&format!(" WHEN {alias}.patient = ? THEN {spec}"));
+        }
+        let other = self.to_sql_expecting(alias, params, &rest);
+        sql.push_str(&format!(" ELSE {other} END)"));
+        sql
     }
 
     /// SQL for this condition on the resource row aliased `alias`, appending bound values.

@@ -10,7 +10,7 @@ mod criteria;
 mod cursor;
 mod sort;
 
-use crate::access::AccessFilter;
+use crate::access::{AccessFilter, FactCache, PatientFacts};
 use crate::catalog::Catalog;
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
@@ -21,6 +21,7 @@ use cursor::Cursor;
 use lantern_fhir::search::{Include, SearchRequest, Summary, TotalMode};
 use sort::SortType;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// One page of search results.
 #[derive(Debug, Clone, Default)]
@@ -43,8 +44,14 @@ pub fn search(
     req: &SearchRequest,
     access: &AccessFilter,
     now: i64,
+    facts: Option<&FactCache>,
 ) -> Result<SearchPage, StoreError> {
-    let keys = page_keys(conn, catalog, req, access, now)?;
+    let expected = expected_patients(req);
+    let known = match facts {
+        Some(cache) if access.probes_facts() => cache.known(conn, &expected)?,
+        _ => Vec::new(),
+    };
+    let keys = page_keys(conn, catalog, req, access, now, &expected, &known)?;
     if keys.count_only {
         return Ok(SearchPage { total: keys.total, ..Default::default() });
     }
@@ -67,7 +74,7 @@ pub fn search_ids(
     access: &AccessFilter,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let keys = page_keys(conn, catalog, req, access, now)?;
+    let keys = page_keys(conn, catalog, req, access, now, &expected_patients(req), &[])?;
     let mut by_rk = std::collections::HashMap::with_capacity(keys.rks.len());
     for chunk in keys.rks.chunks(MAX_IN_LIST) {
         let mut params = Vec::new();
@@ -96,6 +103,8 @@ fn page_keys(
     req: &SearchRequest,
     access: &AccessFilter,
     now: i64,
+    expected: &[String],
+    known: &[Arc<PatientFacts>],
 ) -> Result<PageKeys, StoreError> {
     let types: Vec<String> = match &req.rtype {
         Some(t) => vec![t.clone()],
@@ -131,7 +140,7 @@ fn page_keys(
     }
     conds.push(format!("{plus}r.deleted = 0"));
     let mut ap = Vec::new();
-    let acc = access.to_sql_expecting("r", &mut ap, &expected_patients(req));
+    let acc = access.to_sql_knowing("r", &mut ap, expected, known);
     ctx.params.extend(ap);
     conds.push(acc);
     // The cheapest criterion drives the query (an index range giving candidate keys); the rest
@@ -449,6 +458,14 @@ pub(crate) fn includes(
     Ok(out)
 }
 
+/// Which page of `$everything`: resources changed `since`, after the key `after`, `count` of them.
+#[derive(Debug, Clone, Copy)]
+pub struct EverythingWindow {
+    pub since: Option<i64>,
+    pub after: Option<i64>,
+    pub count: usize,
+}
+
 /// A page of `Patient/$everything` (R4 §6.1.0 Patient/$everything): every resource in the
 /// compartments of `patients` (several source records of one person), plus what they refer to,
 /// paged by key with no cap on the total.
@@ -457,16 +474,22 @@ pub fn everything(
     catalog: &Catalog,
     patients: &[String],
     access: &AccessFilter,
-    since: Option<i64>,
-    after_rk: Option<i64>,
-    count: usize,
+    window: EverythingWindow,
+    facts: Option<&FactCache>,
 ) -> Result<EverythingPage, StoreError> {
+    let EverythingWindow { since, after: after_rk, count } = window;
     if patients.is_empty() {
         return Ok(EverythingPage { resources: Vec::new(), total: Some(0), next: None });
     }
+    let known = match facts {
+        Some(cache) if access.probes_facts() => {
+            cache.known(conn, &patients[..patients.len().min(crate::access::MAX_EXPECTED)])?
+        }
+        _ => Vec::new(),
+    };
     let mut params: Vec<SqlValue> = patients.iter().map(|p| SqlValue::Text(p.clone())).collect();
     let marks = vec!["?"; patients.len()].join(",");
-    let acc = access.to_sql_expecting("r", &mut params, patients);
+    let acc = access.to_sql_knowing("r", &mut params, patients, &known);
     let mut where_ = format!("r.patient IN ({marks}) AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));

@@ -45,15 +45,49 @@ pub fn read_current(
     Ok(out)
 }
 
-/// The current version and whether `access` lets the caller see it, in one statement.
+/// The current version and whether `access` lets the caller see it. With a fact cache (call
+/// inside a read transaction: see [`crate::access::facts`]) the row is judged in Rust from its
+/// patient's facts; without one, by the filter's SQL in the same statement.
 pub fn read_current_as(
     conn: &mut dyn Conn,
     catalog: &Catalog,
     rtype: &str,
     id: &str,
     access: &crate::AccessFilter,
+    facts: Option<&crate::access::FactCache>,
 ) -> Result<Option<(Stored, bool)>, StoreError> {
     let Some(t) = catalog.type_id(rtype) else { return Ok(None) };
+    let Some(cache) = facts.filter(|_| access.probes_facts()) else {
+        return read_current_as_sql(conn, catalog, t, id, access);
+    };
+    let mut out = None;
+    conn.query(
+        "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body, r.patient, r.org, r.sec FROM resource r \
+         JOIN version v ON v.rk = r.rk AND v.ver = r.ver WHERE r.type = ? AND r.id = ?",
+        &[t.into(), id.into()],
+        &mut |r| {
+            out = Some((stored_from(r, catalog, 0)?, r.text(7)?, r.int(8)?.unwrap_or(0)));
+            Ok(())
+        },
+    )?;
+    let Some((stored, org, sec)) = out else { return Ok(None) };
+    let facts = match &stored.patient {
+        Some(p) => cache.known(conn, std::slice::from_ref(p))?.pop().unwrap_or_default(),
+        None => Default::default(),
+    };
+    let row =
+        crate::access::RowAccess { rtype: t, org: org.as_deref(), patient: stored.patient.as_deref(), sec };
+    let visible = access.admits(&row, &facts);
+    Ok(Some((stored, visible)))
+}
+
+fn read_current_as_sql(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    t: i64,
+    id: &str,
+    access: &crate::AccessFilter,
+) -> Result<Option<(Stored, bool)>, StoreError> {
     let mut params: Vec<SqlValue> = Vec::new();
     let visible = access.to_sql("r", &mut params);
     params.push(t.into());
