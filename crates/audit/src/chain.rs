@@ -121,33 +121,50 @@ pub(crate) struct Row {
 /// Chains `entries` on after `head`: numbers, stamps (entries with `at == 0` get `now`) and
 /// hashes them.
 pub(crate) fn link(head: Head, entries: &[Entry], now: i64) -> Result<Vec<Row>, StoreError> {
+    Ok(chain(head, prepare(entries, now)?))
+}
+
+/// The part of [`link`] that does not depend on the chain: stamping and the canonical text.
+/// The journal runs it before taking its lock, so that appenders serialise only for the hash
+/// and the write.
+pub(crate) fn prepare(entries: &[Entry], now: i64) -> Result<Vec<Row>, StoreError> {
+    entries
+        .iter()
+        .map(|e| {
+            let (at, record) = if e.at == 0 {
+                let mut stamped = e.clone();
+                stamped.at = now;
+                (now, stamped.canonical()?)
+            } else {
+                (e.at, e.canonical()?)
+            };
+            Ok(Row {
+                seq: 0,
+                at,
+                action: e.action.as_str().to_string(),
+                outcome: e.outcome.result.as_str().to_string(),
+                user: e.agent.user.clone(),
+                org: e.agent.org.clone(),
+                record,
+                prev: GENESIS,
+                hash: GENESIS,
+                patients: Entry::patient_rows(&e.patients).into_iter().map(str::to_string).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Numbers and hashes prepared rows on after `head`.
+pub(crate) fn chain(head: Head, mut rows: Vec<Row>) -> Vec<Row> {
     let (mut seq, mut prev) = head;
-    let mut rows = Vec::with_capacity(entries.len());
-    for e in entries {
+    for r in &mut rows {
         seq += 1;
-        let (at, record) = if e.at == 0 {
-            let mut stamped = e.clone();
-            stamped.at = now;
-            (now, stamped.canonical()?)
-        } else {
-            (e.at, e.canonical()?)
-        };
-        let hash = link_hash(&prev, record.as_bytes());
-        rows.push(Row {
-            seq,
-            at,
-            action: e.action.as_str().to_string(),
-            outcome: e.outcome.result.as_str().to_string(),
-            user: e.agent.user.clone(),
-            org: e.agent.org.clone(),
-            record,
-            prev,
-            hash,
-            patients: Entry::patient_rows(&e.patients).into_iter().map(str::to_string).collect(),
-        });
-        prev = hash;
+        r.seq = seq;
+        r.prev = prev;
+        r.hash = link_hash(&prev, r.record.as_bytes());
+        prev = r.hash;
     }
-    Ok(rows)
+    rows
 }
 
 /// Inserts `rows` (which must follow the head row) and moves the head to the last of them.

@@ -55,7 +55,7 @@
 //! requires), drops an incomplete last line (a write cut short by a crash: never acknowledged),
 //! folds the rest, and empties the file. A damaged line or a gap refuses the start: run
 //! `lantern audit verify`, which reads the journal as well as the tables.
-use crate::chain::{insert, link, link_hash, lock_head, Head, Row};
+use crate::chain::{chain, insert, link_hash, lock_head, prepare, Head, Row};
 use crate::entry::{Entry, Indexed};
 use lantern_store::{Store, StoreError, WriteTx};
 use std::fs::{File, OpenOptions};
@@ -304,6 +304,7 @@ impl Journal {
     /// Links `entries` onto the chain and writes them to the file in one `write`; returns
     /// their seqs and the new head once written. An error means they were not recorded.
     pub(crate) fn append(&self, entries: &[Entry], now: i64) -> Result<(Vec<i64>, Head), StoreError> {
+        let prepared = prepare(entries, now)?;
         let mut st = self.state();
         if let Some(why) = &st.broken {
             return Err(StoreError::Unavailable(format!("the audit journal cannot be written: {why}")));
@@ -315,7 +316,7 @@ impl Journal {
                 st.unfolded.len()
             )));
         }
-        let rows = link(st.head, entries, now)?;
+        let rows = chain(st.head, prepared);
         let Some(last) = rows.last() else { return Ok((Vec::new(), st.head)) };
         let head = (last.seq, last.hash);
         let mut text = String::with_capacity(rows.iter().map(|r| r.record.len() + 160).sum());
