@@ -95,6 +95,9 @@ impl Trust {
     /// cleared when large, which at worst records a login twice).
     fn first_use(&self, token_id: &str) -> bool {
         let Ok(mut seen) = self.logins.lock() else { return false };
+        if seen.contains(token_id) {
+            return false;
+        }
         if seen.len() > 100_000 {
             seen.clear();
         }
@@ -146,17 +149,18 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         Some(t) => Some(format!("Bearer {t}")),
         None => req.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).map(str::to_string),
     };
-    let cached = header.as_deref().and_then(|h| trust.tokens.get(h, tokens::unix_now()));
-    let verified = match cached {
-        Some(p) => Ok(p),
-        None => trust.verifier.verify_header(header.as_deref()).inspect(|p| {
+    let remembered = header.as_deref().and_then(|h| trust.tokens.remembered(h, tokens::unix_now()));
+    let verified = match remembered {
+        Some(r) => Ok(r),
+        None => trust.verifier.verify_header(header.as_deref()).map(|p| {
             if let Some(h) = &header {
-                trust.tokens.put(h, p);
+                trust.tokens.put(h, &p);
             }
+            tokens::Remembered::Principal(Box::new(p))
         }),
     };
-    let principal = match verified {
-        Ok(p) => p,
+    let remembered = match verified {
+        Ok(r) => r,
         Err(_) if page => return crate::viewer::to_sign_in(req.uri()),
         Err(e) => {
             // A failed login is worth recording (repeated failures are an attack signal), but
@@ -173,10 +177,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             return resp;
         }
     };
-    let known = header.as_deref().and_then(|h| trust.tokens.caller(h));
-    let caller = match known {
-        Some(c) => c,
-        None => match Caller::resolve(trust, principal).await {
+    let caller = match remembered {
+        tokens::Remembered::Caller(c) => c,
+        tokens::Remembered::Principal(principal) => match Caller::resolve(trust, *principal).await {
             Ok(c) => {
                 let c = Arc::new(c);
                 if let Some(h) = &header {
@@ -190,9 +193,13 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         },
     };
     let path = req.uri().path().to_string();
-    let token_key = caller.principal.token_id.clone().unwrap_or_else(|| {
-        format!("{}:{}:{}", caller.principal.issuer, caller.principal.subject, caller.principal.expires)
-    });
+    let token_key = match &caller.principal.token_id {
+        Some(id) => std::borrow::Cow::Borrowed(id.as_str()),
+        None => std::borrow::Cow::Owned(format!(
+            "{}:{}:{}",
+            caller.principal.issuer, caller.principal.subject, caller.principal.expires
+        )),
+    };
     if trust.first_use(&token_key) {
         let entry = caller.entry(Action::Login, trust.fhir.store.now_micros());
         if trust.audit.record(vec![entry]).await.is_err() {

@@ -20,6 +20,12 @@ pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(1);
 /// Past this many tokens the memory is cleared (at worst a token is verified again).
 const MAX_TOKENS: usize = 10_000;
 
+/// See [`Tokens::remembered`].
+pub(crate) enum Remembered {
+    Caller(Arc<Caller>),
+    Principal(Box<Principal>),
+}
+
 #[derive(Default)]
 pub(crate) struct Tokens {
     seen: Mutex<HashMap<String, Seen>>,
@@ -32,21 +38,21 @@ struct Seen {
 }
 
 impl Tokens {
-    /// The principal of `header` (the whole `Authorization` value) if it was verified less than
-    /// [`TOKEN_TTL`] ago and has not expired by `now` (seconds since 1970).
-    pub(crate) fn get(&self, header: &str, now: i64) -> Option<Principal> {
+    /// What is remembered of `header` (the whole `Authorization` value), in one lookup: nothing
+    /// unless it was verified less than [`TOKEN_TTL`] ago and has not expired by `now` (seconds
+    /// since 1970); then the caller resolved from it less than [`TOKEN_TTL`] ago, or else its
+    /// principal.
+    pub(crate) fn remembered(&self, header: &str, now: i64) -> Option<Remembered> {
         let seen = self.seen.lock().ok()?;
         let s = seen.get(header)?;
         let p = &s.principal;
-        (s.at.elapsed() < TOKEN_TTL && now <= p.expires.saturating_add(LEEWAY_SECONDS)).then(|| p.clone())
-    }
-
-    /// The caller resolved for `header` less than [`TOKEN_TTL`] ago, if its token is still
-    /// remembered (see [`Tokens::get`], which the caller must have passed first).
-    pub(crate) fn caller(&self, header: &str) -> Option<Arc<Caller>> {
-        let seen = self.seen.lock().ok()?;
-        let (at, c) = seen.get(header)?.caller.as_ref()?;
-        (at.elapsed() < TOKEN_TTL).then(|| c.clone())
+        if s.at.elapsed() >= TOKEN_TTL || now > p.expires.saturating_add(LEEWAY_SECONDS) {
+            return None;
+        }
+        Some(match &s.caller {
+            Some((at, c)) if at.elapsed() < TOKEN_TTL => Remembered::Caller(c.clone()),
+            _ => Remembered::Principal(Box::new(p.clone())),
+        })
     }
 
     /// Remembers the caller resolved for a remembered token.
@@ -97,17 +103,27 @@ mod tests {
         Verifier::dev_only(&dev).verify(&token).unwrap()
     }
 
+    fn subject(t: &Tokens, header: &str, now: i64) -> Option<String> {
+        match t.remembered(header, now)? {
+            Remembered::Principal(p) => Some(p.subject),
+            Remembered::Caller(c) => Some(c.principal.subject.clone()),
+        }
+    }
+
     #[test]
     fn remembers_a_token_until_it_expires() {
         let t = Tokens::default();
         let p = principal();
         let now = unix_now();
-        assert!(t.get("Bearer x", now).is_none());
+        assert!(subject(&t, "Bearer x", now).is_none());
         t.put("Bearer x", &p);
-        assert_eq!(t.get("Bearer x", now).map(|q| q.subject), Some("dr-a".into()));
-        assert!(t.get("Bearer y", now).is_none(), "only the same token");
-        assert!(t.get("Bearer x", p.expires + LEEWAY_SECONDS).is_some());
-        assert!(t.get("Bearer x", p.expires + LEEWAY_SECONDS + 1).is_none(), "expired, as the verifier says");
+        assert_eq!(subject(&t, "Bearer x", now), Some("dr-a".into()));
+        assert!(subject(&t, "Bearer y", now).is_none(), "only the same token");
+        assert!(subject(&t, "Bearer x", p.expires + LEEWAY_SECONDS).is_some());
+        assert!(
+            subject(&t, "Bearer x", p.expires + LEEWAY_SECONDS + 1).is_none(),
+            "expired, as the verifier says"
+        );
     }
 
     #[test]
@@ -115,6 +131,6 @@ mod tests {
         let t = Tokens::default();
         t.put("Bearer x", &principal());
         std::thread::sleep(TOKEN_TTL + Duration::from_millis(50));
-        assert!(t.get("Bearer x", unix_now()).is_none());
+        assert!(subject(&t, "Bearer x", unix_now()).is_none());
     }
 }
