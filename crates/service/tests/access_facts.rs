@@ -17,8 +17,11 @@ const SUBJECTS: [&str; 3] = ["O1", "user:u", "*"];
 const KINDS: [&str; 2] = ["encounter", "opt-out"];
 const CLOCKS: [i64; 3] = [100, 200, 300];
 
-/// Every combination of the columns the filter reads, as (rk, type, org, patient, sec).
-fn rows() -> Vec<(i64, i64, Option<&'static str>, Option<&'static str>, i64)> {
+/// A resource row as the filter reads it: (rk, type, org, patient, sec).
+type TestRow = (i64, i64, Option<&'static str>, Option<&'static str>, i64);
+
+/// Every combination of the columns the filter reads.
+fn rows() -> Vec<TestRow> {
     let mut out = Vec::new();
     let mut rk = 0;
     for t in [1, 2] {
