@@ -88,36 +88,8 @@ impl AccessFilter {
             F::PatientFact { subjects, kinds, at } => decided(facts.holds(subjects, kinds, *at)),
             F::PatientIn(v) => decided(v.contains(&facts.patient)),
             F::NoPatient => F::None,
-            F::And(v) => {
-                let mut out = Vec::with_capacity(v.len());
-                for f in v {
-                    match f.specialise(facts) {
-                        F::All => {}
-                        F::None => return F::None,
-                        g => out.push(g),
-                    }
-                }
-                match out.len() {
-                    0 => F::All,
-                    1 => out.pop().unwrap_or(F::All),
-                    _ => F::And(out),
-                }
-            }
-            F::Or(v) => {
-                let mut out = Vec::with_capacity(v.len());
-                for f in v {
-                    match f.specialise(facts) {
-                        F::None => {}
-                        F::All => return F::All,
-                        g => out.push(g),
-                    }
-                }
-                match out.len() {
-                    0 => F::None,
-                    1 => out.pop().unwrap_or(F::None),
-                    _ => F::Or(out),
-                }
-            }
+            F::And(v) => specialise_all(v, facts, true),
+            F::Or(v) => specialise_all(v, facts, false),
             F::Not(f) => match f.specialise(facts) {
                 F::All => F::None,
                 F::None => F::All,
@@ -253,6 +225,30 @@ impl AccessFilter {
             ),
             AccessFilter::Not(f) => format!("NOT ({})", f.build(alias, params, patients)),
         }
+    }
+}
+
+/// The terms of an AND (`and`) or an OR specialised ([`AccessFilter::specialise`]), folded:
+/// a term that decides the whole (None in an AND, All in an OR) is the answer, one that
+/// changes nothing is dropped, and one term left stands alone.
+fn specialise_all(terms: &[AccessFilter], facts: &PatientFacts, and: bool) -> AccessFilter {
+    let (neutral, decisive) =
+        if and { (AccessFilter::All, AccessFilter::None) } else { (AccessFilter::None, AccessFilter::All) };
+    let mut out = Vec::with_capacity(terms.len());
+    for t in terms {
+        let g = t.specialise(facts);
+        if g == decisive {
+            return decisive;
+        }
+        if g != neutral {
+            out.push(g);
+        }
+    }
+    match out.len() {
+        0 => neutral,
+        1 => out.pop().unwrap_or(neutral),
+        _ if and => AccessFilter::And(out),
+        _ => AccessFilter::Or(out),
     }
 }
 
