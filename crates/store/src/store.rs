@@ -170,8 +170,8 @@ impl Store {
     }
 
     /// As [`Store::with_reader`], with the fact cache where there is one and the caller's
-    /// filter `probes` facts ([`AccessFilter::probes_facts`]), inside one read transaction: the facts learnt and the statements they specialise
-    /// see one snapshot.
+    /// filter `probes` facts ([`AccessFilter::probes_facts`]), inside one read transaction:
+    /// the facts learnt and the statements they specialise see one snapshot.
     async fn with_facts<T, F>(&self, probes: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
