@@ -91,6 +91,9 @@ fn append_records(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<(Vec<i64>, 
     let now = tx.now_micros();
     if let Some(journal) = tx.extension::<crate::journal::Journal>() {
         let (seqs, head) = journal.append(entries, now)?;
+        if journal.unfolded() >= crate::journal::FOLD_AT {
+            journal.fold_soon();
+        }
         return Ok((seqs, Some(head)));
     }
     let conn = tx.conn();

@@ -42,8 +42,9 @@
 //!
 //! # Pace
 //!
-//! A line is written faster than it is folded, so [`crate::Audit::record`] starts a background
-//! fold at [`FOLD_AT`] unfolded records and, past [`BACKLOG`], waits for a fold before it returns:
+//! A line is written faster than it is folded, so an append (a recorded read or an audited
+//! write job alike) queues a fold at [`FOLD_AT`] unfolded records, and [`crate::Audit::record`]
+//! past [`BACKLOG`] waits for a fold before it returns:
 //! memory stays bounded and a fold that fails fails the records with its reason.
 //! [`MAX_UNFOLDED`] bounds what write jobs append (they cannot wait) when folds keep failing.
 //!
@@ -57,7 +58,7 @@
 //! `lantern audit verify`, which reads the journal as well as the tables.
 use crate::chain::{chain, insert, link_hash, lock_head, prepare, Head, Row};
 use crate::entry::{Entry, Indexed};
-use lantern_store::{Store, StoreError, WriteTx};
+use lantern_store::{Store, StoreError, WeakStore, WriteTx};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -95,6 +96,8 @@ pub struct Journal {
     folding: AtomicBool,
     /// Folds committed (for `lantern bench trust`).
     folds: AtomicU64,
+    /// The store, to queue folds on (weak: the store holds the journal).
+    store: WeakStore,
 }
 
 struct State {
@@ -153,9 +156,10 @@ pub fn install_or_read_only(store: &Store, path: &Path) -> Result<bool, StoreErr
         }
     }
     let p = path.to_path_buf();
+    let weak = store.downgrade();
     let (tx, rx) = std::sync::mpsc::channel();
     store.write_detached(
-        move |wtx| Journal::open(wtx, &p, lock),
+        move |wtx| Journal::open(wtx, &p, lock, weak),
         move |r| {
             let _ = tx.send(r);
         },
@@ -221,7 +225,7 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
 impl Journal {
     /// Opens the journal inside a write job and folds into the tables every record it holds
     /// beyond their head, checked link by link.
-    fn open(tx: &mut WriteTx<'_>, path: &Path, lock: File) -> Result<Journal, StoreError> {
+    fn open(tx: &mut WriteTx<'_>, path: &Path, lock: File, store: WeakStore) -> Result<Journal, StoreError> {
         let conn = tx.conn();
         let (seq, hash) = lock_head(conn)?;
         let mut file = OpenOptions::new()
@@ -294,6 +298,7 @@ impl Journal {
             state: Mutex::new(state),
             folding: AtomicBool::new(false),
             folds: AtomicU64::new(0),
+            store,
         })
     }
 
@@ -412,13 +417,30 @@ impl Journal {
         Ok(())
     }
 
-    /// Marks a fold as queued; false if one already is.
-    pub(crate) fn start_fold(&self) -> bool {
-        !self.folding.swap(true, Ordering::AcqRel)
-    }
-
-    pub(crate) fn end_fold(&self) {
-        self.folding.store(false, Ordering::Release);
+    /// Queues a fold as a write job of its own, unless one is queued already. Only sends a
+    /// job, so it may be called from inside a write job: audited writes call it as well as
+    /// recorded reads, or a server that only takes writes (a feed at night) would stop at
+    /// [`MAX_UNFOLDED`] records.
+    pub(crate) fn fold_soon(self: &Arc<Self>) {
+        if self.folding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(store) = self.store.upgrade() else {
+            self.folding.store(false, Ordering::Release);
+            return;
+        };
+        let (j, done) = (self.clone(), self.clone());
+        store.write_detached(
+            move |tx| j.fold(tx),
+            move |r| {
+                match r {
+                    Ok(upto) => done.folded(upto),
+                    // The records stay in the journal and the next fold retries them.
+                    Err(e) => tracing::error!(error = %e, "folding the audit journal failed"),
+                }
+                done.folding.store(false, Ordering::Release);
+            },
+        );
     }
 
     pub(crate) fn folds(&self) -> u64 {

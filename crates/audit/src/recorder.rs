@@ -68,8 +68,8 @@ impl Audit {
             let unfolded = j.unfolded();
             if unfolded >= BACKLOG {
                 self.flush().await?;
-            } else if unfolded >= FOLD_AT && j.start_fold() {
-                self.fold_detached(j.clone());
+            } else if unfolded >= FOLD_AT {
+                j.fold_soon();
             }
             return Ok(seqs);
         }
@@ -124,22 +124,6 @@ impl Audit {
                         fail(std::mem::take(&mut q.waiters), &e);
                     }
                 }
-            },
-        );
-    }
-
-    /// Folds the journal's records into the tables in the background.
-    fn fold_detached(&self, j: Arc<Journal>) {
-        let done = j.clone();
-        self.store.write_detached(
-            move |tx| j.fold(tx),
-            move |r| {
-                match r {
-                    Ok(upto) => done.folded(upto),
-                    // The records stay in the journal and the next fold retries them.
-                    Err(e) => tracing::error!(error = %e, "folding the audit journal failed"),
-                }
-                done.end_fold();
             },
         );
     }

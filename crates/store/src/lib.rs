@@ -33,4 +33,4 @@ pub use error::StoreError;
 pub use inbox::{InboxEntry, NewInbox};
 pub use model::{Fact, HistoryEntry, HistoryQuery, HistoryScope, Op, Put, Stored, Written};
 pub use sql::write::{Extension, WriteEvent, WriteHook, WriteKind, WriteSession, WriteTx};
-pub use store::{Backend, Store};
+pub use store::{Backend, Store, WeakStore};

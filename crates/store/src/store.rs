@@ -40,6 +40,18 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the store open (see [`Store::downgrade`]): for what the store
+/// itself holds, such as an extension that queues write jobs of its own.
+#[derive(Clone)]
+pub struct WeakStore(std::sync::Weak<Inner>);
+
+impl WeakStore {
+    /// The store, unless every [`Store`] handle has been dropped.
+    pub fn upgrade(&self) -> Option<Store> {
+        self.0.upgrade().map(|inner| Store { inner })
+    }
+}
+
 struct Inner {
     backend: Arc<dyn Backend>,
     clock: Arc<dyn Clock>,
@@ -71,6 +83,11 @@ impl Store {
         let readers = Pool::new(backend.readers(), Box::new(move || b.connect()));
         let facts = (backend.dialect() == Dialect::Sqlite).then(FactCache::default);
         Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer, hooks, facts }) })
+    }
+
+    /// A handle that does not keep the store (its writer, its files) open.
+    pub fn downgrade(&self) -> WeakStore {
+        WeakStore(Arc::downgrade(&self.inner))
     }
 
     /// Adds a hook run inside every later write job (see [`crate::WriteHook`]).
