@@ -273,18 +273,24 @@ impl Rows {
             Dialect::Postgres => &[16, 8, 4, 2, 1],
         };
         let one = format!("({})", vec!["?"; self.width].join(","));
+        // One text per statement size, made once: a fold inserts hundreds of rows.
+        let sql: Vec<String> = sizes
+            .iter()
+            .map(|&n| {
+                format!(
+                    "INSERT INTO {} ({}) VALUES {}",
+                    self.table,
+                    self.cols,
+                    vec![one.as_str(); n].join(",")
+                )
+            })
+            .collect();
         let mut rest: &[SqlValue] = &self.values;
         while !rest.is_empty() {
             let n = rest.len() / self.width;
-            let chunk = sizes.iter().copied().find(|c| *c <= n).unwrap_or(1);
-            let (now, later) = rest.split_at(chunk * self.width);
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                self.table,
-                self.cols,
-                vec![one.as_str(); chunk].join(",")
-            );
-            conn.execute(&sql, now)?;
+            let i = sizes.iter().position(|c| *c <= n).unwrap_or(sizes.len() - 1);
+            let (now, later) = rest.split_at(sizes[i] * self.width);
+            conn.execute(&sql[i], now)?;
             rest = later;
         }
         Ok(())
