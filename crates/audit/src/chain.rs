@@ -90,11 +90,11 @@ fn append_records(tx: &mut WriteTx<'_>, entries: &[Entry]) -> Result<(Vec<i64>, 
     }
     let now = tx.now_micros();
     if let Some(journal) = tx.extension::<crate::journal::Journal>() {
-        let (seqs, head) = journal.append(entries, now)?;
-        if journal.unfolded() >= crate::journal::FOLD_AT {
+        let done = journal.append(entries, now)?;
+        if done.unfolded >= crate::journal::FOLD_AT {
             journal.fold_soon();
         }
-        return Ok((seqs, Some(head)));
+        return Ok((done.seqs, Some(done.head)));
     }
     let conn = tx.conn();
     let head = lock_head(conn)?;

@@ -183,6 +183,14 @@ fn held_elsewhere(path: &Path) -> String {
 /// this message, so nothing this process does can fork the chain.
 pub struct Elsewhere(pub String);
 
+/// What [`Journal::append`] did.
+pub(crate) struct Appended {
+    pub seqs: Vec<i64>,
+    pub head: Head,
+    /// Records in the file not yet folded, these included.
+    pub unfolded: usize,
+}
+
 /// A line of the file, as parsed.
 pub(crate) struct Line {
     pub seq: i64,
@@ -307,8 +315,9 @@ impl Journal {
     }
 
     /// Links `entries` onto the chain and writes them to the file in one `write`; returns
-    /// their seqs and the new head once written. An error means they were not recorded.
-    pub(crate) fn append(&self, entries: &[Entry], now: i64) -> Result<(Vec<i64>, Head), StoreError> {
+    /// their seqs, the new head and how many records now wait to be folded, once written. An
+    /// error means they were not recorded.
+    pub(crate) fn append(&self, entries: &[Entry], now: i64) -> Result<Appended, StoreError> {
         let prepared = prepare(entries, now)?;
         let mut st = self.state();
         if let Some(why) = &st.broken {
@@ -322,7 +331,9 @@ impl Journal {
             )));
         }
         let rows = chain(st.head, prepared);
-        let Some(last) = rows.last() else { return Ok((Vec::new(), st.head)) };
+        let Some(last) = rows.last() else {
+            return Ok(Appended { seqs: Vec::new(), head: st.head, unfolded: st.unfolded.len() });
+        };
         let head = (last.seq, last.hash);
         let mut text = String::with_capacity(rows.iter().map(|r| r.record.len() + 160).sum());
         for r in &rows {
@@ -337,7 +348,7 @@ impl Journal {
         st.head = head;
         let seqs = rows.iter().map(|r| r.seq).collect();
         st.unfolded.extend(rows.into_iter().map(Arc::new));
-        Ok((seqs, head))
+        Ok(Appended { seqs, head, unfolded: st.unfolded.len() })
     }
 
     /// How many records wait to be folded.

@@ -64,14 +64,13 @@ impl Audit {
         if let Some(j) = &self.journal {
             // A write of a few hundred bytes to the page cache: microseconds, so it runs here
             // rather than on a blocking thread (whose hand-off would cost more).
-            let (seqs, _) = j.append(&entries, self.store.now_micros())?;
-            let unfolded = j.unfolded();
-            if unfolded >= BACKLOG {
+            let done = j.append(&entries, self.store.now_micros())?;
+            if done.unfolded >= BACKLOG {
                 self.flush().await?;
-            } else if unfolded >= FOLD_AT {
+            } else if done.unfolded >= FOLD_AT {
                 j.fold_soon();
             }
-            return Ok(seqs);
+            return Ok(done.seqs);
         }
         let (tx, rx) = oneshot::channel();
         let schedule = {
