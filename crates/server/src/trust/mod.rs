@@ -224,7 +224,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let seen = Arc::new(Mutex::new(Seen::default()));
     let scope = Scope { caller: caller.clone(), seen: seen.clone(), trust: trust.clone() };
     let resp = SCOPE.scope(scope, next.run(req)).await;
-    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let seen = seen.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
     if seen.writes_audited && resp.status().is_success() {
         return resp;
     }
@@ -251,14 +251,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     } else {
         Outcome::failed(status.as_u16(), status.canonical_reason().unwrap_or("failed"))
     };
-    let entry = caller
+    let broke_glass = caller.broke_glass_for(seen.patients.iter());
+    let mut entry = caller
         .entry(action, trust.fhir.store.now_micros())
         .with_outcome(outcome)
         .with_query(query)
         .patients(seen.patients.iter())
-        .entities(seen.entities.iter().cloned())
-        .with_break_glass(caller.broke_glass_for(seen.patients.iter()));
-    let mut entry = entry;
+        .entities(seen.entities)
+        .with_break_glass(broke_glass);
     entry.more_entities = (seen.count.saturating_sub(entry.entities.len())) as u64;
     if trust.audit.record(vec![entry]).await.is_err() {
         return unaudited();
