@@ -8,14 +8,15 @@
 //! for the audit log's commits.
 //!
 //! Here a thread of its own runs PASSIVE checkpoints (they never block the writer or readers)
-//! shortly after commits, so the copying and syncing happen beside the writer. A WAL file
-//! starts again from its beginning only when a write transaction begins after a checkpoint
-//! has copied every frame; under continuous writes that moment may not come, so once a WAL
-//! file is longer than its bound the writer itself runs a RESTART checkpoint after its
-//! commit. By then almost every frame has been copied and synced, so it costs little more
-//! than the two fsyncs, and it bounds the WAL's size. (The writer learns the length from the
-//! file's size, one `stat` per commit: `journal_size_limit` truncates the file to the bound
-//! whenever the WAL starts again, so a longer file means it has not started again since.)
+//! a quarter of a second after commits ([`GATHER`]), so the copying and syncing happen beside
+//! the writer. A WAL file starts again from its beginning only when a write transaction
+//! begins after a checkpoint has copied every frame; under continuous writes that moment may
+//! not come, so once a WAL file is longer than its bound the writer itself runs a RESTART
+//! checkpoint after its commit. By then almost every frame has been copied and synced, so it
+//! costs little more than the two fsyncs, and it bounds the WAL's size. (The writer learns the
+//! length from the file's size, one `stat` per commit: `journal_size_limit` truncates the
+//! file to the bound whenever the WAL starts again, so a longer file means it has not started
+//! again since.)
 use rusqlite::Connection;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
