@@ -96,6 +96,11 @@ pub struct Journal {
     folding: AtomicBool,
     /// Folds committed (for `lantern bench trust`).
     folds: AtomicU64,
+    /// Of those, the folds appends queued, and their writer time in all and at most, in
+    /// microseconds from the job's start to its commit (for `lantern bench trust`).
+    timed_folds: AtomicU64,
+    fold_micros: AtomicU64,
+    fold_micros_max: AtomicU64,
     /// The store, to queue folds on (weak: the store holds the journal).
     store: WeakStore,
 }
@@ -182,6 +187,15 @@ fn held_elsewhere(path: &Path) -> String {
 /// Installed instead of a journal when another process holds it: audit appends fail with
 /// this message, so nothing this process does can fork the chain.
 pub struct Elsewhere(pub String);
+
+/// The writer time of the folds appends queued, each from the job's start to its commit
+/// (the time every other write waited behind it, at most).
+#[derive(Debug, Clone, Copy)]
+pub struct FoldTime {
+    pub folds: u64,
+    pub total: std::time::Duration,
+    pub longest: std::time::Duration,
+}
 
 /// What [`Journal::append`] did.
 pub(crate) struct Appended {
@@ -306,6 +320,9 @@ impl Journal {
             state: Mutex::new(state),
             folding: AtomicBool::new(false),
             folds: AtomicU64::new(0),
+            timed_folds: AtomicU64::new(0),
+            fold_micros: AtomicU64::new(0),
+            fold_micros_max: AtomicU64::new(0),
             store,
         })
     }
@@ -442,10 +459,19 @@ impl Journal {
         };
         let (j, done) = (self.clone(), self.clone());
         store.write_detached(
-            move |tx| j.fold(tx),
+            move |tx| {
+                let started = std::time::Instant::now();
+                j.fold(tx).map(|upto| (upto, started))
+            },
             move |r| {
                 match r {
-                    Ok(upto) => done.folded(upto),
+                    Ok((upto, started)) => {
+                        let micros = started.elapsed().as_micros() as u64;
+                        done.timed_folds.fetch_add(1, Ordering::Relaxed);
+                        done.fold_micros.fetch_add(micros, Ordering::Relaxed);
+                        done.fold_micros_max.fetch_max(micros, Ordering::Relaxed);
+                        done.folded(upto)
+                    }
                     // The records stay in the journal and the next fold retries them.
                     Err(e) => tracing::error!(error = %e, "folding the audit journal failed"),
                 }
@@ -456,6 +482,16 @@ impl Journal {
 
     pub(crate) fn folds(&self) -> u64 {
         self.folds.load(Ordering::Relaxed)
+    }
+
+    /// The folds queued by appends so far: how many, and their writer time.
+    pub(crate) fn fold_time(&self) -> FoldTime {
+        let us = |a: &AtomicU64| std::time::Duration::from_micros(a.load(Ordering::Relaxed));
+        FoldTime {
+            folds: self.timed_folds.load(Ordering::Relaxed),
+            total: us(&self.fold_micros),
+            longest: us(&self.fold_micros_max),
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -147,6 +147,12 @@ impl Audit {
         }
     }
 
+    /// With a journal: the writer time of the folds its appends queued (for `lantern bench
+    /// trust`).
+    pub fn fold_time(&self) -> Option<crate::journal::FoldTime> {
+        self.journal.as_ref().map(|j| j.fold_time())
+    }
+
     /// Appends one entry; returns its seq.
     pub async fn record_one(&self, entry: Entry) -> Result<i64, StoreError> {
         let seqs = self.record(vec![entry]).await?;

@@ -90,57 +90,83 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         let mut lats: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
         // The process's CPU time per request (server and clients alike): on a shared machine
         // it says what a mode costs even when the throughput is limited by the other load.
-        let mut cpu = vec![0.0f64; modes.len()];
+        let mut cpu = vec![(0.0f64, 0.0f64); modes.len()];
         for round in 0..a.rounds {
             let mut line = format!("round {}:", round + 1);
             for (i, (name, base, tok)) in modes.iter().enumerate() {
                 let before = cpu_seconds();
                 let (t, mut l) = drive(base, *tok, &ids, a.clients, a.requests).await?;
-                cpu[i] += cpu_seconds() - before;
+                let after = cpu_seconds();
+                cpu[i].0 += after.0 - before.0;
+                cpu[i].1 += after.1 - before.1;
                 rates[i].push(t);
                 lats[i].append(&mut l);
                 line.push_str(&format!(" {name} {t:.0} req/s;"));
             }
             eprintln!("{line}");
         }
-        for v in rates.iter_mut().chain(lats.iter_mut()) {
+        // Each mode against "off" in the same round, before the rates are sorted: the machine's
+        // drift between rounds (other load, a noisy neighbour) then cancels out of the ratio.
+        let off_first = modes.first().is_some_and(|m| m.0 == all_modes[0].1);
+        let mut paired: Vec<Vec<f64>> = (0..modes.len())
+            .map(|i| rates[i].iter().zip(&rates[0]).map(|(r, off)| 100.0 * r / off).collect())
+            .collect();
+        for v in rates.iter_mut().chain(lats.iter_mut()).chain(paired.iter_mut()) {
             v.sort_by(f64::total_cmp);
         }
         println!(
-            "| mode | throughput (median of {} rounds) | p50 ms | p99 ms | CPU µs per request |",
+            "| mode | throughput (median of {} rounds) | p50 ms | p99 ms | CPU µs per request (user + kernel) |",
             a.rounds
         );
         println!("|---|---|---|---|---|");
+        let per_request = |s: f64| 1e6 * s / (a.rounds * a.requests) as f64;
         for (i, (name, _, _)) in modes.iter().enumerate() {
+            let (user, kernel) = (per_request(cpu[i].0), per_request(cpu[i].1));
             println!(
-                "| {name} | {:.0} req/s | {:.2} | {:.2} | {:.0} |",
+                "| {name} | {:.0} req/s | {:.2} | {:.2} | {:.0} ({user:.0} + {kernel:.0}) |",
                 percentile(&rates[i], 50.0),
                 percentile(&lats[i], 50.0),
                 percentile(&lats[i], 99.0),
-                1e6 * cpu[i] / (a.rounds * a.requests) as f64
+                user + kernel
             );
         }
-        if modes.len() == all_modes.len() {
+        if off_first {
             let m_off = percentile(&rates[0], 50.0);
-            println!("\npolicy only / off: {:.1}%", 100.0 * percentile(&rates[1], 50.0) / m_off);
-            println!("trust on / off: {:.1}%", 100.0 * percentile(&rates[2], 50.0) / m_off);
+            println!();
+            for (i, (name, _, _)) in modes.iter().enumerate().skip(1) {
+                println!(
+                    "{name} / off: {:.1}% (medians); {:.1}% (median of the rounds' own ratios)",
+                    100.0 * percentile(&rates[i], 50.0) / m_off,
+                    percentile(&paired[i], 50.0)
+                );
+            }
         }
         let report = lantern_audit::Audit::new(fhir.store.clone()).verify(None).await?;
-        println!("audit commits to the log's tables (group commits, or journal folds on SQLite): {}", trust.audit.commits());
+        let commits = trust.audit.commits();
+        println!("audit commits to the log's tables (group commits, or journal folds on SQLite): {commits}");
+        if let Some(t) = trust.audit.fold_time() {
+            // What the folds cost the one writer thread: every other write waits behind them.
+            println!(
+                "journal folds queued by appends: {}, {:.1} ms each on average, {:.1} ms the longest (start to commit)",
+                t.folds,
+                t.total.as_secs_f64() * 1e3 / t.folds.max(1) as f64,
+                t.longest.as_secs_f64() * 1e3
+            );
+        }
         println!("audit records written and verified intact: {} ({})", report.records, if report.is_intact() { "intact" } else { "BROKEN" });
         Ok(())
     })
 }
 
-/// User and system CPU time of this process so far, in seconds (Linux; 0 elsewhere).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+/// User and system (kernel) CPU time of this process so far, in seconds (Linux; 0 elsewhere).
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return (0.0, 0.0) };
     // Fields after the command name (which may hold spaces, so split after its ')'):
     // utime and stime are the 12th and 13th, in clock ticks (100 per second on Linux).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
 /// Patients at the GP practice, each with conditions, observations and medications, and an
