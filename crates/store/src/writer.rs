@@ -4,8 +4,8 @@
 //! when other jobs' work precedes it in the transaction, so a failing job rolls back alone (a
 //! failing job with nothing before it rolls the transaction back, and a new one starts for the
 //! jobs after it). All the jobs that queued while the previous commit was flushing share one
-//! COMMIT, so one fsync serves many writers. A job's reply is sent only after its commit is durable: nothing is acknowledged
-//! that a crash could lose.
+//! COMMIT, so one fsync serves many writers. A job's reply is sent only after its commit is
+//! durable: nothing is acknowledged that a crash could lose.
 use crate::catalog::{Catalog, Pending};
 use crate::clock::Clock;
 use crate::conn::Conn;
