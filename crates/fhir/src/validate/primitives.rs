@@ -69,9 +69,14 @@ fn check_string(type_name: &str, s: &str) -> Result<(), Problem> {
     if s.is_empty() {
         return Err(value("must not be an empty string (omit the element instead)"));
     }
-    // The 1 MB limit is the string type's; narrative xhtml is not a string (and the
-    // specification's own code system narratives exceed it).
-    if s.len() > MAX_STRING && type_name != "xhtml" {
+    // The 1 MB limit is the string type's (1024 * 1024 characters, not bytes). Narrative
+    // xhtml is not a string (the specification's own code system narratives exceed it), and
+    // base64Binary has "no specified upper limit" (§2.24.0.1): a scanned letter in a
+    // DocumentReference or Binary is often several MB.
+    if s.len() > MAX_STRING
+        && !matches!(type_name, "xhtml" | "base64Binary")
+        && s.chars().count() > MAX_STRING
+    {
         return Err(value("is longer than the 1 MB the specification allows"));
     }
     let b = s.as_bytes();
@@ -310,6 +315,18 @@ mod tests {
 
     fn ok(t: &str, v: Value) -> bool {
         check(t, &v).is_ok()
+    }
+
+    #[test]
+    fn only_strings_are_limited_to_a_million_characters() {
+        let limit = MAX_STRING;
+        assert!(ok("string", json!("a".repeat(limit))));
+        assert!(!ok("string", json!("a".repeat(limit + 1))));
+        assert!(!ok("markdown", json!("a".repeat(limit + 1))));
+        // Characters, not bytes: 600,000 two-byte letters are 1.2 MB but well within.
+        assert!(ok("string", json!("é".repeat(600_000))));
+        // A scanned document: base64Binary has no upper limit in R4.
+        assert!(ok("base64Binary", json!("QUJD".repeat(limit))));
     }
 
     #[test]
