@@ -28,6 +28,10 @@ pub(crate) struct Args {
     /// after) or `applied` (once applied, so the ACK reports the outcome).
     #[arg(long = "mllp-ack", default_value = "received")]
     pub(super) mllp_ack: lantern_feeds::AckWhen,
+    /// Largest HTTP request body accepted, in MiB (a transaction bundle of one patient's whole
+    /// history can run to tens of MB).
+    #[arg(long = "max-body-mb", default_value_t = lantern_server::DEFAULT_MAX_BODY >> 20)]
+    pub(super) max_body_mb: usize,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -56,7 +60,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             Some(s) => eprintln!("Lantern: clinician viewer at http://{addr}/ (sign-in with {})", s.label()),
             None => eprintln!("Lantern: clinician viewer at http://{addr}/"),
         }
-        let app = lantern_server::app(crate::compose::app(fhir, trust), Some(feeds), viewer);
+        let app =
+            lantern_server::app(crate::compose::app(fhir, trust), Some(feeds), viewer, a.max_body_mb << 20);
         axum::serve(listener, app).await?;
         Ok(())
     })

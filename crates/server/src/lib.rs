@@ -14,11 +14,11 @@ pub mod mllp;
 pub mod trust;
 pub mod viewer;
 
-pub use http::{router, AppState};
+pub use http::{router, with_fhir_errors, AppState, DEFAULT_MAX_BODY};
 
 /// Serves the FHIR API (and the viewer, signed in by token) on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state, None, viewer::Config::default())).await
+    axum::serve(listener, app(state, None, viewer::Config::default(), DEFAULT_MAX_BODY)).await
 }
 
 /// Puts the trust guard (authentication, policy, audit) in front of every route.
@@ -32,15 +32,21 @@ pub async fn serve_with_feeds(
     state: AppState,
     feeds: lantern_feeds::Feeds,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state, Some(feeds), viewer::Config::default())).await
+    axum::serve(listener, app(state, Some(feeds), viewer::Config::default(), DEFAULT_MAX_BODY)).await
 }
 
 /// Everything `lantern serve` answers over HTTP, behind the trust guard: the FHIR API, trust's
 /// and the patient index's routes, the viewer, and the feeds admin routes when there are feeds.
-pub fn app(state: AppState, feeds: Option<lantern_feeds::Feeds>, viewer: viewer::Config) -> axum::Router {
+/// Request bodies larger than `max_body` bytes are refused (413, an OperationOutcome).
+pub fn app(
+    state: AppState,
+    feeds: Option<lantern_feeds::Feeds>,
+    viewer: viewer::Config,
+    max_body: usize,
+) -> axum::Router {
     let mut app = router(state.clone()).merge(viewer::router(state.clone(), viewer));
     if let Some(f) = feeds {
         app = admin::admin_router(f).merge(app);
     }
-    secured(app, state)
+    with_fhir_errors(secured(app, state), max_body)
 }

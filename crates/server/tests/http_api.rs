@@ -335,6 +335,16 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED, "several matches");
     let r = c.delete(format!("{base}/Patient?name=pager0")).send().await.unwrap();
     assert!(matches!(r.status().as_u16(), 200 | 204));
+
+    // A body over axum's own 2 MiB default is taken (one patient's bundle, the spec's larger
+    // ValueSets); a method a route lacks is an OperationOutcome, not an empty 405.
+    let big = json!({"resourceType": "Binary", "id": "big", "contentType": "application/pdf", "data": "QUJD".repeat(1 << 20)});
+    let r = put_preferring(&c, &format!("{base}/Binary/big"), "return=minimal", &big).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let r = c.delete(format!("{base}/metadata")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(header_of(&r, header::ALLOW).is_some_and(|a| a.contains("GET")));
+    assert!(names_path(&body(r).await, "DELETE is not supported on /fhir/metadata"));
 }
 
 backend_tests!(http_interactions);

@@ -83,7 +83,7 @@ async fn start_with(fhir: Fhir, verifier: Option<Verifier>, sign_in: Option<Arc<
         showcase: Vec::new(),
         sign_in,
     };
-    let app = lantern_server::app(state, None, viewer);
+    let app = lantern_server::app(state, None, viewer, lantern_server::DEFAULT_MAX_BODY);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Env { root: format!("http://{addr}"), dev, trust, _dir: dir }
 }

@@ -1,6 +1,7 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
 mod identity;
 mod instance;
+mod plain_errors;
 pub(crate) mod request;
 mod respond;
 mod system;
@@ -10,6 +11,8 @@ use crate::trust::routes as trust;
 use axum::routing::{get, post};
 use axum::Router;
 use lantern_service::Fhir;
+
+pub use plain_errors::{with_fhir_errors, DEFAULT_MAX_BODY};
 
 /// What every handler can reach.
 #[derive(Clone)]
