@@ -341,6 +341,46 @@ async fn http_interactions(fhir: Fhir) {
     let big = json!({"resourceType": "Binary", "id": "big", "contentType": "application/pdf", "data": "QUJD".repeat(1 << 20)});
     let r = put_preferring(&c, &format!("{base}/Binary/big"), "return=minimal", &big).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    // A Binary taken and served as itself: a PDF posted raw, read back raw when asked for by
+    // type, as FHIR JSON otherwise; an update raw too.
+    let pdf = b"%PDF-1.4 a discharge letter".to_vec();
+    let r = c
+        .post(format!("{base}/Binary"))
+        .header(header::CONTENT_TYPE, "application/pdf")
+        .header("x-security-context", "Patient/p1")
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let loc = header_of(&r, header::LOCATION).unwrap();
+    let bin_url = loc.split("/_history").next().unwrap().to_string();
+    let r = c.get(&bin_url).header(header::ACCEPT, "application/pdf").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::CONTENT_TYPE).as_deref(), Some("application/pdf"));
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"1\""));
+    assert_eq!(header_of(&r, "x-security-context".parse().unwrap()).as_deref(), Some("Patient/p1"));
+    assert_eq!(r.bytes().await.unwrap().to_vec(), pdf);
+    let b = body(c.get(&bin_url).header(header::ACCEPT, "*/*").send().await.unwrap()).await;
+    assert_eq!(
+        (b["resourceType"].as_str(), b["contentType"].as_str()),
+        (Some("Binary"), Some("application/pdf"))
+    );
+    assert_eq!(b["securityContext"]["reference"], "Patient/p1");
+    let r =
+        c.put(&bin_url).header(header::CONTENT_TYPE, "text/plain").body("version two").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c.get(format!("{bin_url}/_history/2")).header(header::ACCEPT, "text/plain").send().await.unwrap();
+    assert_eq!(header_of(&r, header::CONTENT_TYPE).as_deref(), Some("text/plain"));
+    assert_eq!(r.text().await.unwrap(), "version two");
+    let r = c
+        .get(format!("{base}/Patient/nobody"))
+        .header(header::ACCEPT, "application/pdf")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE, "only a Binary is served as itself");
+
     let r = c.delete(format!("{base}/metadata")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(header_of(&r, header::ALLOW).is_some_and(|a| a.contains("GET")));

@@ -1,7 +1,8 @@
 //! Instance-level interactions: read (§3.1.0.1), vread (§3.1.0.2), update (§3.1.0.4),
 //! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, and operations such as
 //! `Patient/[id]/$everything`.
-use super::request::{decode, if_match, json_body, query_pairs};
+use super::binary;
+use super::request::{decode, decode_native, if_match, json_body, query_pairs};
 use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
@@ -41,7 +42,8 @@ pub(crate) async fn read(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    let (ctx, want) = decode(&headers, &uri)?;
+    let native = binary::native_wanted(&rtype, &headers, &uri);
+    let (ctx, want) = if native { decode_native(&headers, &uri)? } else { decode(&headers, &uri)? };
     let st = s.fhir.read(&ctx, &rtype, &id).await.map_err(Fail::from)?;
     // If-None-Match: the client's copy is current.
     if let Some(v) =
@@ -50,6 +52,9 @@ pub(crate) async fn read(
         if v == st.version {
             return Ok(axum::response::IntoResponse::into_response(StatusCode::NOT_MODIFIED));
         }
+    }
+    if native {
+        return binary::respond(&st);
     }
     let body = shaped(st.body.clone().unwrap_or_default(), &query_pairs(&uri));
     Ok(respond::resource(&st, body, &want))
@@ -61,8 +66,12 @@ pub(crate) async fn vread(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    let (ctx, want) = decode(&headers, &uri)?;
+    let native = binary::native_wanted(&rtype, &headers, &uri);
+    let (ctx, want) = if native { decode_native(&headers, &uri)? } else { decode(&headers, &uri)? };
     let st = s.fhir.vread(&ctx, &rtype, &id, &vid).await.map_err(Fail::from)?;
+    if native {
+        return binary::respond(&st);
+    }
     let body = shaped(st.body.clone().unwrap_or_default(), &query_pairs(&uri));
     Ok(respond::resource(&st, body, &want))
 }
@@ -75,7 +84,10 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
-    let b = json_body(&headers, &body, false)?;
+    let b = match binary::from_raw(&rtype, Some(&id), &headers, &body) {
+        Some(b) => b,
+        None => json_body(&headers, &body, false)?,
+    };
     let w = s.fhir.update(&ctx, &rtype, &id, b, if_match(&headers)?).await.map_err(Fail::from)?;
     Ok(respond::written(&w.stored, w.created, &ctx.base, &want))
 }

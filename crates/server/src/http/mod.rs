@@ -1,4 +1,5 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
+mod binary;
 mod identity;
 mod instance;
 mod plain_errors;

@@ -62,6 +62,16 @@ fn json_format(v: &str) -> bool {
 
 /// Checks the requested format and builds the request context.
 pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail> {
+    decode_with(headers, uri, true)
+}
+
+/// As [`decode`], for a response that is not FHIR (a Binary served as itself): `Accept` is the
+/// caller's business there.
+pub(crate) fn decode_native(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail> {
+    decode_with(headers, uri, false)
+}
+
+fn decode_with(headers: &HeaderMap, uri: &Uri, check_accept: bool) -> Result<(Ctx, Want), Fail> {
     let pairs = query_pairs(uri);
     let mut pretty = false;
     for (k, v) in &pairs {
@@ -77,7 +87,7 @@ pub(crate) fn decode(headers: &HeaderMap, uri: &Uri) -> Result<(Ctx, Want), Fail
             _ => {}
         }
     }
-    if let Some(accept) = headers.get("accept").and_then(|a| a.to_str().ok()) {
+    if let Some(accept) = headers.get("accept").and_then(|a| a.to_str().ok()).filter(|_| check_accept) {
         let ok = accept.split(',').any(|a| {
             let a = a.split(';').next().unwrap_or("").trim();
             a.is_empty()

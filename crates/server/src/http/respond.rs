@@ -61,7 +61,7 @@ pub(crate) fn json(status: StatusCode, text: String, want: &Want) -> Response {
     (status, [(header::CONTENT_TYPE, FHIR_JSON)], pretty(text, want)).into_response()
 }
 
-fn version_headers(h: &mut HeaderMap, s: &Stored) {
+pub(crate) fn version_headers(h: &mut HeaderMap, s: &Stored) {
     if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", s.version)) {
         h.insert(header::ETAG, v);
     }

@@ -1,5 +1,6 @@
 //! Type-level interactions: create and conditional create (§3.1.0.8), search (§3.1.1, GET and
 //! POST `_search`), conditional update and delete, type history.
+use super::binary;
 use super::request::{decode, if_match, json_body, query_pairs, search_form};
 use super::respond::{self, Fail, Result};
 use super::AppState;
@@ -18,7 +19,10 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
-    let b = json_body(&headers, &body, false)?;
+    let b = match binary::from_raw(&rtype, None, &headers, &body) {
+        Some(b) => b,
+        None => json_body(&headers, &body, false)?,
+    };
     let ine = headers.get("if-none-exist").and_then(|v| v.to_str().ok()).map(str::to_string);
     match s.fhir.create(&ctx, &rtype, b, ine.as_deref()).await.map_err(Fail::from)? {
         Created::New(w) => Ok(respond::written(&w.stored, true, &ctx.base, &want)),
