@@ -18,6 +18,9 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "warn,lantern=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log redirected to a file or a service journal
+        // stays plain text that grep and log shippers read.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = cli::Cli::parse();
     cli::run(args)
