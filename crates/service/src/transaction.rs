@@ -221,6 +221,17 @@ impl Fhir {
             let id = segs.next().map(str::to_string);
             if method != Method::Get {
                 check_type(&rtype).map_err(|e| entry_issue(i, "not-supported", e.to_string()))?;
+                // An operation or a POST search in a Bundle (the specification's own transaction
+                // example posts `ValueSet/$lookup`) would otherwise be taken for a create.
+                if let Some(op) = path.split('/').find(|s| s.starts_with('$') || *s == "_search") {
+                    return Err(entry_issue(
+                        i,
+                        "not-supported",
+                        format!(
+                            "{op} is not supported inside a Bundle (request.url '{url}'): call it on its own"
+                        ),
+                    ));
+                }
             }
             let if_match = req.get("ifMatch").and_then(Value::as_str).and_then(crate::parse_etag);
             let resource = e.get("resource").cloned();
@@ -236,6 +247,13 @@ impl Fhir {
             };
             match method {
                 Method::Post => {
+                    if id.is_some() {
+                        return Err(entry_issue(
+                            i,
+                            "invalid",
+                            format!("a POST entry creates: its request.url is a resource type ('{rtype}'), not '{url}' (use PUT to give the id)"),
+                        ));
+                    }
                     let r = resource
                         .as_ref()
                         .ok_or_else(|| entry_issue(i, "required", "a POST entry needs a resource"))?;

@@ -386,6 +386,28 @@ async fn transaction_atomic(fhir: Fhir) {
     assert_eq!(ids(&fhir, "Patient", "name=existing").await.len(), 1);
     let after = parse(&fhir.history(&ctx(), HistoryScope::System, &[]).await.unwrap())["total"].clone();
     assert_eq!(after.as_i64().unwrap(), before.as_i64().unwrap() + 1, "only the setup create is in history");
+
+    // An operation or a POST with an id is refused by name, not taken for a create.
+    for (url, says) in [
+        ("ValueSet/$lookup", "$lookup is not supported inside a Bundle"),
+        ("Patient/p1/$everything", "$everything is not supported inside a Bundle"),
+        ("Patient/_search", "_search is not supported inside a Bundle"),
+        (
+            "Patient/p1",
+            "a POST entry creates: its request.url is a resource type ('Patient'), not 'Patient/p1'",
+        ),
+    ] {
+        let b = tx(json!([
+            {"resource": {"resourceType": "Patient", "name": [{"family": "Atomic3"}]}, "request": {"method": "POST", "url": "Patient"}},
+            {"resource": {"resourceType": "Parameters"}, "request": {"method": "POST", "url": url}}
+        ]));
+        let e = run_bundle(&fhir, b).await.unwrap_err();
+        assert_eq!(status(&e), 400, "{url}");
+        let issue = &e.issues()[0];
+        assert!(issue.diagnostics.starts_with(says), "{url}: {}", issue.diagnostics);
+        assert_eq!(issue.expression.as_deref(), Some("Bundle.entry[1]"));
+    }
+    assert!(ids(&fhir, "Patient", "name=atomic3").await.is_empty());
 }
 
 async fn transaction_references(fhir: Fhir) {
