@@ -22,7 +22,9 @@ fn withheld(rtype: &str, id: &str) -> Error {
 }
 
 fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+    // `If-None-Exist: Type?query` is taken as well as the bare query R4 asks for.
+    let query = query.strip_prefix(&format!("{rtype}?")).unwrap_or(query).trim_start_matches('?');
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if pairs.is_empty() {

@@ -212,6 +212,17 @@ impl Fhir {
                 .unwrap_or(url)
                 .trim_start_matches('/')
                 .to_string();
+            if url.split(['?', '/']).next().is_some_and(|s| s.ends_with(':')) {
+                return Err(entry_issue(
+                    i,
+                    "not-supported",
+                    format!(
+                        "request.url '{url}' is an absolute URL on another server (this one is {}); \
+                         give it relative, as Type, Type/id or Type?query",
+                        ctx.base
+                    ),
+                ));
+            }
             let (path, query) = match url.split_once('?') {
                 Some((p, q)) => (p.to_string(), Some(q.to_string())),
                 None => (url.clone(), None),
@@ -260,7 +271,9 @@ impl Fhir {
                     check(&rtype, r).map_err(|err| prefix_err(i, err))?;
                     let new = new_id();
                     if let Some(q) = req.get("ifNoneExist").and_then(Value::as_str) {
-                        let q = q.trim_start_matches('?');
+                        // The query alone, as R4 has it; `Type?query` too, as some senders
+                        // (and the specification's own XDS example) write it.
+                        let q = q.strip_prefix(&format!("{rtype}?")).unwrap_or(q).trim_start_matches('?');
                         entry.condition = Some(
                             parse_condition(&rtype, q).map_err(|v| prefix_err(i, Error::BadRequest(v)))?,
                         );

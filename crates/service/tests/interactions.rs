@@ -408,6 +408,26 @@ async fn transaction_atomic(fhir: Fhir) {
         assert_eq!(issue.expression.as_deref(), Some("Bundle.entry[1]"));
     }
     assert!(ids(&fhir, "Patient", "name=atomic3").await.is_empty());
+
+    // request.url on another server's base is refused by name; ifNoneExist may repeat the type.
+    let b = tx(json!([
+        {"resource": {"resourceType": "Patient", "id": "q1"}, "request": {"method": "PUT", "url": "http://elsewhere.org/fhir/Patient/q1"}}
+    ]));
+    let e = run_bundle(&fhir, b).await.unwrap_err();
+    assert!(e.issues()[0].diagnostics.starts_with(
+        "request.url 'http://elsewhere.org/fhir/Patient/q1' is an absolute URL on another server"
+    ));
+    let make = || {
+        tx(json!([
+            {"resource": {"resourceType": "Patient", "identifier": [{"system": "http://acme.org/xds", "value": "89765a87b"}]},
+             "request": {"method": "POST", "url": "Patient", "ifNoneExist": "Patient?identifier=http://acme.org/xds|89765a87b"}}
+        ]))
+    };
+    let first = run_bundle(&fhir, make()).await.unwrap();
+    let again = run_bundle(&fhir, make()).await.unwrap();
+    assert_eq!(first["entry"][0]["response"]["status"], "201 Created");
+    assert_eq!(again["entry"][0]["response"]["status"], "200 OK", "{again}");
+    assert_eq!(ids(&fhir, "Patient", "identifier=http://acme.org/xds|89765a87b").await.len(), 1);
 }
 
 async fn transaction_references(fhir: Fhir) {
