@@ -1,7 +1,9 @@
 //! `Patient/$everything` (R4 §6.1.0.14.1): every resource in the compartment of the patient
 //! asked about and of every source record the patient index links to the same person
-//! (`person_link`), paged by key with no cap. `_since` and `_count` are honoured; the paging
-//! cursor is the last key served.
+//! (`person_link`), paged by key with no cap. `_since`, `_type` and `_count` are honoured and
+//! kept in the paging links; the paging cursor is the last key served. `start` and `end` (care
+//! dates) are not: each resource type dates care differently, so they are refused under
+//! `Prefer: handling=strict` and ignored otherwise, like any parameter a server does not know.
 use crate::bundle::BundleText;
 use crate::error::Error;
 use crate::{Ctx, Fhir};
@@ -29,7 +31,9 @@ impl Fhir {
         let patients = all;
         let mut count = 1000usize;
         let mut since = None;
+        let mut types: Vec<String> = Vec::new();
         let mut after = None;
+        let mut keep: Vec<(String, String)> = Vec::new();
         for (k, v) in pairs {
             match k.as_str() {
                 "_count" => {
@@ -38,7 +42,16 @@ impl Fhir {
                         .map_err(|_| Error::bad("invalid", Some("_count"), "_count must be a whole number"))?
                         .clamp(1, 10_000)
                 }
+                "_type" => {
+                    for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                        crate::prepare::check_type(t)
+                            .map_err(|e| Error::bad("invalid", Some("_type"), e.to_string()))?;
+                        types.push(t.to_string());
+                    }
+                    keep.push((k.clone(), v.clone()));
+                }
                 "_since" => {
+                    keep.push((k.clone(), v.clone()));
                     since = Some(
                         lantern_fhir::datetime::range(v)
                             .ok_or_else(|| {
@@ -52,16 +65,31 @@ impl Fhir {
                         Error::bad("invalid", Some("_page"), "the paging cursor is not valid")
                     })?)
                 }
+                _ if ctx.handling == crate::Handling::Strict => {
+                    return Err(Error::bad(
+                        "not-supported",
+                        Some(k.as_str()),
+                        format!("Patient/$everything does not support the parameter '{k}'"),
+                    ))
+                }
                 _ => {}
             }
         }
-        let page = self.store.everything(patients, ctx.access.clone(), since, after, count).await?;
+        let window = lantern_store::search::EverythingWindow { since, types, after, count };
+        let page = self.store.everything(patients, ctx.access.clone(), window).await?;
         let (mut resources, total, next) = (page.resources, page.total, page.next);
         self.render_person_links(ctx, &mut resources).await?;
         let path = format!("{}/Patient/{first}/$everything", ctx.base);
-        let mut links = vec![("self", format!("{path}?_count={count}"))];
+        let mut query = format!("_count={count}");
+        for (k, v) in &keep {
+            query.push_str(&format!(
+                "&{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            ));
+        }
+        let mut links = vec![("self", format!("{path}?{query}"))];
         if let Some(n) = next {
-            links.push(("next", format!("{path}?_count={count}&_page={n}")));
+            links.push(("next", format!("{path}?{query}&_page={n}")));
         }
         let mut b = BundleText::new("searchset", self.store.now_micros(), total, &links);
         ctx.saw(&resources);

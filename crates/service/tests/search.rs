@@ -541,7 +541,68 @@ async fn exact_token_pages(fhir: Fhir) {
     assert_eq!(accurate["total"], 22 + added.len());
 }
 
+/// `Patient/$everything`'s own parameters: `_type` narrows the page (referenced resources too)
+/// and stays in the paging links with `_since`; what it does not support is refused when strict.
+async fn everything_params(fhir: Fhir) {
+    seed(&fhir).await;
+    let every = |q: &'static str, c: lantern_service::Ctx| {
+        let fhir = fhir.clone();
+        async move { fhir.everything(&c, vec!["p1".into()], &pairs(q)).await.map(|t| parse(&t)) }
+    };
+    let kinds = |b: &Value| -> Vec<String> {
+        let mut v: Vec<String> = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    e["resource"]["resourceType"].as_str().unwrap(),
+                    e["resource"]["id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let all = every("", ctx()).await.unwrap();
+    assert_eq!(
+        kinds(&all),
+        [
+            "Encounter/e1",
+            "Observation/o1",
+            "Organization/org1",
+            "Patient/p1",
+            "Practitioner/gp1",
+            "RiskAssessment/r1"
+        ]
+    );
+    let some = every("_type=Observation,Encounter", ctx()).await.unwrap();
+    assert_eq!(
+        (kinds(&some), some["total"].as_i64()),
+        (vec!["Encounter/e1".to_string(), "Observation/o1".into()], Some(2))
+    );
+    // Paged one at a time: the next link keeps `_type` and `_since`.
+    let first = every("_type=Observation,Encounter&_since=2000-01-01&_count=1", ctx()).await.unwrap();
+    let next = link(&first, "next").expect("a next link"); // its query
+    assert!(next.contains("_type=Observation%2CEncounter") && next.contains("_since=2000-01-01"), "{next}");
+    let second = fhir.everything(&ctx(), vec!["p1".into()], &pairs(&next)).await.map(|t| parse(&t)).unwrap();
+    let mut both = kinds(&first);
+    both.extend(kinds(&second));
+    both.sort();
+    assert_eq!(both, ["Encounter/e1", "Observation/o1"]);
+    assert!(link(&second, "next").is_none());
+    // Bad or unsupported parameters.
+    assert_eq!(
+        every("_type=Nope", ctx()).await.unwrap_err().issues()[0].expression.as_deref(),
+        Some("_type")
+    );
+    assert!(every("start=2024-01-01", strict()).await.is_err(), "care dates are not applied: strict refuses");
+    assert_eq!(kinds(&every("start=2024-01-01", ctx()).await.unwrap()).len(), 6, "lenient ignores");
+}
+
 backend_tests!(
+    everything_params,
     exact_token_pages,
     string_params,
     token_params,

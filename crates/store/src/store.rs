@@ -270,19 +270,10 @@ impl Store {
         &self,
         patients: Vec<String>,
         access: AccessFilter,
-        since: Option<i64>,
-        after: Option<i64>,
-        count: usize,
+        window: crate::search::EverythingWindow,
     ) -> Result<crate::search::EverythingPage, StoreError> {
         self.with_facts(access.probes_facts(), move |c, cat, facts| {
-            crate::search::everything(
-                c,
-                cat,
-                &patients,
-                &access,
-                crate::search::EverythingWindow { since, after, count },
-                facts,
-            )
+            crate::search::everything(c, cat, &patients, &access, window, facts)
         })
         .await
     }

@@ -458,10 +458,12 @@ pub(crate) fn includes(
     Ok(out)
 }
 
-/// Which page of `$everything`: resources changed `since`, after the key `after`, `count` of them.
-#[derive(Debug, Clone, Copy)]
+/// Which page of `$everything`: resources changed `since`, of the resource `types` (all if
+/// empty), after the key `after`, `count` of them.
+#[derive(Debug, Clone, Default)]
 pub struct EverythingWindow {
     pub since: Option<i64>,
+    pub types: Vec<String>,
     pub after: Option<i64>,
     pub count: usize,
 }
@@ -477,8 +479,10 @@ pub fn everything(
     window: EverythingWindow,
     facts: Option<&FactCache>,
 ) -> Result<EverythingPage, StoreError> {
-    let EverythingWindow { since, after: after_rk, count } = window;
-    if patients.is_empty() {
+    let EverythingWindow { since, types, after: after_rk, count } = window;
+    // Types never stored have no id and nothing to find.
+    let type_ids: Vec<i64> = types.iter().filter_map(|t| catalog.type_id(t)).collect();
+    if patients.is_empty() || (!types.is_empty() && type_ids.is_empty()) {
         return Ok(EverythingPage { resources: Vec::new(), total: Some(0), next: None });
     }
     let known = match facts {
@@ -493,6 +497,10 @@ pub fn everything(
     let mut where_ = format!("r.patient IN ({marks}) AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));
+    }
+    if !type_ids.is_empty() {
+        let ids: Vec<String> = type_ids.iter().map(i64::to_string).collect();
+        where_.push_str(&format!(" AND r.type IN ({})", ids.join(",")));
     }
     let total = conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_}"), &params)?;
     let after = after_rk.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
@@ -509,13 +517,15 @@ pub fn everything(
         None
     };
     let page = read_many(conn, catalog, &rks)?;
-    // Referenced resources outside the compartment (practitioners, organisations, locations,
-    // medications) come along so the page is self-contained.
+    // Referenced resources outside every patient's compartment (practitioners, organisations,
+    // locations, medications) come along so the page is self-contained. Those in this person's
+    // compartment are served as matches on their own page (never twice), and another
+    // patient's record is not part of this one's.
     let star = Include { source_type: "*".into(), param: None, target_type: None, iterate: false };
     let mut referenced = includes(conn, catalog, access, &page, std::slice::from_ref(&star), &[])?;
-    referenced.retain(|s| s.rtype != "Patient" || patients.contains(&s.id));
+    referenced.retain(|s| s.patient.is_none() && (types.is_empty() || types.contains(&s.rtype)));
     let mut out: Vec<Stored> = page.into_iter().map(|(_, s)| s).collect();
-    out.extend(referenced.into_iter().filter(|s| !patients.contains(&s.id) || s.rtype != "Patient"));
+    out.extend(referenced);
     Ok(EverythingPage { resources: out, total, next })
 }
 
