@@ -381,6 +381,10 @@ async fn http_interactions(fhir: Fhir) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE, "only a Binary is served as itself");
 
+    let r = c.get(format!("{base}/Patient/$everything")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(names_path(&body(r).await, "operation '$everything' is not supported on Patient"));
+
     let r = c.delete(format!("{base}/metadata")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(header_of(&r, header::ALLOW).is_some_and(|a| a.contains("GET")));

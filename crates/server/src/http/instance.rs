@@ -42,6 +42,10 @@ pub(crate) async fn read(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
+    if id.starts_with('$') {
+        // `GET Patient/$everything` and the like: an operation at type level, not an id.
+        return type_operation(Path((rtype, id))).await;
+    }
     let native = binary::native_wanted(&rtype, &headers, &uri);
     let (ctx, want) = if native { decode_native(&headers, &uri)? } else { decode(&headers, &uri)? };
     let st = s.fhir.read(&ctx, &rtype, &id).await.map_err(Fail::from)?;
