@@ -40,7 +40,12 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         let policy = crate::compose::policy(a.config.as_deref())?;
         let fhir = crate::compose::fhir_with_policy(&a.data, a.database.as_deref(), &policy)?;
         let trust = crate::compose::trust(&fhir, &a.data, a.config.as_deref(), policy).await?;
-        let listener = tokio::net::TcpListener::bind(&a.http).await?;
+        let listener = tokio::net::TcpListener::bind(&a.http).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen for HTTP on {}: {e} (another server there? choose one with --http)",
+                a.http
+            )
+        })?;
         let addr = listener.local_addr()?;
         tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
         eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
