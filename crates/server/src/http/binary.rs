@@ -57,9 +57,13 @@ pub(crate) fn respond(st: &Stored) -> Result<Response> {
         Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", format!("stored Binary: {e}"))
     })?;
     let data = match b["data"].as_str() {
-        Some(d) => base64::engine::general_purpose::STANDARD.decode(d).map_err(|e| {
-            Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", format!("stored Binary data: {e}"))
-        })?,
+        // The validator lets line breaks through (as MIME-style senders wrap base64); the
+        // decoder does not.
+        Some(d) => base64::engine::general_purpose::STANDARD
+            .decode(d.replace(char::is_whitespace, ""))
+            .map_err(|e| {
+                Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", format!("stored Binary data: {e}"))
+            })?,
         None => Vec::new(),
     };
     let ctype = b["contentType"].as_str().unwrap_or("application/octet-stream");
@@ -102,6 +106,29 @@ mod tests {
         assert!(!native_wanted("Binary", &HeaderMap::new(), &uri));
         let fmt: Uri = "/fhir/Binary/1?_format=json".parse().unwrap();
         assert!(!native_wanted("Binary", &headers(&[("accept", "application/pdf")]), &fmt));
+    }
+
+    #[test]
+    fn wrapped_base64_is_served_decoded() {
+        let body = json!({"resourceType": "Binary", "contentType": "text/plain", "data": "aGVs\nbG8="});
+        let st = Stored {
+            rtype: "Binary".into(),
+            id: "b".into(),
+            version: 1,
+            updated: 0,
+            deleted: false,
+            body: Some(body.to_string()),
+            patient: None,
+        };
+        let r = respond(&st).unwrap();
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/plain");
+        let bytes = body_bytes(r);
+        assert_eq!(bytes, b"hello");
+    }
+
+    fn body_bytes(r: Response) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(axum::body::to_bytes(r.into_body(), 1 << 20)).unwrap().to_vec()
     }
 
     #[test]
