@@ -49,6 +49,8 @@ fn serve_create_read() {
         .output()
         .expect("lantern token");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The new key is announced on stderr (stdout holds only the token).
+    assert!(String::from_utf8_lossy(&out.stderr).contains("created a new signing key"));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let token = Some(token.as_str());
     let child = Command::new(env!("CARGO_BIN_EXE_lantern"))

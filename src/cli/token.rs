@@ -57,6 +57,15 @@ pub(crate) struct Args {
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let claims = claims(&a)?;
+    let key = DevIssuer::key_path(&a.data);
+    if !key.exists() {
+        // A mistyped --data would otherwise yield a token no running server accepts.
+        eprintln!(
+            "lantern token: created a new signing key {}; only a server on {} will accept this token",
+            key.display(),
+            a.data.display()
+        );
+    }
     let issuer = DevIssuer::open(&a.data).with_context(|| {
         format!("opening the development issuer key {}", DevIssuer::key_path(&a.data).display())
     })?;
