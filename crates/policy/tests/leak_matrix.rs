@@ -1,7 +1,7 @@
 //! The access policy tested as an attacker would: a small region (two GP practices, an acute
 //! trust, a council's social care) with agreements, care relationships, an opt-out and legally
 //! restricted data, then every read path — reads, searches with totals and paging, `_include`,
-//! `_revinclude`, chains, `_has`, history, `$everything`, conditional create — asked by each
+//! `_revinclude`, chains, `_has`, history, `$everything`, bulk export, conditional create — asked by each
 //! user, on both backends. A path that reveals a withheld resource, or even its existence
 //! through a total or a match, fails the test. Finally the compiled SQL filter and the Rust
 //! explanation are checked to agree on every resource for every user.
@@ -413,6 +413,35 @@ async fn leak_matrix(fhir: Fhir) {
                     assert_eq!(error_status(&e), 403);
                 }
             }
+        }
+        // Bulk export, system and patient level: exactly what is visible (at patient level,
+        // of the types in the Patient compartment: every one in this region has its patient).
+        let compartment = lantern_r4::compartment_resource_types("Patient");
+        for patients_only in [false, true] {
+            let of_type = |r: &String| !patients_only || compartment.contains(&r.split_once('/').unwrap().0);
+            let want: BTreeSet<String> = want.iter().filter(|r| of_type(r)).cloned().collect();
+            let types: BTreeSet<&str> =
+                all.iter().filter(|r| of_type(r)).map(|r| r.split_once('/').unwrap().0).collect();
+            let req = lantern_service::ExportRequest::parse(
+                &[("_type".to_string(), types.iter().copied().collect::<Vec<_>>().join(","))],
+                patients_only,
+            )
+            .unwrap();
+            let mut exported = BTreeSet::new();
+            for t in &req.types {
+                fhir.export_type(&c, t, &req, |s| {
+                    exported.insert(format!("{}/{}", s.rtype, s.id));
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+            let leaked: Vec<&str> = exported.difference(&want).map(name).collect();
+            let missing: Vec<&str> = want.difference(&exported).map(name).collect();
+            assert!(
+                leaked.is_empty() && missing.is_empty(),
+                "{user} export: leaked {leaked:?}, missing {missing:?}"
+            );
         }
     }
     // A conditional create never "finds" a withheld resource. (After the loop above: the

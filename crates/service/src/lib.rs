@@ -13,6 +13,7 @@ mod crud;
 mod elements;
 mod error;
 mod everything;
+mod export;
 mod history;
 mod links;
 mod patch;
@@ -24,6 +25,7 @@ pub use bundle::BundleText;
 pub use crud::Created;
 pub use elements::{apply_elements, apply_summary};
 pub use error::Error;
+pub use export::ExportRequest;
 pub use lantern_fhir::search::Handling;
 pub use lantern_store::{AccessFilter, Stored, WriteKind, Written};
 

@@ -278,6 +278,22 @@ impl Store {
         .await
     }
 
+    /// A page of a bulk export of `rtype` (see [`crate::search::export_page`]).
+    pub async fn export_page(
+        &self,
+        rtype: String,
+        access: AccessFilter,
+        since: Option<i64>,
+        patients_only: bool,
+        after: Option<i64>,
+        count: usize,
+    ) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
+        self.with_reader(move |c, cat| {
+            crate::search::export_page(c, cat, &rtype, &access, since, patients_only, after, count)
+        })
+        .await
+    }
+
     pub fn now_micros(&self) -> i64 {
         self.inner.clock.now_micros()
     }

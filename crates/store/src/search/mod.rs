@@ -529,6 +529,51 @@ pub fn everything(
     Ok(EverythingPage { resources: out, total, next })
 }
 
+/// A page of a bulk export (`$export`) of one resource type: the current, undeleted resources
+/// of `rtype` the caller may see (the filter compiled into the query, as for every read),
+/// changed `since`, only those in some patient's compartment (and Patients) when
+/// `patients_only`, after the key `after`; `next` is the key to continue after. Walks the
+/// `(type, deleted, rk)` index, so each page is a range scan whatever the store's size.
+#[allow(clippy::too_many_arguments)]
+pub fn export_page(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    rtype: &str,
+    access: &AccessFilter,
+    since: Option<i64>,
+    patients_only: bool,
+    after: Option<i64>,
+    count: usize,
+) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
+    let Some(t) = catalog.type_id(rtype) else { return Ok((Vec::new(), None)) };
+    let mut params: Vec<SqlValue> = vec![t.into()];
+    let acc = access.to_sql("r", &mut params);
+    let mut sql = format!("SELECT r.rk FROM resource r WHERE r.type = ? AND r.deleted = 0 AND {acc}");
+    if let Some(s) = since {
+        sql.push_str(&format!(" AND r.updated >= {s}"));
+    }
+    if patients_only {
+        sql.push_str(" AND r.patient IS NOT NULL");
+    }
+    if let Some(k) = after {
+        sql.push_str(&format!(" AND r.rk > {k}"));
+    }
+    sql.push_str(&format!(" ORDER BY r.rk LIMIT {}", count + 1));
+    let mut rks = Vec::new();
+    conn.query(&sql, &params, &mut |r| {
+        rks.push(r.int(0)?.unwrap_or(0));
+        Ok(())
+    })?;
+    let next = if rks.len() > count {
+        rks.truncate(count);
+        rks.last().copied()
+    } else {
+        None
+    };
+    let page = read_many(conn, catalog, &rks)?;
+    Ok((page.into_iter().map(|(_, s)| s).collect(), next))
+}
+
 /// One page of `$everything`; `next` is the key to continue after.
 #[derive(Debug, Clone, Default)]
 pub struct EverythingPage {

@@ -1,0 +1,126 @@
+//! Bulk export (FHIR Bulk Data Access, `$export`): what a system or a patient-level export
+//! holds, type by type, read through the caller's access filter exactly as a search is, so an
+//! export cannot hold what the caller may not see. The asynchronous request pattern (kick-off,
+//! status, files) belongs to the HTTP layer; this is the part every transport would share.
+use crate::error::Error;
+use crate::{Ctx, Fhir};
+use lantern_store::Stored;
+
+/// Resources read per store round trip.
+const PAGE: usize = 1000;
+
+/// What an export asks for: its types (every type the scope covers if none are named) and the
+/// `_since` instant in microseconds.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRequest {
+    pub types: Vec<String>,
+    pub since: Option<i64>,
+    /// `Patient/$export`: only resources in some patient's compartment, and Patients.
+    pub patients_only: bool,
+}
+
+impl ExportRequest {
+    /// Parses the kick-off's parameters. Everything the specification defines but Lantern
+    /// does not do (`_typeFilter`, `_elements`, `patient`, `includeAssociatedData`) is refused
+    /// by name, whatever the handling: an export silently wider than asked would be a leak of
+    /// its own kind, and one silently narrower a loss.
+    pub fn parse(pairs: &[(String, String)], patients_only: bool) -> Result<ExportRequest, Error> {
+        let mut req = ExportRequest { patients_only, ..ExportRequest::default() };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "_outputFormat" => {
+                    let v = v.replace(' ', "+");
+                    if !matches!(v.as_str(), "application/fhir+ndjson" | "application/ndjson" | "ndjson") {
+                        return Err(Error::bad(
+                            "not-supported",
+                            Some("_outputFormat"),
+                            format!("_outputFormat '{v}' is not supported; Lantern writes application/fhir+ndjson"),
+                        ));
+                    }
+                }
+                "_type" => {
+                    for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                        crate::prepare::check_type(t)
+                            .map_err(|e| Error::bad("invalid", Some("_type"), e.to_string()))?;
+                        if patients_only && t != "Patient" && !in_patient_compartment(t) {
+                            return Err(Error::bad(
+                                "invalid",
+                                Some("_type"),
+                                format!(
+                                    "{t} is not in the Patient compartment, so a Patient/$export holds none"
+                                ),
+                            ));
+                        }
+                        if !req.types.iter().any(|x| x == t) {
+                            req.types.push(t.to_string());
+                        }
+                    }
+                }
+                "_since" => {
+                    req.since = Some(
+                        lantern_fhir::datetime::range(v)
+                            .ok_or_else(|| {
+                                Error::bad("invalid", Some("_since"), "_since must be an instant")
+                            })?
+                            .0,
+                    )
+                }
+                other => {
+                    return Err(Error::bad(
+                        "not-supported",
+                        Some(other),
+                        format!("$export does not support the parameter '{other}'"),
+                    ))
+                }
+            }
+        }
+        if req.types.is_empty() {
+            req.types = if patients_only {
+                let mut t: Vec<String> = lantern_r4::compartment_resource_types("Patient")
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                if !t.iter().any(|x| x == "Patient") {
+                    t.insert(0, "Patient".into());
+                }
+                t
+            } else {
+                lantern_r4::resource_types().iter().map(|t| t.to_string()).collect()
+            };
+        }
+        Ok(req)
+    }
+}
+
+fn in_patient_compartment(rtype: &str) -> bool {
+    lantern_r4::compartment_resource_types("Patient").contains(&rtype)
+}
+
+impl Fhir {
+    /// Reads every resource of `rtype` that `req` covers and `ctx`'s caller may see, a page at
+    /// a time, handing each to `out` in key order; returns how many there were.
+    pub async fn export_type(
+        &self,
+        ctx: &Ctx,
+        rtype: &str,
+        req: &ExportRequest,
+        mut out: impl FnMut(&Stored) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let mut after = None;
+        let mut n = 0u64;
+        loop {
+            let (page, next) = self
+                .store
+                .export_page(rtype.to_string(), ctx.access.clone(), req.since, req.patients_only, after, PAGE)
+                .await?;
+            for s in &page {
+                out(s)?;
+                n += 1;
+            }
+            match next {
+                Some(k) => after = Some(k),
+                None => return Ok(n),
+            }
+        }
+    }
+}
