@@ -84,6 +84,7 @@ pub(crate) fn app(fhir: Fhir, trust: Arc<lantern_server::trust::Trust>) -> lante
         version: env!("CARGO_PKG_VERSION").to_string(),
         security: lantern_server::trust::Security::Enforced(trust),
         identity,
+        exports: Default::default(),
     }
 }
 

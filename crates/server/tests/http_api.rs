@@ -17,6 +17,7 @@ async fn start(fhir: Fhir) -> String {
         version: "test".into(),
         security: lantern_server::trust::Security::Disabled,
         identity,
+        exports: Default::default(),
     };
     tokio::spawn(lantern_server::serve(listener, state));
     format!("http://{addr}/fhir")

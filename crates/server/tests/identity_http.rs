@@ -14,7 +14,13 @@ async fn start(fhir: Fhir) -> String {
     let addr = listener.local_addr().unwrap();
     let identity = lantern_mpi::Mpi::install(&fhir.store, lantern_mpi::model::default_model());
     let security = lantern_server::trust::Security::Disabled;
-    let state = lantern_server::AppState { fhir, version: "test".into(), security, identity };
+    let state = lantern_server::AppState {
+        fhir,
+        version: "test".into(),
+        security,
+        identity,
+        exports: Default::default(),
+    };
     tokio::spawn(lantern_server::serve(listener, state));
     format!("http://{addr}")
 }

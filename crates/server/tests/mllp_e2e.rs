@@ -96,6 +96,7 @@ async fn every_sample_message_is_acknowledged_and_accounted_for() {
         version: "test".into(),
         security: lantern_server::trust::Security::Disabled,
         identity,
+        exports: Default::default(),
     };
     tokio::spawn(lantern_server::serve_with_feeds(http, state, feeds.clone()));
     tokio::spawn(serve_mllp(mllp, feeds, MllpConfig { route: Route::ByFacility, ..MllpConfig::default() }));

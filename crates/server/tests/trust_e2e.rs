@@ -43,6 +43,7 @@ async fn start(fhir: Fhir) -> Env {
         version: "test".into(),
         security: Security::Enforced(trust.clone()),
         identity,
+        exports: Default::default(),
     };
     tokio::spawn(lantern_server::serve(listener, state));
     Env { base: format!("http://{addr}/fhir"), root: format!("http://{addr}"), dev, trust, _dir: dir }
@@ -245,7 +246,107 @@ async fn trust_over_http(fhir: Fhir) {
     assert!(report.records >= 20, "{report:?}");
 }
 
-backend_tests!(trust_over_http);
+/// Starts an export with `token` and waits for its manifest.
+async fn export(c: &Client, url: &str, token: &str) -> Value {
+    let r = c.get(url).bearer_auth(token).header("prefer", "respond-async").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "{url}");
+    let status = r.headers()["content-location"].to_str().unwrap().to_string();
+    for _ in 0..200 {
+        let r = get(c, &status, token).await;
+        if r.status() == StatusCode::OK {
+            let mut m = body(r).await;
+            m["status_url"] = json!(status);
+            return m;
+        }
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        assert!(r.headers().get("x-progress").is_some());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the export did not finish");
+}
+
+/// `$export` holds what the caller may see and nothing else, only its starter can fetch it, and
+/// the patients whose data it holds see it among the looks at their record.
+async fn bulk_export_over_http(fhir: Fhir) {
+    let env = start(fhir).await;
+    let c = Client::new();
+    let (base, root) = (env.base.clone(), env.root.clone());
+    let gp = env.user("dr-gp", GP, "gp");
+    let patient = json!({"resourceType": "Patient", "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}],
+        "name": [{"family": "Smith", "given": ["Jo"]}], "birthDate": "1970-01-01"});
+    let pid = body(post(&c, &format!("{base}/Patient"), &gp, patient).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cond = json!({"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}});
+    assert_eq!(post(&c, &format!("{base}/Condition"), &gp, cond).await.status(), StatusCode::CREATED);
+
+    // The GP's practice exports its patients: the Patient and the Condition, as NDJSON.
+    let m = export(&c, &format!("{base}/Patient/$export?_type=Patient,Condition,Observation"), &gp).await;
+    assert_eq!(m["requiresAccessToken"], true);
+    let files: Vec<(String, i64, String)> = m["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["type"].as_str().unwrap().into(),
+                o["count"].as_i64().unwrap(),
+                o["url"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files.iter().map(|f| (f.0.as_str(), f.1)).collect::<Vec<_>>(),
+        [("Patient", 1), ("Condition", 1)]
+    );
+    let r = get(&c, &files[1].2, &gp).await;
+    assert_eq!(r.headers()["content-type"], "application/fhir+ndjson");
+    let text = r.text().await.unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["subject"]["reference"], format!("Patient/{pid}"));
+
+    // Someone else cannot poll it or fetch its files; a made-up file name is not served.
+    let acute = env.user("dr-acute", ACUTE, "ae-doctor");
+    let status = m["status_url"].as_str().unwrap();
+    assert_eq!(get(&c, status, &acute).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&c, &files[0].2, &acute).await.status(), StatusCode::NOT_FOUND);
+    let sneaky = files[0].2.replace("Patient.ndjson", "..%2F..%2Fetc%2Fpasswd");
+    assert_eq!(get(&c, &sneaky, &gp).await.status(), StatusCode::NOT_FOUND);
+
+    // The hospital, with no care relationship, exports nothing of this patient: no file at all.
+    let m = export(&c, &format!("{base}/$export?_type=Patient,Condition"), &acute).await;
+    assert_eq!(m["output"], json!([]), "{m}");
+
+    // What an export cannot do is refused by name.
+    let r = get(&c, &format!("{base}/$export?_typeFilter=Condition%3Fcode%3D1"), &gp).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(diagnostics(&body(r).await).contains("_typeFilter"));
+    let r = get(&c, &format!("{base}/Patient/$export?_type=Organization"), &gp).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // The patient sees the export among the looks at their record.
+    let me = env.token(DevClaims::patient(NHS).unwrap().with_purpose(Purpose::parse("PATRQT").unwrap()));
+    let looks = body(get(&c, &format!("{root}/audit/who-looked"), &me).await).await;
+    assert!(
+        looks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["action"] == "export" && l.to_string().contains("dr-gp")),
+        "{looks}"
+    );
+
+    // Deleting the job removes it.
+    let r = c.delete(status).bearer_auth(&gp).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(get(&c, status, &gp).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&c, &files[0].2, &gp).await.status(), StatusCode::NOT_FOUND);
+}
+
+backend_tests!(trust_over_http, bulk_export_over_http);
 
 /// The same on the embedded store as `lantern serve` runs it: reads recorded through the audit
 /// journal (`lantern_audit::journal`) rather than straight into the tables.

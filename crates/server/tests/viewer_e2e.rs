@@ -67,6 +67,7 @@ async fn start_with(fhir: Fhir, verifier: Option<Verifier>, sign_in: Option<Arc<
         version: "test".into(),
         security: Security::Enforced(trust.clone()),
         identity,
+        exports: Default::default(),
     };
     let mut patient = user("me", "Jo Smith", "", "");
     patient.kind = "patient".into();

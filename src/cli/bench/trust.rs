@@ -226,7 +226,13 @@ async fn serve(fhir: &lantern_service::Fhir, security: Security) -> anyhow::Resu
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let identity = lantern_mpi::Mpi::new(fhir.store.clone(), crate::compose::identity_model()?.clone());
-    let state = lantern_server::AppState { fhir: fhir.clone(), version: "bench".into(), security, identity };
+    let state = lantern_server::AppState {
+        fhir: fhir.clone(),
+        version: "bench".into(),
+        security,
+        identity,
+        exports: Default::default(),
+    };
     tokio::spawn(lantern_server::serve(listener, state));
     Ok(format!("http://{addr}/fhir"))
 }

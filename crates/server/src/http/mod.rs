@@ -1,5 +1,6 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
 mod binary;
+mod export;
 mod identity;
 mod instance;
 mod plain_errors;
@@ -13,6 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use lantern_service::Fhir;
 
+pub use export::Exports;
 pub use plain_errors::{with_fhir_errors, DEFAULT_MAX_BODY};
 
 /// What every handler can reach.
@@ -25,6 +27,8 @@ pub struct AppState {
     pub security: crate::trust::Security,
     /// The patient index (`/identity`, `Patient/$match`, `Patient/$ihe-pix`).
     pub identity: lantern_mpi::Mpi,
+    /// Bulk export jobs (`$export`).
+    pub exports: Exports,
 }
 
 /// An OperationOutcome response.
@@ -43,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metadata", get(system::metadata))
         .route("/_history", get(system::history))
         .route("/_search", post(system::search_post))
+        .route("/$export", get(export::kick_off_system))
+        .route("/Patient/$export", get(export::kick_off_patients))
+        .route("/$export-status/{id}", get(export::status).delete(export::cancel))
+        .route("/$export-file/{id}/{file}", get(export::file))
         .route(
             "/{rtype}",
             get(type_level::search)

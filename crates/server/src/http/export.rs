@@ -1,0 +1,306 @@
+//! Bulk export over HTTP (FHIR Bulk Data Access, the asynchronous request pattern):
+//! `GET /fhir/$export` (system) or `GET /fhir/Patient/$export` starts a job and answers 202 with
+//! a status URL; the status URL answers 202 with `X-Progress` until the job is done, then the
+//! manifest (200), whose files are fetched with the same token; `DELETE` on it cancels the job
+//! or removes its files.
+//!
+//! The job reads through the access filter of the caller who started it, fixed at the kick-off
+//! (so an export holds exactly what a search by that caller could show), and is recorded in the
+//! audit log before its files are offered: one `export` record per 1,000 patients it holds, so
+//! each patient's "who looked" list shows it. If the record cannot be written the job fails and
+//! its files are removed. Only the caller who started a job may see its status and files.
+//! Jobs live in memory and their files in the system's temporary directory: a restart forgets
+//! them (the client starts again).
+use super::request::{decode, query_pairs};
+use super::respond::{Fail, Result};
+use super::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use lantern_audit::{Action, Entry};
+use lantern_service::{Error, ExportRequest};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Patients named by one audit record of an export.
+const PATIENTS_PER_RECORD: usize = 1000;
+
+/// The export jobs of this server.
+#[derive(Clone, Default)]
+pub struct Exports(Arc<Mutex<HashMap<String, Job>>>);
+
+struct Job {
+    /// Who started it (`issuer|subject`); None when trust is off.
+    owner: Option<String>,
+    request: String,
+    /// When the kick-off was accepted (the manifest's `transactionTime`), microseconds.
+    started: i64,
+    dir: PathBuf,
+    state: JobState,
+}
+
+enum JobState {
+    Running { done: usize, of: usize },
+    Done(Vec<(String, u64)>),
+    Failed(String),
+}
+
+impl Exports {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Job>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn owner() -> Option<String> {
+    crate::trust::current().map(|s| format!("{}|{}", s.caller.principal.issuer, s.caller.principal.subject))
+}
+
+fn not_found(id: &str) -> Fail {
+    Fail::new(StatusCode::NOT_FOUND, "not-found", format!("there is no export job '{id}' of yours"))
+}
+
+/// `GET /fhir/$export`.
+pub(crate) async fn kick_off_system(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    kick_off(s, headers, uri, false).await
+}
+
+/// `GET /fhir/Patient/$export`.
+pub(crate) async fn kick_off_patients(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    kick_off(s, headers, uri, true).await
+}
+
+async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, patients_only: bool) -> Result<Response> {
+    let (ctx, _) = decode(&headers, &uri)?;
+    let req = ExportRequest::parse(&query_pairs(&uri), patients_only).map_err(Fail::from)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let dir = std::env::temp_dir().join(format!("lantern-export-{id}"));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Fail::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            format!("cannot make the export's directory: {e}"),
+        )
+    })?;
+    let request = format!("{}{}", ctx.base, uri.path_and_query().map_or("", |p| p.as_str()));
+    let job = Job {
+        owner: owner(),
+        request: request.clone(),
+        started: s.fhir.store.now_micros(),
+        dir: dir.clone(),
+        state: JobState::Running { done: 0, of: req.types.len() },
+    };
+    s.exports.lock().insert(id.clone(), job);
+    let scope = crate::trust::current();
+    let status_url = format!("{}/$export-status/{id}", ctx.base);
+    let (exports, fhir, job_id) = (s.exports.clone(), s.fhir.clone(), id.clone());
+    tokio::spawn(async move {
+        let outcome = run(&exports, &job_id, &fhir, &ctx, &req, &dir).await;
+        let outcome = match (outcome, scope) {
+            (Ok((files, patients)), Some(scope)) => {
+                record(&scope, &request, &job_id, &files, patients).await.map(|_| files)
+            }
+            (other, _) => other.map(|(files, _)| files),
+        };
+        let mut jobs = exports.lock();
+        let Some(job) = jobs.get_mut(&job_id) else {
+            let _ = std::fs::remove_dir_all(&dir); // cancelled meanwhile
+            return;
+        };
+        job.state = match outcome {
+            Ok(files) => JobState::Done(files),
+            Err(why) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                JobState::Failed(why)
+            }
+        };
+    });
+    let mut r = StatusCode::ACCEPTED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&status_url) {
+        r.headers_mut().insert(header::CONTENT_LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// Writes one NDJSON file per type that has resources; returns the files with their counts
+/// and the patients whose data they hold. Stops early if the job was cancelled.
+async fn run(
+    exports: &Exports,
+    id: &str,
+    fhir: &lantern_service::Fhir,
+    ctx: &lantern_service::Ctx,
+    req: &ExportRequest,
+    dir: &std::path::Path,
+) -> std::result::Result<(Vec<(String, u64)>, BTreeSet<String>), String> {
+    let mut files = Vec::new();
+    let mut patients = BTreeSet::new();
+    for (i, t) in req.types.iter().enumerate() {
+        let path = dir.join(format!("{t}.ndjson"));
+        let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
+        let n = fhir
+            .export_type(ctx, t, req, |st| {
+                let Some(body) = st.body.as_deref() else { return Ok(()) };
+                let w = match &mut out {
+                    Some(w) => w,
+                    None => {
+                        out.insert(std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error)?))
+                    }
+                };
+                // Stored bodies are compact JSON; one with a line break is re-encoded to one line.
+                if body.contains('\n') {
+                    let v: serde_json::Value =
+                        serde_json::from_str(body).map_err(|e| io_error(std::io::Error::other(e)))?;
+                    writeln!(w, "{v}").map_err(io_error)?;
+                } else {
+                    writeln!(w, "{body}").map_err(io_error)?;
+                }
+                if let Some(p) = st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
+                {
+                    patients.insert(p);
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| format!("exporting {t}: {e}"))?;
+        if let Some(mut w) = out {
+            w.flush().map_err(|e| format!("writing {t}: {e}"))?;
+        }
+        if n > 0 {
+            files.push((t.clone(), n));
+        }
+        let mut jobs = exports.lock();
+        match jobs.get_mut(id) {
+            Some(job) => job.state = JobState::Running { done: i + 1, of: req.types.len() },
+            None => return Err("cancelled".into()),
+        }
+    }
+    Ok((files, patients))
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::Store(lantern_store::StoreError::Database(format!("writing the export: {e}")))
+}
+
+/// The export's audit records: who exported which patients' data, by what request.
+async fn record(
+    scope: &crate::trust::Scope,
+    request: &str,
+    id: &str,
+    files: &[(String, u64)],
+    patients: BTreeSet<String>,
+) -> std::result::Result<(), String> {
+    let total: u64 = files.iter().map(|(_, n)| n).sum();
+    let detail = format!("bulk export {id}: {total} resources in {} files", files.len());
+    let patients: Vec<String> = patients.into_iter().collect();
+    let now = scope.trust.fhir.store.now_micros();
+    let entry = |chunk: &[String]| {
+        scope
+            .caller
+            .entry(Action::Export, now)
+            .with_query(format!("GET {request}"))
+            .with_detail(detail.clone())
+            .patients(chunk)
+    };
+    let entries: Vec<Entry> = match patients.is_empty() {
+        true => vec![entry(&[])],
+        false => patients.chunks(PATIENTS_PER_RECORD).map(entry).collect(),
+    };
+    scope
+        .trust
+        .audit
+        .record(entries)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the export could not be recorded in the audit log, so it is not offered: {e}"))
+}
+
+/// `GET /fhir/$export-status/{id}`.
+pub(crate) async fn status(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let (ctx, _) = decode(&headers, &uri)?;
+    let jobs = s.exports.lock();
+    let job = jobs.get(&id).filter(|j| j.owner == owner()).ok_or_else(|| not_found(&id))?;
+    match &job.state {
+        JobState::Running { done, of } => {
+            let mut r = StatusCode::ACCEPTED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("{done} of {of} resource types")) {
+                r.headers_mut().insert("x-progress", v);
+            }
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Ok(r)
+        }
+        JobState::Failed(why) => Err(Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", why.clone())),
+        JobState::Done(files) => {
+            let output: Vec<_> = files
+                .iter()
+                .map(|(t, n)| json!({"type": t, "url": format!("{}/$export-file/{id}/{t}.ndjson", ctx.base), "count": n}))
+                .collect();
+            let manifest = json!({
+                "transactionTime": lantern_store::clock::format_instant(job.started),
+                "request": job.request,
+                "requiresAccessToken": true,
+                "output": output,
+                "error": [],
+            });
+            Ok(([(header::CONTENT_TYPE, "application/json")], manifest.to_string()).into_response())
+        }
+    }
+}
+
+/// `DELETE /fhir/$export-status/{id}`: cancels the job or removes its files.
+pub(crate) async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let job = {
+        let mut jobs = s.exports.lock();
+        match jobs.get(&id) {
+            Some(j) if j.owner == owner() => jobs.remove(&id),
+            _ => None,
+        }
+    };
+    let job = job.ok_or_else(|| not_found(&id))?;
+    let _ = std::fs::remove_dir_all(&job.dir);
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `GET /fhir/$export-file/{id}/{Type}.ndjson`.
+pub(crate) async fn file(
+    State(s): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response> {
+    let path = {
+        let jobs = s.exports.lock();
+        let job = jobs.get(&id).filter(|j| j.owner == owner()).ok_or_else(|| not_found(&id))?;
+        // Only the names the manifest lists: never a path the client made up.
+        match &job.state {
+            JobState::Done(files) if files.iter().any(|(t, _)| format!("{t}.ndjson") == name) => {
+                job.dir.join(&name)
+            }
+            _ => {
+                return Err(Fail::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    format!("export {id} has no file '{name}'"),
+                ))
+            }
+        }
+    };
+    let f = tokio::fs::File::open(&path).await.map_err(|e| {
+        Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", format!("cannot open the export file: {e}"))
+    })?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
+    Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], body).into_response())
+}
