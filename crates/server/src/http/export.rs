@@ -9,8 +9,9 @@
 //! audit log before its files are offered: one `export` record per 1,000 patients it holds, so
 //! each patient's "who looked" list shows it. If the record cannot be written the job fails and
 //! its files are removed. Only the caller who started a job may see its status and files.
-//! Jobs live in memory and their files in the system's temporary directory: a restart forgets
-//! them (the client starts again).
+//! Jobs live in memory and their files in the system's temporary directory for a day: a
+//! restart forgets them (the client starts again), and the OS's cleaning of its temporary
+//! directory takes the files.
 use super::request::{decode, query_pairs};
 use super::respond::{Fail, Result};
 use super::AppState;
@@ -28,6 +29,10 @@ use std::sync::{Arc, Mutex};
 
 /// Patients named by one audit record of an export.
 const PATIENTS_PER_RECORD: usize = 1000;
+
+/// How long a job and its files are kept (the Bulk Data specification leaves it to the
+/// server); older ones are removed when the next export starts.
+const KEEP_MICROS: i64 = 24 * 3600 * 1_000_000;
 
 /// The export jobs of this server.
 #[derive(Clone, Default)]
@@ -101,7 +106,20 @@ async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, patients_only: bool
         dir: dir.clone(),
         state: JobState::Running { done: 0, of: req.types.len() },
     };
-    s.exports.lock().insert(id.clone(), job);
+    {
+        let mut jobs = s.exports.lock();
+        let old: Vec<String> = jobs
+            .iter()
+            .filter(|(_, j)| job.started - j.started > KEEP_MICROS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in old {
+            if let Some(j) = jobs.remove(&k) {
+                let _ = std::fs::remove_dir_all(&j.dir);
+            }
+        }
+        jobs.insert(id.clone(), job);
+    }
     let scope = crate::trust::current();
     let status_url = format!("{}/$export-status/{id}", ctx.base);
     let (exports, fhir, job_id) = (s.exports.clone(), s.fhir.clone(), id.clone());
