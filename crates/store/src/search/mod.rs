@@ -503,19 +503,7 @@ pub fn everything(
         where_.push_str(&format!(" AND r.type IN ({})", ids.join(",")));
     }
     let total = conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_}"), &params)?;
-    let after = after_rk.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
-    let sql = format!("SELECT r.rk FROM resource r WHERE {where_}{after} ORDER BY r.rk LIMIT {}", count + 1);
-    let mut rks = Vec::new();
-    conn.query(&sql, &params, &mut |r| {
-        rks.push(r.int(0)?.unwrap_or(0));
-        Ok(())
-    })?;
-    let next = if rks.len() > count {
-        rks.truncate(count);
-        rks.last().copied()
-    } else {
-        None
-    };
+    let (rks, next) = key_page(conn, &where_, &params, after_rk, count)?;
     let page = read_many(conn, catalog, &rks)?;
     // Referenced resources outside every patient's compartment (practitioners, organisations,
     // locations, medications) come along so the page is self-contained. Those in this person's
@@ -548,19 +536,31 @@ pub fn export_page(
     let Some(t) = catalog.type_id(rtype) else { return Ok((Vec::new(), None)) };
     let mut params: Vec<SqlValue> = vec![t.into()];
     let acc = access.to_sql("r", &mut params);
-    let mut sql = format!("SELECT r.rk FROM resource r WHERE r.type = ? AND r.deleted = 0 AND {acc}");
+    let mut where_ = format!("r.type = ? AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
-        sql.push_str(&format!(" AND r.updated >= {s}"));
+        where_.push_str(&format!(" AND r.updated >= {s}"));
     }
     if patients_only {
-        sql.push_str(" AND r.patient IS NOT NULL");
+        where_.push_str(" AND r.patient IS NOT NULL");
     }
-    if let Some(k) = after {
-        sql.push_str(&format!(" AND r.rk > {k}"));
-    }
-    sql.push_str(&format!(" ORDER BY r.rk LIMIT {}", count + 1));
+    let (rks, next) = key_page(conn, &where_, &params, after, count)?;
+    let page = read_many(conn, catalog, &rks)?;
+    Ok((page.into_iter().map(|(_, s)| s).collect(), next))
+}
+
+/// The keys of the resource rows matching `where_` after `after`, `count` of them in key
+/// order, and the key to continue after if there are more.
+fn key_page(
+    conn: &mut dyn Conn,
+    where_: &str,
+    params: &[SqlValue],
+    after: Option<i64>,
+    count: usize,
+) -> Result<(Vec<i64>, Option<i64>), StoreError> {
+    let after = after.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
+    let sql = format!("SELECT r.rk FROM resource r WHERE {where_}{after} ORDER BY r.rk LIMIT {}", count + 1);
     let mut rks = Vec::new();
-    conn.query(&sql, &params, &mut |r| {
+    conn.query(&sql, params, &mut |r| {
         rks.push(r.int(0)?.unwrap_or(0));
         Ok(())
     })?;
@@ -570,8 +570,7 @@ pub fn export_page(
     } else {
         None
     };
-    let page = read_many(conn, catalog, &rks)?;
-    Ok((page.into_iter().map(|(_, s)| s).collect(), next))
+    Ok((rks, next))
 }
 
 /// One page of `$everything`; `next` is the key to continue after.
