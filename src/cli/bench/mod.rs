@@ -1,5 +1,6 @@
 //! `lantern bench ...`: whole-system load benchmarks whose figures go in BENCHMARKS.md.
 //! Speed is measured here, never asserted in tests.
+mod export;
 mod ingest;
 mod search;
 pub(crate) mod synth;
@@ -15,6 +16,8 @@ pub(crate) enum Bench {
     Mllp(crate::cli::bench_mllp::Args),
     /// Reads and searches over HTTP with trust (JWT, policy, audit) off and on: the cost ratio.
     Trust(trust::Args),
+    /// Bulk export of a loaded store: resources/s, NDJSON files written.
+    Export(export::Args),
 }
 
 pub(crate) fn run(b: Bench) -> anyhow::Result<()> {
@@ -23,6 +26,7 @@ pub(crate) fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Search(a) => search::run(a),
         Bench::Mllp(a) => crate::cli::bench_mllp::run(a),
         Bench::Trust(a) => trust::run(a),
+        Bench::Export(a) => export::run(a),
     }
 }
 

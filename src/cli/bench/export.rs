@@ -1,0 +1,79 @@
+//! `lantern bench export`: how fast a bulk export reads a loaded store (one made by `bench
+//! ingest`), through the service layer the `$export` job uses, writing NDJSON files as the job
+//! does. System access, so every resource is read; the figure is resources/s from the first
+//! page to the last file flushed.
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    #[arg(long, default_value = "./lantern-bench")]
+    data: PathBuf,
+    #[arg(long)]
+    database: Option<String>,
+    /// Patient-level export (`Patient/$export`): only patients' compartments.
+    #[arg(long)]
+    patients_only: bool,
+    /// Exports to run; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let ctx = lantern_service::Ctx::system("http://localhost/fhir");
+        let req = lantern_service::ExportRequest::parse(&[], a.patients_only)?;
+        let mut rates = Vec::new();
+        for round in 1..=a.rounds.max(1) {
+            let dir = std::env::temp_dir().join(format!("lantern-bench-export-{}-{round}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let started = Instant::now();
+            let (mut resources, mut bytes, mut files) = (0u64, 0u64, 0usize);
+            for t in &req.types {
+                let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
+                let n = fhir
+                    .export_type(&ctx, t, &req, |s| {
+                        let body = s.body.as_deref().unwrap_or_default();
+                        let w = match &mut out {
+                            Some(w) => w,
+                            None => out.insert(std::io::BufWriter::new(
+                                std::fs::File::create(dir.join(format!("{t}.ndjson"))).map_err(io)?,
+                            )),
+                        };
+                        writeln!(w, "{body}").map_err(io)?;
+                        bytes += body.len() as u64 + 1;
+                        Ok(())
+                    })
+                    .await?;
+                if let Some(mut w) = out {
+                    w.flush()?;
+                    files += 1;
+                }
+                resources += n;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            std::fs::remove_dir_all(&dir)?;
+            let rate = resources as f64 / secs;
+            eprintln!(
+                "round {round}: {resources} resources, {files} files, {:.1} MB in {secs:.2} s: {rate:.0} resources/s",
+                bytes as f64 / 1e6
+            );
+            rates.push(rate);
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "bulk export ({}): median {:.0} resources/s over {} rounds",
+            if a.patients_only { "Patient/$export" } else { "$export" },
+            super::percentile(&rates, 50.0),
+            rates.len()
+        );
+        Ok(())
+    })
+}
+
+fn io(e: std::io::Error) -> lantern_service::Error {
+    lantern_service::Error::Store(lantern_store::StoreError::Database(format!("writing the export: {e}")))
+}
