@@ -339,6 +339,35 @@ async fn bulk_export_over_http(fhir: Fhir) {
         "{looks}"
     );
 
+    // A Group's export holds its members' records only, as the caller may see them; an
+    // empty Group exports nothing (not everything).
+    let group = json!({"resourceType": "Group", "type": "person", "actual": true,
+        "member": [{"entity": {"reference": format!("Patient/{pid}")}}]});
+    let gid =
+        body(post(&c, &format!("{base}/Group"), &gp, group).await).await["id"].as_str().unwrap().to_string();
+    let kinds = |m: &Value| -> Vec<(String, i64)> {
+        let mut k: Vec<(String, i64)> = m["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["type"].as_str().unwrap().to_string(), o["count"].as_i64().unwrap()))
+            .collect();
+        k.sort();
+        k
+    };
+    // The Group itself is in its member's compartment (Group.member), so it comes too.
+    let want = vec![("Condition".to_string(), 1), ("Group".to_string(), 1), ("Patient".to_string(), 1)];
+    assert_eq!(kinds(&export(&c, &format!("{base}/Group/{gid}/$export"), &gp).await), want);
+    let other = json!({"resourceType": "Patient", "name": [{"family": "Other"}]});
+    assert_eq!(post(&c, &format!("{base}/Patient"), &gp, other).await.status(), StatusCode::CREATED);
+    let m = export(&c, &format!("{base}/Group/{gid}/$export"), &gp).await;
+    assert_eq!(kinds(&m), want, "the other patient is not a member");
+    let empty = json!({"resourceType": "Group", "type": "person", "actual": true});
+    let eid =
+        body(post(&c, &format!("{base}/Group"), &gp, empty).await).await["id"].as_str().unwrap().to_string();
+    assert_eq!(export(&c, &format!("{base}/Group/{eid}/$export"), &gp).await["output"], json!([]));
+    assert_eq!(get(&c, &format!("{base}/Group/nope/$export"), &gp).await.status(), StatusCode::NOT_FOUND);
+
     // Deleting the job removes it.
     let r = c.delete(status).bearer_auth(&gp).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);

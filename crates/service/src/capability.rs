@@ -65,6 +65,11 @@ pub fn capability_statement(base: &str, version: &str) -> Value {
             "searchRevInclude": revs,
             "searchParam": params,
         });
+        if t == "Group" {
+            r["operation"] = json!([
+                {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}
+            ]);
+        }
         if t == "Patient" {
             r["operation"] = json!([
                 {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},

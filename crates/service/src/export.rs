@@ -17,7 +17,13 @@ pub struct ExportRequest {
     pub since: Option<i64>,
     /// `Patient/$export`: only resources in some patient's compartment, and Patients.
     pub patients_only: bool,
+    /// `Group/[id]/$export`: only these patients' compartments (see [`Fhir::group_members`]);
+    /// a Group of no patients exports nothing.
+    pub patients: Option<Vec<String>>,
 }
+
+/// Patients named per store query of a Group export.
+const PATIENTS_PER_QUERY: usize = 500;
 
 impl ExportRequest {
     /// Parses the kick-off's parameters. Everything the specification defines but Lantern
@@ -106,21 +112,55 @@ impl Fhir {
         req: &ExportRequest,
         mut out: impl FnMut(&Stored) -> Result<(), Error>,
     ) -> Result<u64, Error> {
-        let mut after = None;
         let mut n = 0u64;
-        loop {
-            let (page, next) = self
-                .store
-                .export_page(rtype.to_string(), ctx.access.clone(), req.since, req.patients_only, after, PAGE)
-                .await?;
-            for s in &page {
-                out(s)?;
-                n += 1;
-            }
-            match next {
-                Some(k) => after = Some(k),
-                None => return Ok(n),
+        let chunks: Vec<Vec<String>> = match &req.patients {
+            None => vec![Vec::new()],
+            Some(p) => p.chunks(PATIENTS_PER_QUERY).map(<[String]>::to_vec).collect(),
+        };
+        for patients in chunks {
+            let mut after = None;
+            loop {
+                let window = lantern_store::search::ExportWindow {
+                    since: req.since,
+                    patients_only: req.patients_only,
+                    patients: patients.clone(),
+                    after,
+                    count: PAGE,
+                };
+                let (page, next) =
+                    self.store.export_page(rtype.to_string(), ctx.access.clone(), window).await?;
+                for s in &page {
+                    out(s)?;
+                    n += 1;
+                }
+                match next {
+                    Some(k) => after = Some(k),
+                    None => break,
+                }
             }
         }
+        Ok(n)
+    }
+
+    /// The patients a `Group/[id]/$export` covers: the Group's `member.entity` Patients (the
+    /// Group read as the caller may: refused or not found like any read), each with every
+    /// source record the patient index links to the same person, as `$everything` does.
+    pub async fn group_members(&self, ctx: &Ctx, group: &str) -> Result<Vec<String>, Error> {
+        let g = self.read(ctx, "Group", group).await?;
+        let body: serde_json::Value = serde_json::from_str(g.body.as_deref().unwrap_or("{}"))
+            .map_err(|e| Error::Store(lantern_store::StoreError::Database(format!("stored Group: {e}"))))?;
+        let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for m in body["member"].as_array().into_iter().flatten() {
+            let Some(id) = m["entity"]["reference"].as_str().and_then(|r| r.strip_prefix("Patient/")) else {
+                continue;
+            };
+            for p in self.store.person_members(id).await? {
+                if seen.insert(p.clone()) {
+                    out.push(p);
+                }
+            }
+        }
+        Ok(out)
     }
 }

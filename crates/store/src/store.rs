@@ -283,15 +283,9 @@ impl Store {
         &self,
         rtype: String,
         access: AccessFilter,
-        since: Option<i64>,
-        patients_only: bool,
-        after: Option<i64>,
-        count: usize,
+        window: crate::search::ExportWindow,
     ) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
-        self.with_reader(move |c, cat| {
-            crate::search::export_page(c, cat, &rtype, &access, since, patients_only, after, count)
-        })
-        .await
+        self.with_reader(move |c, cat| crate::search::export_page(c, cat, &rtype, &access, &window)).await
     }
 
     pub fn now_micros(&self) -> i64 {

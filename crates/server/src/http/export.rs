@@ -1,8 +1,8 @@
 //! Bulk export over HTTP (FHIR Bulk Data Access, the asynchronous request pattern):
-//! `GET /fhir/$export` (system) or `GET /fhir/Patient/$export` starts a job and answers 202 with
-//! a status URL; the status URL answers 202 with `X-Progress` until the job is done, then the
-//! manifest (200), whose files are fetched with the same token; `DELETE` on it cancels the job
-//! or removes its files.
+//! `GET /fhir/$export` (system), `GET /fhir/Patient/$export` or `GET /fhir/Group/{id}/$export`
+//! starts a job and answers 202 with a status URL; the status URL answers 202 with
+//! `X-Progress` until the job is done, then the manifest (200), whose files are fetched with
+//! the same token; `DELETE` on it cancels the job or removes its files.
 //!
 //! The job reads through the access filter of the caller who started it, fixed at the kick-off
 //! (so an export holds exactly what a search by that caller could show), and is recorded in the
@@ -74,7 +74,7 @@ pub(crate) async fn kick_off_system(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    kick_off(s, headers, uri, false).await
+    kick_off(s, headers, uri, Level::System).await
 }
 
 /// `GET /fhir/Patient/$export`.
@@ -83,12 +83,32 @@ pub(crate) async fn kick_off_patients(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    kick_off(s, headers, uri, true).await
+    kick_off(s, headers, uri, Level::Patients).await
 }
 
-async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, patients_only: bool) -> Result<Response> {
+/// `GET /fhir/Group/{id}/$export`: the Group's member patients (and their linked records).
+pub(crate) async fn kick_off_group(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    kick_off(s, headers, uri, Level::Group(id)).await
+}
+
+enum Level {
+    System,
+    Patients,
+    Group(String),
+}
+
+async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Result<Response> {
     let (ctx, _) = decode(&headers, &uri)?;
-    let req = ExportRequest::parse(&query_pairs(&uri), patients_only).map_err(Fail::from)?;
+    let mut req =
+        ExportRequest::parse(&query_pairs(&uri), !matches!(level, Level::System)).map_err(Fail::from)?;
+    if let Level::Group(g) = &level {
+        req.patients = Some(s.fhir.group_members(&ctx, g).await.map_err(Fail::from)?);
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let dir = std::env::temp_dir().join(format!("lantern-export-{id}"));
     std::fs::create_dir_all(&dir).map_err(|e| {

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_search", post(system::search_post))
         .route("/$export", get(export::kick_off_system))
         .route("/Patient/$export", get(export::kick_off_patients))
+        .route("/Group/{id}/$export", get(export::kick_off_group))
         .route("/$export-status/{id}", get(export::status).delete(export::cancel))
         .route("/$export-file/{id}/{file}", get(export::file))
         .route(

@@ -517,31 +517,43 @@ pub fn everything(
     Ok(EverythingPage { resources: out, total, next })
 }
 
+/// Which page of a bulk export of one type: changed `since`, only resources in some patient's
+/// compartment (and Patients) when `patients_only`, of the given `patients` only if any are
+/// named (a Group's members), after the key `after`, `count` of them.
+#[derive(Debug, Clone, Default)]
+pub struct ExportWindow {
+    pub since: Option<i64>,
+    pub patients_only: bool,
+    pub patients: Vec<String>,
+    pub after: Option<i64>,
+    pub count: usize,
+}
+
 /// A page of a bulk export (`$export`) of one resource type: the current, undeleted resources
-/// of `rtype` the caller may see (the filter compiled into the query, as for every read),
-/// changed `since`, only those in some patient's compartment (and Patients) when
-/// `patients_only`, after the key `after`; `next` is the key to continue after. Walks the
-/// `(type, deleted, rk)` index, so each page is a range scan whatever the store's size.
-#[allow(clippy::too_many_arguments)]
+/// of `rtype` the caller may see (the filter compiled into the query, as for every read) in
+/// `window`; the second value is the key to continue after. Walks the `(type, deleted, rk)`
+/// index, so each page is a range scan whatever the store's size.
 pub fn export_page(
     conn: &mut dyn Conn,
     catalog: &Catalog,
     rtype: &str,
     access: &AccessFilter,
-    since: Option<i64>,
-    patients_only: bool,
-    after: Option<i64>,
-    count: usize,
+    window: &ExportWindow,
 ) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
+    let ExportWindow { since, patients_only, ref patients, after, count } = *window;
     let Some(t) = catalog.type_id(rtype) else { return Ok((Vec::new(), None)) };
     let mut params: Vec<SqlValue> = vec![t.into()];
-    let acc = access.to_sql("r", &mut params);
+    let acc = access.to_sql_expecting("r", &mut params, patients);
     let mut where_ = format!("r.type = ? AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));
     }
     if patients_only {
         where_.push_str(" AND r.patient IS NOT NULL");
+    }
+    if !patients.is_empty() {
+        let marks = in_list(patients.iter().map(|p| SqlValue::Text(p.clone())), &mut params);
+        where_.push_str(&format!(" AND r.patient IN ({marks})"));
     }
     let (rks, next) = key_page(conn, &where_, &params, after, count)?;
     let page = read_many(conn, catalog, &rks)?;
