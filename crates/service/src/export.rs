@@ -5,6 +5,9 @@
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use lantern_store::Stored;
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::Path;
 
 /// Resources read per store round trip.
 const PAGE: usize = 1000;
@@ -102,7 +105,73 @@ fn in_patient_compartment(rtype: &str) -> bool {
     lantern_r4::compartment_resource_types("Patient").contains(&rtype)
 }
 
+/// What [`Fhir::export_to_dir`] wrote.
+#[derive(Debug, Default)]
+pub struct ExportFiles {
+    /// `TYPE.ndjson` for each type that had resources, with how many, in the request's order.
+    pub files: Vec<(String, u64)>,
+    /// The patients whose data the files hold (a Patient's own id, or a resource's patient).
+    pub patients: BTreeSet<String>,
+    pub bytes: u64,
+}
+
 impl Fhir {
+    /// Writes the export `req` asks for into `dir`, one NDJSON file per type that has
+    /// resources (none for a type without). After each type `go_on` is told how many types are
+    /// done; if it answers false the export stops with an error (a cancelled job).
+    pub async fn export_to_dir(
+        &self,
+        ctx: &Ctx,
+        req: &ExportRequest,
+        dir: &Path,
+        mut go_on: impl FnMut(usize) -> bool,
+    ) -> Result<ExportFiles, Error> {
+        let mut done = ExportFiles::default();
+        for (i, t) in req.types.iter().enumerate() {
+            let path = dir.join(format!("{t}.ndjson"));
+            let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
+            let (patients, bytes) = (&mut done.patients, &mut done.bytes);
+            let n = self
+                .export_type(ctx, t, req, |st| {
+                    let Some(body) = st.body.as_deref() else { return Ok(()) };
+                    let w = match &mut out {
+                        Some(w) => w,
+                        None => {
+                            out.insert(std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?))
+                        }
+                    };
+                    // Stored bodies are compact JSON; one with a line break is re-encoded.
+                    let line = match body.contains('\n') {
+                        true => serde_json::from_str::<serde_json::Value>(body)
+                            .map_err(|e| io(std::io::Error::other(e)))?
+                            .to_string(),
+                        false => body.to_string(),
+                    };
+                    writeln!(w, "{line}").map_err(io)?;
+                    *bytes += line.len() as u64 + 1;
+                    if let Some(p) =
+                        st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
+                    {
+                        patients.insert(p);
+                    }
+                    Ok(())
+                })
+                .await?;
+            if let Some(mut w) = out {
+                w.flush().map_err(io)?;
+            }
+            if n > 0 {
+                done.files.push((t.clone(), n));
+            }
+            if !go_on(i + 1) {
+                return Err(Error::Store(lantern_store::StoreError::Unavailable(
+                    "the export was cancelled".into(),
+                )));
+            }
+        }
+        Ok(done)
+    }
+
     /// Reads every resource of `rtype` that `req` covers and `ctx`'s caller may see, a page at
     /// a time, handing each to `out` in key order; returns how many there were.
     pub async fn export_type(
@@ -163,4 +232,8 @@ impl Fhir {
         }
         Ok(out)
     }
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Store(lantern_store::StoreError::Database(format!("writing the export: {e}")))
 }

@@ -1,8 +1,7 @@
 //! `lantern bench export`: how fast a bulk export reads a loaded store (one made by `bench
-//! ingest`), through the service layer the `$export` job uses, writing NDJSON files as the job
-//! does. System access, so every resource is read; the figure is resources/s from the first
+//! ingest`) and writes its NDJSON files, through the service call the `$export` job makes
+//! (`Fhir::export_to_dir`). System access, so every resource is read; the figure is resources/s from the first
 //! page to the last file flushed.
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,29 +30,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             let dir = std::env::temp_dir().join(format!("lantern-bench-export-{}-{round}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
             let started = Instant::now();
-            let (mut resources, mut bytes, mut files) = (0u64, 0u64, 0usize);
-            for t in &req.types {
-                let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
-                let n = fhir
-                    .export_type(&ctx, t, &req, |s| {
-                        let body = s.body.as_deref().unwrap_or_default();
-                        let w = match &mut out {
-                            Some(w) => w,
-                            None => out.insert(std::io::BufWriter::new(
-                                std::fs::File::create(dir.join(format!("{t}.ndjson"))).map_err(io)?,
-                            )),
-                        };
-                        writeln!(w, "{body}").map_err(io)?;
-                        bytes += body.len() as u64 + 1;
-                        Ok(())
-                    })
-                    .await?;
-                if let Some(mut w) = out {
-                    w.flush()?;
-                    files += 1;
-                }
-                resources += n;
-            }
+            let out = fhir.export_to_dir(&ctx, &req, &dir, |_| true).await?;
+            let (resources, bytes, files) = (out.files.iter().map(|f| f.1).sum::<u64>(), out.bytes, out.files.len());
             let secs = started.elapsed().as_secs_f64();
             std::fs::remove_dir_all(&dir)?;
             let rate = resources as f64 / secs;
@@ -72,8 +50,4 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         );
         Ok(())
     })
-}
-
-fn io(e: std::io::Error) -> lantern_service::Error {
-    lantern_service::Error::Store(lantern_store::StoreError::Database(format!("writing the export: {e}")))
 }

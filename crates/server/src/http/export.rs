@@ -20,10 +20,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_audit::{Action, Entry};
-use lantern_service::{Error, ExportRequest};
+use lantern_service::ExportRequest;
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -144,12 +143,22 @@ async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Re
     let status_url = format!("{}/$export-status/{id}", ctx.base);
     let (exports, fhir, job_id) = (s.exports.clone(), s.fhir.clone(), id.clone());
     tokio::spawn(async move {
-        let outcome = run(&exports, &job_id, &fhir, &ctx, &req, &dir).await;
+        let of = req.types.len();
+        let outcome = fhir
+            .export_to_dir(&ctx, &req, &dir, |done| match exports.lock().get_mut(&job_id) {
+                Some(job) => {
+                    job.state = JobState::Running { done, of };
+                    true
+                }
+                None => false, // cancelled
+            })
+            .await
+            .map_err(|e| e.to_string());
         let outcome = match (outcome, scope) {
-            (Ok((files, patients)), Some(scope)) => {
-                record(&scope, &request, &job_id, &files, patients).await.map(|_| files)
+            (Ok(out), Some(scope)) => {
+                record(&scope, &request, &job_id, &out.files, out.patients).await.map(|_| out.files)
             }
-            (other, _) => other.map(|(files, _)| files),
+            (other, _) => other.map(|out| out.files),
         };
         let mut jobs = exports.lock();
         let Some(job) = jobs.get_mut(&job_id) else {
@@ -169,65 +178,6 @@ async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Re
         r.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
     Ok(r)
-}
-
-/// Writes one NDJSON file per type that has resources; returns the files with their counts
-/// and the patients whose data they hold. Stops early if the job was cancelled.
-async fn run(
-    exports: &Exports,
-    id: &str,
-    fhir: &lantern_service::Fhir,
-    ctx: &lantern_service::Ctx,
-    req: &ExportRequest,
-    dir: &std::path::Path,
-) -> std::result::Result<(Vec<(String, u64)>, BTreeSet<String>), String> {
-    let mut files = Vec::new();
-    let mut patients = BTreeSet::new();
-    for (i, t) in req.types.iter().enumerate() {
-        let path = dir.join(format!("{t}.ndjson"));
-        let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
-        let n = fhir
-            .export_type(ctx, t, req, |st| {
-                let Some(body) = st.body.as_deref() else { return Ok(()) };
-                let w = match &mut out {
-                    Some(w) => w,
-                    None => {
-                        out.insert(std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error)?))
-                    }
-                };
-                // Stored bodies are compact JSON; one with a line break is re-encoded to one line.
-                if body.contains('\n') {
-                    let v: serde_json::Value =
-                        serde_json::from_str(body).map_err(|e| io_error(std::io::Error::other(e)))?;
-                    writeln!(w, "{v}").map_err(io_error)?;
-                } else {
-                    writeln!(w, "{body}").map_err(io_error)?;
-                }
-                if let Some(p) = st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
-                {
-                    patients.insert(p);
-                }
-                Ok(())
-            })
-            .await
-            .map_err(|e| format!("exporting {t}: {e}"))?;
-        if let Some(mut w) = out {
-            w.flush().map_err(|e| format!("writing {t}: {e}"))?;
-        }
-        if n > 0 {
-            files.push((t.clone(), n));
-        }
-        let mut jobs = exports.lock();
-        match jobs.get_mut(id) {
-            Some(job) => job.state = JobState::Running { done: i + 1, of: req.types.len() },
-            None => return Err("cancelled".into()),
-        }
-    }
-    Ok((files, patients))
-}
-
-fn io_error(e: std::io::Error) -> Error {
-    Error::Store(lantern_store::StoreError::Database(format!("writing the export: {e}")))
 }
 
 /// The export's audit records: who exported which patients' data, by what request.
