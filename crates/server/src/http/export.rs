@@ -153,7 +153,11 @@ async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Re
                 None => false, // cancelled
             })
             .await
-            .map_err(|e| e.to_string());
+            .map_err(|e| {
+                // Internal details stay in the server's log, as for any request.
+                tracing::error!(job = %job_id, error = %e, "bulk export failed");
+                "the export failed; the server's log says why".to_string()
+            });
         let outcome = match (outcome, scope) {
             (Ok(out), Some(scope)) => {
                 record(&scope, &request, &job_id, &out.files, out.patients).await.map(|_| out.files)
