@@ -2,15 +2,12 @@
 //! ingest`) and writes its NDJSON files, through the service call the `$export` job makes
 //! (`Fhir::export_to_dir`). System access, so every resource is read; the figure is resources/s from the first
 //! page to the last file flushed.
-use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    #[arg(long, default_value = "./lantern-bench")]
-    data: PathBuf,
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// Patient-level export (`Patient/$export`): only patients' compartments.
     #[arg(long)]
     patients_only: bool,
@@ -22,7 +19,7 @@ pub(crate) struct Args {
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let fhir = a.store.open()?;
         let ctx = lantern_service::Ctx::system("http://localhost/fhir");
         let req = lantern_service::ExportRequest::parse(&[], a.patients_only)?;
         let mut rates = Vec::new();

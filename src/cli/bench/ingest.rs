@@ -2,19 +2,14 @@
 //! API uses (`Fhir::bundle`), from several concurrent submitters. Reports the rate in windows as
 //! the store grows, so a slowdown with size shows up, and bytes on disk per resource.
 use super::{dir_bytes, synth};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Store directory (SQLite); loading adds to what is there.
-    #[arg(long, default_value = "./lantern-bench")]
-    data: PathBuf,
-    /// Use PostgreSQL instead of SQLite.
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// Patients to load (one transaction bundle each).
     #[arg(long, default_value_t = 2000)]
     patients: u64,
@@ -37,7 +32,7 @@ pub(crate) struct Args {
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let fhir = a.store.open()?;
         let ctx = lantern_service::Ctx::system("http://localhost/fhir");
         let next = Arc::new(AtomicU64::new(a.first));
         let done = Arc::new(AtomicU64::new(0));
@@ -76,8 +71,8 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         }
         let reporter = {
             let done = done.clone();
-            let data = a.data.clone();
-            let is_sqlite = a.database.is_none();
+            let data = a.store.data.clone();
+            let is_sqlite = a.store.database.is_none();
             tokio::spawn(async move {
                 let mut last = (Instant::now(), 0u64);
                 loop {
@@ -105,13 +100,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             d as f64 / secs,
             a.concurrency
         );
-        if a.database.is_none() {
+        if a.store.database.is_none() {
             let count = fhir
                 .store
                 .with_reader(|c, _| c.query_int("SELECT COUNT(*) FROM resource", &[]))
                 .await?
                 .unwrap_or(0);
-            let bytes = dir_bytes(&a.data);
+            let bytes = dir_bytes(&a.store.data);
             println!(
                 "store holds {count} resources in {bytes} bytes: {:.0} bytes/resource",
                 bytes as f64 / count.max(1) as f64

@@ -30,6 +30,23 @@ pub(crate) fn run(b: Bench) -> anyhow::Result<()> {
     }
 }
 
+/// The bench store that `ingest` loads and `search` and `export` read.
+#[derive(clap::Args)]
+pub(crate) struct StoreArgs {
+    /// Store directory (SQLite; `bench ingest` adds to what is there).
+    #[arg(long, default_value = "./lantern-bench")]
+    pub data: std::path::PathBuf,
+    /// Use PostgreSQL instead of SQLite.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+impl StoreArgs {
+    pub(crate) fn open(&self) -> anyhow::Result<lantern_service::Fhir> {
+        crate::compose::fhir(&self.data, self.database.as_deref())
+    }
+}
+
 /// Bytes on disk under `dir` (the SQLite database, WAL included).
 pub(crate) fn dir_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)

@@ -1,15 +1,12 @@
 //! `lantern bench search`: latency of typical clinical searches and `Patient/$everything` on a
 //! store loaded by `bench ingest`, one request at a time, through the service layer.
 use super::percentile;
-use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    #[arg(long, default_value = "./lantern-bench")]
-    data: PathBuf,
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    store: super::StoreArgs,
     /// Requests per search kind.
     #[arg(long, default_value_t = 200)]
     iterations: usize,
@@ -25,7 +22,7 @@ fn q(s: &str) -> Vec<(String, String)> {
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let fhir = crate::compose::fhir(&a.data, a.database.as_deref())?;
+        let fhir = a.store.open()?;
         let ctx = lantern_service::Ctx::system("http://localhost/fhir");
         // Sample patients to search for.
         let page: serde_json::Value =
