@@ -85,9 +85,16 @@ fn set_org_tag(body: &mut Value, org: &str) {
     tags.push(serde_json::json!({"system": ORG_TAG_SYSTEM, "code": org}));
 }
 
-/// A new server-assigned logical id.
+/// A new server-assigned logical id: a version 7 UUID, whose leading bits are the time. Ids
+/// made one after another sort one after another, so the store's B-trees keyed by id (the
+/// resource's own key, the patient column, every reference index row pointing at it, mostly
+/// at something just created) take each insert near their right-hand end, in pages already
+/// cached and already dirty in this commit, instead of on a random page of an index that no
+/// longer fits in memory as the store grows. Random (version 4) ids cost a page read and a
+/// page write per index row at ten million resources. The time it reveals (to the
+/// millisecond) is the resource's creation, which its first version's `lastUpdated` says too.
 pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// R4 id rule: 1-64 of `[A-Za-z0-9\-\.]`.
