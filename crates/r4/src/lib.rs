@@ -42,6 +42,10 @@
 //!   full expression, [`SearchParamDef::expression_for`] the per-type sub-expression, targets,
 //!   modifiers, comparators, multipleOr/And, composite components, xpathUsage).
 //!
+//! Shared values ([`sharing`]): [`shared`]`(resource_type, code)` -> [`Shared`]: a parameter
+//! whose values another parameter of the type already yields (Observation `combo-code` extends
+//! `code`; `patient` narrows `subject` to Patients), so indexes need not keep them twice.
+//!
 //! Compartments ([`compartments`]): [`patient_compartment_params`], [`compartment_params`],
 //! [`compartment_resource_types`].
 //!
@@ -59,6 +63,7 @@ pub mod compartments;
 pub mod elements;
 mod hash;
 pub mod search;
+pub mod sharing;
 mod tsv;
 pub mod types;
 pub mod valuesets;
@@ -69,6 +74,7 @@ pub use search::{
     all_search_params, search_param, search_param_by_url, search_params, Component, SearchParamDef,
     SearchParamType, XPathUsage,
 };
+pub use sharing::{shared, Shared};
 pub use types::{base_type, is_a, is_resource_type, resource_types, type_def, type_kind, TypeDef, TypeKind};
 pub use valuesets::{required_codes, value_set, ValueSetCodes};
 

@@ -232,6 +232,57 @@ async fn number_quantity_uri_composite(fhir: Fhir) {
     check(&fhir, "ValueSet", "url:above=http://example.org/fhir/ValueSet/colours", &["vs1"]).await;
 }
 
+/// Parameters whose values another parameter's index rows hold (`lantern_r4::shared`):
+/// `combo-*` is the plain parameter and the component one together, `patient` is `subject`
+/// pointing at a Patient. Every way of reading them must see what their own rows would show.
+async fn shared_parameters(fhir: Fhir) {
+    seed(&fhir).await;
+    put(
+        &fhir,
+        json!({"resourceType": "Observation", "id": "bp", "status": "final",
+               "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}]},
+               "subject": {"reference": "Group/g1"},
+               "component": [
+                   {"code": {"coding": [{"system": LOINC, "code": "8480-6", "display": "Systolic"}]},
+                    "valueQuantity": {"value": 140, "system": UCUM, "code": "mm[Hg]"}},
+                   {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                    "valueQuantity": {"value": 90, "system": UCUM, "code": "mm[Hg]"}}]}),
+    )
+    .await;
+    put(&fhir, json!({"resourceType": "Group", "id": "g1", "type": "person", "actual": true})).await;
+    // combo-code: the code or a component's code; :text and :not alike.
+    check(&fhir, "Observation", "combo-code=8480-6", &["bp", "o1", "o2"]).await;
+    check(&fhir, "Observation", &format!("combo-code={LOINC}|85354-9"), &["bp"]).await;
+    check(&fhir, "Observation", "combo-code:text=systolic", &["bp", "o1"]).await;
+    check(&fhir, "Observation", "combo-code:text=blood", &["bp"]).await;
+    check(&fhir, "Observation", "combo-code:not=8480-6", &["o3", "o4"]).await;
+    check(&fhir, "Observation", "combo-value-quantity=90", &["bp"]).await;
+    check(&fhir, "Observation", "combo-value-quantity=gt130", &["bp", "o2"]).await;
+    check(&fhir, "Observation", "combo-code-value-quantity=8462-4$90", &["bp"]).await;
+    check(&fhir, "Observation", "combo-code:missing=true", &[]).await;
+    assert_eq!(
+        ids_in_order(&fhir, "Observation", "combo-code=8480-6&_sort=-combo-value-quantity").await,
+        vec!["o2", "bp", "o1"]
+    );
+    // patient: subject when it is a Patient, relative or absolute.
+    check(&fhir, "Observation", "patient=p1", &["o1"]).await;
+    check(&fhir, "Observation", "patient=Patient/p2", &["o2"]).await;
+    check(&fhir, "Observation", "patient=g1", &[]).await;
+    check(&fhir, "Observation", "subject=Group/g1", &["bp"]).await;
+    check(&fhir, "Observation", "patient=http://elsewhere.org/fhir/Patient/99", &["o3"]).await;
+    check(&fhir, "Observation", "patient:missing=true", &["bp", "o4"]).await;
+    check(&fhir, "Observation", "patient:missing=false", &["o1", "o2", "o3"]).await;
+    check(&fhir, "Observation", "patient.name=bronte", &["o1"]).await;
+    check(&fhir, "Group", "_has:Observation:patient:code=85354-9", &[]).await;
+    check(&fhir, "Group", "_has:Observation:subject:code=85354-9", &["g1"]).await;
+    let b = search_bundle(&fhir, "Observation", "_id=bp,o1&_include=Observation:patient").await;
+    assert_eq!(ids_with_mode(&b, "include"), vec!["p1"], "the Group is not a patient");
+    let b = search_bundle(&fhir, "Group", "_id=g1&_revinclude=Observation:patient").await;
+    assert!(ids_with_mode(&b, "include").is_empty());
+    let b = search_bundle(&fhir, "Patient", "_id=p1&_revinclude=Observation:patient").await;
+    assert_eq!(ids_with_mode(&b, "include"), vec!["o1"]);
+}
+
 async fn meta_params(fhir: Fhir) {
     seed(&fhir).await;
     check(&fhir, "Patient", "_id=p1,p3", &["p1", "p3"]).await;
@@ -609,6 +660,7 @@ backend_tests!(
     reference_params,
     date_params,
     number_quantity_uri_composite,
+    shared_parameters,
     meta_params,
     chains_and_has,
     includes,

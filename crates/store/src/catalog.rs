@@ -29,6 +29,50 @@ impl Pending {
     }
 }
 
+/// The index rows that hold a parameter's values (see [`Catalog::param_rows`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamRows {
+    pub own: i64,
+    shared: Option<Shares>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shares {
+    /// Other parameters' rows hold values of this one too.
+    Also(Vec<i64>),
+    /// The reference rows of `base` that point at a `target` (an rtype id; `name` its name).
+    Narrowed { base: i64, target: i64, name: &'static str },
+}
+
+impl ParamRows {
+    /// The condition on an index row (columns `param`, and `ttype`/`tid` for references,
+    /// qualified by `q`, e.g. `x.`) that it holds a value of this parameter.
+    pub fn cond(&self, q: &str) -> String {
+        match &self.shared {
+            None => format!("{q}param = {}", self.own),
+            Some(Shares::Also(b)) => {
+                let ids: Vec<String> =
+                    std::iter::once(self.own).chain(b.iter().copied()).map(|i| i.to_string()).collect();
+                format!("{q}param IN ({})", ids.join(", "))
+            }
+            // `IN` keeps the lookup one index range per id (an `OR` of whole conditions may
+            // not be); the type test then applies to `base`'s rows only. An absolute URL
+            // (ttype 0) is the target's if its path names the type.
+            Some(Shares::Narrowed { base, target, name }) => format!(
+                "({q}param IN ({own}, {base}) AND ({q}param = {own} OR {q}ttype = {target} \
+                 OR ({q}ttype = 0 AND {q}tid LIKE '%/{name}/%')))",
+                own = self.own
+            ),
+        }
+    }
+
+    /// The one parameter id whose rows hold every value, when there is one (an index walk
+    /// in `rk` order needs a single range).
+    pub fn single(&self) -> Option<i64> {
+        self.shared.is_none().then_some(self.own)
+    }
+}
+
 /// The pseudo-parameter that holds a token parameter's display text, for `:text`.
 pub fn text_param(code: &str) -> String {
     format!("{code}:text")
@@ -127,8 +171,40 @@ impl Catalog {
         self.type_names.get(&id).map(String::as_str)
     }
 
+    /// The id of the parameter's own index rows (what an indexer writes under).
     pub fn param_id(&self, rtype: &str, code: &str) -> Option<i64> {
         self.params.get(&(rtype.to_string(), code.to_string())).copied()
+    }
+
+    /// Where a search finds the values of `code` (or of its `:text`/`:identifier` pseudo-
+    /// parameter): its own rows and, for a parameter that shares another's
+    /// ([`lantern_r4::shared`]), that one's rows too. Stores written before sharing also
+    /// hold the shared values under the parameter's own id; they are found all the same.
+    pub fn param_rows(&self, rtype: &str, code: &str) -> Option<ParamRows> {
+        let own = self.param_id(rtype, code)?;
+        let (plain, suffix) = match code.split_once(':') {
+            Some((p, s)) => (p, Some(s)),
+            None => (code, None),
+        };
+        let shared = match lantern_r4::shared(rtype, plain) {
+            Some(lantern_r4::Shared::Extends { bases, .. }) => {
+                let ids = bases.iter().filter_map(|b| match suffix {
+                    Some(s) => self.param_id(rtype, &format!("{b}:{s}")),
+                    None => self.param_id(rtype, b),
+                });
+                Some(Shares::Also(ids.collect()))
+            }
+            // `Reference.identifier` rows say nothing of the target's type: a narrowing
+            // parameter keeps its own.
+            Some(lantern_r4::Shared::Narrows { base, target }) if suffix.is_none() => {
+                match (self.param_id(rtype, base), self.type_id(target)) {
+                    (Some(b), Some(t)) => Some(Shares::Narrowed { base: b, target: t, name: target }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        Some(ParamRows { own, shared })
     }
 
     /// A system's id for searching: None if no resource ever used it (so nothing can match).

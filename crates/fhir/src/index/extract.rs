@@ -18,6 +18,9 @@ const MAX_TEXT: usize = 256;
 struct Compiled {
     def: &'static SearchParamDef,
     expr: Expr,
+    /// The parameter narrows another to one target type ([`lantern_r4::Shared::Narrows`]):
+    /// its references are that one's rows, so only its `Reference.identifier`s are its own.
+    narrows: bool,
     /// For composites: each component's expression, evaluated on each item.
     components: Vec<(T, Expr)>,
 }
@@ -46,6 +49,14 @@ impl Indexer {
                     continue; // kept on the resource row, or not indexed
                 }
                 let Some(src) = def.expression_for(t) else { continue };
+                // A parameter that extends another is indexed by its own branches only: the
+                // store finds the rest among the other's rows (`Catalog::param_rows`).
+                let (src, narrows) = match lantern_r4::shared(t, def.code) {
+                    Some(lantern_r4::Shared::Extends { extra: Some(extra), .. }) => (extra.as_str(), false),
+                    Some(lantern_r4::Shared::Extends { extra: None, .. }) => continue,
+                    Some(lantern_r4::Shared::Narrows { .. }) => (src, true),
+                    None => (src, false),
+                };
                 let Ok(expr) = lantern_fhirpath::parse_search_expression(src) else { continue };
                 let mut components = Vec::new();
                 for c in def.components.iter() {
@@ -58,7 +69,7 @@ impl Indexer {
                 if def.kind == T::Composite && components.len() != def.components.len() {
                     continue;
                 }
-                list.push(Compiled { def, expr, components });
+                list.push(Compiled { def, expr, narrows, components });
             }
             by_type.insert(t, list);
         }
@@ -82,7 +93,14 @@ pub fn extract(indexer: &Indexer, resource: &Value) -> Vec<IndexEntry> {
             if p.def.kind == T::Composite {
                 composite(p, resource, item, &mut out);
             } else {
+                let from = out.len();
                 convert(p.def.code, p.def.kind, item, &mut out);
+                if p.narrows {
+                    let added = out.split_off(from);
+                    out.extend(
+                        added.into_iter().filter(|e| !matches!(e.value, IndexValue::Reference { .. })),
+                    );
+                }
             }
         }
     }
@@ -412,8 +430,10 @@ mod tests {
         assert!(find(&e, "code").contains(&&IndexValue::TokenText { norm: "systolic bp".into() }));
         assert!(find(&e, "subject")
             .contains(&&IndexValue::Reference { target_type: "Patient".into(), target_id: "p1".into() }));
-        assert!(find(&e, "patient")
-            .contains(&&IndexValue::Reference { target_type: "Patient".into(), target_id: "p1".into() }));
+        // `patient` is `subject` pointing at a Patient, and `combo-code` is `code` plus
+        // `component-code` (lantern_r4::shared): their values are found among those rows.
+        assert!(find(&e, "patient").is_empty());
+        assert!(find(&e, "combo-code").is_empty() && find(&e, "combo-code:text").is_empty());
         assert!(matches!(find(&e, "date")[0], IndexValue::Date { .. }));
         assert!(find(&e, "value-quantity")
             .iter()
@@ -431,12 +451,13 @@ mod tests {
                            "valueQuantity": {"value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]
         });
         let e = extract(&ix, &o);
-        for p in ["component-code-value-quantity", "combo-code-value-quantity"] {
-            assert!(
-                find(&e, p).iter().any(|v| matches!(v, IndexValue::Composite { key, lo: Some(l), .. } if key == "http://loinc.org|8462-4" && *l == 80.0)),
-                "{p}: {:?}", find(&e, p)
-            );
-        }
+        let p = "component-code-value-quantity";
+        assert!(
+            find(&e, p).iter().any(|v| matches!(v, IndexValue::Composite { key, lo: Some(l), .. } if key == "http://loinc.org|8462-4" && *l == 80.0)),
+            "{p}: {:?}", find(&e, p)
+        );
+        // Found through the component parameter's rows (lantern_r4::shared).
+        assert!(find(&e, "combo-code-value-quantity").is_empty());
     }
 
     #[test]

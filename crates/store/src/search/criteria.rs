@@ -4,7 +4,7 @@
 //! reading resources; chains and `_has` apply the access filter to the resources they pass
 //! through, so they cannot reveal withheld data either.
 use crate::access::AccessFilter;
-use crate::catalog::{identifier_param, text_param, Catalog};
+use crate::catalog::{identifier_param, text_param, Catalog, ParamRows};
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
 use lantern_fhir::search::{Criterion, Modifier, Prefix, SearchValue};
@@ -48,8 +48,8 @@ impl Ctx<'_> {
         "?"
     }
 
-    fn param_id(&self, rtype: &str, code: &str) -> Result<i64, StoreError> {
-        self.catalog.param_id(rtype, code).ok_or_else(|| {
+    fn param_rows(&self, rtype: &str, code: &str) -> Result<ParamRows, StoreError> {
+        self.catalog.param_rows(rtype, code).ok_or_else(|| {
             StoreError::invalid(
                 "not-supported",
                 Some(code.into()),
@@ -124,17 +124,17 @@ fn compile_at_depth(
             if *code == "_id" || *code == "_lastUpdated" {
                 return Ok(if *missing { "1 = 0".into() } else { "1 = 1".into() });
             }
-            let p = ctx.param_id(rtype, code)?;
+            let p = ctx.param_rows(rtype, code)?;
             let table = table_for(*kind);
             let q = format!(
-                "{alias}.rk {} (SELECT rk FROM {table} WHERE param = {})",
+                "{alias}.rk {} (SELECT rk FROM {table} WHERE {})",
                 if *missing { "NOT IN" } else { "IN" },
-                ctx.bind(p)
+                p.cond("")
             );
             Ok(q)
         }
         Criterion::Chain { code, target_types, inner } => {
-            let p = ctx.param_id(rtype, code)?;
+            let p = ctx.param_rows(rtype, code)?.cond("x.");
             let probe = ctx.probe && ctx.depth == 1;
             let mut alts = Vec::new();
             for t in target_types {
@@ -151,9 +151,9 @@ fn compile_at_depth(
                 );
                 // One indexed lookup per target type: (param, tid, ttype) is the key's order.
                 alts.push(if probe {
-                    format!("EXISTS (SELECT 1 FROM ix_ref x WHERE x.rk = {alias}.rk AND x.param = {p} AND x.ttype = {tid} AND x.tid IN {targets})")
+                    format!("EXISTS (SELECT 1 FROM ix_ref x WHERE x.rk = {alias}.rk AND {p} AND x.ttype = {tid} AND x.tid IN {targets})")
                 } else {
-                    format!("SELECT x.rk FROM ix_ref x WHERE x.param = {p} AND x.ttype = {tid} AND x.tid IN {targets}")
+                    format!("SELECT x.rk FROM ix_ref x WHERE {p} AND x.ttype = {tid} AND x.tid IN {targets}")
                 });
             }
             if alts.is_empty() {
@@ -168,7 +168,7 @@ fn compile_at_depth(
             }
         }
         Criterion::Has { source_type, ref_code, inner } => {
-            let p = ctx.param_id(source_type, ref_code)?;
+            let p = ctx.param_rows(source_type, ref_code)?.cond("x.");
             let Some(st) = ctx.catalog.type_id(source_type) else { return Ok("1 = 0".into()) };
             let Some(this_type) = ctx.catalog.type_id(rtype) else { return Ok("1 = 0".into()) };
             let salias = format!("s{}", ctx.depth);
@@ -178,7 +178,7 @@ fn compile_at_depth(
             let inner_sql = compile(ctx, inner, source_type, &salias)?;
             Ok(format!(
                 "{alias}.id IN (SELECT x.tid FROM ix_ref x JOIN resource {salias} ON {salias}.rk = x.rk \
-                 WHERE x.param = {p} AND x.ttype = {this_type} AND {salias}.type = {st} AND {salias}.deleted = 0 \
+                 WHERE {p} AND x.ttype = {this_type} AND {salias}.type = {st} AND {salias}.deleted = 0 \
                  AND {access} AND {inner_sql})"
             ))
         }
@@ -258,11 +258,12 @@ fn param(
         }
         return Ok(format!("({})", alts.join(" OR ")));
     }
-    let pid = match (kind, modifier) {
-        (T::Token, Modifier::Text) => ctx.param_id(rtype, &text_param(code))?,
-        (T::Reference, Modifier::Identifier) => ctx.param_id(rtype, &identifier_param(code))?,
-        _ => ctx.param_id(rtype, code)?,
+    let rows = match (kind, modifier) {
+        (T::Token, Modifier::Text) => ctx.param_rows(rtype, &text_param(code))?,
+        (T::Reference, Modifier::Identifier) => ctx.param_rows(rtype, &identifier_param(code))?,
+        _ => ctx.param_rows(rtype, code)?,
     };
+    let pcond = rows.cond("");
     let table = match (kind, modifier) {
         (T::Token, Modifier::Text) => "ix_string",
         (T::Reference, Modifier::Identifier) => "ix_token",
@@ -285,23 +286,25 @@ fn param(
     let conds = alts.join(" OR ");
     if ctx.probe && ctx.depth == 1 {
         return Ok(format!(
-            "{}EXISTS (SELECT 1 FROM {table} WHERE rk = {alias}.rk AND param = {pid} AND ({conds}))",
+            "{}EXISTS (SELECT 1 FROM {table} WHERE rk = {alias}.rk AND {pcond} AND ({conds}))",
             if negate { "NOT " } else { "" }
         ));
     }
     let sql = format!(
-        "{alias}.rk {} (SELECT rk FROM {table} WHERE param = {pid} AND ({conds}))",
+        "{alias}.rk {} (SELECT rk FROM {table} WHERE {pcond} AND ({conds}))",
         if negate { "NOT IN" } else { "IN" }
     );
     let exact_token =
         matches!(only_value(values), Some(SearchValue::Token { system: Some(Some(_)), code: Some(_) }));
-    if ctx.depth == 1
-        && !negate
-        && table == "ix_token"
-        && matches!(kind, T::Token)
-        && exact_token
-        && matches!(modifier, Modifier::None)
-    {
+    let single = rows.single();
+    if let Some(pid) = single.filter(|_| {
+        ctx.depth == 1
+            && !negate
+            && table == "ix_token"
+            && matches!(kind, T::Token)
+            && exact_token
+            && matches!(modifier, Modifier::None)
+    }) {
         ctx.driver =
             Some(DriverJoin { in_sql: sql.clone(), table, on_d: format!("d.param = {pid} AND ({conds})") });
     }

@@ -344,11 +344,30 @@ fn ids_list(v: &[i64]) -> String {
     v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// The rows of every reference parameter of `rtype` (each parameter's own: a shared one's
+/// values are among its base's, which is a reference parameter of the type too).
 fn reference_params(catalog: &Catalog, rtype: &str) -> Vec<i64> {
     lantern_r4::search_params(rtype)
         .filter(|p| p.kind == lantern_r4::SearchParamType::Reference)
         .filter_map(|p| catalog.param_id(rtype, p.code))
         .collect()
+}
+
+/// The condition on `x` that the row holds a value of one of the parameters: those named
+/// (with what they share) or, for `*`, every reference parameter's own rows.
+fn include_cond(
+    catalog: &Catalog,
+    rtype: &str,
+    param: Option<&str>,
+    all: impl FnOnce() -> Vec<i64>,
+) -> Option<String> {
+    match param {
+        Some(p) => catalog.param_rows(rtype, p).map(|r| r.cond("x.")),
+        None => {
+            let ids = all();
+            (!ids.is_empty()).then(|| format!("x.param IN ({})", ids_list(&ids)))
+        }
+    }
 }
 
 /// `_include` and `_revinclude` (R4 §3.1.1.5.4), with `:iterate` following the included
@@ -380,13 +399,11 @@ pub(crate) fn includes(
                 continue;
             }
             let src_types: HashSet<&str> = frontier.iter().map(|(_, t, _)| t.as_str()).collect();
-            let pids: Vec<i64> = match inc.param {
-                Some(p) => catalog.param_id(&inc.source_type, p).into_iter().collect(),
-                None => src_types.iter().flat_map(|t| reference_params(catalog, t)).collect(),
-            };
-            if pids.is_empty() {
+            let Some(pcond) = include_cond(catalog, &inc.source_type, inc.param, || {
+                src_types.iter().flat_map(|t| reference_params(catalog, t)).collect()
+            }) else {
                 continue;
-            }
+            };
             let target = match &inc.target_type {
                 Some(t) => format!(" AND x.ttype = {}", catalog.type_id(t).unwrap_or(-1)),
                 None => String::new(),
@@ -397,8 +414,7 @@ pub(crate) fn includes(
                 let acc = access.to_sql("t", &mut params);
                 let sql = format!(
                     "SELECT DISTINCT t.rk FROM ix_ref x JOIN resource t ON t.type = x.ttype AND t.id = x.tid \
-                     WHERE x.rk IN ({marks}) AND x.param IN ({}){target} AND t.deleted = 0 AND {acc}",
-                    ids_list(&pids)
+                     WHERE x.rk IN ({marks}) AND {pcond}{target} AND t.deleted = 0 AND {acc}"
                 );
                 conn.query(&sql, &params, &mut |r| {
                     found.push(r.int(0)?.unwrap_or(0));
@@ -412,13 +428,12 @@ pub(crate) fn includes(
                 by_type.entry(t.as_str()).or_default().push(id.as_str());
             }
             let any_source = inc.source_type == "*";
-            let pids: Vec<i64> = match inc.param {
-                Some(p) => catalog.param_id(&inc.source_type, p).into_iter().collect(),
-                None if any_source => {
+            let pcond = include_cond(catalog, &inc.source_type, inc.param, || match any_source {
+                true => {
                     lantern_r4::resource_types().iter().flat_map(|t| reference_params(catalog, t)).collect()
                 }
-                None => reference_params(catalog, &inc.source_type),
-            };
+                false => reference_params(catalog, &inc.source_type),
+            });
             // `_revinclude=*`: resources of any type that refer to the page.
             let src_filter = match catalog.type_id(&inc.source_type) {
                 Some(t) => format!(" AND s.type = {t}"),
@@ -427,7 +442,8 @@ pub(crate) fn includes(
             };
             for (t, ids) in by_type {
                 let Some(tid) = catalog.type_id(t) else { continue };
-                if pids.is_empty() || inc.target_type.as_deref().is_some_and(|tt| tt != t) {
+                let Some(pcond) = pcond.as_deref() else { continue };
+                if inc.target_type.as_deref().is_some_and(|tt| tt != t) {
                     continue;
                 }
                 for chunk in ids.chunks(MAX_IN_LIST) {
@@ -436,9 +452,8 @@ pub(crate) fn includes(
                     let acc = access.to_sql("s", &mut params);
                     let sql = format!(
                         "SELECT DISTINCT s.rk FROM ix_ref x JOIN resource s ON s.rk = x.rk \
-                         WHERE x.tid IN ({marks}) AND x.ttype = {tid} AND x.param IN ({}){src_filter} \
-                         AND s.deleted = 0 AND {acc}",
-                        ids_list(&pids)
+                         WHERE x.tid IN ({marks}) AND x.ttype = {tid} AND {pcond}{src_filter} \
+                         AND s.deleted = 0 AND {acc}"
                     );
                     conn.query(&sql, &params, &mut |r| {
                         found.push(r.int(0)?.unwrap_or(0));

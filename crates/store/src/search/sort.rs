@@ -51,7 +51,7 @@ pub(crate) fn sort_exprs(
                         format!("{rtype} has no parameter '{code}'"),
                     )
                 })?;
-                let Some(pid) = catalog.param_id(rtype, code) else {
+                let Some(rows) = catalog.param_rows(rtype, code) else {
                     return Err(StoreError::invalid(
                         "not-supported",
                         Some("_sort".into()),
@@ -69,7 +69,8 @@ pub(crate) fn sort_exprs(
                     T::Uri => ("ix_uri", "value", SortType::Text),
                     T::Composite => ("ix_composite", "key", SortType::Text),
                 };
-                (format!("(SELECT {agg}({col}) FROM {table} WHERE rk = {alias}.rk AND param = {pid})"), ty)
+                let pcond = rows.cond("");
+                (format!("(SELECT {agg}({col}) FROM {table} WHERE rk = {alias}.rk AND {pcond})"), ty)
             }
         };
         let sql = format!("COALESCE({sql}, {})", sentinel(ty, k.descending));

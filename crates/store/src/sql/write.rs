@@ -566,7 +566,15 @@ fn compartment_patient(rtype: &str, id: &str, index: &[IndexEntry]) -> Option<St
     if rtype == "Patient" {
         return Some(id.to_string());
     }
-    let params = lantern_r4::patient_compartment_params(rtype);
+    // A compartment parameter that narrows another (`patient` is `subject` pointing at a
+    // Patient) has no reference entries of its own: look at the other's.
+    let params: Vec<&str> = lantern_r4::patient_compartment_params(rtype)
+        .iter()
+        .map(|p| match lantern_r4::shared(rtype, p) {
+            Some(lantern_r4::Shared::Narrows { base, .. }) => *base,
+            _ => *p,
+        })
+        .collect();
     index.iter().find_map(|e| match &e.value {
         IndexValue::Reference { target_type, target_id }
             if target_type == "Patient" && params.contains(&e.param) =>
