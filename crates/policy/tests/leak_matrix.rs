@@ -429,8 +429,8 @@ async fn leak_matrix(fhir: Fhir) {
             .unwrap();
             let mut exported = BTreeSet::new();
             for t in &req.types {
-                fhir.export_type(&c, t, &req, |s| {
-                    exported.insert(format!("{}/{}", s.rtype, s.id));
+                fhir.export_type(&c, t, &req, false, |page| {
+                    exported.extend(page.iter().map(|s| format!("{}/{}", s.rtype, s.id)));
                     Ok(())
                 })
                 .await
@@ -556,6 +556,43 @@ async fn leak_matrix(fhir: Fhir) {
                 .unwrap();
             assert_eq!(got, visible, "{user}: the filter written expecting some patients must not change");
         }
+    }
+    // Deletions listed by a `_since` export: exactly those of resources the caller could see.
+    // (Last: it deletes the clinical records. Types that carry the facts the filter reads,
+    // encounters, consents, patients, stay, so what each user may see does not change.)
+    let since = fhir.store.now_micros();
+    let clinical =
+        ["Condition", "Observation", "MedicationStatement", "AllergyIntolerance", "DocumentReference"];
+    let gone: BTreeSet<String> =
+        all.iter().filter(|r| clinical.contains(&r.split_once('/').unwrap().0)).cloned().collect();
+    assert!(gone.len() > 3, "the region has clinical records to delete: {gone:?}");
+    let mut sys = Ctx::system(BASE);
+    sys.org = None;
+    for r in &gone {
+        let (t, id) = r.split_once('/').unwrap();
+        fhir.delete(&sys, t, id, None).await.unwrap();
+    }
+    let types: BTreeSet<&str> = gone.iter().map(|r| r.split_once('/').unwrap().0).collect();
+    let mut req = lantern_service::ExportRequest::parse(
+        &[("_type".to_string(), types.iter().copied().collect::<Vec<_>>().join(","))],
+        false,
+    )
+    .unwrap();
+    req.since = Some(since);
+    for user in USERS {
+        let want: BTreeSet<String> =
+            expected(user).iter().map(|n| names[n].clone()).filter(|r| gone.contains(r)).collect();
+        let c = reader(&fhir, &p, &requester(user));
+        let mut listed = BTreeSet::new();
+        for t in &req.types {
+            fhir.export_type(&c, t, &req, true, |page| {
+                listed.extend(page.iter().map(|s| format!("{}/{}", s.rtype, s.id)));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(listed, want, "{user}: deletions in a _since export");
     }
 }
 

@@ -368,6 +368,35 @@ async fn bulk_export_over_http(fhir: Fhir) {
     assert_eq!(export(&c, &format!("{base}/Group/{eid}/$export"), &gp).await["output"], json!([]));
     assert_eq!(get(&c, &format!("{base}/Group/nope/$export"), &gp).await.status(), StatusCode::NOT_FOUND);
 
+    // With `_since`, what was deleted since is listed: a transaction Bundle of DELETEs, for
+    // the practice that could see it, and nothing for the hospital that could not.
+    let since = body(get(&c, &format!("{base}/Patient/{pid}"), &gp).await).await["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cond2 = json!({"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "195967001"}]}});
+    let cid = body(post(&c, &format!("{base}/Condition"), &gp, cond2).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.delete(format!("{base}/Condition/{cid}")).bearer_auth(&gp).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let since_q = url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>();
+    let m = export(&c, &format!("{base}/Patient/$export?_type=Condition&_since={since_q}"), &gp).await;
+    let deleted = m["deleted"].as_array().unwrap_or_else(|| panic!("no deletions listed: {m}"));
+    assert_eq!((deleted.len(), deleted[0]["type"].as_str()), (1, Some("Bundle")), "{m}");
+    let text = get(&c, deleted[0]["url"].as_str().unwrap(), &gp).await.text().await.unwrap();
+    let bundle: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(bundle["type"], "transaction");
+    assert_eq!(
+        bundle["entry"],
+        json!([{"request": {"method": "DELETE", "url": format!("Condition/{cid}")}}]),
+        "{bundle}"
+    );
+    let m = export(&c, &format!("{base}/$export?_type=Condition&_since={since_q}"), &acute).await;
+    assert!(m.get("deleted").is_none(), "the hospital learns of no deletion: {m}");
+
     // Deleting the job removes it.
     let r = c.delete(status).bearer_auth(&gp).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);

@@ -2,6 +2,11 @@
 //! holds, type by type, read through the caller's access filter exactly as a search is, so an
 //! export cannot hold what the caller may not see. The asynchronous request pattern (kick-off,
 //! status, files) belongs to the HTTP layer; this is the part every transport would share.
+//!
+//! With `_since`, the resources deleted since then are listed too (Bulk Data 2.0, "deleted"):
+//! `deleted.ndjson`, one transaction Bundle per page of a type, each entry a `DELETE` of
+//! `Type/id`. Without them a client that keeps a copy up to date by `_since` exports would
+//! keep what the source removed. Deletions pass the same filter as the resources they were.
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use lantern_store::Stored;
@@ -105,11 +110,18 @@ fn in_patient_compartment(rtype: &str) -> bool {
     lantern_r4::compartment_resource_types("Patient").contains(&rtype)
 }
 
+/// The file of deletions an export with `_since` writes beside the types' files.
+pub const DELETED_FILE: &str = "deleted.ndjson";
+
 /// What [`Fhir::export_to_dir`] wrote.
 #[derive(Debug, Default)]
 pub struct ExportFiles {
     /// `TYPE.ndjson` for each type that had resources, with how many, in the request's order.
     pub files: Vec<(String, u64)>,
+    /// Bundles in [`DELETED_FILE`] (none, and no file, without `_since` or deletions), and
+    /// the deletions they list.
+    pub deleted_bundles: u64,
+    pub deleted: u64,
     /// The patients whose data the files hold (a Patient's own id, or a resource's patient).
     pub patients: BTreeSet<String>,
     pub bytes: u64,
@@ -127,32 +139,33 @@ impl Fhir {
         mut go_on: impl FnMut(usize) -> bool,
     ) -> Result<ExportFiles, Error> {
         let mut done = ExportFiles::default();
+        let mut deleted_out: Option<std::io::BufWriter<std::fs::File>> = None;
         for (i, t) in req.types.iter().enumerate() {
             let path = dir.join(format!("{t}.ndjson"));
             let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
             let (patients, bytes) = (&mut done.patients, &mut done.bytes);
             let n = self
-                .export_type(ctx, t, req, |st| {
-                    let Some(body) = st.body.as_deref() else { return Ok(()) };
-                    let w = match &mut out {
-                        Some(w) => w,
-                        None => {
-                            out.insert(std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?))
+                .export_type(ctx, t, req, false, |page| {
+                    for st in page {
+                        let Some(body) = st.body.as_deref() else { continue };
+                        let w = match &mut out {
+                            Some(w) => w,
+                            None => out.insert(create(&path)?),
+                        };
+                        // Stored bodies are compact JSON; one with a line break is re-encoded.
+                        let line = match body.contains('\n') {
+                            true => serde_json::from_str::<serde_json::Value>(body)
+                                .map_err(|e| io(std::io::Error::other(e)))?
+                                .to_string(),
+                            false => body.to_string(),
+                        };
+                        writeln!(w, "{line}").map_err(io)?;
+                        *bytes += line.len() as u64 + 1;
+                        if let Some(p) =
+                            st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
+                        {
+                            patients.insert(p);
                         }
-                    };
-                    // Stored bodies are compact JSON; one with a line break is re-encoded.
-                    let line = match body.contains('\n') {
-                        true => serde_json::from_str::<serde_json::Value>(body)
-                            .map_err(|e| io(std::io::Error::other(e)))?
-                            .to_string(),
-                        false => body.to_string(),
-                    };
-                    writeln!(w, "{line}").map_err(io)?;
-                    *bytes += line.len() as u64 + 1;
-                    if let Some(p) =
-                        st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
-                    {
-                        patients.insert(p);
                     }
                     Ok(())
                 })
@@ -163,23 +176,60 @@ impl Fhir {
             if n > 0 {
                 done.files.push((t.clone(), n));
             }
+            if req.since.is_some() {
+                let deleted_path = dir.join(DELETED_FILE);
+                let (patients, bytes, bundles) =
+                    (&mut done.patients, &mut done.bytes, &mut done.deleted_bundles);
+                done.deleted += self
+                    .export_type(ctx, t, req, true, |page| {
+                        if page.is_empty() {
+                            return Ok(());
+                        }
+                        let entries: Vec<serde_json::Value> = page
+                            .iter()
+                            .map(|st| {
+                                serde_json::json!({"request": {"method": "DELETE", "url": format!("{}/{}", st.rtype, st.id)}})
+                            })
+                            .collect();
+                        let line = serde_json::json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+                            .to_string();
+                        let w = match &mut deleted_out {
+                            Some(w) => w,
+                            None => deleted_out.insert(create(&deleted_path)?),
+                        };
+                        writeln!(w, "{line}").map_err(io)?;
+                        *bytes += line.len() as u64 + 1;
+                        *bundles += 1;
+                        // Saying a patient's resource was deleted is telling something of them.
+                        patients.extend(page.iter().filter_map(|st| {
+                            st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
+                        }));
+                        Ok(())
+                    })
+                    .await?;
+            }
             if !go_on(i + 1) {
                 return Err(Error::Store(lantern_store::StoreError::Unavailable(
                     "the export was cancelled".into(),
                 )));
             }
         }
+        if let Some(mut w) = deleted_out {
+            w.flush().map_err(io)?;
+        }
         Ok(done)
     }
 
-    /// Reads every resource of `rtype` that `req` covers and `ctx`'s caller may see, a page at
-    /// a time, handing each to `out` in key order; returns how many there were.
+    /// Reads every resource of `rtype` that `req` covers and `ctx`'s caller may see (or, with
+    /// `deleted`, every one deleted since `req.since`), a page at a time in key order, handing
+    /// each page to `out`; returns how many there were.
     pub async fn export_type(
         &self,
         ctx: &Ctx,
         rtype: &str,
         req: &ExportRequest,
-        mut out: impl FnMut(&Stored) -> Result<(), Error>,
+        deleted: bool,
+        mut out: impl FnMut(&[Stored]) -> Result<(), Error>,
     ) -> Result<u64, Error> {
         let mut n = 0u64;
         let chunks: Vec<Vec<String>> = match &req.patients {
@@ -191,6 +241,7 @@ impl Fhir {
             loop {
                 let window = lantern_store::search::ExportWindow {
                     since: req.since,
+                    deleted,
                     patients_only: req.patients_only,
                     patients: patients.clone(),
                     after,
@@ -198,10 +249,8 @@ impl Fhir {
                 };
                 let (page, next) =
                     self.store.export_page(rtype.to_string(), ctx.access.clone(), window).await?;
-                for s in &page {
-                    out(s)?;
-                    n += 1;
-                }
+                out(&page)?;
+                n += page.len() as u64;
                 match next {
                     Some(k) => after = Some(k),
                     None => break,
@@ -232,6 +281,10 @@ impl Fhir {
         }
         Ok(out)
     }
+}
+
+fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, Error> {
+    Ok(std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?))
 }
 
 fn io(e: std::io::Error) -> Error {

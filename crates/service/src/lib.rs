@@ -25,7 +25,7 @@ pub use bundle::BundleText;
 pub use crud::Created;
 pub use elements::{apply_elements, apply_summary};
 pub use error::Error;
-pub use export::{ExportFiles, ExportRequest};
+pub use export::{ExportFiles, ExportRequest, DELETED_FILE};
 pub use lantern_fhir::search::Handling;
 pub use lantern_store::{AccessFilter, Stored, WriteKind, Written};
 

@@ -2,7 +2,8 @@
 //! `GET /fhir/$export` (system), `GET /fhir/Patient/$export` or `GET /fhir/Group/{id}/$export`
 //! starts a job and answers 202 with a status URL; the status URL answers 202 with
 //! `X-Progress` until the job is done, then the manifest (200), whose files are fetched with
-//! the same token; `DELETE` on it cancels the job or removes its files.
+//! the same token; `DELETE` on it cancels the job or removes its files. With `_since` the
+//! manifest's `deleted` lists the resources deleted since then (see `lantern_service::export`).
 //!
 //! The job reads through the access filter of the caller who started it, fixed at the kick-off
 //! (so an export holds exactly what a search by that caller could show), and is recorded in the
@@ -20,9 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_audit::{Action, Entry};
-use lantern_service::ExportRequest;
+use lantern_service::{ExportFiles, ExportRequest, DELETED_FILE};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -48,8 +49,15 @@ struct Job {
 }
 
 enum JobState {
-    Running { done: usize, of: usize },
-    Done(Vec<(String, u64)>),
+    Running {
+        done: usize,
+        of: usize,
+    },
+    /// Each type's file and count; the Bundles of deletions (`_since` only; 0: no file).
+    Done {
+        files: Vec<(String, u64)>,
+        deleted: u64,
+    },
     Failed(String),
 }
 
@@ -159,10 +167,8 @@ async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Re
                 "the export failed; the server's log says why".to_string()
             });
         let outcome = match (outcome, scope) {
-            (Ok(out), Some(scope)) => {
-                record(&scope, &request, &job_id, &out.files, out.patients).await.map(|_| out.files)
-            }
-            (other, _) => other.map(|out| out.files),
+            (Ok(out), Some(scope)) => record(&scope, &request, &job_id, &out).await.map(|_| out),
+            (other, _) => other,
         };
         let mut jobs = exports.lock();
         let Some(job) = jobs.get_mut(&job_id) else {
@@ -170,7 +176,7 @@ async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Re
             return;
         };
         job.state = match outcome {
-            Ok(files) => JobState::Done(files),
+            Ok(out) => JobState::Done { files: out.files, deleted: out.deleted_bundles },
             Err(why) => {
                 let _ = std::fs::remove_dir_all(&dir);
                 JobState::Failed(why)
@@ -189,14 +195,16 @@ async fn record(
     scope: &crate::trust::Scope,
     request: &str,
     id: &str,
-    files: &[(String, u64)],
-    patients: BTreeSet<String>,
+    out: &ExportFiles,
 ) -> std::result::Result<(), String> {
-    let total: u64 = files.iter().map(|(_, n)| n).sum();
-    let detail = format!("bulk export {id}: {total} resources in {} files", files.len());
-    let patients: Vec<String> = patients.into_iter().collect();
+    let total: u64 = out.files.iter().map(|(_, n)| n).sum();
+    let mut detail = format!("bulk export {id}: {total} resources in {} files", out.files.len());
+    if out.deleted > 0 {
+        detail.push_str(&format!(", {} deletions", out.deleted));
+    }
+    let patients: Vec<&String> = out.patients.iter().collect();
     let now = scope.trust.fhir.store.now_micros();
-    let entry = |chunk: &[String]| {
+    let entry = |chunk: &[&String]| {
         scope
             .caller
             .entry(Action::Export, now)
@@ -237,18 +245,25 @@ pub(crate) async fn status(
             Ok(r)
         }
         JobState::Failed(why) => Err(Fail::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", why.clone())),
-        JobState::Done(files) => {
+        JobState::Done { files, deleted } => {
             let output: Vec<_> = files
                 .iter()
                 .map(|(t, n)| json!({"type": t, "url": format!("{}/$export-file/{id}/{t}.ndjson", ctx.base), "count": n}))
                 .collect();
-            let manifest = json!({
+            let mut manifest = json!({
                 "transactionTime": lantern_store::clock::format_instant(job.started),
                 "request": job.request,
                 "requiresAccessToken": true,
                 "output": output,
                 "error": [],
             });
+            if *deleted > 0 {
+                manifest["deleted"] = json!([{
+                    "type": "Bundle",
+                    "url": format!("{}/$export-file/{id}/{DELETED_FILE}", ctx.base),
+                    "count": deleted,
+                }]);
+            }
             Ok(([(header::CONTENT_TYPE, "application/json")], manifest.to_string()).into_response())
         }
     }
@@ -268,7 +283,7 @@ pub(crate) async fn cancel(State(s): State<AppState>, Path(id): Path<String>) ->
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-/// `GET /fhir/$export-file/{id}/{Type}.ndjson`.
+/// `GET /fhir/$export-file/{id}/{Type}.ndjson` (and `deleted.ndjson`).
 pub(crate) async fn file(
     State(s): State<AppState>,
     Path((id, name)): Path<(String, String)>,
@@ -278,7 +293,10 @@ pub(crate) async fn file(
         let job = jobs.get(&id).filter(|j| j.owner == owner()).ok_or_else(|| not_found(&id))?;
         // Only the names the manifest lists: never a path the client made up.
         match &job.state {
-            JobState::Done(files) if files.iter().any(|(t, _)| format!("{t}.ndjson") == name) => {
+            JobState::Done { files, deleted }
+                if files.iter().any(|(t, _)| format!("{t}.ndjson") == name)
+                    || (*deleted > 0 && name == DELETED_FILE) =>
+            {
                 job.dir.join(&name)
             }
             _ => {

@@ -538,6 +538,10 @@ pub fn everything(
 #[derive(Debug, Clone, Default)]
 pub struct ExportWindow {
     pub since: Option<i64>,
+    /// The resources deleted (their last version a deletion) instead of the current ones:
+    /// what a `_since` export owes its client besides what changed. They come back with
+    /// `deleted` set and no body.
+    pub deleted: bool,
     pub patients_only: bool,
     pub patients: Vec<String>,
     pub after: Option<i64>,
@@ -546,8 +550,9 @@ pub struct ExportWindow {
 
 /// A page of a bulk export (`$export`) of one resource type: the current, undeleted resources
 /// of `rtype` the caller may see (the filter compiled into the query, as for every read) in
-/// `window`; the second value is the key to continue after. Walks the `(type, deleted, rk)`
-/// index, so each page is a range scan whatever the store's size.
+/// `window`, or those deleted (`window.deleted`, judged by the columns their last version
+/// left, as before the deletion); the second value is the key to continue after. Walks the
+/// `(type, deleted, rk)` index, so each page is a range scan whatever the store's size.
 pub fn export_page(
     conn: &mut dyn Conn,
     catalog: &Catalog,
@@ -555,11 +560,11 @@ pub fn export_page(
     access: &AccessFilter,
     window: &ExportWindow,
 ) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
-    let ExportWindow { since, patients_only, ref patients, after, count } = *window;
+    let ExportWindow { since, deleted, patients_only, ref patients, after, count } = *window;
     let Some(t) = catalog.type_id(rtype) else { return Ok((Vec::new(), None)) };
     let mut params: Vec<SqlValue> = vec![t.into()];
     let acc = access.to_sql_expecting("r", &mut params, patients);
-    let mut where_ = format!("r.type = ? AND r.deleted = 0 AND {acc}");
+    let mut where_ = format!("r.type = ? AND r.deleted = {} AND {acc}", i64::from(deleted));
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));
     }
@@ -570,9 +575,50 @@ pub fn export_page(
         let marks = in_list(patients.iter().map(|p| SqlValue::Text(p.clone())), &mut params);
         where_.push_str(&format!(" AND r.patient IN ({marks})"));
     }
+    if deleted {
+        return deleted_page(conn, rtype, &where_, &params, after, count);
+    }
     let (rks, next) = key_page(conn, &where_, &params, after, count)?;
     let page = read_many(conn, catalog, &rks)?;
     Ok((page.into_iter().map(|(_, s)| s).collect(), next))
+}
+
+/// As [`key_page`], for deleted resources: what the resource row says of each.
+fn deleted_page(
+    conn: &mut dyn Conn,
+    rtype: &str,
+    where_: &str,
+    params: &[SqlValue],
+    after: Option<i64>,
+    count: usize,
+) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
+    let after = after.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
+    let sql = format!(
+        "SELECT r.rk, r.id, r.ver, r.updated, r.patient FROM resource r WHERE {where_}{after} \
+         ORDER BY r.rk LIMIT {}",
+        count + 1
+    );
+    let mut rows = Vec::new();
+    conn.query(&sql, params, &mut |r| {
+        let stored = Stored {
+            rtype: rtype.to_string(),
+            id: r.text(1)?.unwrap_or_default(),
+            version: r.int(2)?.unwrap_or(0),
+            updated: r.int(3)?.unwrap_or(0),
+            deleted: true,
+            body: None,
+            patient: r.text(4)?,
+        };
+        rows.push((r.int(0)?.unwrap_or(0), stored));
+        Ok(())
+    })?;
+    let next = if rows.len() > count {
+        rows.truncate(count);
+        rows.last().map(|(k, _)| *k)
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|(_, s)| s).collect(), next))
 }
 
 /// The keys of the resource rows matching `where_` after `after`, `count` of them in key
