@@ -592,15 +592,9 @@ fn deleted_page(
     after: Option<i64>,
     count: usize,
 ) -> Result<(Vec<Stored>, Option<i64>), StoreError> {
-    let after = after.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
-    let sql = format!(
-        "SELECT r.rk, r.id, r.ver, r.updated, r.patient FROM resource r WHERE {where_}{after} \
-         ORDER BY r.rk LIMIT {}",
-        count + 1
-    );
-    let mut rows = Vec::new();
-    conn.query(&sql, params, &mut |r| {
-        let stored = Stored {
+    let cols = "r.rk, r.id, r.ver, r.updated, r.patient";
+    row_page(conn, cols, where_, params, after, count, &mut |r| {
+        Ok(Stored {
             rtype: rtype.to_string(),
             id: r.text(1)?.unwrap_or_default(),
             version: r.int(2)?.unwrap_or(0),
@@ -608,17 +602,8 @@ fn deleted_page(
             deleted: true,
             body: None,
             patient: r.text(4)?,
-        };
-        rows.push((r.int(0)?.unwrap_or(0), stored));
-        Ok(())
-    })?;
-    let next = if rows.len() > count {
-        rows.truncate(count);
-        rows.last().map(|(k, _)| *k)
-    } else {
-        None
-    };
-    Ok((rows.into_iter().map(|(_, s)| s).collect(), next))
+        })
+    })
 }
 
 /// The keys of the resource rows matching `where_` after `after`, `count` of them in key
@@ -630,20 +615,36 @@ fn key_page(
     after: Option<i64>,
     count: usize,
 ) -> Result<(Vec<i64>, Option<i64>), StoreError> {
+    row_page(conn, "r.rk", where_, params, after, count, &mut |r| Ok(r.int(0)?.unwrap_or(0)))
+}
+
+/// `count` resource rows matching `where_` after the key `after`, in key order, each made by
+/// `make` from the columns `cols` (the key first), and the key to continue after if there
+/// are more.
+fn row_page<T>(
+    conn: &mut dyn Conn,
+    cols: &str,
+    where_: &str,
+    params: &[SqlValue],
+    after: Option<i64>,
+    count: usize,
+    make: &mut dyn FnMut(&dyn crate::conn::Row) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, Option<i64>), StoreError> {
     let after = after.map(|k| format!(" AND r.rk > {k}")).unwrap_or_default();
-    let sql = format!("SELECT r.rk FROM resource r WHERE {where_}{after} ORDER BY r.rk LIMIT {}", count + 1);
-    let mut rks = Vec::new();
+    let sql =
+        format!("SELECT {cols} FROM resource r WHERE {where_}{after} ORDER BY r.rk LIMIT {}", count + 1);
+    let mut rows = Vec::new();
     conn.query(&sql, params, &mut |r| {
-        rks.push(r.int(0)?.unwrap_or(0));
+        rows.push((r.int(0)?.unwrap_or(0), make(r)?));
         Ok(())
     })?;
-    let next = if rks.len() > count {
-        rks.truncate(count);
-        rks.last().copied()
+    let next = if rows.len() > count {
+        rows.truncate(count);
+        rows.last().map(|(k, _)| *k)
     } else {
         None
     };
-    Ok((rks, next))
+    Ok((rows.into_iter().map(|(_, v)| v).collect(), next))
 }
 
 /// One page of `$everything`; `next` is the key to continue after.
