@@ -161,11 +161,7 @@ impl Fhir {
                         };
                         writeln!(w, "{line}").map_err(io)?;
                         *bytes += line.len() as u64 + 1;
-                        if let Some(p) =
-                            st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
-                        {
-                            patients.insert(p);
-                        }
+                        patients.extend(patient_of(st));
                     }
                     Ok(())
                 })
@@ -201,9 +197,7 @@ impl Fhir {
                         *bytes += line.len() as u64 + 1;
                         *bundles += 1;
                         // Saying a patient's resource was deleted is telling something of them.
-                        patients.extend(page.iter().filter_map(|st| {
-                            st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
-                        }));
+                        patients.extend(page.iter().filter_map(patient_of));
                         Ok(())
                     })
                     .await?;
@@ -281,6 +275,11 @@ impl Fhir {
         }
         Ok(out)
     }
+}
+
+/// The patient a resource tells of: a Patient's own id, or the compartment's patient.
+fn patient_of(st: &Stored) -> Option<String> {
+    st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
 }
 
 fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, Error> {
