@@ -442,6 +442,22 @@ async fn leak_matrix(fhir: Fhir) {
                 leaked.is_empty() && missing.is_empty(),
                 "{user} export: leaked {leaked:?}, missing {missing:?}"
             );
+            // Through `_typeFilter` (a search that matches every Condition): the same filter.
+            let mut filtered = req.clone();
+            filtered.type_filters = vec![(
+                "Condition".to_string(),
+                vec![("_lastUpdated".to_string(), "gt2000-01-01".to_string())],
+            )];
+            let mut got = BTreeSet::new();
+            fhir.export_type(&c, "Condition", &filtered, false, |page| {
+                got.extend(page.iter().map(|s| format!("{}/{}", s.rtype, s.id)));
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let want_conditions: BTreeSet<String> =
+                want.iter().filter(|r| r.starts_with("Condition/")).cloned().collect();
+            assert_eq!(got, want_conditions, "{user} export through _typeFilter");
         }
     }
     // A conditional create never "finds" a withheld resource. (After the loop above: the

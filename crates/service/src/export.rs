@@ -10,7 +10,7 @@
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use lantern_store::Stored;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write as _;
 use std::path::Path;
 
@@ -28,6 +28,9 @@ pub struct ExportRequest {
     /// `Group/[id]/$export`: only these patients' compartments (see [`Fhir::group_members`]);
     /// a Group of no patients exports nothing.
     pub patients: Option<Vec<String>>,
+    /// `_typeFilter`: per type, the searches (as query pairs) whose matches it holds, any
+    /// of them; a type without one holds everything the other parameters allow.
+    pub type_filters: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// Patients named per store query of a Group export.
@@ -35,9 +38,10 @@ const PATIENTS_PER_QUERY: usize = 500;
 
 impl ExportRequest {
     /// Parses the kick-off's parameters. Everything the specification defines but Lantern
-    /// does not do (`_typeFilter`, `_elements`, `patient`, `includeAssociatedData`) is refused
-    /// by name, whatever the handling: an export silently wider than asked would be a leak of
-    /// its own kind, and one silently narrower a loss.
+    /// does not do (`_elements`, `patient`, `includeAssociatedData`) is refused by name,
+    /// whatever the handling: an export silently wider than asked would be a leak of its own
+    /// kind, and one silently narrower a loss. So is a `_typeFilter` Lantern cannot apply
+    /// exactly (an unknown parameter, a result parameter, a type the export does not hold).
     pub fn parse(pairs: &[(String, String)], patients_only: bool) -> Result<ExportRequest, Error> {
         let mut req = ExportRequest { patients_only, ..ExportRequest::default() };
         for (k, v) in pairs {
@@ -68,6 +72,11 @@ impl ExportRequest {
                         if !req.types.iter().any(|x| x == t) {
                             req.types.push(t.to_string());
                         }
+                    }
+                }
+                "_typeFilter" => {
+                    for q in split_filters(v) {
+                        req.type_filters.push(parse_filter(q)?);
                     }
                 }
                 "_since" => {
@@ -102,8 +111,75 @@ impl ExportRequest {
                 lantern_r4::resource_types().iter().map(|t| t.to_string()).collect()
             };
         }
+        for (t, _) in &req.type_filters {
+            if !req.types.contains(t) {
+                return Err(Error::bad(
+                    "invalid",
+                    Some("_typeFilter"),
+                    format!("_typeFilter names {t}, which this export does not hold (see _type)"),
+                ));
+            }
+        }
         Ok(req)
     }
+
+    /// The searches `_typeFilter` gives for `rtype` (none: the type is not filtered).
+    fn filters_for(&self, rtype: &str) -> Vec<&[(String, String)]> {
+        self.type_filters.iter().filter(|(t, _)| t == rtype).map(|(_, q)| q.as_slice()).collect()
+    }
+}
+
+/// The queries of one `_typeFilter` value: `Type?query` items joined by commas. A comma is
+/// also how a search ORs values (`code=a,b`), so only one followed by `Type?` starts a query.
+fn split_filters(v: &str) -> Vec<&str> {
+    let starts_query =
+        |rest: &str| rest.split_once('?').is_some_and(|(t, _)| lantern_r4::is_resource_type(t));
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, _) in v.match_indices(',') {
+        if starts_query(&v[i + 1..]) {
+            out.push(&v[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&v[start..]);
+    out.into_iter().map(str::trim).filter(|q| !q.is_empty()).collect()
+}
+
+/// One `_typeFilter` query, checked as a strict search of its type would be: unknown
+/// parameters refused, and result parameters (`_sort`, `_include`, `_count`...) too, which
+/// the specification does not allow there.
+fn parse_filter(q: &str) -> Result<(String, Vec<(String, String)>), Error> {
+    let bad = |why: String| Error::bad("invalid", Some("_typeFilter"), why);
+    let (t, query) = q.split_once('?').ok_or_else(|| bad(format!("'{q}' is not Type?query")))?;
+    crate::prepare::check_type(t).map_err(|e| bad(e.to_string()))?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| {
+        let name = k.split(':').next().unwrap_or(k);
+        matches!(
+            name,
+            "_sort"
+                | "_include"
+                | "_revinclude"
+                | "_count"
+                | "_total"
+                | "_summary"
+                | "_elements"
+                | "_contained"
+                | "_containedType"
+                | "_page"
+                | "_format"
+                | "_pretty"
+        )
+    }) {
+        return Err(bad(format!("_typeFilter may hold search criteria only, not '{k}'")));
+    }
+    if pairs.is_empty() {
+        return Err(bad(format!("'{q}' has no criteria")));
+    }
+    lantern_fhir::search::parse(Some(t), &pairs, lantern_fhir::search::Handling::Strict)
+        .map_err(Error::BadRequest)?;
+    Ok((t.to_string(), pairs))
 }
 
 fn in_patient_compartment(rtype: &str) -> bool {
@@ -172,6 +248,9 @@ impl Fhir {
             if n > 0 {
                 done.files.push((t.clone(), n));
             }
+            // A type with `_typeFilter` lists every deletion of the type the caller could see:
+            // a deleted resource has no index rows left to search, and a deletion the client
+            // never held is harmless to apply.
             if req.since.is_some() {
                 let deleted_path = dir.join(DELETED_FILE);
                 let (patients, bytes, bundles) =
@@ -225,6 +304,10 @@ impl Fhir {
         deleted: bool,
         mut out: impl FnMut(&[Stored]) -> Result<(), Error>,
     ) -> Result<u64, Error> {
+        let filters = req.filters_for(rtype);
+        if !deleted && !filters.is_empty() {
+            return self.export_filtered(ctx, rtype, req, &filters, out).await;
+        }
         let mut n = 0u64;
         let chunks: Vec<Vec<String>> = match &req.patients {
             None => vec![Vec::new()],
@@ -247,6 +330,54 @@ impl Fhir {
                 n += page.len() as u64;
                 match next {
                     Some(k) => after = Some(k),
+                    None => break,
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// [`Fhir::export_type`] for a type with `_typeFilter`: each filter's matches, searched as
+    /// the caller (so under the same access filter), paged by key, each resource once, then
+    /// held to what the rest of the request allows (`_since`, the patients of a patient-level
+    /// or Group export).
+    async fn export_filtered(
+        &self,
+        ctx: &Ctx,
+        rtype: &str,
+        req: &ExportRequest,
+        filters: &[&[(String, String)]],
+        mut out: impl FnMut(&[Stored]) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let group: Option<HashSet<&str>> =
+            req.patients.as_ref().map(|p| p.iter().map(String::as_str).collect());
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut n = 0u64;
+        for filter in filters {
+            let mut pairs = filter.to_vec();
+            if let Some(since) = req.since {
+                let at = lantern_store::clock::format_instant(since);
+                pairs.push(("_lastUpdated".into(), format!("ge{at}")));
+            }
+            pairs.push(("_count".into(), PAGE.to_string()));
+            pairs.push(("_total".into(), "none".into()));
+            let mut search = self.parse_search(ctx, Some(rtype), &pairs)?;
+            loop {
+                let page = self.store.search(search.clone(), ctx.access.clone()).await?;
+                let keep: Vec<Stored> = page
+                    .matches
+                    .into_iter()
+                    .filter(|st| req.since.is_none_or(|s| st.updated >= s))
+                    .filter(|st| !req.patients_only || st.patient.is_some())
+                    .filter(|st| {
+                        group.as_ref().is_none_or(|g| st.patient.as_deref().is_some_and(|p| g.contains(p)))
+                    })
+                    .filter(|st| seen.insert(st.id.clone()))
+                    .collect();
+                out(&keep)?;
+                n += keep.len() as u64;
+                match page.next {
+                    Some(c) => search.cursor = Some(c),
                     None => break,
                 }
             }
@@ -288,4 +419,37 @@ fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, Error> {
 
 fn io(e: std::io::Error) -> Error {
     Error::Store(lantern_store::StoreError::Database(format!("writing the export: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_filters_split_where_a_query_starts() {
+        assert_eq!(
+            split_filters("Observation?code=a,b&status=final,Condition?code=c"),
+            vec!["Observation?code=a,b&status=final", "Condition?code=c"]
+        );
+        assert_eq!(split_filters("Condition?code=x,y"), vec!["Condition?code=x,y"]);
+    }
+
+    #[test]
+    fn type_filters_are_checked_at_kick_off() {
+        let pairs = |v: &str| {
+            vec![("_type".to_string(), "Condition".to_string()), ("_typeFilter".to_string(), v.to_string())]
+        };
+        let req = ExportRequest::parse(&pairs("Condition?code=http://snomed.info/sct|1,2"), false).unwrap();
+        assert_eq!(req.filters_for("Condition").len(), 1);
+        assert!(req.filters_for("Observation").is_empty());
+        for bad in [
+            "Condition?_include=Condition:subject",
+            "Condition?nope=1",
+            "Nope?code=1",
+            "Condition",
+            "Observation?code=1",
+        ] {
+            assert!(ExportRequest::parse(&pairs(bad), false).is_err(), "{bad}");
+        }
+    }
 }
