@@ -249,6 +249,11 @@ async fn trust_over_http(fhir: Fhir) {
 /// Starts an export with `token` and waits for its manifest.
 async fn export(c: &Client, url: &str, token: &str) -> Value {
     let r = c.get(url).bearer_auth(token).header("prefer", "respond-async").send().await.unwrap();
+    manifest(c, r, url, token).await
+}
+
+/// Waits for the manifest of the export whose kick-off answered `r`.
+async fn manifest(c: &Client, r: reqwest::Response, url: &str, token: &str) -> Value {
     assert_eq!(r.status(), StatusCode::ACCEPTED, "{url}");
     let status = r.headers()["content-location"].to_str().unwrap().to_string();
     for _ in 0..200 {
@@ -414,6 +419,24 @@ async fn bulk_export_over_http(fhir: Fhir) {
     );
     let m = export(&c, &format!("{base}/$export?_type=Condition&_since={since_q}"), &acute).await;
     assert!(m.get("deleted").is_none(), "the hospital learns of no deletion: {m}");
+
+    // POST kick-off with a Parameters body: `patient` names whose records to export.
+    let params = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "_type", "valueString": "Patient"},
+        {"name": "patient", "valueReference": {"reference": format!("Patient/{pid}")}}]});
+    let url = format!("{base}/Patient/$export");
+    let r =
+        c.post(&url).bearer_auth(&gp).header("prefer", "respond-async").json(&params).send().await.unwrap();
+    assert_eq!(
+        kinds(&manifest(&c, r, &url, &gp).await),
+        vec![("Patient".to_string(), 1)],
+        "only the named patient"
+    );
+    let r = c.post(format!("{base}/$export")).bearer_auth(&gp).json(&params).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "patient is not a system-level parameter");
+    let r = c.post(&url).bearer_auth(&gp).json(&json!({"resourceType": "Patient"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(diagnostics(&body(r).await).contains("Parameters"));
 
     // Deleting the job removes it.
     let r = c.delete(status).bearer_auth(&gp).send().await.unwrap();

@@ -385,19 +385,12 @@ impl Fhir {
         Ok(n)
     }
 
-    /// The patients a `Group/[id]/$export` covers: the Group's `member.entity` Patients (the
-    /// Group read as the caller may: refused or not found like any read), each with every
-    /// source record the patient index links to the same person, as `$everything` does.
-    pub async fn group_members(&self, ctx: &Ctx, group: &str) -> Result<Vec<String>, Error> {
-        let g = self.read(ctx, "Group", group).await?;
-        let body: serde_json::Value = serde_json::from_str(g.body.as_deref().unwrap_or("{}"))
-            .map_err(|e| Error::Store(lantern_store::StoreError::Database(format!("stored Group: {e}"))))?;
+    /// `ids` (logical ids of Patients) each with every source record the patient index links
+    /// to the same person, in order, once each.
+    pub async fn patients_and_links(&self, ids: &[String]) -> Result<Vec<String>, Error> {
         let mut out: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for m in body["member"].as_array().into_iter().flatten() {
-            let Some(id) = m["entity"]["reference"].as_str().and_then(|r| r.strip_prefix("Patient/")) else {
-                continue;
-            };
+        let mut seen = HashSet::new();
+        for id in ids {
             for p in self.store.person_members(id).await? {
                 if seen.insert(p.clone()) {
                     out.push(p);
@@ -405,6 +398,22 @@ impl Fhir {
             }
         }
         Ok(out)
+    }
+
+    /// The patients a `Group/[id]/$export` covers: the Group's `member.entity` Patients (the
+    /// Group read as the caller may: refused or not found like any read), each with every
+    /// source record the patient index links to the same person, as `$everything` does.
+    pub async fn group_members(&self, ctx: &Ctx, group: &str) -> Result<Vec<String>, Error> {
+        let g = self.read(ctx, "Group", group).await?;
+        let body: serde_json::Value = serde_json::from_str(g.body.as_deref().unwrap_or("{}"))
+            .map_err(|e| Error::Store(lantern_store::StoreError::Database(format!("stored Group: {e}"))))?;
+        let ids: Vec<String> = body["member"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["entity"]["reference"].as_str()?.strip_prefix("Patient/").map(str::to_string))
+            .collect();
+        self.patients_and_links(&ids).await
     }
 }
 

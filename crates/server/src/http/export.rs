@@ -1,5 +1,6 @@
 //! Bulk export over HTTP (FHIR Bulk Data Access, the asynchronous request pattern):
 //! `GET /fhir/$export` (system), `GET /fhir/Patient/$export` or `GET /fhir/Group/{id}/$export`
+//! (or `POST` with the parameters in a Parameters body, where `patient` may name patients)
 //! starts a job and answers 202 with a status URL; the status URL answers 202 with
 //! `X-Progress` until the job is done, then the manifest (200), whose files are fetched with
 //! the same token; `DELETE` on it cancels the job or removes its files. With `_since` the
@@ -13,10 +14,10 @@
 //! Jobs live in memory and their files in the system's temporary directory for a day: a
 //! restart forgets them (the client starts again), and the OS's cleaning of its temporary
 //! directory takes the files.
-use super::request::{decode, query_pairs};
+use super::request::{decode, json_body, query_pairs};
 use super::respond::{Fail, Result};
 use super::AppState;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -81,7 +82,8 @@ pub(crate) async fn kick_off_system(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    kick_off(s, headers, uri, Level::System).await
+    let pairs = query_pairs(&uri);
+    kick_off(s, headers, uri, Level::System, pairs, None).await
 }
 
 /// `GET /fhir/Patient/$export`.
@@ -90,7 +92,8 @@ pub(crate) async fn kick_off_patients(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    kick_off(s, headers, uri, Level::Patients).await
+    let pairs = query_pairs(&uri);
+    kick_off(s, headers, uri, Level::Patients, pairs, None).await
 }
 
 /// `GET /fhir/Group/{id}/$export`: the Group's member patients (and their linked records).
@@ -100,7 +103,84 @@ pub(crate) async fn kick_off_group(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    kick_off(s, headers, uri, Level::Group(id)).await
+    let pairs = query_pairs(&uri);
+    kick_off(s, headers, uri, Level::Group(id), pairs, None).await
+}
+
+/// `POST /fhir/$export` with a Parameters body (the same parameters as the query string).
+pub(crate) async fn kick_off_system_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (pairs, patients) = parameters(&headers, &body, false)?;
+    kick_off(s, headers, uri, Level::System, pairs, patients).await
+}
+
+/// `POST /fhir/Patient/$export`: also `patient`, the patients to export (each with the
+/// records the patient index links to it).
+pub(crate) async fn kick_off_patients_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (pairs, patients) = parameters(&headers, &body, true)?;
+    kick_off(s, headers, uri, Level::Patients, pairs, patients).await
+}
+
+/// `POST /fhir/Group/{id}/$export`: `patient` narrows the Group to those of its members.
+pub(crate) async fn kick_off_group_post(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (pairs, patients) = parameters(&headers, &body, true)?;
+    kick_off(s, headers, uri, Level::Group(id), pairs, patients).await
+}
+
+/// A kick-off's Parameters body as query pairs, and the `patient` references (where
+/// `patient_allowed`). A parameter of an unexpected shape is refused, never skipped.
+fn parameters(
+    headers: &HeaderMap,
+    body: &[u8],
+    patient_allowed: bool,
+) -> Result<(Vec<(String, String)>, Option<Vec<String>>)> {
+    let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
+    let v = json_body(headers, body, false)?;
+    if v["resourceType"] != "Parameters" {
+        return Err(bad("the body of a $export kick-off must be a Parameters resource".into()));
+    }
+    let mut pairs = Vec::new();
+    let mut patients: Option<Vec<String>> = None;
+    for p in v["parameter"].as_array().into_iter().flatten() {
+        let name = p["name"].as_str().ok_or_else(|| bad("a parameter has no name".into()))?;
+        if name == "patient" {
+            if !patient_allowed {
+                return Err(bad("'patient' applies to Patient/$export and Group/[id]/$export only".into()));
+            }
+            let id = p["valueReference"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("Patient/"))
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+                .ok_or_else(|| bad("'patient' must be a valueReference to Patient/[id]".into()))?;
+            patients.get_or_insert_with(Vec::new).push(id.to_string());
+            continue;
+        }
+        let value = ["valueString", "valueInstant", "valueDateTime", "valueCode", "valueBoolean"]
+            .iter()
+            .find_map(|k| match &p[*k] {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })
+            .ok_or_else(|| bad(format!("parameter '{name}' has no value Lantern can read")))?;
+        pairs.push((name.to_string(), value));
+    }
+    Ok((pairs, patients))
 }
 
 enum Level {
@@ -109,13 +189,32 @@ enum Level {
     Group(String),
 }
 
-async fn kick_off(s: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Result<Response> {
+async fn kick_off(
+    s: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    level: Level,
+    pairs: Vec<(String, String)>,
+    patients: Option<Vec<String>>,
+) -> Result<Response> {
     let (ctx, _) = decode(&headers, &uri)?;
-    let mut req =
-        ExportRequest::parse(&query_pairs(&uri), !matches!(level, Level::System)).map_err(Fail::from)?;
-    if let Level::Group(g) = &level {
-        req.patients = Some(s.fhir.group_members(&ctx, g).await.map_err(Fail::from)?);
-    }
+    let mut req = ExportRequest::parse(&pairs, !matches!(level, Level::System)).map_err(Fail::from)?;
+    // `patient`: each named patient with the records linked to the same person, as a Group's
+    // members are; a Group export keeps only those of its members.
+    let named = match patients {
+        Some(ids) => Some(s.fhir.patients_and_links(&ids).await.map_err(Fail::from)?),
+        None => None,
+    };
+    req.patients = match (&level, named) {
+        (Level::Group(g), named) => {
+            let members = s.fhir.group_members(&ctx, g).await.map_err(Fail::from)?;
+            Some(match named {
+                Some(n) => members.into_iter().filter(|m| n.contains(m)).collect(),
+                None => members,
+            })
+        }
+        (_, named) => named,
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let dir = std::env::temp_dir().join(format!("lantern-export-{id}"));
     std::fs::create_dir_all(&dir).map_err(|e| {
