@@ -142,13 +142,12 @@ pub(crate) async fn kick_off_group_post(
     kick_off(s, headers, uri, Level::Group(id), pairs, patients).await
 }
 
+/// A kick-off's parameters as query pairs, and the patients `patient` names (POST only).
+type KickOff = (Vec<(String, String)>, Option<Vec<String>>);
+
 /// A kick-off's Parameters body as query pairs, and the `patient` references (where
 /// `patient_allowed`). A parameter of an unexpected shape is refused, never skipped.
-fn parameters(
-    headers: &HeaderMap,
-    body: &[u8],
-    patient_allowed: bool,
-) -> Result<(Vec<(String, String)>, Option<Vec<String>>)> {
+fn parameters(headers: &HeaderMap, body: &[u8], patient_allowed: bool) -> Result<KickOff> {
     let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
     let v = json_body(headers, body, false)?;
     if v["resourceType"] != "Parameters" {
