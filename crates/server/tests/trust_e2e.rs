@@ -326,9 +326,9 @@ async fn bulk_export_over_http(fhir: Fhir) {
     assert_eq!(m["output"], json!([]), "{m}");
 
     // What an export cannot do is refused by name.
-    let r = get(&c, &format!("{base}/$export?_elements=id"), &gp).await;
+    let r = get(&c, &format!("{base}/$export?includeAssociatedData=LatestProvenanceResources"), &gp).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(diagnostics(&body(r).await).contains("_elements"));
+    assert!(diagnostics(&body(r).await).contains("includeAssociatedData"));
     let r = get(&c, &format!("{base}/Patient/$export?_type=Organization"), &gp).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
@@ -419,6 +419,27 @@ async fn bulk_export_over_http(fhir: Fhir) {
     );
     let m = export(&c, &format!("{base}/$export?_type=Condition&_since={since_q}"), &acute).await;
     assert!(m.get("deleted").is_none(), "the hospital learns of no deletion: {m}");
+
+    // `_elements`: the Patient trimmed to what was asked (and what is mandatory), marked
+    // SUBSETTED; the Condition, named by no element, whole.
+    let m = export(
+        &c,
+        &format!("{base}/Patient/$export?_type=Patient,Condition&_elements=Patient.birthDate"),
+        &gp,
+    )
+    .await;
+    let url_of = |t: &str| {
+        m["output"].as_array().unwrap().iter().find(|o| o["type"] == t).unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let line = get(&c, &url_of("Patient"), &gp).await.text().await.unwrap();
+    let p: Value = serde_json::from_str(line.lines().find(|l| l.contains(&pid)).unwrap()).unwrap();
+    assert!(p.get("name").is_none() && p["birthDate"] == "1970-01-01", "{p}");
+    assert!(p["meta"]["tag"].to_string().contains("SUBSETTED"), "{p}");
+    let text = get(&c, &url_of("Condition"), &gp).await.text().await.unwrap();
+    assert!(text.lines().all(|l| l.contains("\"code\"") && !l.contains("SUBSETTED")), "{text}");
 
     // POST kick-off with a Parameters body: `patient` names whose records to export.
     let params = json!({"resourceType": "Parameters", "parameter": [

@@ -31,6 +31,9 @@ pub struct ExportRequest {
     /// `_typeFilter`: per type, the searches (as query pairs) whose matches it holds, any
     /// of them; a type without one holds everything the other parameters allow.
     pub type_filters: Vec<(String, Vec<(String, String)>)>,
+    /// `_elements`: the elements each resource keeps (`Type.element` for one type, a bare
+    /// name for all), besides the mandatory ones; trimmed resources are marked SUBSETTED.
+    pub elements: Vec<String>,
 }
 
 /// Patients named per store query of a Group export.
@@ -38,7 +41,7 @@ const PATIENTS_PER_QUERY: usize = 500;
 
 impl ExportRequest {
     /// Parses the kick-off's parameters. Everything the specification defines but Lantern
-    /// does not do (`_elements`, `patient`, `includeAssociatedData`) is refused by name,
+    /// does not do (`includeAssociatedData`, and `patient` outside a POST body) is refused by name,
     /// whatever the handling: an export silently wider than asked would be a leak of its own
     /// kind, and one silently narrower a loss. So is a `_typeFilter` Lantern cannot apply
     /// exactly (an unknown parameter, a result parameter, a type the export does not hold).
@@ -72,6 +75,15 @@ impl ExportRequest {
                         if !req.types.iter().any(|x| x == t) {
                             req.types.push(t.to_string());
                         }
+                    }
+                }
+                "_elements" => {
+                    for e in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                        if let Some((t, _)) = e.split_once('.') {
+                            crate::prepare::check_type(t)
+                                .map_err(|err| Error::bad("invalid", Some("_elements"), err.to_string()))?;
+                        }
+                        req.elements.push(e.to_string());
                     }
                 }
                 "_typeFilter" => {
@@ -121,6 +133,12 @@ impl ExportRequest {
             }
         }
         Ok(req)
+    }
+
+    /// The `_elements` that apply to `rtype`: bare names and its own `Type.element`s. None:
+    /// its resources are exported whole (a list naming only other types does not trim it).
+    fn elements_for(&self, rtype: &str) -> Vec<String> {
+        self.elements.iter().filter(|e| e.split_once('.').is_none_or(|(t, _)| t == rtype)).cloned().collect()
     }
 
     /// The searches `_typeFilter` gives for `rtype` (none: the type is not filtered).
@@ -220,6 +238,7 @@ impl Fhir {
             let path = dir.join(format!("{t}.ndjson"));
             let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
             let (patients, bytes) = (&mut done.patients, &mut done.bytes);
+            let elements = req.elements_for(t);
             let n = self
                 .export_type(ctx, t, req, false, |page| {
                     for st in page {
@@ -228,11 +247,17 @@ impl Fhir {
                             Some(w) => w,
                             None => out.insert(create(&path)?),
                         };
-                        // Stored bodies are compact JSON; one with a line break is re-encoded.
-                        let line = match body.contains('\n') {
-                            true => serde_json::from_str::<serde_json::Value>(body)
-                                .map_err(|e| io(std::io::Error::other(e)))?
-                                .to_string(),
+                        // Stored bodies are compact JSON; one with a line break, or to be
+                        // trimmed by `_elements`, is re-encoded.
+                        let line = match body.contains('\n') || !elements.is_empty() {
+                            true => {
+                                let mut v = serde_json::from_str::<serde_json::Value>(body)
+                                    .map_err(|e| io(std::io::Error::other(e)))?;
+                                if !elements.is_empty() {
+                                    crate::elements::apply_elements(&mut v, &elements);
+                                }
+                                v.to_string()
+                            }
                             false => body.to_string(),
                         };
                         writeln!(w, "{line}").map_err(io)?;
