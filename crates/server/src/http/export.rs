@@ -208,7 +208,10 @@ async fn kick_off(
         (Level::Group(g), named) => {
             let members = s.fhir.group_members(&ctx, g).await.map_err(Fail::from)?;
             Some(match named {
-                Some(n) => members.into_iter().filter(|m| n.contains(m)).collect(),
+                Some(n) => {
+                    let n: std::collections::HashSet<String> = n.into_iter().collect();
+                    members.into_iter().filter(|m| n.contains(m)).collect()
+                }
                 None => members,
             })
         }
