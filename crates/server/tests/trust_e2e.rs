@@ -393,6 +393,10 @@ async fn bulk_export_over_http(fhir: Fhir) {
     assert_eq!(m["output"].as_array().map(|o| (o.len(), o[0]["count"].clone())), Some((1, json!(1))), "{m}");
     let text = get(&c, m["output"][0]["url"].as_str().unwrap(), &gp).await.text().await.unwrap();
     assert!(text.contains(&cid) && text.lines().count() == 1, "{text}");
+    // Two filters of one type: either matches, and a resource both match comes once.
+    let both = format!("{filter},{}", enc(&format!("Condition?subject=Patient/{pid}")));
+    let m = export(&c, &format!("{base}/Patient/$export?_type=Condition&_typeFilter={both}"), &gp).await;
+    assert_eq!(m["output"][0]["count"], 2, "{m}");
     for (q, names) in [
         ("Condition?_sort=date", "_sort"),
         ("Condition?nope=1", "nope"),

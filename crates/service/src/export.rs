@@ -376,7 +376,9 @@ impl Fhir {
     ) -> Result<u64, Error> {
         let group: Option<HashSet<&str>> =
             req.patients.as_ref().map(|p| p.iter().map(String::as_str).collect());
-        let mut seen: HashSet<String> = HashSet::new();
+        // Several filters may match one resource; one search never repeats one, so the ids
+        // are only kept (in memory, for the whole type) when there are several.
+        let mut seen: Option<HashSet<String>> = (filters.len() > 1).then(HashSet::new);
         let mut n = 0u64;
         for filter in filters {
             let mut pairs = filter.to_vec();
@@ -397,7 +399,7 @@ impl Fhir {
                     .filter(|st| {
                         group.as_ref().is_none_or(|g| st.patient.as_deref().is_some_and(|p| g.contains(p)))
                     })
-                    .filter(|st| seen.insert(st.id.clone()))
+                    .filter(|st| seen.as_mut().is_none_or(|seen| seen.insert(st.id.clone())))
                     .collect();
                 out(&keep)?;
                 n += keep.len() as u64;

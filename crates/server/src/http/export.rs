@@ -19,7 +19,7 @@ use super::respond::{Fail, Result};
 use super::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_audit::{Action, Entry};
 use lantern_service::{ExportFiles, ExportRequest, DELETED_FILE};
@@ -76,70 +76,57 @@ fn not_found(id: &str) -> Fail {
     Fail::new(StatusCode::NOT_FOUND, "not-found", format!("there is no export job '{id}' of yours"))
 }
 
-/// `GET /fhir/$export`.
+/// `GET` or `POST /fhir/$export`.
 pub(crate) async fn kick_off_system(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response> {
-    let pairs = query_pairs(&uri);
-    kick_off(s, headers, uri, Level::System, pairs, None).await
-}
-
-/// `GET /fhir/Patient/$export`.
-pub(crate) async fn kick_off_patients(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response> {
-    let pairs = query_pairs(&uri);
-    kick_off(s, headers, uri, Level::Patients, pairs, None).await
-}
-
-/// `GET /fhir/Group/{id}/$export`: the Group's member patients (and their linked records).
-pub(crate) async fn kick_off_group(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response> {
-    let pairs = query_pairs(&uri);
-    kick_off(s, headers, uri, Level::Group(id), pairs, None).await
-}
-
-/// `POST /fhir/$export` with a Parameters body (the same parameters as the query string).
-pub(crate) async fn kick_off_system_post(
-    State(s): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Result<Response> {
-    let (pairs, patients) = parameters(&headers, &body, false)?;
+    let (pairs, patients) = request_parameters(&method, &headers, &uri, &body, false)?;
     kick_off(s, headers, uri, Level::System, pairs, patients).await
 }
 
-/// `POST /fhir/Patient/$export`: also `patient`, the patients to export (each with the
-/// records the patient index links to it).
-pub(crate) async fn kick_off_patients_post(
+/// `GET` or `POST /fhir/Patient/$export`; a POST's `patient` names the patients to export
+/// (each with the records the patient index links to it).
+pub(crate) async fn kick_off_patients(
     State(s): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Result<Response> {
-    let (pairs, patients) = parameters(&headers, &body, true)?;
+    let (pairs, patients) = request_parameters(&method, &headers, &uri, &body, true)?;
     kick_off(s, headers, uri, Level::Patients, pairs, patients).await
 }
 
-/// `POST /fhir/Group/{id}/$export`: `patient` narrows the Group to those of its members.
-pub(crate) async fn kick_off_group_post(
+/// `GET` or `POST /fhir/Group/{id}/$export`: the Group's member patients (and their linked
+/// records); a POST's `patient` narrows them to those named.
+pub(crate) async fn kick_off_group(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    method: Method,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Result<Response> {
-    let (pairs, patients) = parameters(&headers, &body, true)?;
+    let (pairs, patients) = request_parameters(&method, &headers, &uri, &body, true)?;
     kick_off(s, headers, uri, Level::Group(id), pairs, patients).await
+}
+
+/// The kick-off's parameters: the query string of a GET, the Parameters body of a POST.
+fn request_parameters(
+    method: &Method,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+    patient_allowed: bool,
+) -> Result<KickOff> {
+    match *method {
+        Method::POST => parameters(headers, body, patient_allowed),
+        _ => Ok((query_pairs(uri), None)),
+    }
 }
 
 /// A kick-off's parameters as query pairs, and the patients `patient` names (POST only).

@@ -47,9 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metadata", get(system::metadata))
         .route("/_history", get(system::history))
         .route("/_search", post(system::search_post))
-        .route("/$export", get(export::kick_off_system).post(export::kick_off_system_post))
-        .route("/Patient/$export", get(export::kick_off_patients).post(export::kick_off_patients_post))
-        .route("/Group/{id}/$export", get(export::kick_off_group).post(export::kick_off_group_post))
+        .route("/$export", get(export::kick_off_system).post(export::kick_off_system))
+        .route("/Patient/$export", get(export::kick_off_patients).post(export::kick_off_patients))
+        .route("/Group/{id}/$export", get(export::kick_off_group).post(export::kick_off_group))
         .route("/$export-status/{id}", get(export::status).delete(export::cancel))
         .route("/$export-file/{id}/{file}", get(export::file))
         .route(
