@@ -59,6 +59,9 @@ pub(crate) fn put(
         None => (0, Vec::new()),
     };
     let index = lantern_fhir::index::extract(&fhir.indexer, &body);
+    // Off the writer's thread when called outside a write job, as most are. A body that cannot
+    // be prepared (not an object: validation refuses those) is left for the writer to refuse.
+    let prepared = lantern_store::PreparedBody::new(&mut body, id).ok();
     Put {
         rtype: rtype.to_string(),
         id: id.to_string(),
@@ -69,6 +72,7 @@ pub(crate) fn put(
         sec,
         facts,
         wants_body: true,
+        prepared,
     }
 }
 

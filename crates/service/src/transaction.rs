@@ -574,6 +574,7 @@ fn apply_swap(put: &mut Put, swap: &HashMap<String, String>) {
     if !rewrite_refs(&mut put.body, swap) {
         return;
     }
+    put.prepared = None;
     for e in &mut put.index {
         if let IndexValue::Reference { target_type, target_id } = &mut e.value {
             if let Some(real) = swap.get(&format!("{target_type}/{target_id}")) {
@@ -649,6 +650,7 @@ fn resolve_condition(
             by_condition.insert(key, ids[0].clone());
             put.id = ids[0].clone();
             put.create_only = false;
+            put.prepared = None;
             if let Some(o) = put.body.as_object_mut() {
                 o.insert("id".into(), Value::String(ids[0].clone()));
             }

@@ -28,6 +28,7 @@ mod writer;
 
 pub use access::AccessFilter;
 pub use clock::{Clock, SystemClock};
+pub use codec::PreparedBody;
 pub use conn::{Conn, Dialect, Row, SqlValue};
 pub use error::StoreError;
 pub use inbox::{InboxEntry, NewInbox};

@@ -66,6 +66,11 @@ pub struct Put {
     /// are), an update that changes nothing is answered without reading the stored version,
     /// and its `stored.body` is None.
     pub wants_body: bool,
+    /// `body` serialised and compressed ahead, off the writer's thread
+    /// ([`crate::PreparedBody::new`], which also normalises `body`). Whoever changes `body` or
+    /// `id` afterwards sets this to None; the writer then prepares the body itself (and it
+    /// does anyway if the ids differ).
+    pub prepared: Option<crate::PreparedBody>,
 }
 
 /// A fact about a patient that the access filter reads (`patient_grant`).

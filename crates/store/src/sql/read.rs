@@ -11,14 +11,16 @@ fn stored_from(r: &dyn Row, catalog: &Catalog, first: usize) -> Result<Stored, S
     let t = r.int(first)?.unwrap_or(0);
     let body = r.blob(first + 5)?;
     let op = Op::from_i64(r.int(first + 4)?.unwrap_or(0));
+    let version = r.int(first + 2)?.unwrap_or(0);
+    let updated = r.int(first + 3)?.unwrap_or(0);
     Ok(Stored {
         rtype: catalog.type_name(t).unwrap_or("").to_string(),
         id: r.text(first + 1)?.unwrap_or_default(),
-        version: r.int(first + 2)?.unwrap_or(0),
-        updated: r.int(first + 3)?.unwrap_or(0),
+        version,
+        updated,
         deleted: op == Op::Delete,
         body: match body {
-            Some(b) => Some(codec::decode(&b)?),
+            Some(b) => Some(codec::decode(&b, version, updated)?),
             None => None,
         },
         patient: r.text(first + 6)?,

@@ -5,8 +5,8 @@
 //! no update is lost even with several writers (several API nodes on PostgreSQL).
 use super::read;
 use crate::catalog::{Catalog, Pending};
-use crate::clock::{format_instant, Clock};
-use crate::codec;
+use crate::clock::Clock;
+use crate::codec::{self, PreparedBody};
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
 use crate::model::{Fact, Op, Put, Stored, Written};
@@ -266,8 +266,11 @@ impl<'a> WriteTx<'a> {
         let ver = cur.as_ref().map_or(1, |c| c.ver + 1);
         let updated = self.clock.now_micros().max(cur.as_ref().map_or(i64::MIN, |c| c.updated + 1));
         let mut body = put.body;
-        stamp_meta(&mut body, &put.id, ver, updated);
-        let text = serde_json::to_string(&body).map_err(StoreError::db)?;
+        let prepared = match put.prepared.filter(|p| p.id() == put.id) {
+            Some(p) => p,
+            None => PreparedBody::new(&mut body, &put.id)?,
+        };
+        let text = prepared.text(ver, updated);
         let org = owning_org(&body);
         let patient = compartment_patient(&put.rtype, &put.id, &put.index);
         let patient_col = patient.clone();
@@ -331,7 +334,7 @@ impl<'a> WriteTx<'a> {
                 t.into(),
                 updated.into(),
                 (op as i64).into(),
-                SqlValue::Blob(codec::encode(&text)?),
+                SqlValue::Blob(prepared.into_blob()),
             ],
         )?;
         index_rows::insert(self.conn, self.catalog, &mut self.pending, &put.rtype, rk, &put.index)?;
@@ -411,7 +414,7 @@ impl<'a> WriteTx<'a> {
             "SELECT body FROM version WHERE rk = ? AND ver = ?",
             &[c.rk.into(), c.ver.into()],
             &mut |r| {
-                text = r.blob(0)?.map(|b| codec::decode(&b)).transpose()?;
+                text = r.blob(0)?.map(|b| codec::decode(&b, c.ver, c.updated)).transpose()?;
                 Ok(())
             },
         )?;
@@ -528,27 +531,6 @@ pub(crate) fn current(conn: &mut dyn Conn, t: i64, id: &str) -> Result<Option<Cu
         },
     )?;
     Ok(out)
-}
-
-/// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping the rest of `meta`, and puts
-/// `resourceType`, `id` and `meta` first as FHIR JSON conventionally has them.
-fn stamp_meta(body: &mut Value, id: &str, ver: i64, updated: i64) {
-    let Some(obj) = body.as_object_mut() else { return };
-    let mut meta = match obj.remove("meta") {
-        Some(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    meta.insert("versionId".into(), Value::String(ver.to_string()));
-    meta.insert("lastUpdated".into(), Value::String(format_instant(updated)));
-    let mut out = serde_json::Map::with_capacity(obj.len() + 2);
-    if let Some(t) = obj.remove("resourceType") {
-        out.insert("resourceType".into(), t);
-    }
-    obj.remove("id");
-    out.insert("id".into(), Value::String(id.to_string()));
-    out.insert("meta".into(), Value::Object(meta));
-    out.append(obj);
-    *obj = out;
 }
 
 /// The organisation that holds (is data controller for) the resource, from its Lantern tag.
