@@ -244,6 +244,14 @@ ALTER TABLE resource ADD COLUMN chash {B};
     r#"
 {ACCESS_EPOCH}
 "#,
+    // 8: version bodies may be kept without `meta.versionId` and `meta.lastUpdated`, which a
+    // read splices back (see codec.rs). Nothing to convert: older bodies read as they are. The
+    // migration is here so that an older build, which cannot read the new bodies, refuses the
+    // store as newer than itself instead of failing on its first read.
+    r#"
+CREATE TABLE body_format (id {I} PRIMARY KEY, note TEXT NOT NULL);
+INSERT INTO body_format (id, note) VALUES (1, 'meta.versionId and meta.lastUpdated spliced on read');
+"#,
 ];
 
 /// Migration 7 on SQLite. PostgreSQL gets nothing: its readers are other processes' pooled
