@@ -48,7 +48,7 @@ impl PreparedBody {
         // the first `"meta":{` is meta's own.
         let splice = match text.find("\"meta\":{") {
             Some(i) if body.get("meta").is_some_and(Value::is_object) => i + "\"meta\":{".len(),
-            _ => return Err(StoreError::Database("a resource body must be a JSON object".into())),
+            _ => return Err(StoreError::invalid("structure", None, "a resource must be a JSON object")),
         };
         let mut blob = vec![SPLICED];
         leb128(&mut blob, splice as u64);
@@ -219,6 +219,13 @@ mod tests {
         leb128(&mut far, 10_000);
         far.extend(compress("{}").unwrap());
         assert!(decode(&far, 1, T).is_err());
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_invalid() {
+        for mut v in [json!([1, 2]), json!("Patient"), json!(null)] {
+            assert!(matches!(PreparedBody::new(&mut v, "x"), Err(StoreError::Invalid(_))), "{v}");
+        }
     }
 
     #[test]
