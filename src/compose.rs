@@ -75,17 +75,25 @@ pub(crate) fn identity_model() -> anyhow::Result<&'static lantern_identity::Mode
     Ok(MODEL.get_or_init(|| m))
 }
 
-/// The HTTP application state, with trust enforced.
-pub(crate) fn app(fhir: Fhir, trust: Arc<lantern_server::trust::Trust>) -> lantern_server::AppState {
+/// The HTTP application state, with trust enforced; bulk export jobs are kept in
+/// `DATA/exports`, so that finished ones survive a restart.
+pub(crate) fn app(
+    fhir: Fhir,
+    trust: Arc<lantern_server::trust::Trust>,
+    data: &Path,
+) -> anyhow::Result<lantern_server::AppState> {
+    let dir = data.join("exports");
+    let exports = lantern_server::Exports::open(&dir, fhir.store.now_micros())
+        .with_context(|| format!("opening the export jobs in {}", dir.display()))?;
     let model = identity_model().cloned().unwrap_or_else(|_| lantern_mpi::model::default_model());
     let identity = lantern_mpi::Mpi::new(fhir.store.clone(), model);
-    lantern_server::AppState {
+    Ok(lantern_server::AppState {
         fhir,
         version: env!("CARGO_PKG_VERSION").to_string(),
         security: lantern_server::trust::Security::Enforced(trust),
         identity,
-        exports: Default::default(),
-    }
+        exports,
+    })
 }
 
 /// The access policy of `config` (its `[policy]` section; the regional default without one).

@@ -1,6 +1,6 @@
 //! The real binary: `lantern serve --data TMP --http 127.0.0.1:PORT`, waited for on /health,
-//! then one create and one read over plain HTTP/1.1, then killed. Uses only std so the root
-//! package needs no extra test dependencies.
+//! then driven over plain HTTP/1.1 and killed: one create and one read; a bulk export that
+//! must outlive a restart. Plain std sockets, so the root package needs no HTTP client.
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -39,49 +39,117 @@ fn request(
     Ok((status, head.to_string(), rest.to_string()))
 }
 
-#[test]
-fn serve_create_read() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let data = std::env::temp_dir().join(format!("lantern-serve-test-{}-{port}", std::process::id()));
-    // `lantern token` makes the development issuer's key in the data directory and signs with it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `lantern token --data DATA --system`, and whether it made a new signing key.
+fn system_token(data: &std::path::Path) -> (String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["token", "--data", data.to_str().unwrap(), "--system"])
         .output()
         .expect("lantern token");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The new key is announced on stderr (stdout holds only the token).
-    assert!(String::from_utf8_lossy(&out.stderr).contains("created a new signing key"));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let token = Some(token.as_str());
+    let new_key = String::from_utf8_lossy(&out.stderr).contains("created a new signing key");
+    (String::from_utf8(out.stdout).unwrap().trim().to_string(), new_key)
+}
+
+/// `lantern serve` on DATA and PORT, once it answers /health.
+fn serve(data: &std::path::Path, port: u16) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["serve", "--data", data.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start lantern serve");
-    let _server = Server(child);
+    let server = Server(child);
     let started = Instant::now();
     loop {
         if let Ok((200, _, _)) = request(port, "GET", "/health", None, None) {
-            break;
+            return server;
         }
         assert!(started.elapsed() < Duration::from_secs(120), "lantern serve did not answer /health");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn serve_create_read() {
+    let port = free_port();
+    let data = std::env::temp_dir().join(format!("lantern-serve-test-{}-{port}", std::process::id()));
+    // `lantern token` makes the development issuer's key in the data directory and signs with it.
+    let (token, new_key) = system_token(&data);
+    assert!(new_key);
+    let token = Some(token.as_str());
+    let _server = serve(&data, port);
     let patient = r#"{"resourceType":"Patient","name":[{"family":"Binary"}]}"#;
     let (status, _, body) = request(port, "POST", "/fhir/Patient", Some(patient), None).unwrap();
     assert_eq!(status, 401, "without a token: {body}");
     let (status, head, body) = request(port, "POST", "/fhir/Patient", Some(patient), token).unwrap();
     assert_eq!(status, 201, "{head}\n{body}");
-    let location = head
-        .lines()
-        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
-        .expect("Location header")
-        .to_string();
+    let location = header(&head, "location").expect("Location header").to_string();
     let path = &location[location.find("/fhir/").unwrap()..location.find("/_history").unwrap()];
     let (status, _, body) = request(port, "GET", path, None, token).unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("\"Binary\""), "{body}");
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A finished bulk export is still offered after the server is killed and started again: a
+/// client polling its status URL through a restart gets the same manifest and files.
+#[test]
+fn a_finished_export_survives_a_restart() {
+    let port = free_port();
+    let data = std::env::temp_dir().join(format!("lantern-export-restart-{}-{port}", std::process::id()));
+    let (token, _) = system_token(&data);
+    let token = Some(token.as_str());
+    let server = serve(&data, port);
+    let patient = r#"{"resourceType":"Patient","id":"kept","name":[{"family":"Restart"}]}"#;
+    let (status, _, body) = request(port, "PUT", "/fhir/Patient/kept", Some(patient), token).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, head, body) =
+        request(port, "GET", "/fhir/Patient/$export?_type=Patient", None, token).unwrap();
+    assert_eq!(status, 202, "{head}\n{body}");
+    let url = header(&head, "content-location").expect("Content-Location").to_string();
+    let status_path = url[url.find("/fhir/").unwrap()..].to_string();
+    let started = Instant::now();
+    let manifest = loop {
+        let (status, _, body) = request(port, "GET", &status_path, None, token).unwrap();
+        if status == 200 {
+            break body;
+        }
+        assert_eq!(status, 202, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(60), "the export did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(server); // SIGKILL: nothing is written on the way out
+
+    let port = free_port();
+    let _server = serve(&data, port);
+    let (status, _, again) = request(port, "GET", &status_path, None, token).unwrap();
+    assert_eq!(status, 200, "{again}");
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&manifest).unwrap(), serde_json::from_str(&again).unwrap());
+    assert_eq!(a["transactionTime"], b["transactionTime"]);
+    assert_eq!(a["output"].as_array().map(Vec::len), Some(1), "{manifest}");
+    let file = a["output"][0]["url"].as_str().unwrap();
+    assert_eq!(
+        b["output"][0]["url"].as_str().map(|u| &u[u.find("/fhir/").unwrap()..]),
+        Some(&file[file.find("/fhir/").unwrap()..])
+    );
+    let (status, _, ndjson) =
+        request(port, "GET", &file[file.find("/fhir/").unwrap()..], None, token).unwrap();
+    assert_eq!(status, 200, "{ndjson}");
+    assert!(ndjson.contains("\"Restart\""), "{ndjson}");
     drop(_server);
     let _ = std::fs::remove_dir_all(&data);
 }

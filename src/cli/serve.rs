@@ -65,8 +65,12 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             Some(s) => eprintln!("Lantern: clinician viewer at http://{addr}/ (sign-in with {})", s.label()),
             None => eprintln!("Lantern: clinician viewer at http://{addr}/"),
         }
-        let app =
-            lantern_server::app(crate::compose::app(fhir, trust), Some(feeds), viewer, a.max_body_mb << 20);
+        let app = lantern_server::app(
+            crate::compose::app(fhir, trust, &a.data)?,
+            Some(feeds),
+            viewer,
+            a.max_body_mb << 20,
+        );
         axum::serve(listener, app).await?;
         Ok(())
     })

@@ -11,9 +11,14 @@
 //! audit log before its files are offered: one `export` record per 1,000 patients it holds, so
 //! each patient's "who looked" list shows it. If the record cannot be written the job fails and
 //! its files are removed. Only the caller who started a job may see its status and files.
-//! Jobs live in memory and their files in the system's temporary directory for a day: a
-//! restart forgets them (the client starts again), and the OS's cleaning of its temporary
-//! directory takes the files.
+//!
+//! Jobs are kept for a day. `lantern serve` keeps each one in `DATA/exports/ID/`: its files
+//! and `job.json`, its state, rewritten (write aside, then rename) whenever the state changes,
+//! so a finished export is still offered after a restart: a client polling through a restart
+//! loses nothing. A job that was running when the server stopped cannot be resumed (it ran as
+//! its starter, whose access filter is not kept), so at start-up it becomes a failed job whose
+//! status says to start again, and its partial files are removed. Without a directory (tests,
+//! benches) jobs live in memory and their files in the system's temporary directory.
 use super::request::{decode, json_body, query_pairs};
 use super::respond::{Fail, Result};
 use super::AppState;
@@ -23,6 +28,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_audit::{Action, Entry};
 use lantern_service::{ExportFiles, ExportRequest, DELETED_FILE};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,20 +41,33 @@ const PATIENTS_PER_RECORD: usize = 1000;
 /// server); older ones are removed when the next export starts.
 const KEEP_MICROS: i64 = 24 * 3600 * 1_000_000;
 
-/// The export jobs of this server.
-#[derive(Clone, Default)]
-pub struct Exports(Arc<Mutex<HashMap<String, Job>>>);
+/// Why a job found running at start-up failed.
+const RESTARTED: &str = "the server restarted while this export was running; start the export again";
 
+/// The file in a job's directory that holds its state.
+const JOB_FILE: &str = "job.json";
+
+/// The export jobs of this server (see the module comment).
+#[derive(Clone, Default)]
+pub struct Exports {
+    jobs: Arc<Mutex<HashMap<String, Job>>>,
+    /// Where jobs are kept across restarts; None: in memory, files in the temporary directory.
+    dir: Option<PathBuf>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct Job {
     /// Who started it (`issuer|subject`); None when trust is off.
     owner: Option<String>,
     request: String,
     /// When the kick-off was accepted (the manifest's `transactionTime`), microseconds.
     started: i64,
+    #[serde(skip)]
     dir: PathBuf,
     state: JobState,
 }
 
+#[derive(Serialize, Deserialize)]
 enum JobState {
     Running {
         done: usize,
@@ -63,8 +82,65 @@ enum JobState {
 }
 
 impl Exports {
+    /// The jobs kept in `dir` (created if missing), as a restart finds them: those older than a
+    /// day are removed, and those that were running become failed (see the module comment).
+    /// `now` is the store's clock, in microseconds.
+    pub fn open(dir: &std::path::Path, now: i64) -> std::io::Result<Exports> {
+        std::fs::create_dir_all(dir)?;
+        let mut jobs = HashMap::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let (path, id) = (entry.path(), entry.file_name().to_string_lossy().into_owned());
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let job = std::fs::read(path.join(JOB_FILE))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Job>(&b).ok())
+                .filter(|j| now - j.started <= KEEP_MICROS);
+            // No readable state: a kick-off cut short before its 202, or an expired job.
+            let Some(mut job) = job else {
+                let _ = std::fs::remove_dir_all(&path);
+                continue;
+            };
+            job.dir = path;
+            if matches!(job.state, JobState::Running { .. }) {
+                tracing::warn!(job = %id, "an export was running when the server stopped; it has failed");
+                remove_files(&job.dir);
+                job.state = JobState::Failed(RESTARTED.into());
+                persist(&job)?;
+            }
+            jobs.insert(id, job);
+        }
+        Ok(Exports { jobs: Arc::new(Mutex::new(jobs)), dir: Some(dir.to_path_buf()) })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Job>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn job_dir(&self, id: &str) -> PathBuf {
+        match &self.dir {
+            Some(d) => d.join(id),
+            None => std::env::temp_dir().join(format!("lantern-export-{id}")),
+        }
+    }
+}
+
+/// Writes a job's state beside its files (aside, then renamed over the old one, so a crash
+/// leaves the old state or the new, never half of one).
+fn persist(job: &Job) -> std::io::Result<()> {
+    let tmp = job.dir.join(format!("{JOB_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec(job).map_err(std::io::Error::other)?)?;
+    std::fs::rename(&tmp, job.dir.join(JOB_FILE))
+}
+
+/// Removes a job's files, keeping its state.
+fn remove_files(dir: &std::path::Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name() != JOB_FILE {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -205,14 +281,7 @@ async fn kick_off(
         (_, named) => named,
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let dir = std::env::temp_dir().join(format!("lantern-export-{id}"));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Fail::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "exception",
-            format!("cannot make the export's directory: {e}"),
-        )
-    })?;
+    let dir = s.exports.job_dir(&id);
     let request = format!("{}{}", ctx.base, uri.path_and_query().map_or("", |p| p.as_str()));
     let job = Job {
         owner: owner(),
@@ -221,6 +290,15 @@ async fn kick_off(
         dir: dir.clone(),
         state: JobState::Running { done: 0, of: req.types.len() },
     };
+    // Kept before the 202, so that the status URL answers (if only "failed") after a restart.
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| persist(&job)) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(Fail::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            format!("cannot keep the export job in {}: {e}", dir.display()),
+        ));
+    }
     {
         let mut jobs = s.exports.lock();
         let old: Vec<String> = jobs
@@ -266,10 +344,15 @@ async fn kick_off(
         job.state = match outcome {
             Ok(out) => JobState::Done { files: out.files, deleted: out.deleted_bundles },
             Err(why) => {
-                let _ = std::fs::remove_dir_all(&dir);
+                remove_files(&dir);
                 JobState::Failed(why)
             }
         };
+        // Under the lock, so a cancel cannot remove the directory half-way. If the state cannot
+        // be kept, the job is still served until a restart, which then reports it failed.
+        if let Err(e) = persist(job) {
+            tracing::warn!(job = %job_id, error = %e, "cannot keep the export job's state");
+        }
     });
     let mut r = StatusCode::ACCEPTED.into_response();
     if let Ok(v) = HeaderValue::from_str(&status_url) {
@@ -401,4 +484,64 @@ pub(crate) async fn file(
     })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
     Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keep(root: &std::path::Path, id: &str, started: i64, state: JobState, files: &[&str]) {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in files {
+            std::fs::write(dir.join(f), "{}\n").unwrap();
+        }
+        let job = Job {
+            owner: Some("iss|dr-a".into()),
+            request: format!("GET /fhir/$export?{id}"),
+            started,
+            dir,
+            state,
+        };
+        persist(&job).unwrap();
+    }
+
+    /// What a restart finds: finished and failed jobs as they were, a running job failed with
+    /// its partial files gone, expired jobs and kick-offs without a state removed.
+    #[test]
+    fn a_restart_keeps_finished_jobs_and_fails_running_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let now = 10 * KEEP_MICROS;
+        let done = JobState::Done { files: vec![("Patient".into(), 1)], deleted: 0 };
+        keep(root.path(), "done", now - 1000, done, &["Patient.ndjson"]);
+        keep(root.path(), "running", now - 1000, JobState::Running { done: 1, of: 3 }, &["Patient.ndjson"]);
+        keep(root.path(), "failed", now - 1000, JobState::Failed("no".into()), &[]);
+        let old = JobState::Done { files: vec![("Patient".into(), 1)], deleted: 0 };
+        keep(root.path(), "expired", now - KEEP_MICROS - 1, old, &["Patient.ndjson"]);
+        std::fs::create_dir_all(root.path().join("cut-short")).unwrap();
+
+        let exports = Exports::open(root.path(), now).unwrap();
+        let jobs = exports.lock();
+        let mut ids: Vec<&str> = jobs.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["done", "failed", "running"]);
+        assert!(!root.path().join("expired").exists() && !root.path().join("cut-short").exists());
+
+        let done = &jobs["done"];
+        assert!(
+            matches!(&done.state, JobState::Done { files, .. } if files[0] == ("Patient".to_string(), 1))
+        );
+        assert_eq!(done.owner.as_deref(), Some("iss|dr-a"));
+        assert_eq!(done.request, "GET /fhir/$export?done");
+        assert!(done.dir.join("Patient.ndjson").exists());
+
+        assert!(matches!(&jobs["running"].state, JobState::Failed(why) if why == RESTARTED));
+        assert!(!root.path().join("running/Patient.ndjson").exists(), "partial files removed");
+        assert!(matches!(&jobs["failed"].state, JobState::Failed(why) if why == "no"));
+        drop(jobs);
+
+        // The failure is kept too: a second restart says the same.
+        let again = Exports::open(root.path(), now).unwrap();
+        assert!(matches!(&again.lock()["running"].state, JobState::Failed(why) if why == RESTARTED));
+    }
 }
