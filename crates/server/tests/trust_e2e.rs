@@ -285,7 +285,9 @@ async fn bulk_export_over_http(fhir: Fhir) {
         .to_string();
     let cond = json!({"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}});
-    assert_eq!(post(&c, &format!("{base}/Condition"), &gp, cond).await.status(), StatusCode::CREATED);
+    let r = post(&c, &format!("{base}/Condition"), &gp, cond).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cond_id = body(r).await["id"].as_str().unwrap().to_string();
 
     // The GP's practice exports its patients: the Patient and the Condition, as NDJSON.
     let m = export(&c, &format!("{base}/Patient/$export?_type=Patient,Condition,Observation"), &gp).await;
@@ -326,9 +328,59 @@ async fn bulk_export_over_http(fhir: Fhir) {
     assert_eq!(m["output"], json!([]), "{m}");
 
     // What an export cannot do is refused by name.
-    let r = get(&c, &format!("{base}/$export?includeAssociatedData=LatestProvenanceResources"), &gp).await;
+    let r = get(&c, &format!("{base}/$export?includeAssociatedData=_custom"), &gp).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(diagnostics(&body(r).await).contains("includeAssociatedData"));
+
+    // `includeAssociatedData`: the Provenance of what is exported, all of it or each
+    // resource's latest, without asking for the Provenance type; none for the hospital.
+    let mut prov_ids = Vec::new();
+    for recorded in ["2024-01-01T00:00:00Z", "2024-06-01T09:00:00+01:00"] {
+        let prov = json!({"resourceType": "Provenance", "recorded": recorded,
+            "target": [{"reference": format!("Condition/{cond_id}")}],
+            "agent": [{"who": {"display": "GP system"}}]});
+        let r = post(&c, &format!("{base}/Provenance"), &gp, prov).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        prov_ids.push(body(r).await["id"].as_str().unwrap().to_string());
+    }
+    let provenance = |m: &Value| -> Option<(i64, String)> {
+        let o = m["output"].as_array()?.iter().find(|o| o["type"] == "Provenance")?.clone();
+        Some((o["count"].as_i64()?, o["url"].as_str()?.to_string()))
+    };
+    let m = export(
+        &c,
+        &format!("{base}/Patient/$export?_type=Condition&includeAssociatedData=RelevantProvenanceResources"),
+        &gp,
+    )
+    .await;
+    assert_eq!(provenance(&m).map(|p| p.0), Some(2), "{m}");
+    let m = export(
+        &c,
+        &format!("{base}/Patient/$export?_type=Condition&includeAssociatedData=LatestProvenanceResources"),
+        &gp,
+    )
+    .await;
+    let (n, url) = provenance(&m).unwrap_or_else(|| panic!("no Provenance: {m}"));
+    assert_eq!(n, 1);
+    let text = get(&c, &url, &gp).await.text().await.unwrap();
+    assert!(text.contains(&prov_ids[1]) && text.lines().count() == 1, "the latest only: {text}");
+    // Asked for as a type too, each Provenance comes once.
+    let m = export(
+        &c,
+        &format!(
+            "{base}/$export?_type=Condition,Provenance&includeAssociatedData=RelevantProvenanceResources"
+        ),
+        &gp,
+    )
+    .await;
+    assert_eq!(provenance(&m).map(|p| p.0), Some(2), "{m}");
+    let m = export(
+        &c,
+        &format!("{base}/$export?_type=Condition&includeAssociatedData=RelevantProvenanceResources"),
+        &acute,
+    )
+    .await;
+    assert_eq!(m["output"], json!([]), "{m}");
     let r = get(&c, &format!("{base}/Patient/$export?_type=Organization"), &gp).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 

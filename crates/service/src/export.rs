@@ -7,6 +7,12 @@
 //! `deleted.ndjson`, one transaction Bundle per page of a type, each entry a `DELETE` of
 //! `Type/id`. Without them a client that keeps a copy up to date by `_since` exports would
 //! keep what the source removed. Deletions pass the same filter as the resources they were.
+//!
+//! With `includeAssociatedData=RelevantProvenanceResources` (or `LatestProvenanceResources`)
+//! the Provenance resources that target what the export holds come too (all of them, or each
+//! resource's most recent), in `Provenance.ndjson`, found by searching `Provenance?target=`
+//! as the caller: where a record came from is part of a shared record, and a Provenance the
+//! caller may not see stays out like any other resource.
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use lantern_store::Stored;
@@ -34,14 +40,28 @@ pub struct ExportRequest {
     /// `_elements`: the elements each resource keeps (`Type.element` for one type, a bare
     /// name for all), besides the mandatory ones; trimmed resources are marked SUBSETTED.
     pub elements: Vec<String>,
+    /// `includeAssociatedData`: the Provenance of what is exported.
+    pub provenance: Option<Associated>,
 }
+
+/// Which Provenance `includeAssociatedData` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Associated {
+    /// `LatestProvenanceResources`: each exported resource's most recent one.
+    Latest,
+    /// `RelevantProvenanceResources`: every one that targets an exported resource.
+    Relevant,
+}
+
+/// Exported resources whose Provenance one search asks for.
+const TARGETS_PER_SEARCH: usize = 100;
 
 /// Patients named per store query of a Group export.
 const PATIENTS_PER_QUERY: usize = 500;
 
 impl ExportRequest {
     /// Parses the kick-off's parameters. Everything the specification defines but Lantern
-    /// does not do (`includeAssociatedData`, and `patient` outside a POST body) is refused by name,
+    /// does not do (a custom `includeAssociatedData`, and `patient` outside a POST body) is refused by name,
     /// whatever the handling: an export silently wider than asked would be a leak of its own
     /// kind, and one silently narrower a loss. So is a `_typeFilter` Lantern cannot apply
     /// exactly (an unknown parameter, a result parameter, a type the export does not hold).
@@ -91,6 +111,28 @@ impl ExportRequest {
                         req.type_filters.push(parse_filter(q)?);
                     }
                 }
+                "includeAssociatedData" => {
+                    for a in v.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                        let this = match a {
+                            "LatestProvenanceResources" => Associated::Latest,
+                            "RelevantProvenanceResources" => Associated::Relevant,
+                            other => {
+                                return Err(Error::bad(
+                                    "not-supported",
+                                    Some("includeAssociatedData"),
+                                    format!(
+                                        "includeAssociatedData '{other}' is not supported; Lantern offers \
+                                         LatestProvenanceResources and RelevantProvenanceResources"
+                                    ),
+                                ))
+                            }
+                        };
+                        // All of them include the latest.
+                        if req.provenance != Some(Associated::Relevant) {
+                            req.provenance = Some(this);
+                        }
+                    }
+                }
                 "_since" => {
                     req.since = Some(
                         lantern_fhir::datetime::range(v)
@@ -122,6 +164,14 @@ impl ExportRequest {
             } else {
                 lantern_r4::resource_types().iter().map(|t| t.to_string()).collect()
             };
+        }
+        // Provenance asked for as a type goes first, so that what it held is known when its
+        // associated ones are added to the same file.
+        if req.provenance.is_some() {
+            if let Some(i) = req.types.iter().position(|t| t == "Provenance") {
+                let p = req.types.remove(i);
+                req.types.insert(0, p);
+            }
         }
         for (t, _) in &req.type_filters {
             if !req.types.contains(t) {
@@ -234,32 +284,35 @@ impl Fhir {
     ) -> Result<ExportFiles, Error> {
         let mut done = ExportFiles::default();
         let mut deleted_out: Option<std::io::BufWriter<std::fs::File>> = None;
+        // With `includeAssociatedData`: the Provenance ids written, and the exported resources
+        // whose Provenance is looked for after each type (kept in a file: a type may hold
+        // millions).
+        let mut provenance_seen: HashSet<String> = HashSet::new();
+        let targets_path = dir.join(".targets");
         for (i, t) in req.types.iter().enumerate() {
             let path = dir.join(format!("{t}.ndjson"));
             let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
             let (patients, bytes) = (&mut done.patients, &mut done.bytes);
             let elements = req.elements_for(t);
+            let mut targets = match req.provenance.is_some() && t != "Provenance" {
+                true => Some(create(&targets_path)?),
+                false => None,
+            };
+            let seen = &mut provenance_seen;
             let n = self
                 .export_type(ctx, t, req, false, |page| {
                     for st in page {
                         let Some(body) = st.body.as_deref() else { continue };
+                        if let Some(w) = &mut targets {
+                            writeln!(w, "{}/{}", st.rtype, st.id).map_err(io)?;
+                        } else if req.provenance.is_some() {
+                            seen.insert(st.id.clone());
+                        }
                         let w = match &mut out {
                             Some(w) => w,
                             None => out.insert(create(&path)?),
                         };
-                        // Stored bodies are compact JSON; one with a line break, or to be
-                        // trimmed by `_elements`, is re-encoded.
-                        let line = match body.contains('\n') || !elements.is_empty() {
-                            true => {
-                                let mut v = serde_json::from_str::<serde_json::Value>(body)
-                                    .map_err(|e| io(std::io::Error::other(e)))?;
-                                if !elements.is_empty() {
-                                    crate::elements::apply_elements(&mut v, &elements);
-                                }
-                                v.to_string()
-                            }
-                            false => body.to_string(),
-                        };
+                        let line = ndjson_line(body, &elements)?;
                         writeln!(w, "{line}").map_err(io)?;
                         *bytes += line.len() as u64 + 1;
                         patients.extend(patient_of(st));
@@ -272,6 +325,12 @@ impl Fhir {
             }
             if n > 0 {
                 done.files.push((t.clone(), n));
+            }
+            if let Some(mut w) = targets {
+                w.flush().map_err(io)?;
+                drop(w);
+                self.export_associated(ctx, req, &targets_path, dir, &mut provenance_seen, &mut done).await?;
+                let _ = std::fs::remove_file(&targets_path);
             }
             // A type with `_typeFilter` lists every deletion of the type the caller could see:
             // a deleted resource has no index rows left to search, and a deletion the client
@@ -316,6 +375,124 @@ impl Fhir {
             w.flush().map_err(io)?;
         }
         Ok(done)
+    }
+
+    /// Appends to `Provenance.ndjson` the Provenance (as `ctx`'s caller may see them) of the
+    /// resources listed in `targets` (`Type/id` lines), each once (`seen`: the ids written).
+    async fn export_associated(
+        &self,
+        ctx: &Ctx,
+        req: &ExportRequest,
+        targets: &Path,
+        dir: &Path,
+        seen: &mut HashSet<String>,
+        done: &mut ExportFiles,
+    ) -> Result<(), Error> {
+        use std::io::BufRead as _;
+        let Some(which) = req.provenance else { return Ok(()) };
+        let elements = req.elements_for("Provenance");
+        let lines = std::io::BufReader::new(std::fs::File::open(targets).map_err(io)?).lines();
+        let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
+        let mut added = 0u64;
+        let mut chunk: Vec<String> = Vec::with_capacity(TARGETS_PER_SEARCH);
+        let mut lines = lines.peekable();
+        while let Some(line) = lines.next() {
+            chunk.push(line.map_err(io)?);
+            if chunk.len() < TARGETS_PER_SEARCH && lines.peek().is_some() {
+                continue;
+            }
+            let found = self.provenance_of(ctx, &chunk, which).await?;
+            chunk.clear();
+            for st in found {
+                let Some(body) = st.body.as_deref() else { continue };
+                if !seen.insert(st.id.clone()) {
+                    continue;
+                }
+                let w = match &mut out {
+                    Some(w) => w,
+                    None => out.insert(std::io::BufWriter::new(
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(dir.join("Provenance.ndjson"))
+                            .map_err(io)?,
+                    )),
+                };
+                let line = ndjson_line(body, &elements)?;
+                writeln!(w, "{line}").map_err(io)?;
+                done.bytes += line.len() as u64 + 1;
+                done.patients.extend(patient_of(&st));
+                added += 1;
+            }
+        }
+        if let Some(mut w) = out {
+            w.flush().map_err(io)?;
+        }
+        if added > 0 {
+            match done.files.iter_mut().find(|(t, _)| t == "Provenance") {
+                Some((_, n)) => *n += added,
+                None => done.files.push(("Provenance".into(), added)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The Provenance that target any of `targets` (`Type/id`), searched as `ctx`'s caller:
+    /// all of them, or for each target only its most recent (by `recorded`, then by when the
+    /// server stored it).
+    async fn provenance_of(
+        &self,
+        ctx: &Ctx,
+        targets: &[String],
+        which: Associated,
+    ) -> Result<Vec<Stored>, Error> {
+        let pairs = vec![
+            ("target".to_string(), targets.join(",")),
+            ("_count".to_string(), PAGE.to_string()),
+            ("_total".to_string(), "none".to_string()),
+        ];
+        let mut search = self.parse_search(ctx, Some("Provenance"), &pairs)?;
+        let mut all = Vec::new();
+        loop {
+            let page = self.store.search(search.clone(), ctx.access.clone()).await?;
+            all.extend(page.matches);
+            match page.next {
+                Some(c) => search.cursor = Some(c),
+                None => break,
+            }
+        }
+        if which == Associated::Relevant {
+            return Ok(all);
+        }
+        let wanted: HashSet<&str> = targets.iter().map(String::as_str).collect();
+        // For each target, the index in `all` of its most recent Provenance.
+        let mut latest: std::collections::HashMap<String, ((i64, i64), usize)> = Default::default();
+        for (i, st) in all.iter().enumerate() {
+            let Some(body) = st.body.as_deref() else { continue };
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            // `recorded` is required (and validated) in R4; the instant it names, as a number.
+            let recorded =
+                v["recorded"].as_str().and_then(lantern_fhir::datetime::range).map_or(i64::MIN, |r| r.0);
+            let when = (recorded, st.updated);
+            for t in v["target"].as_array().into_iter().flatten() {
+                let Some(r) = t["reference"].as_str() else { continue };
+                // `Type/id` or `Type/id/_history/n`, absolute or not: the target's `Type/id`.
+                let parts: Vec<&str> = r.split('/').collect();
+                let at = parts
+                    .iter()
+                    .rposition(|p| lantern_r4::is_resource_type(p))
+                    .filter(|i| i + 1 < parts.len());
+                let Some(key) = at.map(|i| format!("{}/{}", parts[i], parts[i + 1])) else { continue };
+                if !wanted.contains(key.as_str()) {
+                    continue;
+                }
+                if latest.get(&key).is_none_or(|(w, _)| when > *w) {
+                    latest.insert(key, (when, i));
+                }
+            }
+        }
+        let keep: HashSet<usize> = latest.values().map(|(_, i)| *i).collect();
+        Ok(all.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, st)| st).collect())
     }
 
     /// Reads every resource of `rtype` that `req` covers and `ctx`'s caller may see (or, with
@@ -444,6 +621,19 @@ impl Fhir {
     }
 }
 
+/// A stored body as one NDJSON line. Stored bodies are compact JSON; one with a line break,
+/// or to be trimmed by `_elements`, is re-encoded.
+fn ndjson_line(body: &str, elements: &[String]) -> Result<String, Error> {
+    if !body.contains('\n') && elements.is_empty() {
+        return Ok(body.to_string());
+    }
+    let mut v = serde_json::from_str::<serde_json::Value>(body).map_err(|e| io(std::io::Error::other(e)))?;
+    if !elements.is_empty() {
+        crate::elements::apply_elements(&mut v, elements);
+    }
+    Ok(v.to_string())
+}
+
 /// The patient a resource tells of: a Patient's own id, or the compartment's patient.
 fn patient_of(st: &Stored) -> Option<String> {
     st.patient.clone().or_else(|| (st.rtype == "Patient").then(|| st.id.clone()))
@@ -487,5 +677,34 @@ mod tests {
         ] {
             assert!(ExportRequest::parse(&pairs(bad), false).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn associated_provenance_is_parsed_and_provenance_goes_first() {
+        let parse = |v: &str, types: &str| {
+            let mut pairs = vec![("includeAssociatedData".to_string(), v.to_string())];
+            if !types.is_empty() {
+                pairs.push(("_type".to_string(), types.to_string()));
+            }
+            ExportRequest::parse(&pairs, false)
+        };
+        assert_eq!(parse("LatestProvenanceResources", "").unwrap().provenance, Some(Associated::Latest));
+        // Relevant holds the latest too, in either order.
+        for v in [
+            "LatestProvenanceResources,RelevantProvenanceResources",
+            "RelevantProvenanceResources,LatestProvenanceResources",
+        ] {
+            assert_eq!(parse(v, "").unwrap().provenance, Some(Associated::Relevant), "{v}");
+        }
+        assert!(parse("_custom", "").is_err());
+        assert!(parse("LatestProvenanceResources,_custom", "").is_err());
+        assert_eq!(
+            parse("RelevantProvenanceResources", "Condition,Provenance").unwrap().types,
+            ["Provenance", "Condition"]
+        );
+        assert_eq!(
+            ExportRequest::parse(&[("_type".into(), "Condition,Provenance".into())], false).unwrap().types,
+            ["Condition", "Provenance"]
+        );
     }
 }
