@@ -652,7 +652,42 @@ async fn everything_params(fhir: Fhir) {
     assert_eq!(kinds(&every("start=2024-01-01", ctx()).await.unwrap()).len(), 6, "lenient ignores");
 }
 
+/// `_total=estimate` (the default) at its cap: a first page that is not the last says how many
+/// match up to the cap, and nothing above it; the next page and `_total=accurate` still count.
+async fn estimate_at_the_cap(fhir: Fhir) {
+    let cap = lantern_fhir::search::ESTIMATE_CAP as usize;
+    let obs = |code: &str| {
+        json!({"resource": {"resourceType": "Observation", "status": "final",
+               "code": {"coding": [{"system": LOINC, "code": code}]}},
+               "request": {"method": "POST", "url": "Observation"}})
+    };
+    let mut entries: Vec<Value> = (0..cap).map(|_| obs("cap")).collect();
+    entries.extend((0..7).map(|_| obs("few")));
+    fhir.bundle(&ctx(), json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}), false)
+        .await
+        .unwrap();
+    let at_cap = search_bundle(&fhir, "Observation", "code=cap&_count=5").await;
+    assert_eq!(at_cap["total"].as_u64(), Some(cap as u64));
+    assert_eq!(ids_with_mode(&at_cap, "match").len(), 5);
+    let few = search_bundle(&fhir, "Observation", "code=few&_count=5").await;
+    assert_eq!(few["total"], 7);
+    let next = link(&few, "next").expect("a second page");
+    let second = search_bundle(&fhir, "Observation", &next).await;
+    assert_eq!((ids_with_mode(&second, "match").len(), second["total"].as_u64()), (2, Some(7)));
+    create(&fhir, obs("cap")["resource"].clone()).await;
+    let over = search_bundle(&fhir, "Observation", "code=cap&_count=5").await;
+    assert!(over.get("total").is_none(), "past the cap an estimate gives no total: {}", over["total"]);
+    assert_eq!(ids_with_mode(&over, "match").len(), 5);
+    assert!(link(&over, "next").is_some());
+    let accurate = search_bundle(&fhir, "Observation", "code=cap&_count=5&_total=accurate").await;
+    assert_eq!(accurate["total"].as_u64(), Some(cap as u64 + 1));
+    // With `_sort`, the same totals (counted by a second pass).
+    let sorted = search_bundle(&fhir, "Observation", "code=few&_count=5&_sort=-_lastUpdated").await;
+    assert_eq!(sorted["total"], 7);
+}
+
 backend_tests!(
+    estimate_at_the_cap,
     everything_params,
     exact_token_pages,
     string_params,
