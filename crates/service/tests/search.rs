@@ -681,9 +681,25 @@ async fn estimate_at_the_cap(fhir: Fhir) {
     assert!(link(&over, "next").is_some());
     let accurate = search_bundle(&fhir, "Observation", "code=cap&_count=5&_total=accurate").await;
     assert_eq!(accurate["total"].as_u64(), Some(cap as u64 + 1));
-    // With `_sort`, the same totals (counted by a second pass).
+    // With `_sort`, the same totals and order: counted by a second pass over a whole type, in
+    // the one pass for a search by patient.
     let sorted = search_bundle(&fhir, "Observation", "code=few&_count=5&_sort=-_lastUpdated").await;
     assert_eq!(sorted["total"], 7);
+    let mut made = Vec::new();
+    for _ in 0..7 {
+        let mut o = obs("mine")["resource"].clone();
+        o["subject"] = json!({"reference": "Patient/est"});
+        made.push(create(&fhir, o).await);
+    }
+    made.reverse();
+    let q = "subject=Patient/est&_count=5&_sort=-_lastUpdated";
+    let first = search_bundle(&fhir, "Observation", q).await;
+    assert_eq!(first["total"], 7);
+    let mut got = ids_with_mode(&first, "match");
+    let second = search_bundle(&fhir, "Observation", &link(&first, "next").expect("a second page")).await;
+    assert_eq!(second["total"], 7);
+    got.extend(ids_with_mode(&second, "match"));
+    assert_eq!(got, made, "newest first, across both pages");
 }
 
 backend_tests!(

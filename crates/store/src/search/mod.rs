@@ -260,13 +260,16 @@ fn page_keys(
         .map(|s| format!("{} {}", s.sql, if s.descending { "DESC" } else { "ASC" }))
         .chain([format!("{key} ASC")])
         .collect();
-    // `_total=estimate` (the default) on a first page in key order: one pass gives the page
-    // and the estimate (the matches up to the cap, the page keeping the first of them),
-    // instead of the page query and then a second pass of the criteria and the access filter
-    // over the same matches to count them (which cost 70% as much as the page query on
-    // patient-scoped searches). Not with `_sort`: keeping the cap's worth of rows in the
-    // sorter instead of a page's would cost more than counting.
-    let one_pass = req.cursor.is_none() && sorts.is_empty() && req.total == TotalMode::Estimate && !accurate;
+    // `_total=estimate` (the default) on a first page: one pass gives the page and the
+    // estimate (the matches up to the cap, the page keeping the first of them), instead of
+    // the page query and then a second pass of the criteria and the access filter over the
+    // same matches to count them (which cost 70% as much as the page query on
+    // patient-scoped searches). With `_sort` only for a search by patient, whose matches are
+    // few: over a whole type the sorter would keep the cap's worth of rows instead of a page's.
+    let one_pass = req.cursor.is_none()
+        && req.total == TotalMode::Estimate
+        && !accurate
+        && (sorts.is_empty() || !expected.is_empty());
     let limit = if one_pass { (cap as usize + 1).max(req.count + 1) } else { req.count + 1 };
     let sql = format!(
         "SELECT r.rk{select_sorts} FROM {from} WHERE {page_where} ORDER BY {} LIMIT {limit}",
