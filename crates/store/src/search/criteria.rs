@@ -151,7 +151,8 @@ fn compile_at_depth(
                 );
                 // One indexed lookup per target type: (param, tid, ttype) is the key's order.
                 alts.push(if probe {
-                    format!("EXISTS (SELECT 1 FROM ix_ref x WHERE x.rk = {alias}.rk AND {p} AND x.ttype = {tid} AND x.tid IN {targets})")
+                    let fence = probe_fence(ctx);
+                    format!("EXISTS (SELECT 1 FROM ix_ref x WHERE x.rk = {alias}.rk AND {p} AND x.ttype = {tid} AND x.tid IN {targets}{fence})")
                 } else {
                     format!("SELECT x.rk FROM ix_ref x WHERE {p} AND x.ttype = {tid} AND x.tid IN {targets}")
                 });
@@ -286,8 +287,9 @@ fn param(
     let conds = alts.join(" OR ");
     if ctx.probe && ctx.depth == 1 {
         return Ok(format!(
-            "{}EXISTS (SELECT 1 FROM {table} WHERE rk = {alias}.rk AND {pcond} AND ({conds}))",
-            if negate { "NOT " } else { "" }
+            "{}EXISTS (SELECT 1 FROM {table} WHERE rk = {alias}.rk AND {pcond} AND ({conds}){})",
+            if negate { "NOT " } else { "" },
+            probe_fence(ctx)
         ));
     }
     let sql = format!(
@@ -488,4 +490,17 @@ fn strip_prefix(s: &str) -> Option<(Prefix, &str)> {
         _ => return Some((Prefix::Eq, s)),
     };
     Some((p, &s[2..]))
+}
+
+/// What ends a probe's subquery so that it stays a probe. PostgreSQL flattens an `EXISTS` into a
+/// semi-join it may drive the whole query from, and with a prepared statement's generic plan
+/// (chosen without the values, after five runs) it did: `Observation?patient=X&code=C` read
+/// every Observation of the code in the store and kept the patient's, 246 ms against 0.9 ms
+/// with the probe kept per candidate row. `OFFSET 0` is PostgreSQL's fence against flattening.
+/// SQLite keeps a correlated `EXISTS` per row anyway.
+fn probe_fence(ctx: &Ctx<'_>) -> &'static str {
+    match ctx.conn.dialect() {
+        crate::conn::Dialect::Postgres => " OFFSET 0",
+        crate::conn::Dialect::Sqlite => "",
+    }
 }
