@@ -35,3 +35,62 @@ async fn opens_a_postgres_store_from_async_code() {
     drop(fhir);
     backend.drop_schema().expect("drop the test schema from async code");
 }
+
+/// The store keeps PostgreSQL's statistics of its tables current itself (this machine's
+/// PostgreSQL, like some in the wild, runs without autovacuum): after a load, `resource` is
+/// analyzed within a few rounds of the statistics thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_are_kept_current() {
+    let url = lantern_testkit::postgres_url();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let backend = match PostgresBackend::new(&url).with_schema(&schema) {
+        Ok(b) => Arc::new(b.with_analyze_every(std::time::Duration::from_millis(200))),
+        Err(e) => {
+            assert!(
+                std::env::var("LANTERN_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PostgreSQL is required but not reachable at {url}: {e}"
+            );
+            eprintln!("skipped: PostgreSQL not reachable at {url} (set LANTERN_TEST_POSTGRES)");
+            return;
+        }
+    };
+    let dynb: Arc<dyn Backend> = backend.clone();
+    let fhir = Fhir::new(Store::open(dynb, Arc::new(SystemClock)).expect("open"));
+    let ctx = Ctx::system("http://localhost/fhir");
+    let entries: Vec<serde_json::Value> = (0..300)
+        .map(|i| {
+            serde_json::json!({"resource": {"resourceType": "Patient", "name": [{"family": format!("F{i}")}]},
+            "request": {"method": "POST", "url": "Patient"}})
+        })
+        .collect();
+    fhir.bundle(
+        &ctx,
+        serde_json::json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+        false,
+    )
+    .await
+    .expect("load");
+    let analyzed = |fhir: &Fhir| {
+        let store = fhir.store.clone();
+        async move {
+            store
+                .with_reader(|c, _| {
+                    c.query_int(
+                        "SELECT COUNT(*) FROM pg_stat_user_tables WHERE schemaname = current_schema() \
+                         AND relname = 'resource' AND COALESCE(last_analyze, last_autoanalyze) IS NOT NULL",
+                        &[],
+                    )
+                })
+                .await
+                .expect("pg_stat_user_tables")
+                == Some(1)
+        }
+    };
+    let started = std::time::Instant::now();
+    while !analyzed(&fhir).await {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "resource was never analyzed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(fhir);
+    backend.drop_schema().expect("drop the test schema");
+}

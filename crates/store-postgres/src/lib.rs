@@ -5,7 +5,10 @@
 //! writer thread and pooled readers) for both backends, so one code path serves both.
 //!
 //! A backend may be confined to one schema (`with_schema`), which is how the test suite gives
-//! each test a fresh, empty database.
+//! each test a fresh, empty database. Each open store keeps its tables' statistics current
+//! (see [`analyze`]).
+pub mod analyze;
+
 use bytes::BytesMut;
 use lantern_store::{Backend, Conn, Dialect, Row, SqlValue, StoreError};
 use postgres::types::{IsNull, ToSql, Type};
@@ -16,11 +19,18 @@ pub struct PostgresBackend {
     url: String,
     schema: Option<String>,
     readers: usize,
+    analyze_every: std::time::Duration,
 }
 
 impl PostgresBackend {
     pub fn new(url: &str) -> PostgresBackend {
-        PostgresBackend { url: url.to_string(), schema: None, readers: 8 }
+        PostgresBackend { url: url.to_string(), schema: None, readers: 8, analyze_every: analyze::EVERY }
+    }
+
+    /// How often the tables' statistics are looked at (see [`analyze`]; tests shorten it).
+    pub fn with_analyze_every(mut self, every: std::time::Duration) -> PostgresBackend {
+        self.analyze_every = every;
+        self
     }
 
     /// Confines every connection to `schema`, creating it if missing.
@@ -60,18 +70,22 @@ impl Backend for PostgresBackend {
     }
 
     fn connect(&self) -> Result<Box<dyn Conn>, StoreError> {
-        // The synchronous client runs its own small runtime, which may not be started from a
-        // thread already driving tokio (`lantern serve` opens the store inside its runtime), so
-        // connecting happens on a thread of its own.
-        let url = self.url.clone();
-        let mut c = std::thread::spawn(move || Client::connect(&url, NoTls))
-            .join()
-            .map_err(|_| StoreError::Database("the PostgreSQL connect thread panicked".into()))?
-            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
-        if let Some(s) = &self.schema {
-            c.batch_execute(&format!("SET search_path TO {s}")).map_err(StoreError::db)?;
-        }
-        Ok(Box::new(PgConn { client: Some(c), statements: HashMap::new() }))
+        Ok(Box::new(self.open_conn()?))
+    }
+
+    /// The writer's connection, which also starts the thread that keeps the tables' statistics
+    /// current for as long as it lives (one per open store: a store has one writer).
+    fn connect_writer(&self) -> Result<Box<dyn Conn>, StoreError> {
+        let mut c = self.open_conn()?;
+        let alive = std::sync::Arc::new(());
+        analyze::spawn(
+            self.url.clone(),
+            self.schema.clone(),
+            self.analyze_every,
+            std::sync::Arc::downgrade(&alive),
+        );
+        c.alive = Some(alive);
+        Ok(Box::new(c))
     }
 
     fn readers(&self) -> usize {
@@ -85,10 +99,29 @@ impl Backend for PostgresBackend {
     }
 }
 
+impl PostgresBackend {
+    fn open_conn(&self) -> Result<PgConn, StoreError> {
+        // The synchronous client runs its own small runtime, which may not be started from a
+        // thread already driving tokio (`lantern serve` opens the store inside its runtime), so
+        // connecting happens on a thread of its own.
+        let url = self.url.clone();
+        let mut c = std::thread::spawn(move || Client::connect(&url, NoTls))
+            .join()
+            .map_err(|_| StoreError::Database("the PostgreSQL connect thread panicked".into()))?
+            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+        if let Some(s) = &self.schema {
+            c.batch_execute(&format!("SET search_path TO {s}")).map_err(StoreError::db)?;
+        }
+        Ok(PgConn { client: Some(c), statements: HashMap::new(), alive: None })
+    }
+}
+
 struct PgConn {
     /// Always Some until dropped.
     client: Option<Client>,
     statements: HashMap<String, Statement>,
+    /// The writer's connection: while it lives, so does the statistics thread.
+    alive: Option<std::sync::Arc<()>>,
 }
 
 impl Drop for PgConn {
