@@ -7,21 +7,27 @@ use lantern_store::{Backend, Store, SystemClock};
 use lantern_store_postgres::PostgresBackend;
 use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn opens_a_postgres_store_from_async_code() {
+/// A backend made by `make` in a fresh schema, or None (the test skips) when PostgreSQL is not
+/// reachable and not required.
+fn backend(make: impl FnOnce(&str) -> PostgresBackend) -> Option<Arc<PostgresBackend>> {
     let url = lantern_testkit::postgres_url();
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let backend = match PostgresBackend::new(&url).with_schema(&schema) {
-        Ok(b) => Arc::new(b),
+    match make(&url).with_schema(&schema) {
+        Ok(b) => Some(Arc::new(b)),
         Err(e) => {
             assert!(
                 std::env::var("LANTERN_REQUIRE_POSTGRES").as_deref() != Ok("1"),
                 "PostgreSQL is required but not reachable at {url}: {e}"
             );
             eprintln!("skipped: PostgreSQL not reachable at {url} (set LANTERN_TEST_POSTGRES)");
-            return;
+            None
         }
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opens_a_postgres_store_from_async_code() {
+    let Some(backend) = backend(PostgresBackend::new) else { return };
     let dynb: Arc<dyn Backend> = backend.clone();
     let store = Store::open(dynb, Arc::new(SystemClock)).expect("open from async code");
     let fhir = Fhir::new(store);
@@ -41,18 +47,10 @@ async fn opens_a_postgres_store_from_async_code() {
 /// analyzed within a few rounds of the statistics thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_are_kept_current() {
-    let url = lantern_testkit::postgres_url();
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let backend = match PostgresBackend::new(&url).with_schema(&schema) {
-        Ok(b) => Arc::new(b.with_analyze_every(std::time::Duration::from_millis(200))),
-        Err(e) => {
-            assert!(
-                std::env::var("LANTERN_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "PostgreSQL is required but not reachable at {url}: {e}"
-            );
-            eprintln!("skipped: PostgreSQL not reachable at {url} (set LANTERN_TEST_POSTGRES)");
-            return;
-        }
+    let Some(backend) =
+        backend(|url| PostgresBackend::new(url).with_analyze_every(std::time::Duration::from_millis(200)))
+    else {
+        return;
     };
     let dynb: Arc<dyn Backend> = backend.clone();
     let fhir = Fhir::new(Store::open(dynb, Arc::new(SystemClock)).expect("open"));
