@@ -123,7 +123,13 @@ fn page_keys(
     };
     let mut conds = Vec::new();
     let has_criteria = !req.criteria.is_empty();
-    let plus = if has_criteria { "+" } else { "" };
+    // SQLite: a unary plus keeps its planner off the (type, ...) indexes when a criterion's
+    // index should drive. PostgreSQL would only lose its estimates of those columns (it then
+    // scanned every resource to join a token's matches), so it gets the plain column.
+    let plus = match ctx.conn.dialect() {
+        crate::conn::Dialect::Sqlite if has_criteria => "+",
+        _ => "",
+    };
     let type_ids: Vec<i64> = types.iter().filter_map(|t| catalog.type_id(t)).collect();
     if !types.is_empty() {
         if type_ids.is_empty() {
