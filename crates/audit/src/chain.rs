@@ -170,15 +170,24 @@ pub(crate) fn chain(head: Head, mut rows: Vec<Row>) -> Vec<Row> {
     rows
 }
 
-/// Inserts `rows` (which must follow the head row) and moves the head to the last of them.
+/// Inserts `rows` (which must follow the head row) with their patient index rows, and moves
+/// the head to the last of them.
 pub(crate) fn insert<R: std::borrow::Borrow<Row>>(conn: &mut dyn Conn, rows: &[R]) -> Result<(), StoreError> {
+    insert_records(conn, rows)?;
+    let pairs: Vec<(&str, i64)> =
+        rows.iter().map(R::borrow).flat_map(|r| r.patients.iter().map(|p| (p.as_str(), r.seq))).collect();
+    insert_patients(conn, &pairs)
+}
+
+/// As [`insert`] without the patient index rows (the journal writes those in larger batches,
+/// see [`crate::journal`]).
+pub(crate) fn insert_records<R: std::borrow::Borrow<Row>>(
+    conn: &mut dyn Conn,
+    rows: &[R],
+) -> Result<(), StoreError> {
     let Some(last) = rows.last().map(R::borrow) else { return Ok(()) };
     let mut audit = Rows::new("audit", "seq, at, action, outcome, user_id, org, record, prev, hash", 9);
-    let mut patients = Rows::new("audit_patient", "patient, seq", 2);
     for r in rows.iter().map(R::borrow) {
-        for p in &r.patients {
-            patients.values.extend([p.clone().into(), r.seq.into()]);
-        }
         audit.values.extend([
             r.seq.into(),
             r.at.into(),
@@ -192,12 +201,20 @@ pub(crate) fn insert<R: std::borrow::Borrow<Row>>(conn: &mut dyn Conn, rows: &[R
         ]);
     }
     audit.insert(conn)?;
-    patients.insert(conn)?;
     conn.execute(
         "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
         &[last.seq.into(), last.hash.to_vec().into()],
     )?;
     Ok(())
+}
+
+/// Inserts `audit_patient` rows, (patient, seq) pairs.
+pub(crate) fn insert_patients(conn: &mut dyn Conn, pairs: &[(&str, i64)]) -> Result<(), StoreError> {
+    let mut patients = Rows::new("audit_patient", "patient, seq", 2);
+    for (p, seq) in pairs {
+        patients.values.extend([(*p).into(), (*seq).into()]);
+    }
+    patients.insert(conn)
 }
 
 /// Reads (and on PostgreSQL locks) the head, creating it on the first append ever.

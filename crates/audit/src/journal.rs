@@ -48,6 +48,24 @@
 //! memory stays bounded and a fold that fails fails the records with its reason.
 //! [`MAX_UNFOLDED`] bounds what write jobs append (they cannot wait) when folds keep failing.
 //!
+//! # The patient index, in larger batches
+//!
+//! Each record names one or a few patients, and its `audit_patient (patient, seq)` row lands
+//! in that patient's part of the index: a fold of 256 records dirtied a page per patient,
+//! about half of the fold's writer time (measured in BENCHMARKS.md, trust section). So a fold
+//! inserts the records every [`FOLD_AT`], but their patient rows only once [`INDEX_AT`] of
+//! them wait (each patient's page then takes many rows at once), and before any read of the
+//! log ([`crate::Audit::flush`]), so that "who looked" and the lists see every record.
+//!
+//! The rule that makes this safe to restart and to verify: the index is complete up to its own
+//! newest row. A fold writes the waiting rows in one transaction, every record up to the one it
+//! folds included, so every record up to `MAX(seq)` of `audit_patient` has its rows, and a
+//! record beyond it has none yet. Start-up rebuilds the rows beyond from the records
+//! themselves; `verify` checks the rows up to there; `lantern audit list` beside a running
+//! server reads the records beyond it directly. A fold refuses to go on if the index no longer
+//! ends where this journal left it (its newest rows were removed), failing closed as it does
+//! for the tables' head.
+//!
 //! # Rotation and start-up
 //!
 //! After a fold commits, a journal larger than [`ROTATE_AT`] is rewritten holding only the
@@ -56,9 +74,9 @@
 //! requires), drops an incomplete last line (a write cut short by a crash: never acknowledged),
 //! folds the rest, and empties the file. A damaged line or a gap refuses the start: run
 //! `lantern audit verify`, which reads the journal as well as the tables.
-use crate::chain::{chain, insert, link_hash, lock_head, prepare, Head, Row};
+use crate::chain::{chain, insert_patients, insert_records, link_hash, lock_head, prepare, Head, Row};
 use crate::entry::{Entry, Indexed};
-use lantern_store::{Store, StoreError, WeakStore, WriteTx};
+use lantern_store::{Conn, Store, StoreError, WeakStore, WriteTx};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -72,6 +90,11 @@ pub const JOURNAL_FILE: &str = "audit.journal";
 /// update, commit) are shared by many records, small enough that a fold is a short write job:
 /// every other write (an HL7 v2 message, say) waits behind it on the one writer thread.
 pub const FOLD_AT: usize = 256;
+
+/// Patient index rows waiting (their records folded) that make a fold write them as well
+/// (see "The patient index" above). A few thousand: enough that each patient's page takes
+/// many rows per write, few enough that the fold stays a short write job (~10 ms).
+pub const INDEX_AT: usize = 4096;
 
 /// Unfolded records past which [`crate::Audit::record`] waits for a fold before it returns:
 /// records can be written faster than they are folded (a `write` against several B-tree
@@ -114,6 +137,11 @@ struct State {
     unfolded: Vec<Arc<Row>>,
     /// Where the tables ended after the last fold this journal saw commit.
     tables: Head,
+    /// The `audit_patient` rows (patient, seq) of records folded into the tables whose rows
+    /// are not written yet, in seq order.
+    unindexed: Vec<(String, i64)>,
+    /// The newest seq in `audit_patient` after the last fold this journal saw commit.
+    indexed: i64,
     /// Why appends stopped: a write to the file failed, perhaps part-way through a line, and
     /// nothing may follow a line that may be torn (fail closed until restart repairs it).
     broken: Option<String>,
@@ -240,6 +268,46 @@ fn write_line(out: &mut String, r: &Row) {
     let _ = writeln!(out, "{}\t{}\t{}\t{}", r.seq, hex::encode(r.prev), hex::encode(r.hash), r.record);
 }
 
+/// What a fold wrote: the tables' new end and, if it wrote the waiting patient index rows,
+/// the index's new end.
+pub(crate) struct Folded {
+    upto: i64,
+    indexed: Option<i64>,
+}
+
+/// The newest seq in `audit_patient` (0 if it is empty).
+fn index_end(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    Ok(conn.query_int("SELECT MAX(seq) FROM audit_patient", &[])?.unwrap_or(0))
+}
+
+/// At start-up: writes the patient index rows of the records beyond the index's end (folded by
+/// an earlier run that stopped before it wrote their rows), read from the records themselves.
+/// Returns the index's new end.
+fn index_rest(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    let end = index_end(conn)?;
+    let mut pairs: Vec<(String, i64)> = Vec::new();
+    conn.query("SELECT seq, record FROM audit WHERE seq > ? ORDER BY seq", &[end.into()], &mut |r| {
+        let seq = r.int(0)?.unwrap_or_default();
+        let ix: Indexed = serde_json::from_str(&r.text(1)?.unwrap_or_default()).map_err(|e| {
+            StoreError::Database(format!(
+                "audit record {seq} does not parse ({e}); refusing to start (run `lantern audit verify`)"
+            ))
+        })?;
+        pairs.extend(Entry::patient_rows(&ix.patients).into_iter().map(|p| (p.to_string(), seq)));
+        Ok(())
+    })?;
+    if !pairs.is_empty() {
+        tracing::info!(
+            rows = pairs.len(),
+            "writing the audit patient index rows an earlier run left unwritten"
+        );
+    }
+    pairs.sort_unstable();
+    let refs: Vec<(&str, i64)> = pairs.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    insert_patients(conn, &refs)?;
+    Ok(pairs.iter().map(|(_, s)| *s).max().unwrap_or(end))
+}
+
 fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Database(format!("audit journal {}: {what}: {e}", path.display()))
 }
@@ -311,9 +379,18 @@ impl Journal {
         if !rows.is_empty() {
             tracing::info!(records = rows.len(), "folding audit records a previous run left in the journal");
         }
-        insert(conn, &rows)?;
-        let state =
-            State { file, len: bytes.len() as u64, head, unfolded: Vec::new(), tables: head, broken: None };
+        insert_records(conn, &rows)?;
+        let indexed = index_rest(conn)?;
+        let state = State {
+            file,
+            len: bytes.len() as u64,
+            head,
+            unfolded: Vec::new(),
+            tables: head,
+            unindexed: Vec::new(),
+            indexed,
+            broken: None,
+        };
         Ok(Journal {
             path: path.to_path_buf(),
             _lock: lock,
@@ -373,13 +450,18 @@ impl Journal {
         self.state().unfolded.len()
     }
 
-    /// Inside a write job: inserts into the tables every unfolded record beyond their head.
-    /// Returns the seq the tables will end at once the job commits; pass it to
-    /// [`Journal::folded`] then.
-    pub(crate) fn fold(&self, tx: &mut WriteTx<'_>) -> Result<i64, StoreError> {
+    /// Patient index rows waiting to be written.
+    pub(crate) fn unindexed(&self) -> usize {
+        self.state().unindexed.len()
+    }
+
+    /// Inside a write job: inserts into the tables every unfolded record beyond their head and,
+    /// if `index` or [`INDEX_AT`] rows wait, the waiting patient index rows. Pass what it returns
+    /// to [`Journal::folded`] once the job commits.
+    pub(crate) fn fold(&self, tx: &mut WriteTx<'_>, index: bool) -> Result<Folded, StoreError> {
         let conn = tx.conn();
         let (seq, hash) = lock_head(conn)?;
-        let rows: Vec<Arc<Row>> = {
+        let (earlier, rows, waiting, indexed) = {
             let st = self.state();
             // The tables must end where this journal left them, or at a record of its own that
             // an earlier fold in this transaction inserted. Anything else means something else
@@ -393,31 +475,75 @@ impl Journal {
                     st.tables.0
                 )));
             }
-            st.unfolded.iter().filter(|r| r.seq > seq).cloned().collect()
+            // Records an earlier fold in this transaction inserted are still unfolded here.
+            let (earlier, rows): (Vec<Arc<Row>>, Vec<Arc<Row>>) =
+                st.unfolded.iter().cloned().partition(|r| r.seq <= seq);
+            (earlier, rows, st.unindexed.clone(), st.indexed)
         };
-        let Some(first) = rows.first() else { return Ok(seq) };
-        if first.seq != seq + 1 || first.prev != hash {
+        let upto = match rows.first() {
+            None => seq,
+            Some(first) if first.seq != seq + 1 || first.prev != hash => {
+                return Err(StoreError::Database(format!(
+                    "the audit tables end at record {seq} but the journal's next record is {} and does not \
+                     follow it; refusing to fold (run `lantern audit verify`)",
+                    first.seq
+                )));
+            }
+            Some(_) => {
+                insert_records(conn, &rows)?;
+                rows.last().map_or(seq, |r| r.seq)
+            }
+        };
+        let mut pairs: Vec<(&str, i64)> = waiting.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let folded = earlier.iter().chain(&rows).take_while(|r| r.seq <= upto);
+        pairs.extend(folded.flat_map(|r| r.patients.iter().map(|p| (p.as_str(), r.seq))));
+        if !index && pairs.len() < INDEX_AT {
+            return Ok(Folded { upto, indexed: None });
+        }
+        // The index must end where this journal left it, or at a row an earlier fold in this
+        // transaction wrote (whose rows are then among these, and are skipped).
+        let end = index_end(conn)?;
+        if end != indexed && !pairs.iter().any(|(_, s)| *s == end) {
             return Err(StoreError::Database(format!(
-                "the audit tables end at record {seq} but the journal's next record is {} and does not \
-                 follow it; refusing to fold (run `lantern audit verify`)",
-                first.seq
+                "the audit patient index ends at record {end}, which is not where this journal left it \
+                 (record {indexed}): its newest rows were removed or added; refusing to fold (run \
+                 `lantern audit verify`)"
             )));
         }
-        insert(conn, &rows)?;
-        Ok(rows.last().map_or(seq, |r| r.seq))
+        pairs.retain(|(_, s)| *s > end);
+        // In key order, so that each patient's page is found once and filled in one go.
+        pairs.sort_unstable();
+        insert_patients(conn, &pairs)?;
+        Ok(Folded { upto, indexed: Some(pairs.iter().map(|(_, s)| *s).max().unwrap_or(end)) })
     }
 
-    /// After a fold up to `upto` committed: forgets those records and, if the file has grown
-    /// past [`ROTATE_AT`], rewrites it with only the rest.
-    pub(crate) fn folded(&self, upto: i64) {
+    /// After a fold committed: forgets the records it folded and the index rows it wrote (or
+    /// keeps the records' index rows waiting) and, if the file has grown past [`ROTATE_AT`],
+    /// rewrites it with only the records still unfolded.
+    pub(crate) fn folded(&self, done: Folded) {
         self.folds.fetch_add(1, Ordering::Relaxed);
         let big = {
             let mut st = self.state();
-            let n = st.unfolded.partition_point(|r| r.seq <= upto);
+            let n = st.unfolded.partition_point(|r| r.seq <= done.upto);
             if let Some(last) = st.unfolded[..n].last() {
                 st.tables = (last.seq, last.hash);
             }
-            st.unfolded.drain(..n);
+            let folded: Vec<Arc<Row>> = st.unfolded.drain(..n).collect();
+            match done.indexed {
+                Some(end) => {
+                    st.unindexed.clear();
+                    st.indexed = st.indexed.max(end);
+                }
+                None => {
+                    let indexed = st.indexed;
+                    st.unindexed.extend(
+                        folded
+                            .iter()
+                            .filter(|r| r.seq > indexed)
+                            .flat_map(|r| r.patients.iter().map(move |p| (p.clone(), r.seq))),
+                    );
+                }
+            }
             st.len > ROTATE_AT
         };
         if big {
@@ -461,16 +587,16 @@ impl Journal {
         store.write_detached(
             move |tx| {
                 let started = std::time::Instant::now();
-                j.fold(tx).map(|upto| (upto, started))
+                j.fold(tx, false).map(|done| (done, started))
             },
             move |r| {
                 match r {
-                    Ok((upto, started)) => {
+                    Ok((folded, started)) => {
                         let micros = started.elapsed().as_micros() as u64;
                         done.timed_folds.fetch_add(1, Ordering::Relaxed);
                         done.fold_micros.fetch_add(micros, Ordering::Relaxed);
                         done.fold_micros_max.fetch_max(micros, Ordering::Relaxed);
-                        done.folded(upto)
+                        done.folded(folded)
                     }
                     // The records stay in the journal and the next fold retries them.
                     Err(e) => tracing::error!(error = %e, "folding the audit journal failed"),

@@ -10,7 +10,8 @@
 //! ([`entry`]). `seq` runs 1, 2, 3… without gaps. A one-row table, `audit_head`, holds the newest
 //! seq and hash; every append reads it, extends the chain, and writes it back ([`chain`]).
 //! Beside each record, `audit_patient (patient, seq)` rows say which patients it concerns,
-//! which is what makes "who looked at my record" one index range scan ([`read`]).
+//! which is what makes "who looked at my record" one index range scan ([`read`]); with the
+//! journal (below) they are written in batches, before any read of the log.
 //!
 //! # Why appends go through the store's writer (PostgreSQL) or the journal (SQLite)
 //!

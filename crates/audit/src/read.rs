@@ -116,6 +116,9 @@ pub fn list(conn: &mut dyn Conn, q: &Query) -> Result<Page<Record>, StoreError> 
 /// beside a live server and must show its newest records; in the server, [`crate::Audit::list`]
 /// folds the journal first instead. A journal line that does not parse is left to
 /// `audit verify` to report.
+///
+/// Records in the tables whose patient index rows the server has not written yet (it writes
+/// them in batches; see [`crate::journal`]) are read directly when `q` names patients.
 pub fn list_with_journal(
     conn: &mut dyn Conn,
     q: &Query,
@@ -129,6 +132,12 @@ pub fn list_with_journal(
         Err(e) => return Err(StoreError::Database(format!("audit journal {}: {e}", path.display()))),
     };
     let count = page_size(q.count);
+    // Where the patient index ends, read before the page: a record indexed since is then
+    // found by the scan beyond it.
+    let indexed = match q.patients.is_empty() {
+        true => None,
+        false => Some(conn.query_int("SELECT MAX(seq) FROM audit_patient", &[])?.unwrap_or(0)),
+    };
     let page = list(conn, q)?;
     let mut items: Vec<Record> = crate::journal::parse(&bytes)
         .0
@@ -137,6 +146,18 @@ pub fn list_with_journal(
         .filter_map(|l| Entry::parse(&l.record).ok().map(|entry| Record { seq: l.seq, entry }))
         .filter(|r| matches(q, r))
         .collect();
+    if let Some(end) = indexed {
+        conn.query("SELECT seq, record FROM audit WHERE seq > ? ORDER BY seq", &[end.into()], &mut |r| {
+            let seq = r.int(0)?.unwrap_or_default();
+            if let Ok(entry) = Entry::parse(&r.text(1)?.unwrap_or_default()) {
+                let r = Record { seq, entry };
+                if matches(q, &r) {
+                    items.push(r);
+                }
+            }
+            Ok(())
+        })?;
+    }
     items.extend(page.items);
     items.sort_by_key(|r| std::cmp::Reverse(r.seq));
     // A record folded but not yet rotated out is in both.

@@ -66,7 +66,7 @@ impl Audit {
             // rather than on a blocking thread (whose hand-off would cost more).
             let done = j.append(&entries, self.store.now_micros())?;
             if done.unfolded >= BACKLOG {
-                self.flush().await?;
+                self.fold(false).await?;
             } else if done.unfolded >= FOLD_AT {
                 j.fold_soon();
             }
@@ -127,14 +127,22 @@ impl Audit {
         );
     }
 
-    /// Brings the tables up to date with the journal (if any), so that a read of them sees
-    /// every record appended before this call.
+    /// Brings the tables and their patient index up to date with the journal (if any), so
+    /// that a read of them sees every record appended before this call.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        if let Some(j) = self.journal.as_ref().filter(|j| j.unfolded() > 0) {
-            let jj = j.clone();
-            let upto = self.store.write(move |tx| jj.fold(tx)).await?;
-            j.folded(upto);
+        self.fold(true).await
+    }
+
+    /// Folds the journal's records into the tables (and their index rows if `index`, or if
+    /// enough wait; see [`crate::journal`]).
+    async fn fold(&self, index: bool) -> Result<(), StoreError> {
+        let Some(j) = self.journal.as_ref() else { return Ok(()) };
+        if j.unfolded() == 0 && (!index || j.unindexed() == 0) {
+            return Ok(());
         }
+        let jj = j.clone();
+        let done = self.store.write(move |tx| jj.fold(tx, index)).await?;
+        j.folded(done);
         Ok(())
     }
 

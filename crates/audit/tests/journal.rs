@@ -265,3 +265,81 @@ async fn records_that_cannot_be_folded_stop_the_log_before_memory_runs_out() {
     assert!(refused.contains("could not be folded"), "{refused}");
     assert!(recorded >= cap - 1000, "refused too early, after {recorded}");
 }
+
+/// The patient rows of every record `seqs` names (what `audit_patient` must hold for them).
+fn pairs_of(seqs: std::ops::RangeInclusive<usize>) -> i64 {
+    seqs.map(|i| if i.is_multiple_of(5) { 2 } else { 1 }).sum()
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    let sql = sql.to_string();
+    store.with_reader(move |c, _| c.query_int(&sql, &[])).await.unwrap().unwrap_or(0)
+}
+
+/// Folds queued so far have run.
+async fn settle(store: &Store) {
+    for _ in 0..3 {
+        store.write(|_| Ok(())).await.unwrap();
+    }
+}
+
+/// The patient index is written in batches, not with every fold of records; until then the
+/// log still verifies, `audit list` beside the server still finds the records, and a restart
+/// writes the rows the previous run left unwritten.
+#[tokio::test]
+async fn the_patient_index_is_written_in_batches_and_rebuilt_at_start_up() {
+    let (tmp, store, audit) = fresh(0).await;
+    let n = 3 * lantern_audit::journal::FOLD_AT;
+    common::seed(&audit, n).await;
+    settle(&store).await;
+    assert!(count(&store, "SELECT COUNT(*) FROM audit").await >= 512, "records were folded");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_patient").await, 0, "their index rows wait");
+    let r = verify_offline(&store, tmp.path()).await;
+    assert!(r.is_intact(), "{}", r.summary());
+    let q = lantern_audit::Query { patients: vec!["Patient/p1".into()], count: 1000, ..Default::default() };
+    let path = journal(tmp.path());
+    let found = store
+        .with_reader(move |c, _| lantern_audit::list_with_journal(c, &q, Some(&path)))
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(found, (1..=n).filter(|i| i % 3 == 1).count(), "list beside the server");
+
+    // The process dies before the rows are written: start-up writes them.
+    drop((audit, store));
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_patient").await, pairs_of(1..=n));
+    let audit = Audit::new(store.clone());
+    assert_intact(&audit, n as u64).await;
+
+    // Enough waiting rows are written without a read of the log.
+    let more = lantern_audit::journal::INDEX_AT + 2 * lantern_audit::journal::FOLD_AT;
+    for chunk in (n + 1..=n + more).collect::<Vec<_>>().chunks(100) {
+        audit.record(chunk.iter().map(|i| entry(*i)).collect()).await.unwrap();
+    }
+    settle(&store).await;
+    let rows = count(&store, "SELECT COUNT(*) FROM audit_patient").await;
+    assert!(rows >= pairs_of(1..=n) + lantern_audit::journal::INDEX_AT as i64, "{rows} index rows");
+    // A read of the log writes the rest first.
+    assert_eq!(audit.who_looked(vec!["p2".into()], None, 5).await.unwrap().items.len(), 5);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_patient").await, pairs_of(1..=n + more));
+}
+
+/// Removing the newest index rows cannot hide records from "who looked": the journal stops
+/// (failing closed) instead of writing past the gap, and a restart writes them again.
+#[tokio::test]
+async fn removed_newest_index_rows_stop_the_fold_and_are_rebuilt() {
+    let (tmp, store, audit) = fresh(40).await;
+    audit.flush().await.unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_patient").await, pairs_of(1..=40));
+    common::exec(&store, "DELETE FROM audit_patient WHERE seq > 30", vec![]).await;
+    audit.record_one(entry(41)).await.unwrap();
+    let err = audit.flush().await.unwrap_err().to_string();
+    assert!(err.contains("patient index ends at record 30"), "{err}");
+    drop((audit, store));
+
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_patient").await, pairs_of(1..=41));
+    assert_intact(&Audit::new(store), 41).await;
+}
