@@ -265,7 +265,17 @@ fn parse_line(line: &[u8]) -> Result<Line, String> {
 
 fn write_line(out: &mut String, r: &Row) {
     use std::fmt::Write as _;
-    let _ = writeln!(out, "{}\t{}\t{}\t{}", r.seq, hex::encode(r.prev), hex::encode(r.hash), r.record);
+    let _ = write!(out, "{}\t", r.seq);
+    for h in [&r.prev, &r.hash] {
+        // Into a stack buffer: this runs on every request's thread, under the journal's lock.
+        let mut buf = [0u8; 64];
+        if hex::encode_to_slice(h, &mut buf).is_ok() {
+            out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+        }
+        out.push('\t');
+    }
+    out.push_str(&r.record);
+    out.push('\n');
 }
 
 /// What a fold wrote: the tables' new end and, if it wrote the waiting patient index rows,
