@@ -488,7 +488,10 @@ impl Journal {
             // Records an earlier fold in this transaction inserted are still unfolded here.
             let (earlier, rows): (Vec<Arc<Row>>, Vec<Arc<Row>>) =
                 st.unfolded.iter().cloned().partition(|r| r.seq <= seq);
-            (earlier, rows, st.unindexed.clone(), st.indexed)
+            let new_pairs: usize = st.unfolded.iter().map(|r| r.patients.len()).sum();
+            // Copied only when they are to be written (once per INDEX_AT rows).
+            let waiting = (index || st.unindexed.len() + new_pairs >= INDEX_AT).then(|| st.unindexed.clone());
+            (earlier, rows, waiting, st.indexed)
         };
         let upto = match rows.first() {
             None => seq,
@@ -504,12 +507,10 @@ impl Journal {
                 rows.last().map_or(seq, |r| r.seq)
             }
         };
+        let Some(waiting) = waiting else { return Ok(Folded { upto, indexed: None }) };
         let mut pairs: Vec<(&str, i64)> = waiting.iter().map(|(p, s)| (p.as_str(), *s)).collect();
-        let folded = earlier.iter().chain(&rows).take_while(|r| r.seq <= upto);
-        pairs.extend(folded.flat_map(|r| r.patients.iter().map(|p| (p.as_str(), r.seq))));
-        if !index && pairs.len() < INDEX_AT {
-            return Ok(Folded { upto, indexed: None });
-        }
+        pairs
+            .extend(earlier.iter().chain(&rows).flat_map(|r| r.patients.iter().map(|p| (p.as_str(), r.seq))));
         // The index must end where this journal left it, or at a row an earlier fold in this
         // transaction wrote (whose rows are then among these, and are skipped).
         let end = index_end(conn)?;
