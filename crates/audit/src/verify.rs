@@ -34,6 +34,11 @@
 //! anchor kept outside the database catches that: `verify` prints the head (`SEQ:HASH`); note it
 //! down (or ship it elsewhere) and later pass it as `--expect-head`, which checks that record
 //! SEQ still exists with that hash, so nothing up to it was rewritten or removed.
+//!
+//! With the journal, removing the *newest* `audit_patient` rows (those after the last record
+//! whose rows are kept) looks like rows not yet written, and passes. That index is derived
+//! from the records, never evidence: start-up writes those rows again from the records, and a
+//! running server's next batch of index rows refuses to go on (see [`crate::journal`]).
 use crate::chain::{link_hash, read_head, read_mark, GENESIS};
 use crate::entry::{Entry, Indexed};
 use crate::journal::Line;
