@@ -1,6 +1,7 @@
 //! Two API nodes sharing one PostgreSQL database: each has its own store and writer, so only
 //! the head row's lock keeps the chain single. Appending from both at once must leave one
-//! gapless, verifiable chain.
+//! gapless, verifiable chain. And a record's text, which travels to PostgreSQL inside JSON,
+//! must arrive byte for byte (its hash is of those bytes).
 mod common;
 
 use lantern_audit::Audit;
@@ -57,5 +58,30 @@ async fn two_nodes_append_to_one_chain() {
     assert!(r.is_intact(), "{}", r.summary());
     assert_eq!(r.records, n as u64);
     drop((a, b));
+    tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_text_is_stored_byte_for_byte() {
+    let url = lantern_testkit::postgres_url();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let (u, s) = (url.clone(), schema.clone());
+    let Some((backend, store)) = tokio::task::spawn_blocking(move || open(&u, &s)).await.unwrap() else {
+        return;
+    };
+    let audit = Audit::new(store.clone());
+    let odd = "q=\"quoted\" back\\slash \\u0041 tab\t new\nline \u{1} é ü 😀 'single' $1 ?";
+    let entries: Vec<_> = (0..20)
+        .map(|i| common::entry(i).with_query(format!("{odd} {i}")).patient(&format!("pé'{i}")))
+        .collect();
+    audit.record(entries.clone()).await.unwrap();
+    let r = audit.verify(None).await.unwrap();
+    assert!(r.is_intact(), "{}", r.summary());
+    assert_eq!(r.records, 20);
+    let q = lantern_audit::Query { patients: vec!["pé'7".into()], ..Default::default() };
+    let page = audit.list(q).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].entry.query.as_deref(), Some(format!("{odd} 7").as_str()));
+    drop((audit, store));
     tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
 }
