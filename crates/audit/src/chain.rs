@@ -13,9 +13,9 @@
 //! ```
 //!
 //! One call costs one head read (PostgreSQL: `FOR UPDATE`, which serialises API nodes that
-//! share the database; SQLite has one writer already), one INSERT per record and per patient row
-//! (PostgreSQL: multi-row, up to 16 per statement), and one head UPDATE — whatever the batch
-//! size. The head lock is held until the writer's group commits, so call [`append`] last in a
+//! share the database; SQLite has one writer already), then on PostgreSQL one statement that
+//! inserts the records and their patient rows and moves the head, and on SQLite one INSERT per
+//! record and per patient row and one head UPDATE — whatever the batch size. The head lock is held until the writer's group commits, so call [`append`] last in a
 //! job that also writes resources.
 use crate::entry::Entry;
 use lantern_store::{Conn, Dialect, SqlValue, StoreError, WriteTx};
@@ -309,10 +309,10 @@ pub(crate) fn read_head(conn: &mut dyn Conn, sql: &str) -> Result<Option<(i64, [
     Ok(out)
 }
 
-/// Rows for one table, inserted as single-row statements on SQLite and as multi-row ones of
-/// 16, 8, 4, 2 or 1 rows on PostgreSQL (the reasons are in `lantern_store::sql::index_rows`:
-/// SQLite's per-job savepoint journal, PostgreSQL's round trips), so that few distinct
-/// statements reach the prepared-statement cache.
+/// Rows for one table, inserted on SQLite as single-row statements (the reasons are in
+/// `lantern_store::sql::index_rows`: SQLite's per-job savepoint journal), one statement text
+/// per table for the prepared-statement cache. (PostgreSQL appends through
+/// [`insert_in_one_statement`].)
 struct Rows {
     table: &'static str,
     cols: &'static str,
@@ -326,30 +326,15 @@ impl Rows {
     }
 
     fn insert(&self, conn: &mut dyn Conn) -> Result<(), StoreError> {
-        let sizes: &[usize] = match conn.dialect() {
-            Dialect::Sqlite => &[1],
-            Dialect::Postgres => &[16, 8, 4, 2, 1],
-        };
-        let one = format!("({})", vec!["?"; self.width].join(","));
-        // One text per statement size, made once: a fold inserts hundreds of rows.
-        let sql: Vec<String> = sizes
-            .iter()
-            .map(|&n| {
-                format!(
-                    "INSERT INTO {} ({}) VALUES {}",
-                    self.table,
-                    self.cols,
-                    vec![one.as_str(); n].join(",")
-                )
-            })
-            .collect();
-        let mut rest: &[SqlValue] = &self.values;
-        while !rest.is_empty() {
-            let n = rest.len() / self.width;
-            let i = sizes.iter().position(|c| *c <= n).unwrap_or(sizes.len() - 1);
-            let (now, later) = rest.split_at(sizes[i] * self.width);
-            conn.execute(&sql[i], now)?;
-            rest = later;
+        // The text made once: a fold inserts hundreds of rows.
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.table,
+            self.cols,
+            vec!["?"; self.width].join(",")
+        );
+        for row in self.values.chunks(self.width) {
+            conn.execute(&sql, row)?;
         }
         Ok(())
     }
