@@ -13,10 +13,11 @@
 //! ```
 //!
 //! One call costs one head read (PostgreSQL: `FOR UPDATE`, which serialises API nodes that
-//! share the database; SQLite has one writer already), then on PostgreSQL one statement that
-//! inserts the records and their patient rows and moves the head, and on SQLite one INSERT per
-//! record and per patient row and one head UPDATE — whatever the batch size. The head lock is held until the writer's group commits, so call [`append`] last in a
-//! job that also writes resources.
+//! share the database; SQLite has one writer already), then, whatever the batch size, on
+//! PostgreSQL one statement that inserts the records and their patient rows and moves the head,
+//! and on SQLite one INSERT per record and per patient row and one head UPDATE. The head lock is
+//! held until the writer's group commits, so call [`append`] last in a job that also writes
+//! resources.
 use crate::entry::Entry;
 use lantern_store::{Conn, Dialect, SqlValue, StoreError, WriteTx};
 use sha2::{Digest, Sha256};
