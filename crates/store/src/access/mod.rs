@@ -82,15 +82,48 @@ impl AccessFilter {
     /// facts, "no patient" false, a patient list decided, and what is then constant folded
     /// away. Equivalent to `self` on every row whose patient is that one, and only on those.
     pub fn specialise(&self, facts: &PatientFacts) -> AccessFilter {
-        use AccessFilter as F;
-        let decided = |b: bool| if b { F::All } else { F::None };
+        let mut decided = Vec::new();
+        self.decisions(facts, &mut decided);
+        let mut decided = decided.into_iter();
+        let out = self.specialise_by(&mut decided);
+        debug_assert!(decided.next().is_none(), "a decision left over");
+        out
+    }
+
+    /// How `facts` decide each term [`AccessFilter::specialise`] answers (every
+    /// [`AccessFilter::PatientFact`] and [`AccessFilter::PatientIn`]), in pre-order. With the
+    /// filter's shape, these decide its specialised form; the SQL cache keys on them.
+    fn decisions(&self, facts: &PatientFacts, out: &mut Vec<bool>) {
         match self {
-            F::PatientFact { subjects, kinds, at } => decided(facts.holds(subjects, kinds, *at)),
-            F::PatientIn(v) => decided(v.contains(&facts.patient)),
+            AccessFilter::PatientFact { subjects, kinds, at } => out.push(facts.holds(subjects, kinds, *at)),
+            AccessFilter::PatientIn(v) => out.push(v.contains(&facts.patient)),
+            AccessFilter::And(v) | AccessFilter::Or(v) => v.iter().for_each(|f| f.decisions(facts, out)),
+            AccessFilter::Not(f) => f.decisions(facts, out),
+            _ => {}
+        }
+    }
+
+    /// [`AccessFilter::specialise`] from its decisions ([`AccessFilter::decisions`]), taken in
+    /// order. Every term takes its decision, none is skipped, so that the decisions of one
+    /// filter line up with the terms of any filter of the same shape. A missing decision is
+    /// ruled out by the callers (decisions and terms come from filters of one shape) and
+    /// checked in debug builds.
+    fn specialise_by(&self, decided: &mut impl Iterator<Item = bool>) -> AccessFilter {
+        use AccessFilter as F;
+        match self {
+            F::PatientFact { .. } | F::PatientIn(_) => {
+                let d = decided.next();
+                debug_assert!(d.is_some(), "a term without its decision");
+                if d.unwrap_or(false) {
+                    F::All
+                } else {
+                    F::None
+                }
+            }
             F::NoPatient => F::None,
-            F::And(v) => specialise_all(v, facts, true),
-            F::Or(v) => specialise_all(v, facts, false),
-            F::Not(f) => match f.specialise(facts) {
+            F::And(v) => specialise_all(v, decided, true),
+            F::Or(v) => specialise_all(v, decided, false),
+            F::Not(f) => match f.specialise_by(decided) {
                 F::All => F::None,
                 F::None => F::All,
                 g => F::Not(Box::new(g)),
@@ -136,15 +169,34 @@ impl AccessFilter {
             return self.to_sql_expecting(alias, params, expected);
         }
         let known = &known[..known.len().min(MAX_EXPECTED)];
-        let rest: Vec<String> =
-            expected.iter().filter(|p| !known.iter().any(|k| &k.patient == *p)).cloned().collect();
+        let rest: Vec<&str> = expected
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !known.iter().any(|k| k.patient == *p))
+            .take(MAX_EXPECTED)
+            .collect();
+        template::instantiate_knowing(self, alias, known, &rest, params)
+    }
+
+    /// [`AccessFilter::to_sql_knowing`] built afresh (the template cache calls this once per
+    /// filter shape and set of decisions): `(CASE WHEN patient = ? THEN <the filter specialised
+    /// for that patient> ... ELSE <the filter expecting the rest> END)`. `known` are the known
+    /// patients' ids (or stand-ins) and `decided` their decisions, one run per patient.
+    fn build_knowing<S: AsRef<str>>(
+        &self,
+        alias: &str,
+        params: &mut Vec<SqlValue>,
+        known: &[S],
+        decided: &mut impl Iterator<Item = bool>,
+        rest: &[String],
+    ) -> String {
         let mut sql = String::from("(CASE");
         for k in known {
-            params.push(k.patient.as_str().into());
-            let spec = self.specialise(k).to_sql(alias, params);
+            params.push(k.as_ref().into());
+            let spec = self.specialise_by(decided).build(alias, params, &[]);
             sql.push_str(&format!(" WHEN {alias}.patient = ? THEN {spec}"));
         }
-        let other = self.to_sql_expecting(alias, params, &rest);
+        let other = self.build(alias, params, rest);
         sql.push_str(&format!(" ELSE {other} END)"));
         sql
     }
@@ -231,19 +283,19 @@ impl AccessFilter {
 /// The terms of an AND (`and`) or an OR specialised ([`AccessFilter::specialise`]), folded:
 /// a term that decides the whole (None in an AND, All in an OR) is the answer, one that
 /// changes nothing is dropped, and one term left stands alone.
-fn specialise_all(terms: &[AccessFilter], facts: &PatientFacts, and: bool) -> AccessFilter {
+fn specialise_all(
+    terms: &[AccessFilter],
+    decided: &mut impl Iterator<Item = bool>,
+    and: bool,
+) -> AccessFilter {
     let (neutral, decisive) =
         if and { (AccessFilter::All, AccessFilter::None) } else { (AccessFilter::None, AccessFilter::All) };
-    let mut out = Vec::with_capacity(terms.len());
-    for t in terms {
-        let g = t.specialise(facts);
-        if g == decisive {
-            return decisive;
-        }
-        if g != neutral {
-            out.push(g);
-        }
+    // Every term is specialised, even after a decisive one, so that each takes its decisions.
+    let terms: Vec<AccessFilter> = terms.iter().map(|t| t.specialise_by(decided)).collect();
+    if terms.contains(&decisive) {
+        return decisive;
     }
+    let mut out: Vec<AccessFilter> = terms.into_iter().filter(|g| *g != neutral).collect();
     match out.len() {
         0 => neutral,
         1 => out.pop().unwrap_or(neutral),
