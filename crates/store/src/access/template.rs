@@ -57,7 +57,9 @@ struct Cached {
 }
 
 /// Templates by shape hash. Bounded: cleared when it holds more than this many (one per
-/// caller and statement shape, so a busy server holds a few per active user).
+/// caller, statement shape and, for statements about known patients, way their facts decide
+/// the probes: a busy server holds a few to a dozen per active user). After a clear each
+/// template is built again at its next use, at the cost of a fresh build.
 const CAPACITY: usize = 4096;
 static TEMPLATES: Mutex<Option<HashMap<u64, Vec<Cached>>>> = Mutex::new(None);
 
