@@ -141,8 +141,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             let m_off = percentile(&rates[0], 50.0);
             println!();
             for (i, (name, _, _)) in modes.iter().enumerate().skip(1) {
+                // The CPU ratio says what the mode costs when the machine is saturated, and moves
+                // less than throughput when other load comes and goes; it is a diagnostic beside
+                // the throughput ratios, not a substitute for them.
+                let cpu_ratio = 100.0 * (cpu[0].0 + cpu[0].1) / (cpu[i].0 + cpu[i].1);
                 println!(
-                    "{name} / off: {:.1}% (medians); {:.1}% (median of the rounds' own ratios)",
+                    "{name} / off: {:.1}% (medians); {:.1}% (median of the rounds' own ratios); \
+                     {cpu_ratio:.1}% by CPU per request",
                     100.0 * percentile(&rates[i], 50.0) / m_off,
                     percentile(&paired[i], 50.0)
                 );
