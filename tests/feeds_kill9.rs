@@ -6,9 +6,12 @@
 use lantern_hl7v2::mllp::{frame, FrameDecoder};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::Server;
 
 const THREADS: usize = 6;
 // Enough that the kill lands while ACKs are still being sent (the server acknowledges on
@@ -20,7 +23,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the server; its standard error goes to `log`.
-fn start(data: &std::path::Path, mllp: u16, log: &std::path::Path) -> Child {
+fn start(data: &std::path::Path, mllp: u16, log: &std::path::Path) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["serve", "--data"])
         .arg(data)
@@ -29,6 +32,7 @@ fn start(data: &std::path::Path, mllp: u16, log: &std::path::Path) -> Child {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
+    let child = Server(child);
     let t = Instant::now();
     while TcpStream::connect(("127.0.0.1", mllp)).is_err() {
         assert!(t.elapsed() < Duration::from_secs(60), "server did not start");
@@ -95,8 +99,8 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let delay = Duration::from_millis(300 + u64::from(nanos % 1200));
     std::thread::sleep(delay);
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
     for t in threads {
         t.join().unwrap();
     }
@@ -157,8 +161,8 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
         "{}",
         String::from_utf8_lossy(&import.stderr)
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     // Killed again with records still in the audit journal: the log verifies intact.
     let verify = lantern(&["audit", "verify"]);
     assert!(

@@ -3,17 +3,11 @@
 //! must outlive a restart. Plain std sockets, so the root package needs no HTTP client.
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::Server;
 
 /// Sends one request and returns (status, headers, body).
 fn request(
