@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 
 /// Starts the server; its standard error goes to `log`.
 fn start(data: &std::path::Path, mllp: u16, log: &std::path::Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+    let server = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["serve", "--data"])
         .arg(data)
         .args(["--http", &format!("127.0.0.1:{}", free_port()), "--mllp", &format!("127.0.0.1:{mllp}")])
@@ -32,13 +32,14 @@ fn start(data: &std::path::Path, mllp: u16, log: &std::path::Path) -> Server {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let child = Server(child);
+    // Wrapped at once, so that a server that never starts is killed when the assert fails.
+    let server = Server(server);
     let t = Instant::now();
     while TcpStream::connect(("127.0.0.1", mllp)).is_err() {
         assert!(t.elapsed() < Duration::from_secs(60), "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    server
 }
 
 fn message(id: &str) -> Vec<u8> {
