@@ -343,3 +343,24 @@ async fn removed_newest_index_rows_stop_the_fold_and_are_rebuilt() {
     assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_patient").await, pairs_of(1..=41));
     assert_intact(&Audit::new(store), 41).await;
 }
+
+/// The newest row of the patient index is found through its `seq` index, not by reading every
+/// row: the journal asks at each write of index rows, and a scan made every one of those
+/// slower as the log grew.
+#[tokio::test]
+async fn the_index_end_is_found_without_a_scan() {
+    let (_tmp, store, _audit) = fresh(3).await;
+    let plan = store
+        .with_reader(|c, _| {
+            let mut detail = String::new();
+            c.query("EXPLAIN QUERY PLAN SELECT MAX(seq) FROM audit_patient", &[], &mut |r| {
+                detail.push_str(&r.text(3)?.unwrap_or_default());
+                detail.push('\n');
+                Ok(())
+            })?;
+            Ok(detail)
+        })
+        .await
+        .unwrap();
+    assert!(plan.contains("audit_patient_seq") && !plan.contains("SCAN"), "{plan}");
+}

@@ -85,3 +85,33 @@ async fn awkward_text_is_stored_byte_for_byte() {
     drop((audit, store));
     tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
 }
+
+/// As on SQLite (tests/journal.rs): `MAX(seq)` of the patient index has an index to read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_patient_index_has_an_index_by_seq() {
+    let url = lantern_testkit::postgres_url();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let Some((backend, store)) = tokio::task::spawn_blocking(move || open(&url, &schema)).await.unwrap()
+    else {
+        return;
+    };
+    let indexes = store
+        .with_reader(|c, _| {
+            let mut defs = String::new();
+            c.query(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'audit_patient'",
+                &[],
+                &mut |r| {
+                    defs.push_str(&r.text(0)?.unwrap_or_default());
+                    defs.push('\n');
+                    Ok(())
+                },
+            )?;
+            Ok(defs)
+        })
+        .await
+        .unwrap();
+    assert!(indexes.contains("audit_patient_seq") && indexes.contains("(seq)"), "{indexes}");
+    drop(store);
+    tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
+}

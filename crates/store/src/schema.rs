@@ -252,6 +252,14 @@ ALTER TABLE resource ADD COLUMN chash {B};
 CREATE TABLE body_format (id {I} PRIMARY KEY, note TEXT NOT NULL);
 INSERT INTO body_format (id, note) VALUES (1, 'meta.versionId and meta.lastUpdated spliced on read');
 "#,
+    // 9: `audit_patient` by seq, so that its newest row is found without reading the table
+    // (its key starts with the patient). The audit journal asks at every write of index rows,
+    // and `verify` and the list beside a server at every call: a scan of every row made each
+    // of them slower as the log grew (measured in BENCHMARKS.md, trust section). On SQLite the
+    // audit file's tables are made by `prepare_audit_file`, which makes this index too.
+    r#"
+{AUDIT_PATIENT_SEQ}
+"#,
 ];
 
 /// Migration 7 on SQLite. PostgreSQL gets nothing: its readers are other processes' pooled
@@ -278,7 +286,8 @@ CREATE TRIGGER access_epoch_link_delete AFTER DELETE ON person_link
 /// which opens the audit file as `main`; see `lantern-store-sqlite`).
 pub const SQLITE_AUDIT_SCHEMA: &str = "audit_log";
 
-/// The audit tables as migration 3 made them, for the SQLite audit file (`{S}`: schema prefix).
+/// The audit tables as migration 3 made them, with the index of migration 9, for the SQLite audit
+/// file (`{S}`: schema prefix).
 const AUDIT_TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS {S}audit (
   seq INTEGER PRIMARY KEY,
@@ -294,6 +303,7 @@ CREATE TABLE IF NOT EXISTS {S}audit (
 CREATE INDEX IF NOT EXISTS {S}audit_at ON audit (at);
 CREATE TABLE IF NOT EXISTS {S}audit_patient (patient TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (patient, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS {S}audit_patient_seq ON audit_patient (seq);
 CREATE TABLE IF NOT EXISTS {S}audit_head (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL);
 "#;
 
@@ -359,6 +369,14 @@ fn render(sql: &str, d: Dialect) -> String {
         .replace("{C}", c)
         .replace("{AUDIT_IN_OWN_FILE}", if d == Dialect::Sqlite { SQLITE_DROP_OLD_AUDIT } else { "" })
         .replace("{ACCESS_EPOCH}", if d == Dialect::Sqlite { SQLITE_ACCESS_EPOCH } else { "" })
+        .replace(
+            "{AUDIT_PATIENT_SEQ}",
+            if d == Dialect::Postgres {
+                "CREATE INDEX audit_patient_seq ON audit_patient (seq);"
+            } else {
+                ""
+            },
+        )
 }
 
 /// The highest migration number this build knows.
