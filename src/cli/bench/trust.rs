@@ -42,6 +42,10 @@ pub(crate) struct Args {
     /// Only these modes (off, policy, on), e.g. `--only on` to profile one of them.
     #[arg(long, value_delimiter = ',', default_value = "off,policy,on")]
     only: Vec<String>,
+    /// Audit records already in the log before the rounds, as on a server that has been
+    /// running a while: what the log costs must not grow with its size.
+    #[arg(long, default_value_t = 0)]
+    prior_records: usize,
 }
 
 const GP: &str = "A81001";
@@ -67,6 +71,15 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             .await?
             .unwrap_or(0);
         eprintln!("loaded {} patients ({persons} persons in the patient index)", ids.len());
+        if a.prior_records > 0 {
+            let started = Instant::now();
+            prior_records(&fhir.store, &ids, a.prior_records).await?;
+            eprintln!(
+                "{} audit records already in the log ({:.1} s to write)",
+                a.prior_records,
+                started.elapsed().as_secs_f64()
+            );
+        }
         let dev = DevIssuer::open(&a.data)?;
         let trust = Arc::new(Trust::new(Verifier::dev_only(&dev), policy.clone(), fhir.clone()));
         let no_audit = Arc::new(Trust::new(Verifier::dev_only(&dev), policy, fhir.clone()).without_read_audit());
@@ -179,6 +192,32 @@ fn cpu_seconds() -> (f64, f64) {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
+/// Writes `n` records of reads by a few hundred users, each of one of the patients, through the
+/// same log the rounds use, and folds them and their patient index rows into its tables.
+async fn prior_records(store: &lantern_store::Store, ids: &[String], n: usize) -> anyhow::Result<()> {
+    use lantern_audit::{Action, Agent, Entry};
+    let audit = lantern_audit::Audit::new(store.clone());
+    let mut written = 0;
+    while written < n {
+        let batch: Vec<Entry> = (written..n.min(written + 1000))
+            .map(|i| {
+                let patient = &ids[i % ids.len()];
+                let agent =
+                    Agent::user(format!("user-{}", i % 300), Some("ae-doctor".into()), Some(ACUTE.into()))
+                        .with_purpose("TREAT");
+                Entry::new(Action::Read, agent)
+                    .patient(patient)
+                    .entity(format!("Patient/{patient}/_history/1"))
+                    .with_query(format!("GET /fhir/Patient/{patient}"))
+            })
+            .collect();
+        written += batch.len();
+        audit.record(batch).await?;
+    }
+    audit.flush().await?;
+    Ok(())
 }
 
 /// Patients at the GP practice, each with conditions, observations and medications, and an
