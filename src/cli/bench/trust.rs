@@ -198,6 +198,7 @@ fn cpu_seconds() -> (f64, f64) {
 /// same log the rounds use, and folds them and their patient index rows into its tables.
 async fn prior_records(store: &lantern_store::Store, ids: &[String], n: usize) -> anyhow::Result<()> {
     use lantern_audit::{Action, Agent, Entry};
+    anyhow::ensure!(!ids.is_empty(), "--prior-records needs at least one patient (--patients)");
     let audit = lantern_audit::Audit::new(store.clone());
     let mut written = 0;
     while written < n {
