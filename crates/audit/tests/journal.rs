@@ -350,7 +350,32 @@ async fn removed_newest_index_rows_stop_the_fold_and_are_rebuilt() {
 #[tokio::test]
 async fn the_index_end_is_found_without_a_scan() {
     let (_tmp, store, _audit) = fresh(3).await;
-    let plan = store
+    let plan = index_end_plan(&store).await;
+    assert!(plan.contains("audit_patient_seq") && !plan.contains("SCAN"), "{plan}");
+}
+
+/// A log made before that index existed (schema version 8) gets it at its next start.
+#[tokio::test]
+async fn an_older_log_gets_the_index_at_start_up() {
+    let (tmp, store, audit) = fresh(20).await;
+    audit.flush().await.unwrap();
+    common::exec(&store, "DROP INDEX audit_patient_seq", vec![]).await;
+    common::exec(&store, "DELETE FROM schema_version WHERE version = 9", vec![]).await;
+    let indexes = "SELECT COUNT(*) FROM audit_log.sqlite_master WHERE name = 'audit_patient_seq'";
+    assert_eq!(count(&store, indexes).await, 0, "the index is gone");
+    drop((audit, store));
+    let store = open_with_journal(tmp.path()).await.unwrap();
+    assert_eq!(count(&store, indexes).await, 1);
+    let plan = index_end_plan(&store).await;
+    assert!(plan.contains("audit_patient_seq") && !plan.contains("SCAN"), "{plan}");
+    let version = "SELECT MAX(version) FROM schema_version";
+    assert_eq!(count(&store, version).await, lantern_store::schema::latest());
+    assert_intact(&Audit::new(store), 20).await;
+}
+
+/// How SQLite would find the newest row of the patient index.
+async fn index_end_plan(store: &Store) -> String {
+    store
         .with_reader(|c, _| {
             let mut detail = String::new();
             c.query("EXPLAIN QUERY PLAN SELECT MAX(seq) FROM audit_patient", &[], &mut |r| {
@@ -361,6 +386,5 @@ async fn the_index_end_is_found_without_a_scan() {
             Ok(detail)
         })
         .await
-        .unwrap();
-    assert!(plan.contains("audit_patient_seq") && !plan.contains("SCAN"), "{plan}");
+        .unwrap()
 }

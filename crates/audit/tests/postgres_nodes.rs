@@ -86,16 +86,31 @@ async fn awkward_text_is_stored_byte_for_byte() {
     tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
 }
 
-/// As on SQLite (tests/journal.rs): `MAX(seq)` of the patient index has an index to read.
+/// As on SQLite (tests/journal.rs): `MAX(seq)` of the patient index has an index to read, and
+/// a database made before it (schema version 8) gets it from migration 9 at the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_patient_index_has_an_index_by_seq() {
     let url = lantern_testkit::postgres_url();
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let Some((backend, store)) = tokio::task::spawn_blocking(move || open(&url, &schema)).await.unwrap()
-    else {
+    let (u, s) = (url.clone(), schema.clone());
+    let Some((backend, store)) = tokio::task::spawn_blocking(move || open(&u, &s)).await.unwrap() else {
         return;
     };
-    let indexes = store
+    assert!(index_defs(&store).await.contains("audit_patient_seq ON"), "a new database");
+    common::exec(&store, "DROP INDEX audit_patient_seq", vec![]).await;
+    common::exec(&store, "DELETE FROM schema_version WHERE version = 9", vec![]).await;
+    assert!(!index_defs(&store).await.contains("audit_patient_seq"));
+    drop(store);
+    let (_, store) = tokio::task::spawn_blocking(move || open(&url, &schema)).await.unwrap().unwrap();
+    let defs = index_defs(&store).await;
+    assert!(defs.contains("audit_patient_seq ON") && defs.contains("(seq)"), "{defs}");
+    drop(store);
+    tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
+}
+
+/// The definitions of `audit_patient`'s indexes in the store's schema.
+async fn index_defs(store: &Store) -> String {
+    store
         .with_reader(|c, _| {
             let mut defs = String::new();
             c.query(
@@ -110,8 +125,5 @@ async fn the_patient_index_has_an_index_by_seq() {
             Ok(defs)
         })
         .await
-        .unwrap();
-    assert!(indexes.contains("audit_patient_seq") && indexes.contains("(seq)"), "{indexes}");
-    drop(store);
-    tokio::task::spawn_blocking(move || backend.drop_schema()).await.unwrap().unwrap();
+        .unwrap()
 }
