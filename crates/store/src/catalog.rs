@@ -13,7 +13,9 @@ use std::collections::HashMap;
 pub struct Catalog {
     types: HashMap<String, i64>,
     type_names: HashMap<i64, String>,
-    params: HashMap<(String, String), i64>,
+    /// By resource type, then code: looked up by `&str` without building a key (the writer asks
+    /// for every index row of every resource).
+    params: HashMap<String, HashMap<String, i64>>,
     systems: RwLock<HashMap<String, i64>>,
 }
 
@@ -105,12 +107,12 @@ impl Catalog {
             type_names.insert(id, name);
             Ok(())
         })?;
-        let mut params = HashMap::new();
+        let mut params: HashMap<String, HashMap<String, i64>> = HashMap::new();
         conn.query("SELECT id, rtype, code FROM sparam", &[], &mut |r| {
-            params.insert(
-                (r.text(1)?.unwrap_or_default(), r.text(2)?.unwrap_or_default()),
-                r.int(0)?.unwrap_or(0),
-            );
+            params
+                .entry(r.text(1)?.unwrap_or_default())
+                .or_default()
+                .insert(r.text(2)?.unwrap_or_default(), r.int(0)?.unwrap_or(0));
             Ok(())
         })?;
         let mut systems = HashMap::new();
@@ -173,7 +175,7 @@ impl Catalog {
 
     /// The id of the parameter's own index rows (what an indexer writes under).
     pub fn param_id(&self, rtype: &str, code: &str) -> Option<i64> {
-        self.params.get(&(rtype.to_string(), code.to_string())).copied()
+        self.params.get(rtype)?.get(code).copied()
     }
 
     /// Where a search finds the values of `code` (or of its `:text`/`:identifier` pseudo-

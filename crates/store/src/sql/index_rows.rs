@@ -5,6 +5,7 @@ use crate::catalog::{identifier_param, text_param, Catalog, Pending};
 use crate::conn::{Conn, Dialect, SqlValue};
 use crate::error::StoreError;
 use lantern_fhir::index::{IndexEntry, IndexValue};
+use std::collections::HashMap;
 
 /// Rows per INSERT, by dialect. SQLite: one — it gives a multi-row INSERT a statement journal
 /// inside the writer's per-job SAVEPOINT, and truncating that in-memory journal after each
@@ -47,18 +48,35 @@ impl Table {
             let n_rows = rest.len() / self.width;
             let chunk = chunks(conn.dialect()).iter().copied().find(|c| *c <= n_rows).unwrap_or(1);
             let (now, later) = rest.split_at(chunk * self.width);
-            let one = format!("({})", vec!["?"; self.width].join(","));
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING",
-                self.name,
-                self.cols,
-                vec![one; chunk].join(",")
-            );
-            conn.execute(&sql, now)?;
+            conn.execute(&self.insert_sql(chunk), now)?;
             rest = later;
         }
         self.rows.clear();
         Ok(())
+    }
+
+    /// The INSERT of `chunk` rows into this table. Made once per shape and kept: on SQLite every
+    /// index row is a statement of its own, and formatting its text each time cost ~3% of the
+    /// ingest writer's time (`perf`, BENCHMARKS.md).
+    fn insert_sql(&self, chunk: usize) -> std::rc::Rc<str> {
+        thread_local! {
+            static TEXTS: std::cell::RefCell<HashMap<(&'static str, usize), std::rc::Rc<str>>> =
+                std::cell::RefCell::new(HashMap::new());
+        }
+        TEXTS.with(|t| {
+            t.borrow_mut()
+                .entry((self.name, chunk))
+                .or_insert_with(|| {
+                    let one = format!("({})", vec!["?"; self.width].join(","));
+                    let values = vec![one; chunk].join(",");
+                    format!(
+                        "INSERT INTO {} ({}) VALUES {values} ON CONFLICT DO NOTHING",
+                        self.name, self.cols
+                    )
+                    .into()
+                })
+                .clone()
+        })
     }
 }
 
