@@ -25,14 +25,23 @@ fn open(url: &str, schema: &str) -> Option<(Arc<PostgresBackend>, Store)> {
     Some((backend, store))
 }
 
+/// A schema name of its own for one test.
+fn new_schema() -> String {
+    format!("t_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A node (a store of its own) on `schema` of the test database; None when PostgreSQL is not
+/// reachable and not required.
+async fn node(schema: &str) -> Option<(Arc<PostgresBackend>, Store)> {
+    let (url, schema) = (lantern_testkit::postgres_url(), schema.to_string());
+    tokio::task::spawn_blocking(move || open(&url, &schema)).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_append_to_one_chain() {
-    let url = lantern_testkit::postgres_url();
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let (u, s) = (url.clone(), schema.clone());
-    let Some((backend, a)) = tokio::task::spawn_blocking(move || open(&u, &s)).await.unwrap() else { return };
-    let (u, s) = (url.clone(), schema.clone());
-    let (_, b) = tokio::task::spawn_blocking(move || open(&u, &s)).await.unwrap().unwrap();
+    let schema = new_schema();
+    let Some((backend, a)) = node(&schema).await else { return };
+    let (_, b) = node(&schema).await.unwrap();
     let mut tasks = Vec::new();
     for (node, store) in [a.clone(), b.clone()].into_iter().enumerate() {
         for t in 0..4 {
@@ -63,12 +72,7 @@ async fn two_nodes_append_to_one_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awkward_text_is_stored_byte_for_byte() {
-    let url = lantern_testkit::postgres_url();
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let (u, s) = (url.clone(), schema.clone());
-    let Some((backend, store)) = tokio::task::spawn_blocking(move || open(&u, &s)).await.unwrap() else {
-        return;
-    };
+    let Some((backend, store)) = node(&new_schema()).await else { return };
     let audit = Audit::new(store.clone());
     let odd = "q=\"quoted\" back\\slash \\u0041 tab\t new\nline \u{1} é ü 😀 'single' $1 ?";
     let entries: Vec<_> = (0..20)
@@ -90,18 +94,14 @@ async fn awkward_text_is_stored_byte_for_byte() {
 /// a database made before it (schema version 8) gets it from migration 9 at the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_patient_index_has_an_index_by_seq() {
-    let url = lantern_testkit::postgres_url();
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let (u, s) = (url.clone(), schema.clone());
-    let Some((backend, store)) = tokio::task::spawn_blocking(move || open(&u, &s)).await.unwrap() else {
-        return;
-    };
+    let schema = new_schema();
+    let Some((backend, store)) = node(&schema).await else { return };
     assert!(index_defs(&store).await.contains("audit_patient_seq ON"), "a new database");
     common::exec(&store, "DROP INDEX audit_patient_seq", vec![]).await;
     common::exec(&store, "DELETE FROM schema_version WHERE version = 9", vec![]).await;
     assert!(!index_defs(&store).await.contains("audit_patient_seq"));
     drop(store);
-    let (_, store) = tokio::task::spawn_blocking(move || open(&url, &schema)).await.unwrap().unwrap();
+    let (_, store) = node(&schema).await.unwrap();
     let defs = index_defs(&store).await;
     assert!(defs.contains("audit_patient_seq ON") && defs.contains("(seq)"), "{defs}");
     drop(store);

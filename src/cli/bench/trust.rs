@@ -3,11 +3,13 @@
 //!
 //! Builds a small region in a fresh store — patients held by a GP practice, each with an
 //! admission at the acute trust (so the trust's doctors have a care relationship) — and serves
-//! it twice from the same store: once with trust disabled, once enforced. The same mix of
-//! reads and searches is driven against each by concurrent clients, in alternating rounds, and
-//! the throughput medians and their ratio are printed. With trust on, every request verifies a
-//! JWT, runs under the compiled filter (own data, agreements, relationship probes, opt-out and
-//! label checks on every row) and commits an audit record before it is answered.
+//! it three ways from the same store: trust disabled, enforced without recording reads, and
+//! enforced. The same mix of reads and searches is driven against each by concurrent clients,
+//! in alternating rounds, and the throughput medians and their ratios are printed. With trust
+//! on, every request verifies a JWT, runs under the compiled filter (own data, agreements,
+//! relationship probes, opt-out and label checks on every row) and commits an audit record
+//! before it is answered. `--prior-records` starts the rounds with a log that already holds
+//! records; on PostgreSQL the tables are analyzed after the load, as a running server's are.
 use super::percentile;
 use lantern_auth::{DevClaims, DevIssuer, Verifier};
 use lantern_server::trust::{Security, Trust};
