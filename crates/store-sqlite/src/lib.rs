@@ -335,6 +335,18 @@ mod tests {
         d
     }
 
+    /// The SQLite built into Lantern has the options `.cargo/config.toml` sets: no allocation
+    /// statistics, and a page cache per connection rather than one shared group (each behind a
+    /// process-wide mutex otherwise). A build outside this workspace's settings fails here.
+    #[test]
+    fn sqlite_is_built_without_process_wide_cache_and_allocation_locks() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let mut st = c.prepare("PRAGMA compile_options").unwrap();
+        let opts: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert!(opts.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{opts:?}");
+        assert!(!opts.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{opts:?}");
+    }
+
     /// Commits keep coming with no pause long enough for a checkpoint to finish first, yet the
     /// WAL stays near its bound, and every row is there for a reader.
     #[test]
