@@ -35,11 +35,13 @@ pub(crate) struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     clients: usize,
-    /// Requests per round.
-    #[arg(long, default_value_t = 4000)]
+    /// Requests per round. Many short rounds rather than a few long ones: a slow phase of a
+    /// shared machine then falls on rounds of every mode alike, and the medians move less
+    /// (on / off spread ±3 points between runs of one binary instead of ±7; BENCHMARKS.md).
+    #[arg(long, default_value_t = 2000)]
     requests: usize,
     /// Rounds per mode (alternating off/on).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Only these modes (off, policy, on), e.g. `--only on` to profile one of them.
     #[arg(long, value_delimiter = ',', default_value = "off,policy,on")]
