@@ -37,7 +37,7 @@ pub(crate) struct Args {
     clients: usize,
     /// Requests per round. Many short rounds rather than a few long ones: a slow phase of a
     /// shared machine then falls on rounds of every mode alike, and the medians move less
-    /// (on / off spread ±3 points between runs of one binary instead of ±7; BENCHMARKS.md).
+    /// between runs of one binary (measured in BENCHMARKS.md, trust section).
     #[arg(long, default_value_t = 2000)]
     requests: usize,
     /// Rounds per mode (alternating off/on).
