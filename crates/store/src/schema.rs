@@ -237,7 +237,7 @@ CREATE TABLE audit_mark (id {I} PRIMARY KEY, seq {I} NOT NULL, hash {B} NOT NULL
     r#"
 ALTER TABLE resource ADD COLUMN chash {B};
 "#,
-    // 7: a counter of changes to the facts the access filter probes (SQLite only; see
+    // 7: a counter of changes to the facts the access filter probes (SQLite; PostgreSQL at 10; see
     // `access::facts`). Triggers bump it in the same transaction as any change to
     // `patient_grant` or `person_link`, whoever makes it, so a reader that sees the same
     // number sees the same facts, and may reuse what it learnt of them.
@@ -263,11 +263,17 @@ INSERT INTO body_format (id, note) VALUES (1, 'meta.versionId and meta.lastUpdat
     r#"
 {AUDIT_PATIENT_SEQ}
 "#,
+    // 10: migration 7's counter on PostgreSQL, where a statement about known patients checks
+    // it inside itself (see `access::facts`): the same rule, one statement-level trigger per
+    // table (a statement that changes no row bumps it too, which only costs a cache refill).
+    // SQLite has had it since 7.
+    r#"
+{PG_ACCESS_EPOCH}
+"#,
 ];
 
-/// Migration 7 on SQLite. PostgreSQL gets nothing: its readers are other processes' pooled
-/// connections, where reading the counter would cost a round trip per statement, so it keeps
-/// probing the facts inside each query.
+/// Migration 7 on SQLite. PostgreSQL got it with migration 10: there a reader cannot afford a
+/// transaction round trip to read the counter, so statements check it themselves.
 const SQLITE_ACCESS_EPOCH: &str = r#"
 CREATE TABLE access_epoch (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 INSERT INTO access_epoch (id, n) VALUES (1, 0);
@@ -283,6 +289,22 @@ CREATE TRIGGER access_epoch_link_update AFTER UPDATE ON person_link
   BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER access_epoch_link_delete AFTER DELETE ON person_link
   BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+"#;
+
+/// Migration 10 on PostgreSQL: migration 7's counter. A multi-node deployment's writers
+/// serialise on its row only when they change facts (a relationship, an opt-out, a link).
+const PG_ACCESS_EPOCH: &str = r#"
+CREATE TABLE access_epoch (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);
+INSERT INTO access_epoch (id, n) VALUES (1, 0);
+CREATE FUNCTION access_epoch_bump() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  UPDATE access_epoch SET n = n + 1 WHERE id = 1;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER access_epoch_grant AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON patient_grant
+  FOR EACH STATEMENT EXECUTE FUNCTION access_epoch_bump();
+CREATE TRIGGER access_epoch_link AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON person_link
+  FOR EACH STATEMENT EXECUTE FUNCTION access_epoch_bump();
 "#;
 
 /// The schema name the audit file is attached as on SQLite connections (all but the writer's,
@@ -372,6 +394,7 @@ fn render(sql: &str, d: Dialect) -> String {
         .replace("{C}", c)
         .replace("{AUDIT_IN_OWN_FILE}", if d == Dialect::Sqlite { SQLITE_DROP_OLD_AUDIT } else { "" })
         .replace("{ACCESS_EPOCH}", if d == Dialect::Sqlite { SQLITE_ACCESS_EPOCH } else { "" })
+        .replace("{PG_ACCESS_EPOCH}", if d == Dialect::Postgres { PG_ACCESS_EPOCH } else { "" })
         .replace(
             "{AUDIT_PATIENT_SEQ}",
             if d == Dialect::Postgres {
