@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lantern_policy::{Policy, PolicyConfig, Requester};
-use lantern_store::access::PatientFacts;
+use lantern_store::access::{Known, PatientFacts};
 
 fn bench(c: &mut Criterion) {
     let policy = Policy::new(PolicyConfig::default()).unwrap();
@@ -21,12 +21,12 @@ fn bench(c: &mut Criterion) {
         facts: vec![("RVJ".into(), "encounter".into(), Some(now + 86_400_000_000))],
     });
     let expected = vec!["p-1".to_string()];
+    let known = Known { facts: vec![related], guard: None };
 
     c.bench_function("filter_sql/knowing one patient", |b| {
         b.iter(|| {
             let mut params = Vec::new();
-            let known = std::slice::from_ref(&related);
-            let sql = filter.to_sql_knowing("r", &mut params, black_box(&expected), black_box(known));
+            let sql = filter.to_sql_knowing("r", &mut params, black_box(&expected), black_box(&known));
             black_box((sql, params))
         })
     });

@@ -1,11 +1,14 @@
-//! The access filter judged three ways must agree, on SQLite where the fact cache is used:
-//! its plain SQL (a probe per row), its SQL specialised for patients whose facts are known
-//! (`AccessFilter::to_sql_knowing`, facts from a `FactCache`), and its judgement in Rust
-//! (`AccessFilter::admits`). Random filters over random facts and person links; the facts are
-//! rewritten before every case, so a cache that missed a change (the `access_epoch`
-//! triggers) would answer from the case before and be caught.
+//! The access filter judged three ways must agree: its plain SQL (a probe per row), its SQL
+//! specialised for patients whose facts are known (`AccessFilter::to_sql_knowing`, facts from a
+//! `FactCache`), and its judgement in Rust (`AccessFilter::admits`). Random filters over random
+//! facts and person links; the facts are rewritten before every case, so a cache that missed a
+//! change (the `access_epoch` triggers) would answer from the case before and be caught. On
+//! SQLite inside a read transaction; on PostgreSQL with a guarded cache and no transaction,
+//! both one that has just read the number (the specialised branch is judged) and one kept
+//! across the cases that never reads it on its own (behind the number whenever it holds all
+//! the expected patients: the guard's fallback is judged).
 use lantern_store::access::{FactCache, PatientFacts, RowAccess};
-use lantern_store::{AccessFilter, Conn, SqlValue, Store};
+use lantern_store::{AccessFilter, Conn, Dialect, SqlValue, Store};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::BTreeSet;
@@ -134,31 +137,58 @@ fn matching(c: &mut dyn Conn, cond: &str, params: &[SqlValue]) -> BTreeSet<i64> 
 }
 
 #[test]
-fn specialised_sql_and_rust_agree_with_the_plain_sql() {
+fn specialised_sql_and_rust_agree_with_the_plain_sql_on_sqlite() {
+    agree(lantern_testkit::sqlite(), 150);
+}
+
+#[test]
+fn specialised_sql_and_rust_agree_with_the_plain_sql_on_postgres() {
+    if let Some(ts) = lantern_testkit::postgres() {
+        agree(ts, 60);
+    }
+}
+
+fn agree(ts: lantern_testkit::TestStore, cases: u32) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let ts = lantern_testkit::sqlite();
     let store = ts.fhir.store.clone();
+    let guarded = store.dialect() == Dialect::Postgres;
+    let new_cache = move || if guarded { FactCache::guarded() } else { FactCache::default() };
     rt.block_on(load_rows(&store));
-    let cache = Arc::new(FactCache::default());
-    let mut runner = TestRunner::new(Config { cases: 150, ..Config::default() });
+    // Never reads the number on its own: its patients' facts stay those of the case they were
+    // read in, until a patient it lacks shows it the number moved.
+    let kept = Arc::new(match guarded {
+        true => FactCache::guarded_refreshing_every(std::time::Duration::from_secs(3600)),
+        false => FactCache::default(),
+    });
+    let mut runner = TestRunner::new(Config { cases, ..Config::default() });
     runner
         .run(
             &(facts(), filter(), prop::sample::subsequence(PATIENTS.to_vec(), 0..=2)),
             |(facts, f, expected)| {
+                // The kept cache learns every patient's facts before they change.
+                let (k, all) = (kept.clone(), PATIENTS.map(str::to_string));
+                rt.block_on(store.with_reader(move |c, _| k.known(c, &all).map(drop))).unwrap();
                 rt.block_on(set_facts(&store, &facts));
                 let expected: Vec<String> = expected.into_iter().map(str::to_string).collect();
-                let cache = cache.clone();
+                let caches = [kept.clone(), Arc::new(new_cache())];
                 let f2 = f.clone();
-                let (plain, knowing, rust) = rt
+                let (plain, knowing, rust, guards) = rt
                     .block_on(store.with_reader(move |c, _| {
-                        c.batch("BEGIN")?;
+                        if !guarded {
+                            c.batch("BEGIN")?;
+                        }
                         let mut p = Vec::new();
                         let sql = f2.to_sql("r", &mut p);
                         let plain = matching(c, &sql, &p);
-                        let known = cache.known(c, &expected)?;
-                        let mut p = Vec::new();
-                        let sql = f2.to_sql_knowing("r", &mut p, &expected, &known);
-                        let knowing = matching(c, &sql, &p);
+                        let mut knowing = Vec::new();
+                        let mut guards = Vec::new();
+                        for cache in &caches {
+                            let known = cache.known(c, &expected)?;
+                            guards.push(known.guard);
+                            let mut p = Vec::new();
+                            let sql = f2.to_sql_knowing("r", &mut p, &expected, &known);
+                            knowing.push(matching(c, &sql, &p));
+                        }
                         let mut rust = BTreeSet::new();
                         for (rk, t, org, patient, sec) in rows() {
                             let facts = match patient {
@@ -169,12 +199,33 @@ fn specialised_sql_and_rust_agree_with_the_plain_sql() {
                                 rust.insert(rk);
                             }
                         }
-                        c.batch("COMMIT")?;
-                        Ok((plain, knowing, rust))
+                        let epoch = c.query_int("SELECT n FROM access_epoch WHERE id = 1", &[])?;
+                        if !guarded {
+                            c.batch("COMMIT")?;
+                        }
+                        Ok((
+                            plain,
+                            knowing,
+                            rust,
+                            guards.into_iter().map(|g| g.zip(epoch)).collect::<Vec<_>>(),
+                        ))
                     }))
                     .unwrap();
-                prop_assert_eq!(&knowing, &plain, "specialised SQL for {:?} under {:?}", f, facts);
+                for k in &knowing {
+                    prop_assert_eq!(k, &plain, "specialised SQL for {:?} under {:?}", f, facts);
+                }
                 prop_assert_eq!(&rust, &plain, "Rust judgement of {:?} under {:?}", f, facts);
+                // Which branch of a guarded statement was judged: the kept cache's facts are of
+                // the number before `set_facts` (its fallback), a cache made for this case has
+                // the number the statements see (its specialised branch).
+                if let [kept, fresh] = guards[..] {
+                    if let Some((guard, epoch)) = kept {
+                        prop_assert!(guard < epoch, "the kept cache is behind");
+                    }
+                    if let Some((guard, epoch)) = fresh {
+                        prop_assert_eq!(guard, epoch);
+                    }
+                }
                 Ok(())
             },
         )

@@ -59,8 +59,9 @@ struct Inner {
     readers: Pool,
     writer: Sender<Job>,
     hooks: crate::sql::write::Hooks,
-    /// Patients' facts for the access filter, on SQLite (see [`crate::access::facts`]).
-    facts: Option<FactCache>,
+    /// Patients' facts for the access filter (see [`crate::access::facts`]): guarded on
+    /// PostgreSQL.
+    facts: FactCache,
 }
 
 impl Store {
@@ -81,7 +82,10 @@ impl Store {
         let writer = writer::spawn(backend.connect_writer()?, catalog.clone(), clock.clone(), hooks.clone())?;
         let b = backend.clone();
         let readers = Pool::new(backend.readers(), Box::new(move || b.connect()));
-        let facts = (backend.dialect() == Dialect::Sqlite).then(FactCache::default);
+        let facts = match backend.dialect() {
+            Dialect::Sqlite => FactCache::default(),
+            Dialect::Postgres => FactCache::guarded(),
+        };
         Ok(Store { inner: Arc::new(Inner { backend, clock, catalog, readers, writer, hooks, facts }) })
     }
 
@@ -186,9 +190,10 @@ impl Store {
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
-    /// As [`Store::with_reader`], with the fact cache where there is one and the caller's
-    /// filter `probes` facts ([`AccessFilter::probes_facts`]), inside one read transaction:
-    /// the facts learnt and the statements they specialise see one snapshot.
+    /// As [`Store::with_reader`], with the fact cache where the caller's filter `probes` facts
+    /// ([`AccessFilter::probes_facts`]). On SQLite inside one read transaction, so that the
+    /// facts learnt and the statements they specialise see one snapshot; on PostgreSQL the
+    /// statements check that themselves (a guarded cache).
     async fn with_facts<T, F>(&self, probes: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -196,7 +201,14 @@ impl Store {
     {
         let inner = self.inner.clone();
         self.with_reader(move |c, cat| {
-            let Some(facts) = inner.facts.as_ref().filter(|_| probes) else { return f(c, cat, None) };
+            let facts = &inner.facts;
+            if !probes {
+                return f(c, cat, None);
+            }
+            if facts.is_guarded() {
+                // Its statements check the facts' number themselves (see `access::facts`).
+                return f(c, cat, Some(facts));
+            }
             c.batch("BEGIN")?;
             let r = f(c, cat, Some(facts));
             let end = c.batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" });

@@ -3,12 +3,11 @@
 //! totals, includes, chains, `_has`, history, `$everything`). Filtering inside the query, not
 //! after it, is what stops totals and paging from leaking withheld data.
 use crate::conn::SqlValue;
-use std::sync::Arc;
 
 pub mod facts;
 mod template;
 
-pub use facts::{FactCache, PatientFacts};
+pub use facts::{FactCache, Known, PatientFacts};
 
 /// The columns of a resource row the filter reads, for judging one row in Rust
 /// ([`AccessFilter::admits`]).
@@ -157,31 +156,35 @@ impl AccessFilter {
 
     /// As [`AccessFilter::to_sql_expecting`], where the facts of some expected patients are
     /// `known` (see [`facts`]): rows of those patients are judged by the filter specialised
-    /// for them, with no probe left, and every other row as before.
+    /// for them, with no probe left, and every other row as before. With a guard (facts from a
+    /// guarded cache), only while the statement sees the facts' `access_epoch` number; if it
+    /// sees another, every row is judged as by [`AccessFilter::to_sql_expecting`].
     pub fn to_sql_knowing(
         &self,
         alias: &str,
         params: &mut Vec<SqlValue>,
         expected: &[String],
-        known: &[Arc<PatientFacts>],
+        known: &Known,
     ) -> String {
-        if known.is_empty() || !self.probes_facts() {
+        if known.facts.is_empty() || !self.probes_facts() {
             return self.to_sql_expecting(alias, params, expected);
         }
-        let known = &known[..known.len().min(MAX_EXPECTED)];
+        let facts = &known.facts[..known.facts.len().min(MAX_EXPECTED)];
         let rest: Vec<&str> = expected
             .iter()
             .map(String::as_str)
-            .filter(|p| !known.iter().any(|k| k.patient == *p))
+            .filter(|p| !facts.iter().any(|k| k.patient == *p))
             .take(MAX_EXPECTED)
             .collect();
-        template::instantiate_knowing(self, alias, known, &rest, params)
+        template::instantiate_knowing(self, alias, facts, &rest, known.guard, params)
     }
 
     /// [`AccessFilter::to_sql_knowing`] built afresh (the template cache calls this once per
     /// filter shape and set of decisions): `(CASE WHEN patient = ? THEN <the filter specialised
     /// for that patient> ... ELSE <the filter expecting the rest> END)`. `known` are the known
-    /// patients' ids (or stand-ins) and `decided` their decisions, one run per patient.
+    /// patients' ids (or stand-ins) and `decided` their decisions, one run per patient. With a
+    /// `guard`, that is wrapped in `(CASE WHEN (SELECT n FROM access_epoch WHERE id = 1) = ?
+    /// THEN ... ELSE <the filter expecting the known patients and the rest> END)`.
     fn build_knowing<S: AsRef<str>>(
         &self,
         alias: &str,
@@ -189,7 +192,18 @@ impl AccessFilter {
         known: &[S],
         decided: &mut impl Iterator<Item = bool>,
         rest: &[String],
+        guard: Option<i64>,
     ) -> String {
+        if let Some(epoch) = guard {
+            params.push(SqlValue::Int(epoch));
+            let knowing = self.build_knowing(alias, params, known, decided, rest, None);
+            let all: Vec<String> =
+                known.iter().map(|k| k.as_ref().to_string()).chain(rest.iter().cloned()).collect();
+            let probing = self.build(alias, params, &all);
+            return format!(
+                "(CASE WHEN (SELECT n FROM access_epoch WHERE id = 1) = ? THEN {knowing} ELSE {probing} END)"
+            );
+        }
         let mut sql = String::from("(CASE");
         for k in known {
             params.push(k.as_ref().into());

@@ -31,7 +31,12 @@ enum Slot {
     Expected(usize),
     Known(usize),
     Clock(usize),
+    Epoch,
 }
+
+/// The guard's number while a template is made: far below any clock stand-in (`i64::MIN + k`
+/// for the k-th fact) and any real number (`access_epoch` counts up from 0).
+const EPOCH_STAND_IN: i64 = i64::MIN + (1 << 40);
 
 /// What a template is for, beside the filter's shape and the alias.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,8 +44,9 @@ enum Variant {
     /// [`AccessFilter::to_sql_expecting`] with this many patients.
     Expecting(usize),
     /// [`AccessFilter::to_sql_knowing`]: the known patients' decisions (one run per patient,
-    /// see [`AccessFilter::specialise`]) and how many other patients are expected.
-    Knowing { known: usize, decided: Vec<bool>, rest: usize },
+    /// see [`AccessFilter::specialise`]), how many other patients are expected, and whether
+    /// the statement checks the facts' number.
+    Knowing { known: usize, decided: Vec<bool>, rest: usize, guarded: bool },
 }
 
 #[derive(Debug)]
@@ -72,7 +78,7 @@ pub(super) fn instantiate(
     params: &mut Vec<SqlValue>,
 ) -> String {
     let template = lookup(filter, alias, Variant::Expecting(patients.len()));
-    fill(&template, filter, patients, &[], params)
+    fill(&template, filter, patients, &[], None, params)
 }
 
 /// As [`instantiate`], for [`AccessFilter::to_sql_knowing`] with the known patients' facts
@@ -82,16 +88,18 @@ pub(super) fn instantiate_knowing(
     alias: &str,
     known: &[Arc<PatientFacts>],
     rest: &[&str],
+    guard: Option<i64>,
     params: &mut Vec<SqlValue>,
 ) -> String {
     let mut decided = Vec::new();
     for k in known {
         filter.decisions(k, &mut decided);
     }
-    let variant = Variant::Knowing { known: known.len(), decided, rest: rest.len() };
+    let variant =
+        Variant::Knowing { known: known.len(), decided, rest: rest.len(), guarded: guard.is_some() };
     let template = lookup(filter, alias, variant);
     let known: Vec<&str> = known.iter().map(|k| k.patient.as_str()).collect();
-    fill(&template, filter, rest, &known, params)
+    fill(&template, filter, rest, &known, guard, params)
 }
 
 /// Appends the template's values, its stand-ins replaced by this statement's, and returns
@@ -101,6 +109,7 @@ fn fill<E: AsRef<str>>(
     filter: &AccessFilter,
     expected: &[E],
     known: &[&str],
+    guard: Option<i64>,
     params: &mut Vec<SqlValue>,
 ) -> String {
     let mut clocks = Vec::new();
@@ -110,6 +119,8 @@ fn fill<E: AsRef<str>>(
         Slot::Expected(i) => SqlValue::from(expected[*i].as_ref()),
         Slot::Known(i) => SqlValue::from(known[*i]),
         Slot::Clock(k) => SqlValue::Int(clocks[*k]),
+        // Guarded templates are looked up only with a guard (the variant says so).
+        Slot::Epoch => SqlValue::Int(guard.unwrap_or(-1)),
     }));
     template.sql.clone()
 }
@@ -150,11 +161,12 @@ fn make(filter: &AccessFilter, alias: &str, variant: &Variant) -> Template {
             let patients: Vec<String> = (0..*n).map(|i| format!("\u{1}{i}")).collect();
             (stand_in.build(alias, &mut values, &patients), *n, 0)
         }
-        Variant::Knowing { known, decided, rest } => {
+        Variant::Knowing { known, decided, rest, guarded } => {
             let patients: Vec<String> = (0..*rest).map(|i| format!("\u{1}{i}")).collect();
             let stand_ins: Vec<String> = (0..*known).map(|i| format!("\u{2}{i}")).collect();
             let mut decided = decided.iter().copied();
-            let sql = stand_in.build_knowing(alias, &mut values, &stand_ins, &mut decided, &patients);
+            let guard = guarded.then_some(EPOCH_STAND_IN);
+            let sql = stand_in.build_knowing(alias, &mut values, &stand_ins, &mut decided, &patients, guard);
             debug_assert!(decided.next().is_none(), "a decision left over");
             (sql, *rest, *known)
         }
@@ -162,6 +174,7 @@ fn make(filter: &AccessFilter, alias: &str, variant: &Variant) -> Template {
     let slots = values
         .into_iter()
         .map(|v| match v {
+            SqlValue::Int(EPOCH_STAND_IN) => Slot::Epoch,
             SqlValue::Int(c) if (c as i128 - i64::MIN as i128) < k as i128 => {
                 Slot::Clock((c as i128 - i64::MIN as i128) as usize)
             }
@@ -299,13 +312,15 @@ mod tests {
         }
     }
 
-    /// `to_sql_knowing` built afresh, as it was before the cache.
+    /// `to_sql_knowing` built afresh, as it was before the cache (and, with a guard, as the
+    /// guard's documentation says it wraps that).
     fn fresh_knowing(
         f: &AccessFilter,
         alias: &str,
         params: &mut Vec<SqlValue>,
         expected: &[String],
         known: &[Arc<PatientFacts>],
+        guard: Option<i64>,
     ) -> String {
         let rest: Vec<String> = expected
             .iter()
@@ -313,6 +328,15 @@ mod tests {
             .take(crate::access::MAX_EXPECTED)
             .cloned()
             .collect();
+        if let Some(epoch) = guard {
+            params.push(SqlValue::Int(epoch));
+            let knowing = fresh_knowing(f, alias, params, expected, known, None);
+            let all: Vec<String> = known.iter().map(|k| k.patient.clone()).chain(rest).collect();
+            let probing = f.build(alias, params, &all);
+            return format!(
+                "(CASE WHEN (SELECT n FROM access_epoch WHERE id = 1) = ? THEN {knowing} ELSE {probing} END)"
+            );
+        }
         let mut sql = String::from("(CASE");
         for k in known {
             params.push(k.patient.as_str().into());
@@ -326,10 +350,11 @@ mod tests {
 
     /// The cached statement for known patients is exactly the fresh one, for every mix of
     /// their facts (each probe held or not, a grant current or expired at the clock), clocks,
-    /// aliases and other expected patients, including once the template is cached; and for
+    /// aliases, other expected patients and guards, including once the template is cached; and for
     /// a filter with a patient list (a patient's own token).
     #[test]
     fn cached_sql_knowing_patients_equals_a_fresh_build() {
+        use crate::access::Known;
         let facts = |patient: &str, held: &[(&str, Option<i64>)]| {
             Arc::new(PatientFacts {
                 patient: patient.into(),
@@ -363,12 +388,15 @@ mod tests {
                         let mut expected: Vec<String> = known.iter().map(|k| k.patient.clone()).collect();
                         for extra in [0, 1, 12] {
                             expected.extend((0..extra).map(|i| format!("x{i}")));
-                            let mut fresh = Vec::new();
-                            let want = fresh_knowing(f, alias, &mut fresh, &expected, known);
-                            for _ in 0..2 {
-                                let mut cached = Vec::new();
-                                assert_eq!(f.to_sql_knowing(alias, &mut cached, &expected, known), want);
-                                assert_eq!(cached, fresh);
+                            for guard in [None, Some(0), Some(7)] {
+                                let mut fresh = Vec::new();
+                                let want = fresh_knowing(f, alias, &mut fresh, &expected, known, guard);
+                                let known = Known { facts: known.to_vec(), guard };
+                                for _ in 0..2 {
+                                    let mut cached = Vec::new();
+                                    assert_eq!(f.to_sql_knowing(alias, &mut cached, &expected, &known), want);
+                                    assert_eq!(cached, fresh);
+                                }
                             }
                         }
                     }

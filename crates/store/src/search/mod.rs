@@ -10,7 +10,7 @@ mod criteria;
 mod cursor;
 mod sort;
 
-use crate::access::{AccessFilter, FactCache, PatientFacts};
+use crate::access::{AccessFilter, FactCache, Known};
 use crate::catalog::Catalog;
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
@@ -21,7 +21,6 @@ use cursor::Cursor;
 use lantern_fhir::search::{Include, SearchRequest, Summary, TotalMode};
 use sort::SortType;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// One page of search results.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +48,7 @@ pub fn search(
     let expected = expected_patients(req);
     let known = match facts {
         Some(cache) if access.probes_facts() => cache.known(conn, &expected)?,
-        _ => Vec::new(),
+        _ => Known::default(),
     };
     let keys = page_keys(conn, catalog, req, access, now, &expected, &known)?;
     if keys.count_only {
@@ -74,7 +73,7 @@ pub fn search_ids(
     access: &AccessFilter,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let keys = page_keys(conn, catalog, req, access, now, &expected_patients(req), &[])?;
+    let keys = page_keys(conn, catalog, req, access, now, &expected_patients(req), &Known::default())?;
     let mut by_rk = std::collections::HashMap::with_capacity(keys.rks.len());
     for chunk in keys.rks.chunks(MAX_IN_LIST) {
         let mut params = Vec::new();
@@ -104,7 +103,7 @@ fn page_keys(
     access: &AccessFilter,
     now: i64,
     expected: &[String],
-    known: &[Arc<PatientFacts>],
+    known: &Known,
 ) -> Result<PageKeys, StoreError> {
     let types: Vec<String> = match &req.rtype {
         Some(t) => vec![t.clone()],
@@ -527,7 +526,7 @@ pub fn everything(
         Some(cache) if access.probes_facts() => {
             cache.known(conn, &patients[..patients.len().min(crate::access::MAX_EXPECTED)])?
         }
-        _ => Vec::new(),
+        _ => Known::default(),
     };
     let mut params: Vec<SqlValue> = patients.iter().map(|p| SqlValue::Text(p.clone())).collect();
     let marks = vec!["?"; patients.len()].join(",");

@@ -47,9 +47,10 @@ pub fn read_current(
     Ok(out)
 }
 
-/// The current version and whether `access` lets the caller see it. With a fact cache (call
-/// inside a read transaction: see [`crate::access::facts`]) the row is judged in Rust from its
-/// patient's facts; without one, by the filter's SQL in the same statement.
+/// The current version and whether `access` lets the caller see it. With an unguarded fact
+/// cache (call inside a read transaction: see [`crate::access::facts`]) the row is judged in
+/// Rust from its patient's facts; otherwise by the filter's SQL in the same statement (a
+/// guarded cache's facts may be of another snapshot than the row's).
 pub fn read_current_as(
     conn: &mut dyn Conn,
     catalog: &Catalog,
@@ -59,7 +60,7 @@ pub fn read_current_as(
     facts: Option<&crate::access::FactCache>,
 ) -> Result<Option<(Stored, bool)>, StoreError> {
     let Some(t) = catalog.type_id(rtype) else { return Ok(None) };
-    let Some(cache) = facts.filter(|_| access.probes_facts()) else {
+    let Some(cache) = facts.filter(|c| access.probes_facts() && !c.is_guarded()) else {
         return read_current_as_sql(conn, catalog, t, id, access);
     };
     let mut out = None;
@@ -74,7 +75,7 @@ pub fn read_current_as(
     )?;
     let Some((stored, org, sec)) = out else { return Ok(None) };
     let facts = match &stored.patient {
-        Some(p) => cache.known(conn, std::slice::from_ref(p))?.pop().unwrap_or_default(),
+        Some(p) => cache.known(conn, std::slice::from_ref(p))?.facts.pop().unwrap_or_default(),
         None => Default::default(),
     };
     let row =
