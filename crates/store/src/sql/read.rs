@@ -50,9 +50,7 @@ pub fn read_current(
 /// The current version and whether `access` lets the caller see it. With an unguarded fact
 /// cache (call inside a read transaction: see [`crate::access::facts`]) the row is judged in
 /// Rust from its patient's facts; otherwise by the filter's SQL in the same statement (a
-/// guarded cache's facts may be of another snapshot than the row's), which for a Patient,
-/// whose compartment is itself, expects that patient and, with a guarded cache, knows its
-/// facts.
+/// guarded cache's facts may be of another snapshot than the row's).
 pub fn read_current_as(
     conn: &mut dyn Conn,
     catalog: &Catalog,
@@ -62,12 +60,9 @@ pub fn read_current_as(
     facts: Option<&crate::access::FactCache>,
 ) -> Result<Option<(Stored, bool)>, StoreError> {
     let Some(t) = catalog.type_id(rtype) else { return Ok(None) };
-    let Some(cache) = facts.filter(|_| access.probes_facts()) else {
-        return read_current_as_sql(conn, catalog, t, id, access, None);
+    let Some(cache) = facts.filter(|c| access.probes_facts() && !c.is_guarded()) else {
+        return read_current_as_sql(conn, catalog, t, id, access);
     };
-    if cache.is_guarded() {
-        return read_current_as_sql(conn, catalog, t, id, access, Some(cache));
-    }
     let mut out = None;
     conn.query(
         "SELECT r.type, r.id, v.ver, v.updated, v.op, v.body, r.patient, r.org, r.sec FROM resource r \
@@ -95,18 +90,9 @@ fn read_current_as_sql(
     t: i64,
     id: &str,
     access: &crate::AccessFilter,
-    guarded: Option<&crate::access::FactCache>,
 ) -> Result<Option<(Stored, bool)>, StoreError> {
-    let expected: Vec<String> = match catalog.type_name(t) {
-        Some("Patient") => vec![id.to_string()],
-        _ => Vec::new(),
-    };
-    let known = match guarded {
-        Some(cache) => cache.known(conn, &expected)?,
-        None => Default::default(),
-    };
     let mut params: Vec<SqlValue> = Vec::new();
-    let visible = access.to_sql_knowing("r", &mut params, &expected, &known);
+    let visible = access.to_sql("r", &mut params);
     params.push(t.into());
     params.push(id.into());
     let mut out = None;
