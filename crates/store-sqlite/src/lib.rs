@@ -150,7 +150,8 @@ impl Backend for SqliteBackend {
         // A WAL frame is a 24-byte header and a 4 KiB page, after a 32-byte file header.
         let restart_bytes = 32 + 4120 * u64::from(self.wal_restart_frames.max(1));
         c.execute_batch(&format!(
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA main.journal_size_limit = {restart_bytes};              PRAGMA {RESOURCES_SCHEMA}.journal_size_limit = {restart_bytes};"
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA main.journal_size_limit = {restart_bytes}; \
+             PRAGMA {RESOURCES_SCHEMA}.journal_size_limit = {restart_bytes};"
         ))
         .map_err(StoreError::db)?;
         let audit = lantern_store::schema::SQLITE_AUDIT_SCHEMA;

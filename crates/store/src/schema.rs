@@ -359,7 +359,9 @@ fn prepare_audit_file(conn: &mut dyn Conn) -> Result<(), StoreError> {
             .unwrap_or(0);
         if old > 0 {
             conn.batch(&format!(
-                "INSERT OR IGNORE INTO {s}.audit SELECT * FROM main.audit;                  INSERT OR IGNORE INTO {s}.audit_patient SELECT * FROM main.audit_patient;                  INSERT OR IGNORE INTO {s}.audit_head SELECT * FROM main.audit_head;"
+                "INSERT OR IGNORE INTO {s}.audit SELECT * FROM main.audit; \
+                 INSERT OR IGNORE INTO {s}.audit_patient SELECT * FROM main.audit_patient; \
+                 INSERT OR IGNORE INTO {s}.audit_head SELECT * FROM main.audit_head;"
             ))?;
         }
         Ok(())
