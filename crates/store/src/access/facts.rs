@@ -187,15 +187,7 @@ impl FactCache {
         for p in missing {
             read.push(Arc::new(PatientFacts::read(conn, p)?));
         }
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if st.epoch == epoch {
-            if st.by_patient.len() + read.len() > CAPACITY {
-                st.by_patient.clear();
-            }
-            for f in &read {
-                st.by_patient.insert(f.patient.clone(), f.clone());
-            }
-        }
+        self.keep(epoch, &read);
         out.extend(read);
         Ok(out)
     }
@@ -235,19 +227,24 @@ impl FactCache {
                 }
                 read.push(Arc::new(facts));
             }
-            let mut st = self.state();
-            if st.epoch == epoch {
-                if st.by_patient.len() + read.len() > CAPACITY {
-                    st.by_patient.clear();
-                }
-                for f in &read {
-                    st.by_patient.insert(f.patient.clone(), f.clone());
-                }
-            }
+            self.keep(epoch, &read);
             out.extend(read);
             return Ok(Known { facts: out, guard: Some(epoch) });
         }
         Ok(Known::default())
+    }
+
+    /// Keeps facts read at `epoch`, unless the cache has moved on to another number meanwhile.
+    fn keep(&self, epoch: i64, read: &[Arc<PatientFacts>]) {
+        let mut st = self.state();
+        if st.epoch == epoch {
+            if st.by_patient.len() + read.len() > CAPACITY {
+                st.by_patient.clear();
+            }
+            for f in read {
+                st.by_patient.insert(f.patient.clone(), f.clone());
+            }
+        }
     }
 
     /// A guarded cache moves to a newer number: what it held was of an older one.
