@@ -168,7 +168,7 @@ impl FactCache {
         let mut out = Vec::with_capacity(patients.len());
         let mut missing = Vec::new();
         {
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = self.state();
             if epoch > st.epoch {
                 st.epoch = epoch;
                 st.by_patient.clear();
