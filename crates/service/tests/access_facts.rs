@@ -4,9 +4,9 @@
 //! facts and person links; the facts are rewritten before every case, so a cache that missed a
 //! change (the `access_epoch` triggers) would answer from the case before and be caught. On
 //! SQLite inside a read transaction; on PostgreSQL with a guarded cache and no transaction,
-//! both one that has just read the number (the specialised branch is judged) and one kept
-//! across the cases that never reads it on its own (behind the number whenever it holds all
-//! the expected patients: the guard's fallback is judged).
+//! both one made for the case, which has just read the number (the specialised branch is
+//! judged), and one kept across the cases that learns every patient's facts before they change
+//! and never reads the number on its own (always behind it: the guard's fallback is judged).
 use lantern_store::access::{FactCache, PatientFacts, RowAccess};
 use lantern_store::{AccessFilter, Conn, Dialect, SqlValue, Store};
 use proptest::prelude::*;
@@ -154,8 +154,7 @@ fn agree(ts: lantern_testkit::TestStore, cases: u32) {
     let guarded = store.dialect() == Dialect::Postgres;
     let new_cache = move || if guarded { FactCache::guarded() } else { FactCache::default() };
     rt.block_on(load_rows(&store));
-    // Never reads the number on its own: its patients' facts stay those of the case they were
-    // read in, until a patient it lacks shows it the number moved.
+    // Never reads the number on its own (an hour between reads).
     let kept = Arc::new(match guarded {
         true => FactCache::guarded_refreshing_every(std::time::Duration::from_secs(3600)),
         false => FactCache::default(),
