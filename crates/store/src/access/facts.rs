@@ -86,6 +86,10 @@ impl PatientFacts {
     }
 }
 
+/// The `access_epoch` number as the current snapshot sees it: read by the cache, and checked
+/// by a guarded statement as a subquery.
+pub(crate) const EPOCH_NOW: &str = "SELECT n FROM access_epoch WHERE id = 1";
+
 /// The facts of a patient (`?`, twice): its own `patient_grant` rows and those of the other
 /// records linked to the same person.
 const FACTS_SQL: &str = "SELECT g.subject, g.kind, g.until FROM patient_grant g WHERE g.patient = ? \
@@ -164,7 +168,7 @@ impl FactCache {
         conn: &mut dyn Conn,
         patients: &[String],
     ) -> Result<Vec<Arc<PatientFacts>>, StoreError> {
-        let epoch = conn.query_int("SELECT n FROM access_epoch WHERE id = 1", &[])?.unwrap_or(0);
+        let epoch = conn.query_int(EPOCH_NOW, &[])?.unwrap_or(0);
         let mut out = Vec::with_capacity(patients.len());
         let mut missing = Vec::new();
         {
@@ -201,7 +205,7 @@ impl FactCache {
             st.checked.is_none_or(|t| t.elapsed() >= self.refresh)
         };
         if stale {
-            let now = conn.query_int("SELECT n FROM access_epoch WHERE id = 1", &[])?.unwrap_or(0);
+            let now = conn.query_int(EPOCH_NOW, &[])?.unwrap_or(0);
             self.adopt(now);
         }
         'attempt: for _ in 0..3 {

@@ -200,9 +200,7 @@ impl AccessFilter {
             let all: Vec<String> =
                 known.iter().map(|k| k.as_ref().to_string()).chain(rest.iter().cloned()).collect();
             let probing = self.build(alias, params, &all);
-            return format!(
-                "(CASE WHEN (SELECT n FROM access_epoch WHERE id = 1) = ? THEN {knowing} ELSE {probing} END)"
-            );
+            return format!("(CASE WHEN ({}) = ? THEN {knowing} ELSE {probing} END)", facts::EPOCH_NOW);
         }
         let mut sql = String::from("(CASE");
         for k in known {
