@@ -114,6 +114,14 @@ async fn token_params(fhir: Fhir) {
     check(&fhir, "Observation", &format!("code:not={LOINC}|8480-6"), &["o3", "o4"]).await;
     check(&fhir, "Patient", "_id:not=p1", &["p2", "p3"]).await;
     check(&fhir, "Patient", "gender:not=male,female", &["p3"]).await;
+    // A concept with only text has a value (kept apart, for `:text`): `:missing` counts it.
+    put(
+        &fhir,
+        json!({"resourceType": "Observation", "id": "t1", "status": "final", "code": {"text": "Only text"}}),
+    )
+    .await;
+    check(&fhir, "Observation", "code:missing=true&_id=t1", &[]).await;
+    check(&fhir, "Observation", "code:missing=false&_id=t1", &["t1"]).await;
 }
 
 async fn reference_params(fhir: Fhir) {
@@ -125,6 +133,9 @@ async fn reference_params(fhir: Fhir) {
     check(&fhir, "Observation", "subject=Patient/p1,Patient/p2", &["o1", "o2"]).await;
     check(&fhir, "Observation", "subject=http://elsewhere.org/fhir/Patient/99", &["o3"]).await;
     check(&fhir, "Observation", &format!("subject:identifier={MRN}|M2"), &["o4"]).await;
+    // A reference by identifier only is a value too.
+    check(&fhir, "Observation", "subject:missing=true", &[]).await;
+    check(&fhir, "Observation", "subject:missing=false", &["o1", "o2", "o3", "o4"]).await;
     check(&fhir, "Observation", "subject=Group/p1", &[]).await;
     check(&fhir, "Observation", "encounter=Encounter/e1", &["o1"]).await;
     // A reference by the server's own absolute URL is the local reference.

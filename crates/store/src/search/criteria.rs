@@ -124,14 +124,24 @@ fn compile_at_depth(
             if *code == "_id" || *code == "_lastUpdated" {
                 return Ok(if *missing { "1 = 0".into() } else { "1 = 1".into() });
             }
-            let p = ctx.param_rows(rtype, code)?;
-            let table = table_for(*kind);
-            let q = format!(
-                "{alias}.rk {} (SELECT rk FROM {table} WHERE {})",
-                if *missing { "NOT IN" } else { "IN" },
-                p.cond("")
-            );
-            Ok(q)
+            let mut sources = vec![(table_for(*kind), ctx.param_rows(rtype, code)?)];
+            // Values kept under a pseudo-parameter are values too: a CodeableConcept with only
+            // text, a Reference with only an identifier, has a value for the parameter, so
+            // `:missing=true` must not find it (and `:missing=false` must).
+            let pseudo = match kind {
+                T::Token => Some(("ix_string", text_param(code))),
+                T::Reference => Some(("ix_token", identifier_param(code))),
+                _ => None,
+            };
+            if let Some(rows) = pseudo.and_then(|(t, p)| Some((t, ctx.catalog.param_rows(rtype, &p)?))) {
+                sources.push(rows);
+            }
+            let (op, join) = if *missing { ("NOT IN", " AND ") } else { ("IN", " OR ") };
+            let any: Vec<String> = sources
+                .iter()
+                .map(|(table, p)| format!("{alias}.rk {op} (SELECT rk FROM {table} WHERE {})", p.cond("")))
+                .collect();
+            Ok(format!("({})", any.join(join)))
         }
         Criterion::Chain { code, target_types, inner } => {
             let p = ctx.param_rows(rtype, code)?.cond("x.");
