@@ -33,12 +33,14 @@ fn a_valid_patient_has_no_issues() {
     assert_eq!(errors(&p), vec![]);
 }
 
-/// Every example resource in the R4 package (`/work/r4pkg/package`, or `$LANTERN_R4_PACKAGE`)
-/// validated; skipped cleanly when the package is not there. Examples the specification ships
-/// with genuine errors are listed in `KNOWN_INVALID` with the reason.
+/// Every example resource in the R4 package (`$LANTERN_R4_PACKAGE`, else `target/r4pkg/package`,
+/// where `.ci/run` unpacks it) validated; skipped cleanly when the package is not there.
+/// Examples the specification ships with genuine errors are listed in `KNOWN_INVALID` with the
+/// reason.
 #[test]
 fn specification_examples_validate() {
-    let dir = std::env::var("LANTERN_R4_PACKAGE").unwrap_or_else(|_| "/work/r4pkg/package".into());
+    let dir = std::env::var("LANTERN_R4_PACKAGE")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/r4pkg/package").into());
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("skipping: no R4 package at {dir}");
         return;

@@ -1,0 +1,225 @@
+//! The specification's own examples, stored and found again by every search parameter they
+//! carry a value for, on both backends: what a new user loading real data would try first.
+//!
+//! Each example in `hl7.fhir.r4.examples@4.0.1` (`$LANTERN_R4_PACKAGE`, else
+//! `target/r4pkg/package`, where `.ci/run` unpacks it) is stored with its own id; then, for the
+//! first few examples of each type that have a value for a parameter, the indexer's values for
+//! that parameter are turned back into a query, as a client would write it (`system|code`,
+//! `ge`/`le` around a date's range, `:exact`, `:text`, `:identifier`, `:missing`...), and the
+//! search must find the example. This checks the whole chain for every parameter of every type
+//! the examples reach: the query parser, the value escaping, the SQL for each parameter type,
+//! and that what indexing stored is what a search for it asks. Composite parameters are
+//! checked by their own tests (`search.rs`); their keys have no one-to-one query form here.
+//! Skipped cleanly when the package is not there.
+use lantern_fhir::index::{extract, IndexEntry, IndexValue, Indexer};
+use lantern_service::Fhir;
+use lantern_testkit::client::{ids_with_mode, put, search_bundle_with};
+use lantern_testkit::{backend_tests, ctx, parse};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Examples of each type checked per parameter: enough to meet each parameter's value shapes
+/// (a Period and a dateTime, a coded and a text-only concept), few enough to stay quick.
+const PER_PARAM: usize = 3;
+
+fn package() -> Option<PathBuf> {
+    let dir = std::env::var_os("LANTERN_R4_PACKAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/r4pkg/package"));
+    dir.is_dir().then_some(dir)
+}
+
+/// Examples stored per type. The package is mostly definitions (1,400 SearchParameters, 1,316
+/// ValueSets...): a few dozen of each type meet every parameter they give values for, and keep
+/// the test to seconds on each backend.
+const PER_TYPE: usize = 40;
+
+/// Examples of at most this size: the largest files are Bundles of whole definition sets.
+const MAX_BYTES: u64 = 1 << 20;
+
+/// The first [`PER_TYPE`] examples of each type, by file name.
+fn examples(dir: &PathBuf) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("readable package")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.metadata().is_ok_and(|m| m.len() <= MAX_BYTES))
+        .collect();
+    files.sort();
+    let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
+    files
+        .iter()
+        .filter_map(|p| serde_json::from_slice::<Value>(&std::fs::read(p).ok()?).ok())
+        .filter(|v| v["resourceType"].is_string() && v["id"].is_string())
+        .filter(|v| {
+            let n = per_type.entry(v["resourceType"].as_str().unwrap_or_default().to_string()).or_default();
+            *n += 1;
+            *n <= PER_TYPE
+        })
+        .collect()
+}
+
+/// FHIR search escaping of `\ , $ |` inside a value (R4 §3.1.1.1.6 "Escaping Search Parameters").
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | ',' | '$' | '|') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An instant in microseconds as a FHIR instant at full precision.
+fn instant(micros: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()?;
+    if !(1..=9999).contains(&t.year()) {
+        return None; // an open end of a period
+    }
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    ))
+}
+
+/// The queries (each a list of name=value pairs ANDed) a client would write to find a
+/// resource carrying `entry`'s value.
+fn queries(e: &IndexEntry) -> Vec<Vec<(String, String)>> {
+    let p = e.param;
+    let one = |name: String, value: String| vec![vec![(name, value)]];
+    match &e.value {
+        IndexValue::String { exact, .. } => {
+            let mut q = one(format!("{p}:exact"), esc(exact));
+            q.extend(one(p.to_string(), esc(exact)));
+            q
+        }
+        IndexValue::Token { system, code } => {
+            let mut q = one(p.to_string(), format!("{}|{}", esc(system.as_deref().unwrap_or("")), esc(code)));
+            q.extend(one(p.to_string(), esc(code)));
+            q
+        }
+        IndexValue::TokenText { norm } if !norm.is_empty() => one(format!("{p}:text"), esc(norm)),
+        IndexValue::TokenText { .. } => Vec::new(),
+        IndexValue::Reference { target_type, target_id } if target_type.is_empty() => {
+            one(p.to_string(), esc(target_id))
+        }
+        IndexValue::Reference { target_type, target_id } => {
+            let mut q = one(p.to_string(), esc(&format!("{target_type}/{target_id}")));
+            q.extend(one(format!("{p}:{target_type}"), esc(target_id)));
+            q
+        }
+        IndexValue::ReferenceIdentifier { system, code } => {
+            one(format!("{p}:identifier"), format!("{}|{}", esc(system.as_deref().unwrap_or("")), esc(code)))
+        }
+        IndexValue::Date { lo, hi } => {
+            let mut q = Vec::new();
+            if let Some(lo) = instant(*lo) {
+                q.push(vec![(p.to_string(), format!("ge{lo}"))]);
+            }
+            if let Some(hi) = instant(*hi) {
+                q.push(vec![(p.to_string(), format!("le{hi}"))]);
+            }
+            q
+        }
+        IndexValue::Number { lo, hi } => {
+            vec![vec![(p.to_string(), format!("ge{lo}")), (p.to_string(), format!("le{hi}"))]]
+        }
+        IndexValue::Quantity { system, code, lo, hi } => {
+            let unit = format!("{}|{}", esc(system.as_deref().unwrap_or("")), esc(code));
+            vec![vec![(p.to_string(), format!("ge{lo}|{unit}")), (p.to_string(), format!("le{hi}|{unit}"))]]
+        }
+        IndexValue::Uri { value } => one(p.to_string(), esc(value)),
+        IndexValue::Composite { .. } => Vec::new(),
+    }
+}
+
+async fn examples_are_found_by_their_parameters(fhir: Fhir) {
+    let Some(dir) = package() else {
+        eprintln!("skipping: no R4 examples package (set LANTERN_R4_PACKAGE, or run .ci/run once)");
+        return;
+    };
+    // Store every example the server accepts; the refused ones are the validator's business
+    // (`lantern-fhir`'s `specification_examples_validate` lists the known-invalid ones).
+    let mut stored = Vec::new();
+    for v in examples(&dir) {
+        let (t, id) = (v["resourceType"].as_str().unwrap(), v["id"].as_str().unwrap());
+        if fhir.update(&ctx(), t, id, v.clone(), None).await.is_ok() {
+            stored.push(v);
+        }
+    }
+    assert!(stored.len() > 900, "only {} examples stored", stored.len());
+    put(&fhir, serde_json::json!({"resourceType": "Basic", "id": "marker", "code": {"text": "x"}})).await;
+
+    let indexer = Indexer::new();
+    // (type, parameter) -> examples checked so far.
+    let mut seen: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
+    let (mut searches, mut failures) = (0usize, Vec::new());
+    for v in &stored {
+        let (t, id) = (v["resourceType"].as_str().unwrap(), v["id"].as_str().unwrap());
+        let mut by_param: BTreeMap<&'static str, Vec<IndexEntry>> = BTreeMap::new();
+        for e in extract(&indexer, v) {
+            by_param.entry(e.param).or_default().push(e);
+        }
+        for (param, entries) in by_param {
+            let n = seen.entry((t.to_string(), param)).or_default();
+            if *n >= PER_PARAM {
+                continue;
+            }
+            *n += 1;
+            let mut all = vec![vec![(format!("{param}:missing"), "false".to_string())]];
+            // The one query that must not find it.
+            let absent = vec![(format!("{param}:missing"), "true".to_string()), ("_id".into(), id.into())];
+            // The first value of each kind the parameter indexed for this resource.
+            let mut kinds = Vec::new();
+            for e in &entries {
+                let kind = std::mem::discriminant(&e.value);
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                    all.extend(queries(e));
+                }
+            }
+            searches += 1;
+            match fhir.search(&ctx(), Some(t), &absent).await {
+                Err(e) => failures.push(format!("{t}?{param}:missing=true&_id={id}: {e:?}")),
+                Ok(text) if !ids_with_mode(&parse(&text), "match").is_empty() => {
+                    failures.push(format!("{t}?{param}:missing=true&_id={id}: found, though it has a value"))
+                }
+                Ok(_) => {}
+            }
+            for mut q in all {
+                q.push(("_id".into(), id.into()));
+                searches += 1;
+                let shown = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+                match fhir.search(&ctx(), Some(t), &q).await {
+                    Err(e) => failures.push(format!("{t}?{shown}: {e:?}")),
+                    Ok(text) => {
+                        if ids_with_mode(&parse(&text), "match") != [id] {
+                            failures.push(format!("{t}?{shown}: {id} not found"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // A search that must find nothing, so that a search ignoring its parameters cannot pass.
+    let none = search_bundle_with(&fhir, &ctx(), Some("Basic"), "_id=marker&code:text=nothing-like-it").await;
+    assert!(ids_with_mode(&none, "match").is_empty());
+    eprintln!(
+        "{} examples stored; {searches} searches over {} (type, parameter) pairs; {} failed",
+        stored.len(),
+        seen.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{} searches failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+backend_tests!(examples_are_found_by_their_parameters);
