@@ -6,7 +6,9 @@
 //! first few examples of each type that have a value for a parameter, the indexer's values for
 //! that parameter are turned back into a query, as a client would write it (`system|code`,
 //! `ge`/`le` around a date's range, `:exact`, `:text`, `:identifier`, `:missing`...), and the
-//! search must find the example. This checks the whole chain for every parameter of every type
+//! search must find the example; sorted by the parameter both ways, it must still be there;
+//! where it refers to another example, a chain through the reference, `_include` and `_has`
+//! must reach across. This checks the whole chain for every parameter of every type
 //! the examples reach: the query parser, the value escaping, the SQL for each parameter type,
 //! and that what indexing stored is what a search for it asks. Composite parameters are
 //! checked by their own tests (`search.rs`); their keys have no one-to-one query form here.
@@ -16,7 +18,7 @@ use lantern_service::Fhir;
 use lantern_testkit::client::{ids_with_mode, put, search_bundle_with};
 use lantern_testkit::{backend_tests, ctx, parse};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 /// Examples of each type checked per parameter: enough to meet each parameter's value shapes
@@ -142,6 +144,43 @@ fn queries(e: &IndexEntry) -> Vec<Vec<(String, String)>> {
     }
 }
 
+/// One search of `rtype` narrowed to `_id` (the example's own, or the target's for `_has`),
+/// and the id that must (or must not) be among its entries of `mode`.
+struct Check {
+    rtype: String,
+    query: Vec<(String, String)>,
+    mode: &'static str,
+    want: String,
+    present: bool,
+}
+
+impl Check {
+    fn found(rtype: &str, id: &str, mut query: Vec<(String, String)>) -> Check {
+        query.push(("_id".into(), esc(id)));
+        Check { rtype: rtype.into(), query, mode: "match", want: id.into(), present: true }
+    }
+
+    /// Why it failed, if it did.
+    async fn run(&self, fhir: &Fhir) -> Option<String> {
+        let shown = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let shown = format!("{}?{shown}", self.rtype);
+        match fhir.search(&ctx(), Some(&self.rtype), &self.query).await {
+            Err(e) => Some(format!("{shown}: {e:?}")),
+            Ok(text) => {
+                let got = ids_with_mode(&parse(&text), self.mode).contains(&self.want);
+                (got != self.present).then(|| {
+                    format!(
+                        "{shown}: {} {}found among the {} entries",
+                        self.want,
+                        if got { "" } else { "not " },
+                        self.mode
+                    )
+                })
+            }
+        }
+    }
+}
+
 async fn examples_are_found_by_their_parameters(fhir: Fhir) {
     let Some(dir) = package() else {
         eprintln!("skipping: no R4 examples package (set LANTERN_R4_PACKAGE, or run .ci/run once)");
@@ -160,9 +199,11 @@ async fn examples_are_found_by_their_parameters(fhir: Fhir) {
     put(&fhir, serde_json::json!({"resourceType": "Basic", "id": "marker", "code": {"text": "x"}})).await;
 
     let indexer = Indexer::new();
+    let held: HashSet<(&str, &str)> =
+        stored.iter().map(|v| (v["resourceType"].as_str().unwrap(), v["id"].as_str().unwrap())).collect();
     // (type, parameter) -> examples checked so far.
     let mut seen: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
-    let (mut searches, mut failures) = (0usize, Vec::new());
+    let mut checks = Vec::new();
     for v in &stored {
         let (t, id) = (v["resourceType"].as_str().unwrap(), v["id"].as_str().unwrap());
         let mut by_param: BTreeMap<&'static str, Vec<IndexEntry>> = BTreeMap::new();
@@ -175,47 +216,56 @@ async fn examples_are_found_by_their_parameters(fhir: Fhir) {
                 continue;
             }
             *n += 1;
-            let mut all = vec![vec![(format!("{param}:missing"), "false".to_string())]];
-            // The one query that must not find it.
-            let absent = vec![(format!("{param}:missing"), "true".to_string()), ("_id".into(), id.into())];
+            let found = |query: Vec<(String, String)>| Check::found(t, id, query);
+            checks.push(found(vec![(format!("{param}:missing"), "false".into())]));
+            checks.push(Check { present: false, ..found(vec![(format!("{param}:missing"), "true".into())]) });
+            if !entries.iter().all(|e| matches!(e.value, IndexValue::Composite { .. })) {
+                checks.push(found(vec![("_sort".into(), param.into())]));
+                checks.push(found(vec![("_sort".into(), format!("-{param}"))]));
+            }
             // The first value of each kind the parameter indexed for this resource.
             let mut kinds = Vec::new();
             for e in &entries {
                 let kind = std::mem::discriminant(&e.value);
                 if !kinds.contains(&kind) {
                     kinds.push(kind);
-                    all.extend(queries(e));
+                    checks.extend(queries(e).into_iter().map(found));
                 }
             }
-            searches += 1;
-            match fhir.search(&ctx(), Some(t), &absent).await {
-                Err(e) => failures.push(format!("{t}?{param}:missing=true&_id={id}: {e:?}")),
-                Ok(text) if !ids_with_mode(&parse(&text), "match").is_empty() => {
-                    failures.push(format!("{t}?{param}:missing=true&_id={id}: found, though it has a value"))
+            // A reference to an example that is held: chained, included, and reverse-chained.
+            let target = entries.iter().find_map(|e| match &e.value {
+                IndexValue::Reference { target_type, target_id }
+                    if held.contains(&(target_type.as_str(), target_id.as_str())) =>
+                {
+                    Some((target_type.as_str(), target_id.as_str()))
                 }
-                Ok(_) => {}
+                _ => None,
+            });
+            if let Some((tt, tid)) = target {
+                checks.push(found(vec![(format!("{param}:{tt}._id"), esc(tid))]));
+                // (A resource that refers to itself is a match already, not also an include.)
+                checks.extend(((tt, tid) != (t, id)).then(|| Check {
+                    mode: "include",
+                    want: tid.to_string(),
+                    ..found(vec![("_include".into(), format!("{t}:{param}:{tt}"))])
+                }));
+                checks.push(Check::found(tt, tid, vec![(format!("_has:{t}:{param}:_id"), esc(id))]));
             }
-            for mut q in all {
-                q.push(("_id".into(), id.into()));
-                searches += 1;
-                let shown = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-                match fhir.search(&ctx(), Some(t), &q).await {
-                    Err(e) => failures.push(format!("{t}?{shown}: {e:?}")),
-                    Ok(text) => {
-                        if ids_with_mode(&parse(&text), "match") != [id] {
-                            failures.push(format!("{t}?{shown}: {id} not found"));
-                        }
-                    }
-                }
-            }
+        }
+    }
+    let mut failures = Vec::new();
+    for c in &checks {
+        if let Some(why) = c.run(&fhir).await {
+            failures.push(why);
         }
     }
     // A search that must find nothing, so that a search ignoring its parameters cannot pass.
     let none = search_bundle_with(&fhir, &ctx(), Some("Basic"), "_id=marker&code:text=nothing-like-it").await;
     assert!(ids_with_mode(&none, "match").is_empty());
     eprintln!(
-        "{} examples stored; {searches} searches over {} (type, parameter) pairs; {} failed",
+        "{} examples stored; {} searches over {} (type, parameter) pairs; {} failed",
         stored.len(),
+        checks.len(),
         seen.len(),
         failures.len()
     );
