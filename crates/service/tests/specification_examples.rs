@@ -5,14 +5,13 @@
 //! `target/r4pkg/package`, where `.ci/run` unpacks it) is stored with its own id; then, for the
 //! first few examples of each type that have a value for a parameter, the indexer's values for
 //! that parameter are turned back into a query, as a client would write it (`system|code`,
-//! `ge`/`le` around a date's range, `:exact`, `:text`, `:identifier`, `:missing`...), and the
-//! search must find the example; sorted by the parameter both ways, it must still be there;
+//! `ge`/`le` around a date's range, `:exact`, `:contains`, `:text`, `:identifier`,
+//! `:missing`...), and the search must find the example (and `:not` with its code must not); sorted by the parameter both ways, it must still be there;
 //! where it refers to another example, a chain through the reference, `_include` and `_has`
 //! must reach across. This checks the whole chain for every parameter of every type
 //! the examples reach: the query parser, the value escaping, the SQL for each parameter type,
-//! and that what indexing stored is what a search for it asks. Composite parameters are
-//! checked by their own tests (`search.rs`); their keys have no one-to-one query form here.
-//! Skipped cleanly when the package is not there.
+//! and that what indexing stored is what a search for it asks. Skipped cleanly when the
+//! package is not there.
 use lantern_fhir::index::{extract, IndexEntry, IndexValue, Indexer};
 use lantern_service::Fhir;
 use lantern_testkit::client::{ids_with_mode, put, search_bundle_with};
@@ -99,9 +98,14 @@ fn queries(e: &IndexEntry) -> Vec<Vec<(String, String)>> {
     let p = e.param;
     let one = |name: String, value: String| vec![vec![(name, value)]];
     match &e.value {
-        IndexValue::String { exact, .. } => {
+        IndexValue::String { exact, norm } => {
             let mut q = one(format!("{p}:exact"), esc(exact));
             q.extend(one(p.to_string(), esc(exact)));
+            // A piece from the middle, for `:contains`.
+            let middle: String = norm.chars().skip(1).take(4).collect();
+            if !middle.trim().is_empty() {
+                q.extend(one(format!("{p}:contains"), esc(&middle)));
+            }
             q
         }
         IndexValue::Token { system, code } => {
@@ -140,7 +144,15 @@ fn queries(e: &IndexEntry) -> Vec<Vec<(String, String)>> {
             vec![vec![(p.to_string(), format!("ge{lo}|{unit}")), (p.to_string(), format!("le{hi}|{unit}"))]]
         }
         IndexValue::Uri { value } => one(p.to_string(), esc(value)),
-        IndexValue::Composite { .. } => Vec::new(),
+        // The key is the components in query form joined by `$` (each `system|code`, `code`,
+        // a string, `Type/id` or a uri); a trailing number or quantity is kept apart, in lo.
+        IndexValue::Composite { key, lo, .. } => {
+            let key = key.replace('\\', "\\\\").replace(',', "\\,");
+            match lo {
+                None => one(p.to_string(), key),
+                Some(lo) => one(p.to_string(), format!("{key}$ge{lo}")),
+            }
+        }
     }
 }
 
@@ -230,6 +242,10 @@ async fn examples_are_found_by_their_parameters(fhir: Fhir) {
                 if !kinds.contains(&kind) {
                     kinds.push(kind);
                     checks.extend(queries(e).into_iter().map(found));
+                    if let IndexValue::Token { system, code } = &e.value {
+                        let value = format!("{}|{}", esc(system.as_deref().unwrap_or("")), esc(code));
+                        checks.push(Check { present: false, ..found(vec![(format!("{param}:not"), value)]) });
+                    }
                 }
             }
             // A reference to an example that is held: chained, included, and reverse-chained.
