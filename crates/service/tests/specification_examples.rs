@@ -6,12 +6,12 @@
 //! first few examples of each type that have a value for a parameter, the indexer's values for
 //! that parameter are turned back into a query, as a client would write it (`system|code`,
 //! `ge`/`le` around a date's range, `:exact`, `:contains`, `:text`, `:identifier`,
-//! `:missing`...), and the search must find the example (and `:not` with its code must not); sorted by the parameter both ways, it must still be there;
-//! where it refers to another example, a chain through the reference, `_include` and `_has`
-//! must reach across. This checks the whole chain for every parameter of every type
-//! the examples reach: the query parser, the value escaping, the SQL for each parameter type,
-//! and that what indexing stored is what a search for it asks. Skipped cleanly when the
-//! package is not there.
+//! `:missing`...), and the search must find the example (and `:not` with its own code must
+//! not); sorted by the parameter both ways, it must still be there; where it refers to another
+//! example, a chain through the reference, `_include` and `_has` must reach across. This checks
+//! the whole chain for every parameter of every type the examples reach: the query parser, the
+//! value escaping, the SQL for each parameter type, and that what indexing stored is what a
+//! search for it asks. Skipped cleanly when the package is not there.
 use lantern_fhir::index::{extract, IndexEntry, IndexValue, Indexer};
 use lantern_service::Fhir;
 use lantern_testkit::client::{ids_with_mode, put, search_bundle_with};
