@@ -102,6 +102,23 @@ fn time_range(date: Date, tp: &str) -> Option<(i64, i64)> {
     Some((base, base + width - 1))
 }
 
+/// As [`range`], for a value read from a URL's query string, where a time zone's `+` sent
+/// unencoded (`date=ge2024-05-01T10:00:00+01:00`) arrives decoded as a space. A space before
+/// a trailing `hh:mm` after the time has no other reading, so the `+` is put back rather than
+/// the search refused (HAPI refuses it; clients get this wrong often enough that several
+/// servers repair it). Resource values never come through here: there a space stays invalid.
+pub fn query_range(text: &str) -> Option<(i64, i64)> {
+    range(text).or_else(|| {
+        let (head, zone) = text.trim().rsplit_once(' ')?;
+        let z = zone.as_bytes();
+        let is_zone = z.len() == 5 && z[2] == b':' && [0, 1, 3, 4].iter().all(|&i| z[i].is_ascii_digit());
+        if !is_zone || !head.contains('T') || head.contains(' ') {
+            return None;
+        }
+        range(&format!("{head}+{zone}"))
+    })
+}
+
 fn split_zone(tp: &str) -> Option<(&str, UtcOffset)> {
     if let Some(c) = tp.strip_suffix('Z') {
         return Some((c, UtcOffset::UTC));
@@ -122,6 +139,21 @@ fn split_zone(tp: &str) -> Option<(&str, UtcOffset)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_value_whose_plus_became_a_space_is_repaired() {
+        let want = range("2013-01-14T10:00:00+10:00");
+        assert!(want.is_some());
+        assert_eq!(query_range("2013-01-14T10:00:00 10:00"), want);
+        assert_eq!(query_range("2013-01-14T10:00:00.5 10:00"), range("2013-01-14T10:00:00.5+10:00"));
+        assert_eq!(query_range("2013-01-14T10:00:00-10:00"), range("2013-01-14T10:00:00-10:00"));
+        // Only that shape: a space anywhere else is still an error, and resource values stay strict.
+        for bad in ["2013-01-14 10:00", "2013-01-14T10:00:00 1000", "2013-01-14T10:00 00 10:00", "2013 10:00"]
+        {
+            assert_eq!(query_range(bad), None, "{bad}");
+        }
+        assert_eq!(range("2013-01-14T10:00:00 10:00"), None);
+    }
 
     fn at(s: &str) -> i64 {
         range(s).unwrap().0

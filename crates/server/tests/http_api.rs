@@ -237,6 +237,27 @@ async fn http_interactions(fhir: Fhir) {
     let total = body(c.get(format!("{base}/Patient?_summary=count")).send().await.unwrap()).await;
     assert_eq!(total["total"], 2, "nothing partial stored");
 
+    // A time zone's `+` sent unencoded arrives as a space; it is put back, not refused.
+    let obs = json!({"resourceType": "Observation", "id": "tz", "status": "final", "code": {"text": "x"},
+        "effectiveDateTime": "2013-01-14T10:00:00+10:00"});
+    c.put(format!("{base}/Observation/tz"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(obs.to_string())
+        .send()
+        .await
+        .unwrap();
+    for (q, want) in [
+        ("ge2013-01-14T10:00:00+10:00", 1),
+        ("2013-01-14T10:00:00+10:00", 1),
+        ("gt2013-01-14T10:00:00+10:00", 0),
+        ("ge2013-01-14T10:00:00%2B10:00", 1),
+        ("lt2013-01-14T01:00:00+10:00", 0),
+    ] {
+        let r = c.get(format!("{base}/Observation?_id=tz&date={q}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{q}");
+        assert_eq!(body(r).await["total"], want, "{q}");
+    }
+
     // search GET and POST, paging links that work
     for i in 0..5 {
         let p = json!({"resourceType": "Patient", "name": [{"family": format!("Pager{i}")}]});

@@ -53,7 +53,7 @@ impl Fhir {
                 "_since" => {
                     keep.push((k.clone(), v.clone()));
                     since = Some(
-                        lantern_fhir::datetime::range(v)
+                        lantern_fhir::datetime::query_range(v)
                             .ok_or_else(|| {
                                 Error::bad("invalid", Some("_since"), "_since must be an instant")
                             })?

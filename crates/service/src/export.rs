@@ -135,7 +135,7 @@ impl ExportRequest {
                 }
                 "_since" => {
                     req.since = Some(
-                        lantern_fhir::datetime::range(v)
+                        lantern_fhir::datetime::query_range(v)
                             .ok_or_else(|| {
                                 Error::bad("invalid", Some("_since"), "_since must be an instant")
                             })?

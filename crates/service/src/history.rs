@@ -20,7 +20,7 @@ impl Fhir {
         for (k, v) in pairs {
             match k.as_str() {
                 "_since" | "_at" => {
-                    let (lo, hi) = lantern_fhir::datetime::range(v).ok_or_else(|| {
+                    let (lo, hi) = lantern_fhir::datetime::query_range(v).ok_or_else(|| {
                         Error::bad("invalid", Some(k), format!("{k} must be an instant, not '{v}'"))
                     })?;
                     if k == "_since" {

@@ -173,7 +173,7 @@ pub fn parse_value(
         }
         SearchParamType::Date => {
             let (prefix, rest) = Prefix::split(raw);
-            let (lo, hi) = datetime::range(rest).ok_or_else(|| bad("date"))?;
+            let (lo, hi) = datetime::query_range(rest).ok_or_else(|| bad("date"))?;
             Ok(SearchValue::Date { prefix, lo, hi })
         }
         SearchParamType::Number => {
