@@ -205,8 +205,8 @@ fn parse_sort(rtype: Option<&str>, raw: &str) -> Result<Vec<SortKey>, Issue> {
             None => (false, part),
         };
         let known = matches!(code, "_id" | "_lastUpdated")
-            || rtype.is_some_and(|t| search_param(t, code).is_some())
-            || search_param("Resource", code).is_some();
+            || rtype.and_then(|t| search_param(t, code)).is_some_and(supported)
+            || search_param("Resource", code).is_some_and(supported);
         if !known {
             return Err(Issue::error(
                 "not-supported",
@@ -273,8 +273,25 @@ fn unknown(rtype: &str, code: &str) -> Issue {
     Issue::error("not-supported", Some(code.to_string()), format!("{rtype} has no search parameter '{code}'"))
 }
 
+/// The definition of `code` on `rtype`, if Lantern can search by it. The R4 parameters with no
+/// expression (`_text`, `_content`, `_query`, `_filter`, Patient `age` and
+/// `birthOrderBoolean`) are left to each server; Lantern indexes nothing for them, so it
+/// refuses them as unsupported (an error when strict, ignored with a warning when lenient)
+/// rather than answering every search by them with nothing.
 fn lookup(rtype: &str, code: &str) -> Result<&'static SearchParamDef, Issue> {
-    search_param(rtype, code).ok_or_else(|| unknown(rtype, code))
+    let d = search_param(rtype, code).ok_or_else(|| unknown(rtype, code))?;
+    if !supported(d) {
+        return Err(Issue::error(
+            "not-supported",
+            Some(code.to_string()),
+            format!("Lantern does not support searching by '{code}' (the specification defines no expression for it)"),
+        ));
+    }
+    Ok(d)
+}
+
+fn supported(d: &SearchParamDef) -> bool {
+    d.expression.is_some()
 }
 
 /// Parses one criterion key (with chains, `_has` and modifiers) and its value list.
@@ -463,6 +480,25 @@ mod tests {
             parse(None, &q(&[("name", "x"), ("_type", "Patient,Organization")]), Handling::Strict).unwrap();
         assert_eq!(r.criteria.len(), 1);
         assert!(parse(None, &q(&[("name", "x")]), Handling::Strict).is_err());
+    }
+
+    #[test]
+    fn parameters_without_an_expression_are_refused_not_answered_empty() {
+        for (t, code) in [
+            ("Observation", "_text"),
+            ("Patient", "_content"),
+            ("Patient", "_query"),
+            ("Patient", "_filter"),
+            ("Patient", "age"),
+            ("Patient", "birthOrderBoolean"),
+        ] {
+            let e = parse(Some(t), &q(&[(code, "x")]), Handling::Strict).unwrap_err();
+            assert_eq!(e[0].code, "not-supported", "{t}?{code}");
+            assert!(e[0].diagnostics.contains("does not support"), "{}", e[0].diagnostics);
+            let r = parse(Some(t), &q(&[(code, "x")]), Handling::Lenient).unwrap();
+            assert_eq!(r.ignored, vec![code.to_string()], "{t}?{code} ignored when lenient");
+            assert!(parse(Some(t), &q(&[("_sort", code)]), Handling::Lenient).is_err(), "{t}?_sort={code}");
+        }
     }
 
     #[test]
