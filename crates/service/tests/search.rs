@@ -502,8 +502,10 @@ async fn handling(fhir: Fhir) {
         "_include=Observation:nope",
     ] {
         let t = if q.starts_with("subject") || q.starts_with("_include") { "Observation" } else { "Patient" };
-        let e = fhir.search(&strict(), Some(t), &pairs(q)).await.unwrap_err();
-        assert_eq!(lantern_service::error_status(&e), 400, "{q}");
+        for c in [strict(), ctx()] {
+            let e = fhir.search(&c, Some(t), &pairs(q)).await.unwrap_err();
+            assert_eq!(lantern_service::error_status(&e), 400, "{q}");
+        }
     }
     assert!(fhir.search(&ctx(), Some("Nonsense"), &[]).await.is_err());
 }

@@ -385,9 +385,13 @@ fn parse_criterion(rtype: &str, key: &str, raw: &str) -> Result<Criterion, Issue
         Some(t) if d.kind == SearchParamType::Reference && lantern_r4::is_resource_type(t) => {
             Modifier::Type(t.to_string())
         }
+        // An error under either handling: "Servers SHALL reject any search request that contains
+        // a search parameter with an unsupported modifier" (R4 §3.1.1.4; the specification's
+        // own example, OperationOutcome/searchfail, uses code-invalid). Ignoring it would widen
+        // the search: `identifier:of-type=...|MR|123` would list every patient.
         Some(m) => {
             return Err(Issue::error(
-                "not-supported",
+                "code-invalid",
                 Some(key.to_string()),
                 format!("modifier ':{m}' is not supported on {} parameter '{code}'", d.kind.as_str()),
             ))
@@ -507,5 +511,10 @@ mod tests {
         let r = parse(Some("Patient"), &q(&[("nonsense", "1")]), Handling::Lenient).unwrap();
         assert_eq!(r.ignored, vec!["nonsense".to_string()]);
         assert!(parse(Some("Patient"), &q(&[("birthdate", "notadate")]), Handling::Lenient).is_err());
+        // A known parameter with a modifier Lantern does not support is refused either way.
+        for h in [Handling::Strict, Handling::Lenient] {
+            assert!(parse(Some("Patient"), &q(&[("identifier:of-type", "http://x|MR|1")]), h).is_err());
+            assert!(parse(Some("Patient"), &q(&[("gender:fuzzy", "male")]), h).is_err());
+        }
     }
 }
