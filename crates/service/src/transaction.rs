@@ -80,30 +80,59 @@ fn with_entry(i: usize, e: StoreError) -> StoreError {
 
 /// Replaces every `reference` string found in `map`; returns whether anything changed.
 fn rewrite_refs(v: &mut Value, map: &HashMap<String, String>) -> bool {
+    rewrite_refs_from(v, map, None)
+}
+
+/// As [`rewrite_refs`], for a resource whose entry's fullUrl is the RESTful URL `base/Type/id`:
+/// a relative reference `Patient/34` in it means `base/Patient/34` (R4 §2.36.4.1, resolving
+/// references in Bundles), so it is looked up in that form too. Document bundles (the
+/// International Patient Summary's, for one) are written this way: absolute fullUrls,
+/// relative references between their entries.
+fn rewrite_refs_from(v: &mut Value, map: &HashMap<String, String>, base: Option<&str>) -> bool {
     let mut changed = false;
     match v {
         Value::Object(o) => {
             for (k, child) in o.iter_mut() {
                 if k == "reference" {
                     if let Value::String(s) = child {
-                        if let Some(n) = map.get(s.as_str()) {
+                        let found = map.get(s.as_str()).or_else(|| {
+                            let base = base?;
+                            is_relative(s).then(|| map.get(&format!("{base}/{s}")))?
+                        });
+                        if let Some(n) = found {
                             *s = n.clone();
                             changed = true;
                         }
                     }
                 } else {
-                    changed |= rewrite_refs(child, map);
+                    changed |= rewrite_refs_from(child, map, base);
                 }
             }
         }
         Value::Array(a) => {
             for c in a {
-                changed |= rewrite_refs(c, map);
+                changed |= rewrite_refs_from(c, map, base);
             }
         }
         _ => {}
     }
     changed
+}
+
+/// `Type/id`: a relative reference (not a URL, a URN, a fragment or a conditional reference).
+fn is_relative(r: &str) -> bool {
+    r.split_once('/')
+        .is_some_and(|(t, id)| lantern_r4::is_resource_type(t) && !id.is_empty() && !id.contains(['/', '?']))
+}
+
+/// The service base of a fullUrl of the form `http(s)://.../Type/id`, if it is one.
+fn rest_base(full_url: &str) -> Option<&str> {
+    if !(full_url.starts_with("http://") || full_url.starts_with("https://")) {
+        return None;
+    }
+    let (rest, id) = full_url.rsplit_once('/')?;
+    let (base, t) = rest.rsplit_once('/')?;
+    (lantern_r4::is_resource_type(t) && !id.is_empty() && base.contains("://")).then_some(base)
 }
 
 /// Collects conditional references (`Type?criteria`) in a resource.
@@ -374,12 +403,13 @@ impl Fhir {
             cond_ref_reqs.push((t.clone(), prov.clone(), req, q.clone()));
         }
         // 3. Rewrite references and extract index entries, in parallel with other requests.
-        for (entry, res) in entries.iter_mut().zip(resources.iter_mut()) {
+        for ((entry, res), raw) in entries.iter_mut().zip(resources.iter_mut()).zip(&raw_entries) {
             if let (Some(r), Some(id)) = (res.take(), entry.id.clone()) {
                 if matches!(entry.method, Method::Post | Method::Put) {
                     let mut r = r;
                     crate::prepare::localise_refs(&mut r, &ctx.base);
-                    rewrite_refs(&mut r, &urls);
+                    let base = raw.get("fullUrl").and_then(Value::as_str).and_then(rest_base);
+                    rewrite_refs_from(&mut r, &urls, base);
                     let mut put = prepare::put(
                         self,
                         ctx,

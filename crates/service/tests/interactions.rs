@@ -488,6 +488,28 @@ async fn transaction_references(fhir: Fhir) {
     let e = run_bundle(&fhir, b).await.unwrap_err();
     assert!(matches!(status(&e), 400 | 404 | 412 | 422), "{e:?}");
     assert!(ids(&fhir, "Observation", "code:text=d").await.is_empty());
+
+    // Absolute fullUrls, relative references between the entries (as document bundles, the
+    // International Patient Summary's among them, are written): `Patient/d1` in an entry whose
+    // fullUrl is `https://elsewhere.example/fhir/Observation/o1` means that base's Patient/d1.
+    let b = tx(json!([
+        {"fullUrl": "https://elsewhere.example/fhir/Observation/o1",
+         "resource": {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "e"},
+                      "subject": {"reference": "Patient/d1"}, "performer": [{"reference": "Practitioner/unsent"}]},
+         "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": "https://elsewhere.example/fhir/Patient/d1",
+         "resource": {"resourceType": "Patient", "id": "d1", "name": [{"family": "Document"}]},
+         "request": {"method": "POST", "url": "Patient"}}
+    ]));
+    let r = run_bundle(&fhir, b).await.unwrap();
+    let patient = r["entry"][1]["resource"]["id"].as_str().unwrap().to_string();
+    assert_ne!(patient, "d1", "a POST gets a new id");
+    assert_eq!(r["entry"][0]["resource"]["subject"]["reference"], format!("Patient/{patient}"));
+    assert_eq!(
+        r["entry"][0]["resource"]["performer"][0]["reference"], "Practitioner/unsent",
+        "a reference to nothing in the bundle is left as written"
+    );
+    assert_eq!(ids(&fhir, "Observation", &format!("subject=Patient/{patient}")).await.len(), 1);
 }
 
 async fn transaction_order(fhir: Fhir) {
