@@ -3,7 +3,8 @@
 //! (`person_link`), paged by key with no cap. `_since`, `_type` and `_count` are honoured and
 //! kept in the paging links; the paging cursor is the last key served. `start` and `end` (care
 //! dates) are not: each resource type dates care differently, so they are refused under
-//! `Prefer: handling=strict` and ignored otherwise, like any parameter a server does not know.
+//! `Prefer: handling=strict` and otherwise ignored with a warning in the Bundle (an
+//! OperationOutcome entry, search mode `outcome`), like any parameter a server does not know.
 use crate::bundle::BundleText;
 use crate::error::Error;
 use crate::{Ctx, Fhir};
@@ -34,6 +35,7 @@ impl Fhir {
         let mut types: Vec<String> = Vec::new();
         let mut after = None;
         let mut keep: Vec<(String, String)> = Vec::new();
+        let mut ignored: Vec<String> = Vec::new();
         for (k, v) in pairs {
             match k.as_str() {
                 "_count" => {
@@ -72,7 +74,9 @@ impl Fhir {
                         format!("Patient/$everything does not support the parameter '{k}'"),
                     ))
                 }
-                _ => {}
+                // Said in the Bundle, as a search says it: a clinician who asked for `start`
+                // and `end` must see that every date came back.
+                _ => ignored.push(k.clone()),
             }
         }
         let window = lantern_store::search::EverythingWindow { since, types, after, count };
@@ -98,6 +102,23 @@ impl Fhir {
                 Some(&format!("{}/{}/{}", ctx.base, s.rtype, s.id)),
                 s.body.as_deref(),
                 json!({"search": {"mode": "match"}}),
+            );
+        }
+        if !ignored.is_empty() {
+            let issues: Vec<lantern_fhir::Issue> = ignored
+                .iter()
+                .map(|p| {
+                    lantern_fhir::Issue::warning(
+                        "not-supported",
+                        Some(p.clone()),
+                        format!("Patient/$everything does not support the parameter '{p}'; it was ignored"),
+                    )
+                })
+                .collect();
+            b.entry(
+                None,
+                Some(&lantern_fhir::operation_outcome(&issues).to_string()),
+                json!({"search": {"mode": "outcome"}}),
             );
         }
         Ok(b.finish())

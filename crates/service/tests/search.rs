@@ -662,7 +662,11 @@ async fn everything_params(fhir: Fhir) {
         Some("_type")
     );
     assert!(every("start=2024-01-01", strict()).await.is_err(), "care dates are not applied: strict refuses");
-    assert_eq!(kinds(&every("start=2024-01-01", ctx()).await.unwrap()).len(), 6, "lenient ignores");
+    let lenient = every("start=2024-01-01", ctx()).await.unwrap();
+    assert_eq!(ids_with_mode(&lenient, "match").len(), 6, "lenient ignores");
+    let said = ids_with_mode(&lenient, "outcome");
+    assert_eq!(said.len(), 1, "and says so in the Bundle");
+    assert!(lenient.to_string().contains("does not support the parameter 'start'"));
 }
 
 /// `_total=estimate` (the default) at its cap: a first page that is not the last says how many
