@@ -1,8 +1,10 @@
 //! `Patient/$everything` (R4 §6.1.0.14.1): every resource in the compartment of the patient
 //! asked about and of every source record the patient index links to the same person
-//! (`person_link`), paged by key with no cap. `_since`, `_type` and `_count` are honoured and
-//! kept in the paging links; the paging cursor is the last key served. `start` and `end` (care
-//! dates) are not: each resource type dates care differently, so they are refused under
+//! (`person_link`), paged by key with no cap. `_since`, `_type`, `_count`, `start` and `end`
+//! are honoured and kept in the paging links; the paging cursor is the last key served.
+//! `start` and `end` select by care dates, which each type keeps in its own parameters
+//! (`lantern_fhir::search::care_date_params`); a resource with none (the Patient, an undated
+//! allergy) is always in, since no range can place it. Other parameters are refused under
 //! `Prefer: handling=strict` and otherwise ignored with a warning in the Bundle (an
 //! OperationOutcome entry, search mode `outcome`), like any parameter a server does not know.
 use crate::bundle::BundleText;
@@ -32,6 +34,7 @@ impl Fhir {
         let patients = all;
         let mut count = 1000usize;
         let mut since = None;
+        let mut care: Option<(i64, i64)> = None;
         let mut types: Vec<String> = Vec::new();
         let mut after = None;
         let mut keep: Vec<(String, String)> = Vec::new();
@@ -62,6 +65,14 @@ impl Fhir {
                             .0,
                     )
                 }
+                "start" | "end" => {
+                    let (lo, hi) = lantern_fhir::datetime::query_range(v).ok_or_else(|| {
+                        Error::bad("invalid", Some(k.as_str()), format!("{k} must be a date, not '{v}'"))
+                    })?;
+                    let (from, to) = care.unwrap_or((i64::MIN, i64::MAX));
+                    care = Some(if k == "start" { (lo, to) } else { (from, hi) });
+                    keep.push((k.clone(), v.clone()));
+                }
                 "_page" => {
                     after = Some(v.parse::<i64>().map_err(|_| {
                         Error::bad("invalid", Some("_page"), "the paging cursor is not valid")
@@ -79,7 +90,7 @@ impl Fhir {
                 _ => ignored.push(k.clone()),
             }
         }
-        let window = lantern_store::search::EverythingWindow { since, types, after, count };
+        let window = lantern_store::search::EverythingWindow { since, care, types, after, count };
         let page = self.store.everything(patients, ctx.access.clone(), window).await?;
         let (mut resources, total, next) = (page.resources, page.total, page.next);
         self.render_person_links(ctx, &mut resources).await?;

@@ -606,7 +606,8 @@ async fn exact_token_pages(fhir: Fhir) {
 }
 
 /// `Patient/$everything`'s own parameters: `_type` narrows the page (referenced resources too)
-/// and stays in the paging links with `_since`; what it does not support is refused when strict.
+/// and stays in the paging links with `_since`; `start` and `end` select by care dates; what
+/// it does not support is refused when strict.
 async fn everything_params(fhir: Fhir) {
     seed(&fhir).await;
     let every = |q: &'static str, c: lantern_service::Ctx| {
@@ -661,12 +662,43 @@ async fn everything_params(fhir: Fhir) {
         every("_type=Nope", ctx()).await.unwrap_err().issues()[0].expression.as_deref(),
         Some("_type")
     );
-    assert!(every("start=2024-01-01", strict()).await.is_err(), "care dates are not applied: strict refuses");
-    let lenient = every("start=2024-01-01", ctx()).await.unwrap();
+    assert!(every("start=2024-13-01", ctx()).await.is_err(), "not a date");
+    assert!(every("nonsense=1", strict()).await.is_err(), "strict refuses what it does not support");
+    let lenient = every("nonsense=1", ctx()).await.unwrap();
     assert_eq!(ids_with_mode(&lenient, "match").len(), 6, "lenient ignores");
     let said = ids_with_mode(&lenient, "outcome");
     assert_eq!(said.len(), 1, "and says so in the Bundle");
-    assert!(lenient.to_string().contains("does not support the parameter 'start'"));
+    assert!(lenient.to_string().contains("does not support the parameter 'nonsense'"));
+
+    // `start` and `end`: care dates, each type's own (a Condition's onset, an Encounter's
+    // period, an Observation's effective time); what has none (the Patient, the undated
+    // RiskAssessment) is always in, and what they refer to comes along.
+    for (id, onset) in [("c-old", "2010-05-01"), ("c-new", "2024-03-01")] {
+        put(
+            &fhir,
+            json!({"resourceType": "Condition", "id": id, "subject": {"reference": "Patient/p1"},
+            "code": {"text": id}, "onsetDateTime": onset}),
+        )
+        .await;
+    }
+    let undated = ["Organization/org1", "Patient/p1", "Practitioner/gp1", "RiskAssessment/r1"];
+    let with = |dated: &[&str]| {
+        let mut v: Vec<String> = undated.iter().chain(dated).map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let since_2024 = every("start=2024-01-01", strict()).await.unwrap();
+    assert_eq!(kinds(&since_2024), with(&["Condition/c-new", "Encounter/e1", "Observation/o1"]));
+    assert_eq!(since_2024["total"], 5, "the total counts the range too (the referenced two are not counted)");
+    assert_eq!(kinds(&every("end=2015", ctx()).await.unwrap()), with(&["Condition/c-old"]));
+    // The encounter's period (1-3 March) overlaps 3 March; the observation (2 March) does not.
+    assert_eq!(
+        kinds(&every("start=2024-03-03&end=2024-03-03T23:59:59%2B00:00", ctx()).await.unwrap()),
+        with(&["Encounter/e1"])
+    );
+    let paged = every("start=2024-01-01&end=2024-12-31&_count=2", ctx()).await.unwrap();
+    let next = link(&paged, "next").expect("a next link");
+    assert!(next.contains("start=2024-01-01") && next.contains("end=2024-12-31"), "{next}");
 }
 
 /// `_total=estimate` (the default) at its cap: a first page that is not the last says how many

@@ -47,6 +47,16 @@ enum Shares {
 }
 
 impl ParamRows {
+    /// Every parameter id whose rows hold values of this one, for parameters that are not
+    /// narrowed references (whose rows need the target test of [`ParamRows::cond`] too).
+    pub fn ids(&self) -> Option<Vec<i64>> {
+        match &self.shared {
+            None => Some(vec![self.own]),
+            Some(Shares::Also(b)) => Some(std::iter::once(self.own).chain(b.iter().copied()).collect()),
+            Some(Shares::Narrowed { .. }) => None,
+        }
+    }
+
     /// The condition on an index row (columns `param`, and `ttype`/`tid` for references,
     /// qualified by `q`, e.g. `x.`) that it holds a value of this parameter.
     pub fn cond(&self, q: &str) -> String {

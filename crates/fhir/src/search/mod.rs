@@ -1,9 +1,11 @@
 //! FHIR search requests (R4 §3.1.1 "Search"): the typed form of a query string, checked
 //! against the official SearchParameter definitions. The store compiles this into SQL; nothing
 //! here knows about tables.
+mod care_dates;
 mod parse;
 mod value;
 
+pub use care_dates::care_date_params;
 pub use parse::{parse, Handling};
 pub use value::{parse_number, parse_value, Prefix};
 

@@ -500,6 +500,10 @@ pub(crate) fn includes(
 #[derive(Debug, Clone, Default)]
 pub struct EverythingWindow {
     pub since: Option<i64>,
+    /// `start` and `end`: only resources whose care dates ([`lantern_fhir::search::care_date_params`])
+    /// overlap `[lo, hi]`, and those with none (a Patient, an undated allergy), which no date
+    /// range can place; `None` for no range.
+    pub care: Option<(i64, i64)>,
     pub types: Vec<String>,
     pub after: Option<i64>,
     pub count: usize,
@@ -516,7 +520,7 @@ pub fn everything(
     window: EverythingWindow,
     facts: Option<&FactCache>,
 ) -> Result<EverythingPage, StoreError> {
-    let EverythingWindow { since, types, after: after_rk, count } = window;
+    let EverythingWindow { since, care, types, after: after_rk, count } = window;
     // Types never stored have no id and nothing to find.
     let type_ids: Vec<i64> = types.iter().filter_map(|t| catalog.type_id(t)).collect();
     if patients.is_empty() || (!types.is_empty() && type_ids.is_empty()) {
@@ -539,6 +543,18 @@ pub fn everything(
         let ids: Vec<String> = type_ids.iter().map(i64::to_string).collect();
         where_.push_str(&format!(" AND r.type IN ({})", ids.join(",")));
     }
+    if let Some((lo, hi)) = care {
+        let ids = care_date_ids(catalog, &types);
+        if !ids.is_empty() {
+            // Each resource is one key probe of `ix_date_rk`: dated, and dated in the range.
+            let ids = ids_list(&ids);
+            where_.push_str(&format!(
+                " AND (NOT EXISTS (SELECT 1 FROM ix_date d WHERE d.rk = r.rk AND d.param IN ({ids})) \
+                 OR EXISTS (SELECT 1 FROM ix_date d WHERE d.rk = r.rk AND d.param IN ({ids}) \
+                 AND d.hi >= {lo} AND d.lo <= {hi}))"
+            ));
+        }
+    }
     let total = conn.query_int(&format!("SELECT COUNT(*) FROM resource r WHERE {where_}"), &params)?;
     let (rks, next) = key_page(conn, &where_, &params, after_rk, count)?;
     let page = read_many(conn, catalog, &rks)?;
@@ -552,6 +568,25 @@ pub fn everything(
     let mut out: Vec<Stored> = page.into_iter().map(|(_, s)| s).collect();
     out.extend(referenced);
     Ok(EverythingPage { resources: out, total, next })
+}
+
+/// The parameter ids of every care date (see [`EverythingWindow::care`]) of the patient
+/// compartment's types, or of `types` if any are named.
+fn care_date_ids(catalog: &Catalog, types: &[String]) -> Vec<i64> {
+    let all: Vec<&str> = if types.is_empty() {
+        lantern_r4::compartment_resource_types("Patient")
+    } else {
+        types.iter().map(String::as_str).collect()
+    };
+    let mut ids: Vec<i64> = all
+        .iter()
+        .flat_map(|t| lantern_fhir::search::care_date_params(t).into_iter().map(move |p| (*t, p)))
+        .filter_map(|(t, p)| catalog.param_rows(t, p)?.ids())
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Which page of a bulk export of one type: changed `since`, only resources in some patient's
