@@ -124,6 +124,49 @@ async fn token_params(fhir: Fhir) {
     check(&fhir, "Observation", "code:missing=false&_id=t1", &["t1"]).await;
 }
 
+/// `:in` and `:not-in`: a stored ValueSet that lists its codes, one that carries an
+/// expansion, one of R4's own; what cannot be expanded without a terminology server is refused.
+async fn value_set_modifiers(fhir: Fhir) {
+    seed(&fhir).await;
+    let bp = "http://example.org/fhir/ValueSet/blood-pressure";
+    put(
+        &fhir,
+        json!({"resourceType": "ValueSet", "id": "bp", "url": bp, "status": "active",
+        "compose": {"include": [{"system": LOINC, "concept": [{"code": "8480-6"}, {"code": "8462-4"}]}]}}),
+    )
+    .await;
+    check(&fhir, "Observation", &format!("code:in={bp}"), &["o1", "o2"]).await;
+    check(&fhir, "Observation", &format!("code:not-in={bp}"), &["o3", "o4"]).await;
+    check(&fhir, "Observation", &format!("code:in={bp}|1.0&status=amended"), &["o2"]).await;
+    // An expansion, as a terminology server would have written it.
+    let weight = "http://example.org/fhir/ValueSet/weight";
+    put(&fhir, json!({"resourceType": "ValueSet", "id": "weight", "url": weight, "status": "active",
+        "compose": {"include": [{"system": LOINC, "filter": [{"property": "COMPONENT", "op": "=", "value": "Body weight"}]}]},
+        "expansion": {"timestamp": "2024-01-01T00:00:00Z", "contains": [{"system": LOINC, "code": "29463-7"}]}}))
+    .await;
+    check(&fhir, "Observation", &format!("code:in={weight}"), &["o3", "o4"]).await;
+    check(&fhir, "Observation", &format!("code:in={bp},{weight}"), &["o1", "o2", "o3", "o4"]).await;
+    // R4's own value sets; a `code` element is indexed without a system, its binding implies it.
+    check(&fhir, "Patient", "gender:in=http://hl7.org/fhir/ValueSet/administrative-gender", &["p1", "p2"])
+        .await;
+    check(&fhir, "Observation", "status:not-in=http://hl7.org/fhir/ValueSet/observation-status", &[]).await;
+    // What Lantern cannot expand is an error, not an empty or partial answer.
+    put(
+        &fhir,
+        json!({"resourceType": "ValueSet", "id": "all-snomed", "url": "http://example.org/fhir/ValueSet/all",
+        "status": "active", "compose": {"include": [{"system": "http://snomed.info/sct"}]}}),
+    )
+    .await;
+    for q in
+        ["code:in=http://example.org/fhir/ValueSet/all", "code:in=http://example.org/fhir/ValueSet/unknown"]
+    {
+        for c in [strict(), ctx()] {
+            let e = fhir.search(&c, Some("Observation"), &pairs(q)).await.unwrap_err();
+            assert_eq!(lantern_service::error_status(&e), 400, "{q}");
+        }
+    }
+}
+
 async fn reference_params(fhir: Fhir) {
     seed(&fhir).await;
     check(&fhir, "Observation", "subject=Patient/p1", &["o1"]).await;
@@ -757,6 +800,7 @@ backend_tests!(
     exact_token_pages,
     string_params,
     token_params,
+    value_set_modifiers,
     reference_params,
     date_params,
     number_quantity_uri_composite,

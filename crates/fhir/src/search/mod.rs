@@ -96,6 +96,10 @@ pub enum Modifier {
     Below,
     /// `:[type]` on a reference parameter.
     Type(String),
+    /// `:in` / `:not-in` on a token parameter: the values are value set URLs, expanded by the
+    /// store (a stored ValueSet that lists or expands its codes, or one of R4's own).
+    In,
+    NotIn,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -379,6 +379,8 @@ fn parse_criterion(rtype: &str, key: &str, raw: &str) -> Result<Criterion, Issue
         }
         Some("not") if d.kind == SearchParamType::Token => Modifier::Not,
         Some("text") if d.kind == SearchParamType::Token => Modifier::Text,
+        Some("in") if d.kind == SearchParamType::Token => Modifier::In,
+        Some("not-in") if d.kind == SearchParamType::Token => Modifier::NotIn,
         Some("identifier") if d.kind == SearchParamType::Reference => Modifier::Identifier,
         Some("above") if matches!(d.kind, SearchParamType::Uri | SearchParamType::Token) => Modifier::Above,
         Some("below") if matches!(d.kind, SearchParamType::Uri | SearchParamType::Token) => Modifier::Below,

@@ -117,6 +117,9 @@ pub fn parse_value(
             if matches!(modifier, Modifier::Text) {
                 return Ok(SearchValue::String(unescape(raw)));
             }
+            if matches!(modifier, Modifier::In | Modifier::NotIn) {
+                return Ok(SearchValue::Uri(unescape(raw)));
+            }
             let parts = split_escaped(raw, '|');
             Ok(match parts.as_slice() {
                 [code] => {

@@ -280,20 +280,24 @@ fn param(
         (T::Reference, Modifier::Identifier) => "ix_token",
         _ => table_for(kind),
     };
+    let negate = matches!(modifier, Modifier::Not | Modifier::NotIn);
     let mut alts = Vec::new();
-    for v in values {
-        // A value that can match nothing (e.g. a system no resource uses) may have bound
-        // placeholders before finding out; drop them with the condition.
-        let mark = ctx.params.len();
-        match value_cond(ctx, kind, modifier, v)? {
-            Some(cond) => alts.push(cond),
-            None => ctx.params.truncate(mark),
+    if matches!(modifier, Modifier::In | Modifier::NotIn) {
+        alts = value_set_conds(ctx, code, values)?;
+    } else {
+        for v in values {
+            // A value that can match nothing (e.g. a system no resource uses) may have bound
+            // placeholders before finding out; drop them with the condition.
+            let mark = ctx.params.len();
+            match value_cond(ctx, kind, modifier, v)? {
+                Some(cond) => alts.push(cond),
+                None => ctx.params.truncate(mark),
+            }
         }
     }
     if alts.is_empty() {
-        return Ok(if matches!(modifier, Modifier::Not) { "1 = 1".into() } else { "1 = 0".into() });
+        return Ok(if negate { "1 = 1".into() } else { "1 = 0".into() });
     }
-    let negate = matches!(modifier, Modifier::Not);
     let conds = alts.join(" OR ");
     if ctx.probe && ctx.depth == 1 {
         return Ok(format!(
@@ -321,6 +325,41 @@ fn param(
             Some(DriverJoin { in_sql: sql.clone(), table, on_d: format!("d.param = {pid} AND ({conds})") });
     }
     Ok(sql)
+}
+
+/// `:in` / `:not-in`: one condition per code system of the value sets named, on token rows.
+/// A value set's code from system S also matches a row with no system: an element of type
+/// `code` (a status, a gender) is indexed without one, its system implied by its binding.
+fn value_set_conds(
+    ctx: &mut Ctx<'_>,
+    param: &str,
+    values: &[SearchValue],
+) -> Result<Vec<String>, StoreError> {
+    let mut by_system: std::collections::BTreeMap<Option<String>, Vec<String>> = Default::default();
+    for v in values {
+        let SearchValue::Uri(url) = v else { continue };
+        for (system, code) in super::value_sets::expand(ctx.conn, ctx.catalog, url, param)? {
+            by_system.entry(system).or_default().push(code);
+        }
+    }
+    let mut alts = Vec::new();
+    for (system, mut codes) in by_system {
+        codes.sort_unstable();
+        codes.dedup();
+        let sys = match system {
+            None => None,
+            Some(uri) => {
+                Some(ctx.system(&uri)?.map_or("sys = 0".to_string(), |id| format!("sys IN ({id}, 0)")))
+            }
+        };
+        let marks: Vec<&str> = codes.into_iter().map(|c| ctx.bind(c)).collect();
+        let codes = format!("code IN ({})", marks.join(","));
+        alts.push(match sys {
+            Some(sys) => format!("({sys} AND {codes})"),
+            None => codes,
+        });
+    }
+    Ok(alts)
 }
 
 /// The only value of a criterion, if it has exactly one.
