@@ -27,11 +27,13 @@ fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if pairs.is_empty() {
+    // Conditional operations must not silently drop criteria: unknown parameters are errors,
+    // and one whose criteria are all empty (ignored, as search ignores them) matches nothing.
+    let req = search::parse(Some(rtype), &pairs, search::Handling::Strict).map_err(Error::BadRequest)?;
+    if req.criteria.is_empty() {
         return Err(Error::bad("invalid", None, "a conditional operation needs search criteria"));
     }
-    // Conditional operations must not silently drop criteria: unknown parameters are errors.
-    search::parse(Some(rtype), &pairs, search::Handling::Strict).map_err(Error::BadRequest)
+    Ok(req)
 }
 
 impl Fhir {

@@ -242,11 +242,11 @@ fn parse_filter(q: &str) -> Result<(String, Vec<(String, String)>), Error> {
     }) {
         return Err(bad(format!("_typeFilter may hold search criteria only, not '{k}'")));
     }
-    if pairs.is_empty() {
+    let req = lantern_fhir::search::parse(Some(t), &pairs, lantern_fhir::search::Handling::Strict)
+        .map_err(Error::BadRequest)?;
+    if req.criteria.is_empty() {
         return Err(bad(format!("'{q}' has no criteria")));
     }
-    lantern_fhir::search::parse(Some(t), &pairs, lantern_fhir::search::Handling::Strict)
-        .map_err(Error::BadRequest)?;
     Ok((t.to_string(), pairs))
 }
 

@@ -162,14 +162,16 @@ fn parse_condition(rtype: &str, query: &str) -> Result<SearchRequest, Vec<Issue>
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if pairs.is_empty() {
+    let req = search::parse(Some(rtype), &pairs, search::Handling::Strict)?;
+    // Empty parameters are ignored, as search ignores them; criteria must be left.
+    if req.criteria.is_empty() {
         return Err(vec![Issue::error(
             "invalid",
             None,
             "a conditional reference or request needs search criteria",
         )]);
     }
-    search::parse(Some(rtype), &pairs, search::Handling::Strict)
+    Ok(req)
 }
 
 impl Fhir {

@@ -206,6 +206,12 @@ async fn conditional_ops(fhir: Fhir) {
     let ident = |v: &str| json!([{"system": "http://example.org/mrn", "value": v}]);
     let mut p = patient(None, "Cond");
     p["identifier"] = ident("A1");
+    // Criteria that are all empty are ignored, as search ignores them, so nothing is left to
+    // match by: refused, never taken as "every Patient".
+    for q in ["identifier=", "identifier=&name=%20", ""] {
+        let e = fhir.create(&c, "Patient", p.clone(), Some(q)).await.err();
+        assert_eq!(e.as_ref().map(lantern_service::error_status), Some(400), "If-None-Exist: {q}");
+    }
     // Conditional create: 0 matches creates, 1 match returns the existing one, 2 is 412.
     let first = match fhir
         .create(&c, "Patient", p.clone(), Some("identifier=http://example.org/mrn|A1"))

@@ -49,6 +49,12 @@ pub fn parse(
         Vec::new()
     };
     for (key, raw) in pairs {
+        // "Empty parameters are not an error - they are just ignored by the server" (R4
+        // §3.1.1.1): a form with a field left blank. Conditional operations, where a dropped
+        // criterion would widen the match, check that some criterion is left.
+        if raw.trim().is_empty() {
+            continue;
+        }
         let (name, modifier_text) = match key.split_once(':') {
             Some((n, m)) => (n, Some(m)),
             None => (key.as_str(), None),
@@ -504,6 +510,16 @@ mod tests {
             let r = parse(Some(t), &q(&[(code, "x")]), Handling::Lenient).unwrap();
             assert_eq!(r.ignored, vec![code.to_string()], "{t}?{code} ignored when lenient");
             assert!(parse(Some(t), &q(&[("_sort", code)]), Handling::Lenient).is_err(), "{t}?_sort={code}");
+        }
+    }
+
+    #[test]
+    fn empty_parameters_are_ignored() {
+        for h in [Handling::Strict, Handling::Lenient] {
+            let r =
+                parse(Some("Patient"), &q(&[("name", ""), ("gender", "male"), ("_count", " ")]), h).unwrap();
+            assert_eq!(r.criteria.len(), 1);
+            assert!(r.ignored.is_empty(), "ignored as the specification says, without a warning");
         }
     }
 
