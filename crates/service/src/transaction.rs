@@ -3,9 +3,10 @@
 //!
 //! Processing order follows the specification: DELETE, then POST, then PUT/PATCH, then GET.
 //! Identity resolution is split so that the expensive part runs outside the single writer:
-//! before the job, every entry that creates a resource gets an id, every `urn:uuid:` fullUrl
-//! and every conditional reference (`Patient?identifier=...`) becomes a provisional
-//! `Type/<id>`, and the index entries are extracted. Inside the job, conditional creates,
+//! before the job, every entry that creates a resource gets an id, every fullUrl (`urn:uuid:`,
+//! or an absolute `base/Type/id`, against which the entry's relative references resolve) and
+//! every conditional reference (`Patient?identifier=...`) becomes a provisional `Type/<id>`,
+//! and the index entries are extracted. Inside the job, conditional creates,
 //! updates and references are resolved against the store; where one resolves to an existing
 //! resource, its provisional id is swapped for the real one in the JSON and the index entries
 //! (a cheap substitution, no second FHIRPath evaluation).
