@@ -73,6 +73,8 @@ impl Fhir {
                     care = Some(if k == "start" { (lo, to) } else { (from, hi) });
                     keep.push((k.clone(), v.clone()));
                 }
+                // Answered by the HTTP layer, as for every interaction.
+                "_format" | "_pretty" => {}
                 "_page" => {
                     after = Some(v.parse::<i64>().map_err(|_| {
                         Error::bad("invalid", Some("_page"), "the paging cursor is not valid")

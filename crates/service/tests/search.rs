@@ -707,6 +707,8 @@ async fn everything_params(fhir: Fhir) {
     );
     assert!(every("start=2024-13-01", ctx()).await.is_err(), "not a date");
     assert!(every("nonsense=1", strict()).await.is_err(), "strict refuses what it does not support");
+    let formatted = every("_format=json&_pretty=true", strict()).await.unwrap();
+    assert!(ids_with_mode(&formatted, "outcome").is_empty(), "_format and _pretty are every interaction's");
     let lenient = every("nonsense=1", ctx()).await.unwrap();
     assert_eq!(ids_with_mode(&lenient, "match").len(), 6, "lenient ignores");
     let said = ids_with_mode(&lenient, "outcome");
