@@ -51,8 +51,14 @@ fn system_token(data: &std::path::Path) -> (String, bool) {
 
 /// `lantern serve` on DATA and PORT, once it answers /health.
 fn serve(data: &std::path::Path, port: u16) -> Server {
+    serve_with(data, port, &[])
+}
+
+/// As [`serve`], with more arguments.
+fn serve_with(data: &std::path::Path, port: u16, more: &[&str]) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["serve", "--data", data.to_str().unwrap(), "--http", &format!("127.0.0.1:{port}")])
+        .args(more)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -144,6 +150,42 @@ fn a_finished_export_survives_a_restart() {
         request(port, "GET", &file[file.find("/fhir/").unwrap()..], None, token).unwrap();
     assert_eq!(status, 200, "{ndjson}");
     assert!(ndjson.contains("\"Restart\""), "{ndjson}");
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// With `--cors-origin`, a browser app from that origin gets its preflight answered without a
+/// token (browsers send none with it), the CapabilityStatement says so, and the request itself
+/// is still refused without a token; another origin gets no permission.
+#[test]
+fn cross_origin_requests_from_a_named_origin() {
+    let port = free_port();
+    let data = std::env::temp_dir().join(format!("lantern-cors-{}-{port}", std::process::id()));
+    let (token, _) = system_token(&data);
+    let _server = serve_with(&data, port, &["--cors-origin", "https://app.example.org"]);
+    let preflight = |origin: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "OPTIONS /fhir/Patient HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nOrigin: {origin}\r\n\
+             Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization, content-type\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let answer = preflight("https://app.example.org");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(header(&answer, "access-control-allow-origin"), Some("https://app.example.org"), "{answer}");
+    let other = preflight("https://elsewhere.example");
+    assert_eq!(header(&other, "access-control-allow-origin"), None, "{other}");
+    let (_, _, cs) = request(port, "GET", "/fhir/metadata", None, None).unwrap();
+    assert!(cs.contains("\"cors\":true"), "the CapabilityStatement says so");
+    let (status, _, _) = request(port, "GET", "/fhir/Patient", None, None).unwrap();
+    assert_eq!(status, 401, "the request itself still needs a token");
+    let (status, _, _) = request(port, "GET", "/fhir/Patient", None, Some(&token)).unwrap();
+    assert_eq!(status, 200);
     drop(_server);
     let _ = std::fs::remove_dir_all(&data);
 }

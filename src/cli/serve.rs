@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// history can run to tens of MB).
     #[arg(long = "max-body-mb", default_value_t = lantern_server::DEFAULT_MAX_BODY >> 20)]
     pub(super) max_body_mb: usize,
+    /// An origin (e.g. https://app.example.org, repeatable, or `*`) whose browser apps may call
+    /// the API across origins (CORS); none by default.
+    #[arg(long = "cors-origin")]
+    pub(super) cors_origin: Vec<String>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -65,12 +69,17 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             Some(s) => eprintln!("Lantern: clinician viewer at http://{addr}/ (sign-in with {})", s.label()),
             None => eprintln!("Lantern: clinician viewer at http://{addr}/"),
         }
-        let app = lantern_server::app(
+        let mut app = lantern_server::app(
             crate::compose::app(fhir, trust, &a.data)?,
             Some(feeds),
             viewer,
             a.max_body_mb << 20,
         );
+        if !a.cors_origin.is_empty() {
+            app = lantern_server::with_cors(app, &a.cors_origin)
+                .map_err(|e| anyhow::anyhow!("--cors-origin: {e}"))?;
+            eprintln!("Lantern: cross-origin requests answered for {}", a.cors_origin.join(", "));
+        }
         axum::serve(listener, app).await?;
         Ok(())
     })

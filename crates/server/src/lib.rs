@@ -14,7 +14,7 @@ pub mod mllp;
 pub mod trust;
 pub mod viewer;
 
-pub use http::{router, with_fhir_errors, AppState, Exports, DEFAULT_MAX_BODY};
+pub use http::{router, with_cors, with_fhir_errors, AppState, Exports, DEFAULT_MAX_BODY};
 
 /// Serves the FHIR API (and the viewer, signed in by token) on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {

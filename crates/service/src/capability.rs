@@ -4,8 +4,9 @@
 use lantern_r4::SearchParamType;
 use serde_json::{json, Value};
 
-/// The server's CapabilityStatement. `base` is the FHIR base URL; `software` its version.
-pub fn capability_statement(base: &str, version: &str) -> Value {
+/// The server's CapabilityStatement. `base` is the FHIR base URL; `version` the software's;
+/// `cors` whether cross-origin requests from browsers are answered.
+pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
     let interactions: Vec<Value> = [
         "read",
         "vread",
@@ -93,7 +94,7 @@ pub fn capability_statement(base: &str, version: &str) -> Value {
         "rest": [{
             "mode": "server",
             "security": {
-                "cors": false,
+                "cors": cors,
                 "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                     "code": "SMART-on-FHIR"}]}],
                 "description": "Every request except this CapabilityStatement needs a bearer JWT from a configured \

@@ -1,5 +1,6 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
 mod binary;
+mod cors;
 mod export;
 mod identity;
 mod instance;
@@ -14,6 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use lantern_service::Fhir;
 
+pub use cors::{with_cors, CorsAllowed};
 pub use export::Exports;
 pub use plain_errors::{with_fhir_errors, DEFAULT_MAX_BODY};
 

@@ -16,9 +16,14 @@ pub(crate) async fn health(State(s): State<AppState>) -> Response {
     }
 }
 
-pub(crate) async fn metadata(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response> {
+pub(crate) async fn metadata(
+    State(s): State<AppState>,
+    cors: Option<axum::Extension<super::CorsAllowed>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
-    let cs = lantern_service::capability::capability_statement(&ctx.base, &s.version);
+    let cs = lantern_service::capability::capability_statement(&ctx.base, &s.version, cors.is_some());
     Ok(respond::json(StatusCode::OK, cs.to_string(), &want))
 }
 
