@@ -151,6 +151,26 @@ impl SignIn {
         }))
     }
 
+    /// The SMART App Launch 2.0 discovery document (`.well-known/smart-configuration`) for
+    /// this provider: where an app sends its user to authorise and where it swaps the code for
+    /// a token; Lantern then accepts that token like any other from the issuer. The
+    /// capabilities are what Lantern itself does with such a token (SMART v2 scopes for users
+    /// and patients, OpenID Connect identity); launch contexts chosen at the provider (a
+    /// patient picker) are the provider's to offer, so none is claimed.
+    pub fn smart_configuration(&self) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": self.issuer,
+            "authorization_endpoint": self.authorization_endpoint.as_str(),
+            "token_endpoint": self.token_endpoint.as_str(),
+            "grant_types_supported": ["authorization_code"],
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "user/*.rs", "patient/*.rs"],
+            "capabilities": ["launch-standalone", "sso-openid-connect", "permission-v2", "permission-user",
+                             "permission-patient"],
+        })
+    }
+
     /// Words for the sign-in button ("Sign in with ...").
     pub fn label(&self) -> &str {
         &self.label

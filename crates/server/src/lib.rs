@@ -44,7 +44,8 @@ pub fn app(
     viewer: viewer::Config,
     max_body: usize,
 ) -> axum::Router {
-    let mut app = router(state.clone()).merge(viewer::router(state.clone(), viewer));
+    let smart = http::smart::router(viewer.sign_in.clone());
+    let mut app = router(state.clone()).merge(smart).merge(viewer::router(state.clone(), viewer));
     if let Some(f) = feeds {
         app = admin::admin_router(f).merge(app);
     }

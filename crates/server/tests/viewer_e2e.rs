@@ -158,6 +158,10 @@ async fn viewer_over_http(fhir: Fhir) {
     let env = start(fhir).await;
     let root = env.root.clone();
     let c = Client::new();
+    // No OpenID Connect provider configured: SMART discovery has nothing to point at, and says so.
+    let r = c.get(format!("{root}/fhir/.well-known/smart-configuration")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("[auth.sign_in]"));
     let feed = |org: &str| env.dev.issue(&DevClaims::feed("f", org).unwrap(), Duration::from_secs(600));
     let (gp_feed, acute_feed) = (feed(GP), feed(ACUTE));
 
@@ -487,6 +491,17 @@ async fn openid_connect_sign_in(fhir: Fhir) {
     let sign_in = SignIn::from_config(&auth).await.unwrap().map(Arc::new);
     let env = start_with(fhir, Some(verifier), sign_in).await;
     let b = Browser::new(&env.root);
+
+    // SMART discovery, without a token: the provider's endpoints, as it published them.
+    let r =
+        Client::new().get(format!("{}/fhir/.well-known/smart-configuration", env.root)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let smart: Value = r.json().await.unwrap();
+    assert_eq!(smart["issuer"], issuer);
+    assert_eq!(smart["authorization_endpoint"], format!("{issuer}/authorize"));
+    assert_eq!(smart["token_endpoint"], format!("{issuer}/token"));
+    assert!(smart["capabilities"].as_array().unwrap().iter().any(|c| c == "permission-v2"), "{smart}");
+    assert!(smart["code_challenge_methods_supported"].to_string().contains("S256"));
 
     let (status, page, _) = b.get("/signin").await;
     assert_eq!(status, StatusCode::OK);

@@ -7,6 +7,7 @@ mod instance;
 mod plain_errors;
 pub(crate) mod request;
 mod respond;
+pub mod smart;
 mod system;
 mod type_level;
 

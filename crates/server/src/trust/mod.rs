@@ -130,9 +130,10 @@ pub fn current() -> Option<Scope> {
     SCOPE.try_with(|s| s.clone()).ok()
 }
 
-/// Paths anyone may call: liveness and the CapabilityStatement (SMART discovery needs it).
+/// Paths anyone may call: liveness, the CapabilityStatement and SMART's discovery document
+/// (a client reads both before it has a token).
 fn is_public(path: &str) -> bool {
-    path == "/health" || path == "/fhir/metadata"
+    path == "/health" || path == "/fhir/metadata" || path == crate::http::smart::PATH
 }
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
