@@ -56,7 +56,9 @@ pub(crate) fn expand(
     Ok(codes)
 }
 
-/// The newest stored, undeleted ValueSet whose `url` is `url`.
+/// The newest stored, undeleted ValueSet whose `url` is `url`. Read without the caller's
+/// access filter: a value set is reference data, in no patient's record, and only its codes
+/// reach the query, never its content the response.
 fn stored(conn: &mut dyn Conn, catalog: &Catalog, url: &str) -> Result<Option<Value>, StoreError> {
     let Some(rows) = catalog.param_rows("ValueSet", "url") else { return Ok(None) };
     let sql = format!(
