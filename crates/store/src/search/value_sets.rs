@@ -76,6 +76,15 @@ fn stored(conn: &mut dyn Conn, catalog: &Catalog, url: &str) -> Result<Option<Va
 /// that names every concept. Err says why it cannot be expanded here.
 fn from_resource(vs: &Value) -> Result<Vec<Code>, String> {
     if let Some(contains) = vs.pointer("/expansion/contains").and_then(Value::as_array) {
+        // A page of a larger expansion (`total` beyond what is listed) would match partly.
+        let listed = count_entries(contains);
+        if let Some(total) = vs.pointer("/expansion/total").and_then(Value::as_u64) {
+            if total as usize > listed {
+                return Err(format!(
+                    "carries a partial expansion ({listed} of {total} concepts); give it the whole"
+                ));
+            }
+        }
         let mut out = Vec::new();
         walk_expansion(contains, &mut out);
         return Ok(out);
@@ -102,6 +111,14 @@ fn from_resource(vs: &Value) -> Result<Vec<Code>, String> {
     }
     for exc in vs.pointer("/compose/exclude").and_then(Value::as_array).into_iter().flatten() {
         let system = exc.get("system").and_then(Value::as_str);
+        // An exclusion that cannot be applied here would leave codes in that should be out.
+        if exc.get("filter").is_some() || exc.get("valueSet").is_some() || exc.get("concept").is_none() {
+            return Err(format!(
+                "excludes {} by filter, by whole code system or by other value sets, which needs a \
+                 terminology server; give it an expansion",
+                system.unwrap_or("codes")
+            ));
+        }
         for c in exc.get("concept").and_then(Value::as_array).into_iter().flatten() {
             if let Some(code) = c.get("code").and_then(Value::as_str) {
                 out.retain(|(s, k)| !(s.as_deref() == system && k == code));
@@ -109,6 +126,14 @@ fn from_resource(vs: &Value) -> Result<Vec<Code>, String> {
         }
     }
     Ok(out)
+}
+
+/// How many entries an expansion lists, nested ones included (what `expansion.total` counts).
+fn count_entries(contains: &[Value]) -> usize {
+    contains
+        .iter()
+        .map(|c| 1 + c.get("contains").and_then(Value::as_array).map_or(0, |inner| count_entries(inner)))
+        .sum()
 }
 
 /// An expansion's codes, nested `contains` included (abstract entries have no code).
@@ -172,5 +197,14 @@ mod tests {
             assert!(from_resource(&vs).is_err());
         }
         assert!(from_resource(&json!({"resourceType": "ValueSet"})).is_err());
+        // Listed concepts, less what only a terminology server could exclude: refused, not kept.
+        let vs = json!({"resourceType": "ValueSet", "compose": {
+            "include": [{"system": "http://snomed.info/sct", "concept": [{"code": "44054006"}]}],
+            "exclude": [{"system": "http://snomed.info/sct", "filter": [{"property": "concept", "op": "is-a", "value": "1"}]}]}});
+        assert!(from_resource(&vs).is_err());
+        // One page of a larger expansion.
+        let vs = json!({"resourceType": "ValueSet", "expansion": {"total": 3, "offset": 0,
+            "contains": [{"system": "http://snomed.info/sct", "code": "44054006"}]}});
+        assert!(from_resource(&vs).unwrap_err().contains("1 of 3"));
     }
 }
