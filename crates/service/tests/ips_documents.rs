@@ -45,7 +45,7 @@ async fn documents_arrive_whole(fhir: Fhir) {
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Bundle-")))
         .collect();
     files.sort();
-    let mut documents = 0;
+    let (mut documents, mut followed) = (0, 0);
     for path in files {
         let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         if doc["type"] != "document" {
@@ -83,12 +83,14 @@ async fn documents_arrive_whole(fhir: Fhir) {
                     after.contains(target),
                     "{name}: {r} should now be {target}; the resource has {after:?}"
                 );
+                followed += 1;
                 let (t, id) = target.split_once('/').unwrap();
                 assert!(fhir.read(&ctx(), t, id).await.is_ok(), "{name}: {target} does not read");
             }
         }
     }
     assert!(documents >= 4, "only {documents} documents");
+    assert!(followed > 100, "only {followed} references between entries were followed");
 }
 
 backend_tests!(documents_arrive_whole);

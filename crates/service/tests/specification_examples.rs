@@ -269,6 +269,22 @@ async fn examples_are_found_by_their_parameters(fhir: Fhir) {
             }
         }
     }
+    // Every kind of check must have met something, or a change upstream (the package, the
+    // indexer) could leave this test passing on nothing.
+    let kinds = |f: &dyn Fn(&Check) -> bool| checks.iter().filter(|c| f(c)).count();
+    let key_has = |c: &Check, part: &str| c.query.iter().any(|(k, _)| k.contains(part));
+    for (what, n) in [
+        ("chains", kinds(&|c| key_has(c, "._id"))),
+        ("_has", kinds(&|c| key_has(c, "_has:"))),
+        ("_include", kinds(&|c| c.mode == "include")),
+        ("_sort", kinds(&|c| key_has(c, "_sort"))),
+        (":not", kinds(&|c| key_has(c, ":not"))),
+        (":text", kinds(&|c| key_has(c, ":text"))),
+        (":identifier", kinds(&|c| key_has(c, ":identifier"))),
+        (":contains", kinds(&|c| key_has(c, ":contains"))),
+    ] {
+        assert!(n > 0, "no {what} checks were made");
+    }
     let mut failures = Vec::new();
     for c in &checks {
         if let Some(why) = c.run(&fhir).await {
