@@ -3,6 +3,7 @@
 //! Resources are handled as `serde_json::Value` in their JSON form: Lantern stores what it is
 //! sent (after validation) and never round-trips it through a lossy typed model.
 pub mod datetime;
+pub mod fhirpath_patch;
 pub mod index;
 pub mod issue;
 pub mod search;

@@ -307,6 +307,42 @@ async fn http_interactions(fhir: Fhir) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"6\""));
+    // FHIRPath Patch, sent as application/fhir+json, and the same by criteria.
+    let fp = |kind: &str, path: &str, more: Value| {
+        let mut parts =
+            vec![json!({"name": "type", "valueCode": kind}), json!({"name": "path", "valueString": path})];
+        parts.extend(more.as_array().cloned().unwrap_or_default());
+        json!({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": parts}]}).to_string()
+    };
+    let r = c
+        .patch(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header(header::IF_MATCH, "W/\"6\"")
+        .body(fp("replace", "Patient.gender", json!([{"name": "value", "valueCode": "female"}])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"7\""));
+    assert_eq!(body(r).await["gender"], "female");
+    let r = c
+        .patch(format!("{base}/Patient?_id={id}"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(fp("add", "Patient", json!([{"name": "name", "valueString": "birthDate"}, {"name": "value", "valueDate": "1980-02-03"}])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["birthDate"], "1980-02-03");
+    let r = c
+        .patch(&url)
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(fp("replace", "Patient.id | Patient.gender", json!([{"name": "value", "valueString": "x"}])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body(r).await["resourceType"], "OperationOutcome");
 
     // transaction
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [

@@ -90,7 +90,7 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
         "implementation": {"description": "Lantern shared care record", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "application/json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
             "security": {

@@ -21,7 +21,7 @@ fn withheld(rtype: &str, id: &str) -> Error {
     ))
 }
 
-fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
+pub(crate) fn parse_query(rtype: &str, query: &str) -> Result<SearchRequest, Error> {
     // `If-None-Exist: Type?query` is taken as well as the bare query R4 asks for.
     let query = query.strip_prefix(&format!("{rtype}?")).unwrap_or(query).trim_start_matches('?');
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())

@@ -12,6 +12,7 @@
 //! (a cheap substitution, no second FHIRPath evaluation).
 use crate::bundle::BundleText;
 use crate::error::Error;
+use crate::patch::{patch_document, Edit};
 use crate::prepare::{self, check, check_type, new_id, valid_id};
 use crate::{AuditedWrite, Ctx, Fhir};
 use lantern_fhir::index::IndexValue;
@@ -42,6 +43,8 @@ struct Entry {
     condition: Option<SearchRequest>,
     if_match: Option<i64>,
     put: Option<Put>,
+    /// For PATCH: the patch, applied to the current resource before the job.
+    edit: Option<Edit>,
     url: String,
 }
 
@@ -68,6 +71,12 @@ fn with_entry(i: usize, e: StoreError) -> StoreError {
                 x.diagnostics = prefix(&x.diagnostics);
             }
             StoreError::Invalid(v)
+        }
+        StoreError::Unprocessable(mut v) => {
+            for x in &mut v {
+                x.diagnostics = prefix(&x.diagnostics);
+            }
+            StoreError::Unprocessable(v)
         }
         StoreError::PreconditionFailed(m) => StoreError::PreconditionFailed(prefix(&m)),
         StoreError::Conflict(m) => StoreError::Conflict(prefix(&m)),
@@ -286,6 +295,7 @@ impl Fhir {
                 condition: None,
                 if_match,
                 put: None,
+                edit: None,
                 url: url.clone(),
             };
             match method {
@@ -369,15 +379,26 @@ impl Fhir {
                     }
                 }
                 Method::Patch => {
-                    return Err(entry_issue(
-                        i,
-                        "not-supported",
-                        "PATCH inside a transaction is not supported; send the patch on its own",
-                    ));
+                    if id.is_none() || query.is_some() {
+                        return Err(entry_issue(
+                            i,
+                            "not-supported",
+                            format!("a PATCH entry's request.url is Type/id, not '{url}' (a conditional patch is not supported in a Bundle)"),
+                        ));
+                    }
+                    let r = resource.as_ref().ok_or_else(|| {
+                        entry_issue(
+                            i,
+                            "required",
+                            "a PATCH entry needs a resource: a FHIRPath Patch (Parameters) or a Binary holding a JSON Patch",
+                        )
+                    })?;
+                    let body = patch_document(r).map_err(|m| entry_issue(i, "invalid", m))?;
+                    entry.edit = Some(Edit::parse(&body).map_err(|err| prefix_err(i, err))?);
                 }
                 Method::Get => {}
             }
-            if matches!(method, Method::Put | Method::Delete) && entry.condition.is_none() {
+            if matches!(method, Method::Put | Method::Patch | Method::Delete) && entry.condition.is_none() {
                 let key = format!("{rtype}/{}", entry.id.clone().unwrap_or_default());
                 if let Some(j) = targets.insert(key.clone(), i) {
                     return Err(entry_issue(i, "invalid", format!("entries {j} and {i} both act on {key}")));
@@ -405,8 +426,27 @@ impl Fhir {
             let req = parse_condition(t, query).map_err(Error::BadRequest)?;
             cond_ref_reqs.push((t.clone(), prov.clone(), req, q.clone()));
         }
-        // 3. Rewrite references and extract index entries, in parallel with other requests.
+        // 3. Rewrite references and extract index entries, in parallel with other requests. A
+        // patch is applied here to the version read now, and written only if that version is
+        // still current when the job runs (as a PATCH on its own is).
         for ((entry, res), raw) in entries.iter_mut().zip(resources.iter_mut()).zip(&raw_entries) {
+            if let (Some(edit), Some(id)) = (entry.edit.take(), entry.id.clone()) {
+                res.take();
+                let i = entry.index;
+                let r =
+                    self.patched(ctx, &entry.rtype, &id, &edit, entry.if_match).await.map_err(
+                        |err| match err {
+                            Error::Store(se) => Error::Store(with_entry(i, se)),
+                            other => prefix_err(i, other),
+                        },
+                    )?;
+                let (mut r, version) = r;
+                rewrite_refs(&mut r, &urls);
+                let mut put = prepare::put(self, ctx, &entry.rtype, &id, r, Some(version), false);
+                put.wants_body = representation;
+                entry.put = Some(put);
+                continue;
+            }
             if let (Some(r), Some(id)) = (res.take(), entry.id.clone()) {
                 if matches!(entry.method, Method::Post | Method::Put) {
                     let mut r = r;
@@ -485,7 +525,7 @@ impl Fhir {
                 }
                 for &i in &order {
                     let e = &mut entries[i];
-                    if done[i].is_some() || !matches!(e.method, Method::Post | Method::Put) {
+                    if done[i].is_some() || !matches!(e.method, Method::Post | Method::Put | Method::Patch) {
                         continue;
                     }
                     let Some(mut put) = e.put.take() else { continue };

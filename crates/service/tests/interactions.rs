@@ -325,6 +325,187 @@ async fn json_patch(fhir: Fhir) {
     assert_eq!(status(&e), 404);
 }
 
+/// One FHIRPath Patch `operation` parameter: its type, its path, then the other parts as given.
+fn fp_op(kind: &str, path: &str, parts: Value) -> Value {
+    let mut all =
+        vec![json!({"name": "type", "valueCode": kind}), json!({"name": "path", "valueString": path})];
+    all.extend(parts.as_array().cloned().unwrap_or_default());
+    json!({"name": "operation", "part": all})
+}
+
+fn fp_patch(ops: Vec<Value>) -> Value {
+    json!({"resourceType": "Parameters", "parameter": ops})
+}
+
+async fn fhirpath_patch(fhir: Fhir) {
+    let c = ctx();
+    let id = create(
+        &fhir,
+        json!({"resourceType": "Patient", "active": true,
+               "name": [{"use": "official", "family": "Patchy", "given": ["Ann", "Bea"]}]}),
+    )
+    .await;
+    let patch = fp_patch(vec![
+        fp_op("replace", "Patient.active", json!([{"name": "value", "valueBoolean": false}])),
+        fp_op(
+            "add",
+            "Patient",
+            json!([{"name": "name", "valueString": "birthDate"}, {"name": "value", "valueDate": "1970-01-02"}]),
+        ),
+        fp_op("delete", "Patient.name.where(use = 'official').given[0]", json!([])),
+        fp_op(
+            "add",
+            "Patient",
+            json!([{"name": "name", "valueString": "identifier"},
+            {"name": "value", "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"}}]),
+        ),
+    ]);
+    let w = fhir.patch(&c, "Patient", &id, patch, Some(1)).await.unwrap();
+    assert_eq!(w.stored.version, 2);
+    let b = parse(w.stored.body.as_deref().unwrap());
+    assert_eq!(b["active"], false);
+    assert_eq!(b["birthDate"], "1970-01-02");
+    assert_eq!(b["name"][0]["given"], json!(["Bea"]));
+    assert_eq!(
+        ids(&fhir, "Patient", "identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919").await,
+        vec![id.clone()],
+        "the patched resource is indexed"
+    );
+    // Stale If-Match: 412; nothing at a path that must select one element: 422; a malformed
+    // patch: 400; a result that is not a valid Patient: 400. None of them writes.
+    let one = |kind: &str, path: &str, parts: Value| fp_patch(vec![fp_op(kind, path, parts)]);
+    let e = fhir
+        .patch(&c, "Patient", &id, one("delete", "Patient.gender", json!([])), Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 412);
+    let e = fhir
+        .patch(
+            &c,
+            "Patient",
+            &id,
+            one("replace", "Patient.gender", json!([{"name": "value", "valueCode": "female"}])),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 422);
+    assert!(e.to_string().contains("selects nothing"), "{e}");
+    let e = fhir.patch(&c, "Patient", &id, one("upsert", "Patient", json!([])), None).await.unwrap_err();
+    assert_eq!(status(&e), 400);
+    let e = fhir
+        .patch(
+            &c,
+            "Patient",
+            &id,
+            one(
+                "add",
+                "Patient",
+                json!([{"name": "name", "valueString": "gender"}, {"name": "value", "valueCode": "robot"}]),
+            ),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 400, "{e}");
+    assert_eq!(fhir.read(&c, "Patient", &id).await.unwrap().version, 2);
+}
+
+async fn patch_in_bundles(fhir: Fhir) {
+    use base64::Engine;
+    let c = ctx();
+    let id =
+        create(&fhir, json!({"resourceType": "Patient", "active": true, "name": [{"family": "Bundled"}]}))
+            .await;
+    let json_patch = base64::engine::general_purpose::STANDARD
+        .encode(json!([{"op": "add", "path": "/gender", "value": "female"}]).to_string());
+    // A transaction: a new Observation, and two patches of the patient (one of each format)
+    // that point it at a practitioner made in the same transaction.
+    let r = run_bundle(
+        &fhir,
+        tx(json!([
+            {"fullUrl": "urn:uuid:00000000-0000-0000-0000-0000000000d1",
+             "resource": {"resourceType": "Practitioner", "name": [{"family": "Who"}]},
+             "request": {"method": "POST", "url": "Practitioner"}},
+            {"resource": fp_patch(vec![fp_op("add", "Patient", json!([{"name": "name", "valueString": "generalPractitioner"},
+                {"name": "value", "valueReference": {"reference": "urn:uuid:00000000-0000-0000-0000-0000000000d1"}}]))]),
+             "request": {"method": "PATCH", "url": format!("Patient/{id}")}},
+        ])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["entry"][1]["response"]["status"], "200 OK", "{r}");
+    let p = parse(fhir.read(&c, "Patient", &id).await.unwrap().body.as_deref().unwrap());
+    let gp = p["generalPractitioner"][0]["reference"].as_str().unwrap();
+    assert!(gp.starts_with("Practitioner/") && !gp.contains("urn:uuid"), "{gp}");
+    let r = run_bundle(
+        &fhir,
+        tx(json!([{"resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": json_patch},
+                   "request": {"method": "PATCH", "url": format!("Patient/{id}"), "ifMatch": "W/\"2\""}}])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["entry"][0]["response"]["status"], "200 OK", "{r}");
+    assert_eq!(fhir.read(&c, "Patient", &id).await.unwrap().version, 3);
+
+    // Atomic: a patch that cannot apply fails the whole transaction.
+    let e = run_bundle(
+        &fhir,
+        tx(json!([
+            {"resource": {"resourceType": "Patient", "name": [{"family": "Never"}]}, "request": {"method": "POST", "url": "Patient"}},
+            {"resource": fp_patch(vec![fp_op("replace", "Patient.birthDate", json!([{"name": "value", "valueDate": "2000-01-01"}]))]),
+             "request": {"method": "PATCH", "url": format!("Patient/{id}")}},
+        ])),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status(&e), 422, "{e}");
+    assert!(e.to_string().contains("Bundle.entry[1]"), "{e}");
+    assert!(ids(&fhir, "Patient", "family=Never").await.is_empty(), "nothing of a failed transaction stays");
+    // A stale ifMatch: 412; a patch of a missing resource: 404; a conditional patch or a body
+    // that is no patch: 400.
+    for (entry, want) in [
+        (
+            json!({"resource": fp_patch(vec![fp_op("delete", "Patient.gender", json!([]))]),
+                "request": {"method": "PATCH", "url": format!("Patient/{id}"), "ifMatch": "W/\"1\""}}),
+            412,
+        ),
+        (
+            json!({"resource": fp_patch(vec![fp_op("delete", "Patient.gender", json!([]))]),
+                "request": {"method": "PATCH", "url": "Patient/missing"}}),
+            404,
+        ),
+        (
+            json!({"resource": fp_patch(vec![fp_op("delete", "Patient.gender", json!([]))]),
+                "request": {"method": "PATCH", "url": "Patient?family=Bundled"}}),
+            400,
+        ),
+        (
+            json!({"resource": {"resourceType": "Patient"}, "request": {"method": "PATCH", "url": format!("Patient/{id}")}}),
+            400,
+        ),
+    ] {
+        let e = run_bundle(&fhir, tx(json!([entry.clone()]))).await.unwrap_err();
+        assert_eq!(status(&e), want, "{entry}: {e}");
+    }
+    // In a batch each patch stands alone.
+    let r = run_bundle(
+        &fhir,
+        json!({"resourceType": "Bundle", "type": "batch", "entry": [
+            {"resource": fp_patch(vec![fp_op("replace", "Patient.active", json!([{"name": "value", "valueBoolean": false}]))]),
+             "request": {"method": "PATCH", "url": format!("Patient/{id}")}},
+            {"resource": fp_patch(vec![fp_op("delete", "Patient.gender", json!([]))]),
+             "request": {"method": "PATCH", "url": "Patient/missing"}},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["entry"][0]["response"]["status"], "200 OK", "{r}");
+    assert!(r["entry"][1]["response"]["status"].as_str().unwrap().starts_with("404"), "{r}");
+    let p = parse(fhir.read(&c, "Patient", &id).await.unwrap().body.as_deref().unwrap());
+    assert_eq!((p["active"].clone(), p["gender"].clone()), (json!(false), json!("female")));
+}
+
 async fn validation_refused(fhir: Fhir) {
     let c = ctx();
     let cases = [
@@ -632,6 +813,8 @@ backend_tests!(
     concurrent_if_match,
     conditional_ops,
     json_patch,
+    fhirpath_patch,
+    patch_in_bundles,
     validation_refused,
     transaction_atomic,
     transaction_references,

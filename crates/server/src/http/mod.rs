@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(type_level::search)
                 .post(type_level::create)
                 .put(type_level::conditional_update)
+                .patch(type_level::conditional_patch)
                 .delete(type_level::conditional_delete),
         )
         .route("/{rtype}/_search", post(type_level::search_post))

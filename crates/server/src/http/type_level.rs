@@ -70,6 +70,21 @@ pub(crate) async fn conditional_update(
     Ok(respond::written(&w.stored, w.created, &ctx.base, &want))
 }
 
+/// `PATCH /fhir/Type?criteria`: conditional patch (JSON Patch or FHIRPath Patch).
+pub(crate) async fn conditional_patch(
+    State(s): State<AppState>,
+    Path(rtype): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let b = json_body(&headers, &body, true)?;
+    let q = uri.query().unwrap_or("").to_string();
+    let w = s.fhir.conditional_patch(&ctx, &rtype, &q, b, if_match(&headers)?).await.map_err(Fail::from)?;
+    Ok(respond::written(&w.stored, false, &ctx.base, &want))
+}
+
 pub(crate) async fn conditional_delete(
     State(s): State<AppState>,
     Path(rtype): Path<String>,
