@@ -242,9 +242,15 @@ fn value_type(suffix: &str) -> Option<String> {
     if type_kind(suffix).is_some_and(|k| k != TypeKind::Primitive) {
         return Some(suffix.to_string());
     }
-    let mut lower = suffix.to_string();
-    lower[..1].make_ascii_lowercase();
+    let mut chars = suffix.chars();
+    let lower: String = chars.next().map(|c| c.to_ascii_lowercase()).into_iter().chain(chars).collect();
     (type_kind(&lower) == Some(TypeKind::Primitive)).then_some(lower)
+}
+
+/// `dateTime` -> `DateTime`: a choice element's property suffix.
+fn capitalised(type_name: &str) -> String {
+    let mut chars = type_name.chars();
+    chars.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(chars).collect()
 }
 
 /// One step from a JSON node to a child.
@@ -550,7 +556,7 @@ fn materialise(
     let choice = children(model).and_then(|cs| cs.iter().find(|e| e.is_choice() && e.base_name() == name));
     let (key, info) = match (choice, value) {
         (Some(_), NewValue::Typed { type_name, .. }) => {
-            let key = format!("{name}{}{}", type_name[..1].to_ascii_uppercase(), &type_name[1..]);
+            let key = format!("{name}{}", capitalised(type_name));
             let info = child(model, &key)
                 .ok_or_else(|| unprocessable(format!("`{name}` cannot be of type {type_name}")))?;
             (key, info)
@@ -778,6 +784,50 @@ mod tests {
         ] {
             let e = applied(ops);
             assert!(matches!(&e, Err(PatchError::Invalid(m)) if m.contains(says)), "{says}: {e:?}");
+        }
+    }
+
+    proptest::proptest! {
+        // Cheap cases, and the combinations that matter are rare (one kind, path, name and
+        // value in thousands): many of them.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// Whatever the Parameters hold, a patch is applied or refused, never a panic.
+        #[test]
+        fn any_patch_is_applied_or_refused(
+            ops in proptest::collection::vec((
+                proptest::sample::select(vec!["add", "insert", "delete", "replace", "move", "", "é"]),
+                proptest::sample::select(vec![
+                    "Patient", "Patient.name", "Patient.name[0].given", "Patient.name.given[1]", "Patient.identifier",
+                    "Patient.deceased", "Patient.contact", "Patient.name.first().family", "%resource", "1 + 1",
+                    "Patient.name.given | Patient.gender", "Patient.name.where(", "Patient._given", "",
+                ]),
+                proptest::sample::select(vec!["given", "deceased", "contact", "birthDate", "value", "", "_given", "é"]),
+                proptest::sample::select(vec![
+                    json!({"name": "value", "valueString": "x"}),
+                    json!({"name": "value", "valueBoolean": true}),
+                    json!({"name": "value", "valueHumanName": {"family": "F"}}),
+                    json!({"name": "value", "resource": {"resourceType": ""}}),
+                    json!({"name": "value", "resource": {"resourceType": "éé"}}),
+                    json!({"name": "value", "valueÉ": 1}),
+                    json!({"name": "value", "part": [{"name": "gender", "valueCode": "x"}, {"name": "gender", "valueCode": "y"}]}),
+                    json!({"name": "value", "part": [{"name": "name", "part": [{"name": "given", "valueString": "a"}]}]}),
+                    json!({"name": "value"}),
+                    json!(null),
+                ]),
+                0u64..4,
+                0u64..4,
+            ), 0..4)
+        ) {
+            let params: Vec<Value> = ops
+                .into_iter()
+                .map(|(kind, path, name, value, a, b)| op(kind, path, json!([
+                    {"name": "name", "valueString": name}, value,
+                    {"name": "index", "valueInteger": a}, {"name": "source", "valueInteger": a},
+                    {"name": "destination", "valueInteger": b},
+                ])))
+                .collect();
+            let mut p = patient();
+            let _ = apply(&mut p, &patch(params));
         }
     }
 
