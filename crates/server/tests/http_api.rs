@@ -344,6 +344,38 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body(r).await["resourceType"], "OperationOutcome");
 
+    // $validate: 200 and the OperationOutcome, valid or not.
+    for (resource, severity) in [
+        (json!({"resourceType": "Patient", "gender": "female"}), "information"),
+        (json!({"resourceType": "Patient", "gender": "robot"}), "error"),
+    ] {
+        let r = c
+            .post(format!("{base}/Patient/$validate"))
+            .header(header::CONTENT_TYPE, FHIR_JSON)
+            .body(resource.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(body(r).await["issue"][0]["severity"], severity);
+    }
+    let r = c.get(format!("{url}/$validate?mode=delete")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["issue"][0]["severity"], "information");
+    let r = c
+        .post(format!("{url}/$validate"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(
+            json!({"resourceType": "Parameters", "parameter": [{"name": "mode", "valueCode": "update"},
+            {"name": "resource", "resource": {"resourceType": "Patient", "id": id, "active": false}}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["issue"][0]["severity"], "information");
+
     // transaction
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:00000000-0000-0000-0000-0000000000aa", "resource": {"resourceType": "Patient", "active": true}, "request": {"method": "POST", "url": "Patient"}},

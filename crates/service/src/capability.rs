@@ -66,19 +66,23 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             "searchRevInclude": revs,
             "searchParam": params,
         });
+        let mut operations = vec![
+            json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}),
+        ];
         if t == "Group" {
-            r["operation"] = json!([
+            operations.push(json!(
                 {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}
-            ]);
+            ));
         }
         if t == "Patient" {
-            r["operation"] = json!([
-                {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
-                {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
-                {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"},
-                {"name": "ihe-pix", "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"}
+            operations.extend([
+                json!({"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}),
+                json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}),
+                json!({"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}),
+                json!({"name": "ihe-pix", "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"}),
             ]);
         }
+        r["operation"] = json!(operations);
         resources.push(r);
     }
     json!({

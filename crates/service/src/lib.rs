@@ -20,6 +20,7 @@ mod patch;
 mod prepare;
 mod search;
 mod transaction;
+mod validate_op;
 
 pub use bundle::BundleText;
 pub use crud::Created;

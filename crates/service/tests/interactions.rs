@@ -506,6 +506,110 @@ async fn patch_in_bundles(fhir: Fhir) {
     assert_eq!((p["active"].clone(), p["gender"].clone()), (json!(false), json!("female")));
 }
 
+async fn validate_operation(fhir: Fhir) {
+    let c = ctx();
+    let none: Vec<(String, String)> = Vec::new();
+    let severities = |oo: &Value| -> Vec<String> {
+        oo["issue"].as_array().unwrap().iter().map(|i| i["severity"].as_str().unwrap().to_string()).collect()
+    };
+    // Valid: "All OK"; invalid: every problem, with where it is; nothing is stored either way.
+    let ok = fhir
+        .validate_resource(
+            &c,
+            "Patient",
+            None,
+            Some(json!({"resourceType": "Patient", "gender": "female"})),
+            &none,
+        )
+        .await
+        .unwrap();
+    assert_eq!(severities(&ok), vec!["information"]);
+    let bad = fhir
+        .validate_resource(
+            &c,
+            "Patient",
+            None,
+            Some(json!({"resourceType": "Patient", "gender": "robot", "birthDate": "1980-13-45"})),
+            &none,
+        )
+        .await
+        .unwrap();
+    assert_eq!(severities(&bad), vec!["error", "error"], "{bad}");
+    assert!(
+        bad.to_string().contains("Patient.gender") && bad.to_string().contains("Patient.birthDate"),
+        "{bad}"
+    );
+    let total = parse(&fhir.search(&c, Some("Patient"), &pairs("_summary=count")).await.unwrap());
+    assert_eq!(total["total"], 0, "$validate stores nothing");
+
+    // A Parameters body, with a mode and a profile it cannot check.
+    let id = create(&fhir, json!({"resourceType": "Patient", "active": true})).await;
+    let params = |mode: &str, resource: Value| {
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "resource", "resource": resource},
+            {"name": "mode", "valueCode": mode},
+            {"name": "profile", "valueUri": "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"}]})
+    };
+    let oo = fhir
+        .validate_resource(
+            &c,
+            "Patient",
+            Some(&id),
+            Some(params("update", json!({"resourceType": "Patient", "id": "other"}))),
+            &none,
+        )
+        .await
+        .unwrap();
+    let text = oo.to_string();
+    assert!(text.contains("is not the id in the URL") && text.contains("UKCore-Patient"), "{oo}");
+    // The wrong type for the endpoint is an issue, not a failure of the operation.
+    let oo = fhir
+        .validate_resource(
+            &c,
+            "Patient",
+            None,
+            Some(json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}})),
+            &none,
+        )
+        .await
+        .unwrap();
+    assert!(oo.to_string().contains("not a Patient"), "{oo}");
+    // mode=delete needs no resource; a missing target is a warning.
+    let delete = vec![("mode".to_string(), "delete".to_string())];
+    let oo = fhir.validate_resource(&c, "Patient", Some(&id), None, &delete).await.unwrap();
+    assert_eq!(severities(&oo), vec!["information"]);
+    let oo = fhir.validate_resource(&c, "Patient", Some("missing"), None, &delete).await.unwrap();
+    assert_eq!(severities(&oo), vec!["warning"]);
+    // It cannot run: no resource, an unknown mode, update at the type level, an unknown type.
+    let e = fhir.validate_resource(&c, "Patient", None, None, &none).await.unwrap_err();
+    assert_eq!(status(&e), 400);
+    let e = fhir
+        .validate_resource(
+            &c,
+            "Patient",
+            None,
+            Some(json!({"resourceType": "Patient"})),
+            &[("mode".into(), "upsert".into())],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 400);
+    let e = fhir
+        .validate_resource(
+            &c,
+            "Patient",
+            None,
+            Some(json!({"resourceType": "Patient"})),
+            &[("mode".into(), "update".into())],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 400);
+    let e = fhir.validate_resource(&c, "Nonsense", None, Some(json!({})), &none).await.unwrap_err();
+    assert_eq!(status(&e), 404);
+    assert_eq!(fhir.read(&c, "Patient", &id).await.unwrap().version, 1, "nothing written");
+}
+
 async fn validation_refused(fhir: Fhir) {
     let c = ctx();
     let cases = [
@@ -815,6 +919,7 @@ backend_tests!(
     json_patch,
     fhirpath_patch,
     patch_in_bundles,
+    validate_operation,
     validation_refused,
     transaction_atomic,
     transaction_references,

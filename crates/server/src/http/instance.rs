@@ -44,7 +44,7 @@ pub(crate) async fn read(
 ) -> Result<Response> {
     if id.starts_with('$') {
         // `GET Patient/$everything` and the like: an operation at type level, not an id.
-        return type_operation(Path((rtype, id))).await;
+        return type_operation(State(s), Path((rtype, id)), headers, uri, Bytes::new()).await;
     }
     let native = binary::native_wanted(&rtype, &headers, &uri);
     let (ctx, want) = if native { decode_native(&headers, &uri)? } else { decode(&headers, &uri)? };
@@ -120,13 +120,38 @@ pub(crate) async fn delete(
     Ok(respond::deleted(&format!("{rtype}/{id}"), d.is_some(), &want))
 }
 
-/// `POST /fhir/Type/$op`: type-level operations.
-pub(crate) async fn type_operation(Path((rtype, op)): Path<(String, String)>) -> Result<Response> {
-    Err(Fail::new(
-        StatusCode::NOT_FOUND,
-        "not-supported",
-        format!("operation '{op}' is not supported on {rtype}"),
-    ))
+/// `POST /fhir/Type/$op`: type-level operations (`$validate`).
+pub(crate) async fn type_operation(
+    State(s): State<AppState>,
+    Path((rtype, op)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    if op != "$validate" {
+        return Err(Fail::new(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            format!("operation '{op}' is not supported on {rtype}"),
+        ));
+    }
+    validate(s, &rtype, None, headers, uri, body).await
+}
+
+/// `$validate`: 200 with the OperationOutcome whether or not the resource is valid (the outcome
+/// is the operation's answer); an error status only when it could not be run.
+async fn validate(
+    s: AppState,
+    rtype: &str,
+    id: Option<&str>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let b = if body.is_empty() { None } else { Some(json_body(&headers, &body, false)?) };
+    let oo = s.fhir.validate_resource(&ctx, rtype, id, b, &query_pairs(&uri)).await.map_err(Fail::from)?;
+    Ok(respond::json(StatusCode::OK, oo.to_string(), &want))
 }
 
 /// `GET /fhir/Type/id/_history` and `GET /fhir/Type/id/$op`.
@@ -136,6 +161,10 @@ pub(crate) async fn sub_get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
+    if op == "$validate" {
+        // Without a body: only `mode=delete` has nothing to be sent.
+        return validate(s, &rtype, Some(&id), headers, uri, Bytes::new()).await;
+    }
     let (ctx, want) = decode(&headers, &uri)?;
     let pairs = query_pairs(&uri);
     let out = match (rtype.as_str(), op.as_str()) {
@@ -154,12 +183,17 @@ pub(crate) async fn sub_get(
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
 }
 
-/// `POST /fhir/Type/id/$op`.
+/// `POST /fhir/Type/id/$op`: `$validate` with the content in the body, else as `GET`.
 pub(crate) async fn sub_post(
     state: State<AppState>,
     path: Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
+    body: Bytes,
 ) -> Result<Response> {
-    sub_get(state, path, headers, uri).await
+    let Path((rtype, id, op)) = path;
+    if op == "$validate" {
+        return validate(state.0, &rtype, Some(&id), headers, uri, body).await;
+    }
+    sub_get(state, Path((rtype, id, op)), headers, uri).await
 }
