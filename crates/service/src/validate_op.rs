@@ -62,20 +62,21 @@ impl Fhir {
             }
             b => (b, from_query("mode"), from_query("profile")),
         };
-        let mode =
-            match mode.as_deref() {
-                None => Mode::General,
-                Some("create") => Mode::Create,
-                Some("update") => Mode::Update,
-                Some("delete") => Mode::Delete,
-                Some(m) => return Err(Error::bad(
+        let mode = match mode.as_deref() {
+            None => Mode::General,
+            Some("create") => Mode::Create,
+            Some("update") => Mode::Update,
+            Some("delete") => Mode::Delete,
+            Some(m) => {
+                return Err(Error::bad(
                     "value",
                     None,
                     format!(
                         "mode '{m}' is not one of create, update, delete (or none, to validate in general)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if matches!(mode, Mode::Update | Mode::Delete) && id.is_none() {
             return Err(Error::bad(
                 "invalid",
