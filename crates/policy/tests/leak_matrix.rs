@@ -378,6 +378,31 @@ async fn leak_matrix(fhir: Fhir) {
         let (t, id) = names["p1_sti"].split_once('/').unwrap();
         let hi = fhir.history(&c, HistoryScope::Instance(t.into(), id.into()), &[]).await;
         assert_eq!(hi.is_ok(), sees_sti, "{user} STI instance history");
+        // Search in a patient's compartment: only what is visible, and totals that agree.
+        let mut found = 0;
+        for pt in ["p1", "p2", "p3"] {
+            let id = names[pt].trim_start_matches("Patient/");
+            for t in [
+                "Condition",
+                "Observation",
+                "Encounter",
+                "MedicationStatement",
+                "AllergyIntolerance",
+                "Consent",
+            ] {
+                let b = parse(
+                    &fhir.search_compartment(&c, "Patient", id, t, &pairs("_total=accurate")).await.unwrap(),
+                );
+                let got = refs_of(&b, "match");
+                for r in &got {
+                    assert!(want.contains(r), "{user} Patient/{pt}/{t} revealed {}", name(r));
+                }
+                assert_eq!(b["total"], json!(got.len()), "{user} Patient/{pt}/{t} total");
+                found += got.len();
+            }
+        }
+        let sees_clinical = want.iter().any(|r| r.starts_with("Condition/") || r.starts_with("Observation/"));
+        assert_eq!(found > 0, sees_clinical, "{user}: compartment searches found {found}");
         // $everything: only what is visible, and refused when the patient is.
         for pt in ["p1", "p2", "p3"] {
             let id = names[pt].trim_start_matches("Patient/").to_string();

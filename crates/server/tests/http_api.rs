@@ -344,6 +344,15 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body(r).await["resourceType"], "OperationOutcome");
 
+    // Search in the patient's compartment, paged by links that stay in it.
+    let r = c.get(format!("{url}/Observation?_count=5")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let b = body(r).await;
+    assert_eq!(b["type"], "searchset");
+    assert!(b["link"][0]["url"].as_str().unwrap().contains(&format!("/Patient/{id}/Observation?")), "{b}");
+    let r = c.get(format!("{url}/Organization")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
     // $validate: 200 and the OperationOutcome, valid or not.
     for (resource, severity) in [
         (json!({"resourceType": "Patient", "gender": "female"}), "information"),

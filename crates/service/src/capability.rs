@@ -108,6 +108,14 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"}, {"code": "history-system"}],
             "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
+            // Searched as `Patient/1/Observation` (one named type at a time).
+            "compartment": [
+                "http://hl7.org/fhir/CompartmentDefinition/patient",
+                "http://hl7.org/fhir/CompartmentDefinition/encounter",
+                "http://hl7.org/fhir/CompartmentDefinition/relatedPerson",
+                "http://hl7.org/fhir/CompartmentDefinition/practitioner",
+                "http://hl7.org/fhir/CompartmentDefinition/device",
+            ],
             "searchParam": [
                 {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
                 {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},

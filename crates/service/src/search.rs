@@ -33,7 +33,7 @@ fn localise_references(c: &mut Criterion, base: &str) {
                 }
             }
         }
-        Criterion::Missing { .. } => {}
+        Criterion::Missing { .. } | Criterion::Compartment { .. } => {}
         Criterion::Chain { inner, .. } | Criterion::Has { inner, .. } => localise_references(inner, base),
     }
 }
@@ -73,6 +73,41 @@ impl Fhir {
         Ok(req)
     }
 
+    /// Search in a compartment (R4 §3.1.0.8): `GET Patient/123/Observation?code=...` is the
+    /// search on `rtype` with the resources of `compartment/id`'s compartment only. The
+    /// compartment's owner need not exist (the answer is then empty), as on HAPI.
+    pub async fn search_compartment(
+        &self,
+        ctx: &Ctx,
+        compartment: &str,
+        id: &str,
+        rtype: &str,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        if !matches!(compartment, "Patient" | "Encounter" | "RelatedPerson" | "Practitioner" | "Device") {
+            return Err(Error::UnknownType(format!(
+                "{compartment} is not a compartment (Patient, Encounter, RelatedPerson, Practitioner, Device)"
+            )));
+        }
+        if rtype == "*" {
+            return Err(Error::bad(
+                "not-supported",
+                None,
+                format!("searching every type of a compartment ({compartment}/{id}/*) is not supported: name a type, or use Patient/{id}/$everything"),
+            ));
+        }
+        let mut req = self.parse_search(ctx, Some(rtype), pairs)?;
+        let c = search::compartment(compartment, id, rtype).ok_or_else(|| {
+            Error::bad(
+                "not-supported",
+                None,
+                format!("{rtype} resources are never in a {compartment}'s compartment"),
+            )
+        })?;
+        req.criteria.push(c);
+        self.search_parsed(ctx, req).await
+    }
+
     /// Runs a search and returns the searchset Bundle as JSON text.
     pub async fn search(
         &self,
@@ -88,8 +123,12 @@ impl Fhir {
         let mut page = self.store.search(req.clone(), ctx.access.clone()).await?;
         self.render_person_links(ctx, &mut page.matches).await?;
         self.render_person_links(ctx, &mut page.included).await?;
+        let within = req.criteria.iter().find_map(|c| match c {
+            Criterion::Compartment { compartment, id, .. } => Some(format!("{compartment}/{id}/")),
+            _ => None,
+        });
         let path = match &req.rtype {
-            Some(t) => format!("{}/{t}", ctx.base),
+            Some(t) => format!("{}/{}{t}", ctx.base, within.unwrap_or_default()),
             None => ctx.base.clone(),
         };
         let mut used = req.used.clone();

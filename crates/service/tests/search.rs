@@ -796,6 +796,70 @@ async fn estimate_at_the_cap(fhir: Fhir) {
     assert_eq!(got, made, "newest first, across both pages");
 }
 
+/// The ids of a compartment search's matches.
+async fn in_compartment(fhir: &Fhir, compartment: &str, id: &str, rtype: &str, q: &str) -> Vec<String> {
+    let b = parse(&fhir.search_compartment(&ctx(), compartment, id, rtype, &pairs(q)).await.unwrap());
+    let mut got = ids_with_mode(&b, "match");
+    got.sort();
+    got
+}
+
+async fn compartment_search(fhir: Fhir) {
+    seed(&fhir).await;
+    // A patient who performed an observation of another is in its compartment too (Observation
+    // is in the Patient compartment through subject and performer).
+    put(
+        &fhir,
+        json!({"resourceType": "Observation", "id": "o5", "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+        "subject": {"reference": "Patient/p2"}, "performer": [{"reference": "Patient/p1"}]}),
+    )
+    .await;
+    assert_eq!(in_compartment(&fhir, "Patient", "p1", "Observation", "").await, set(&["o1", "o5"]));
+    assert_eq!(in_compartment(&fhir, "Patient", "p2", "Observation", "").await, set(&["o2", "o5"]));
+    assert_eq!(
+        in_compartment(&fhir, "Patient", "p1", "Observation", &format!("code={LOINC}|8480-6&status=final"))
+            .await,
+        set(&["o1", "o5"])
+    );
+    assert_eq!(in_compartment(&fhir, "Patient", "p1", "Observation", "code=29463-7").await, set(&[]));
+    assert_eq!(in_compartment(&fhir, "Patient", "p1", "RiskAssessment", "").await, set(&["r1"]));
+    assert_eq!(
+        in_compartment(&fhir, "Patient", "p1", "Patient", "").await,
+        set(&["p1"]),
+        "the patient is in its own"
+    );
+    assert_eq!(in_compartment(&fhir, "Encounter", "e1", "Observation", "").await, set(&["o1"]));
+    assert_eq!(in_compartment(&fhir, "Practitioner", "gp1", "Observation", "").await, set(&["o1"]));
+    assert_eq!(in_compartment(&fhir, "Patient", "nobody", "Observation", "").await, set(&[]));
+    // Paging stays in the compartment: the links name it.
+    let first = parse(
+        &fhir.search_compartment(&ctx(), "Patient", "p1", "Observation", &pairs("_count=1")).await.unwrap(),
+    );
+    let next = first["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"]
+        .as_str()
+        .unwrap();
+    assert!(next.contains("/Patient/p1/Observation?"), "{next}");
+    let (_, q) = next.split_once('?').unwrap();
+    let second =
+        parse(&fhir.search_compartment(&ctx(), "Patient", "p1", "Observation", &pairs(q)).await.unwrap());
+    let mut both = ids_with_mode(&first, "match");
+    both.extend(ids_with_mode(&second, "match"));
+    both.sort();
+    assert_eq!(both, set(&["o1", "o5"]));
+    // Refused: a type never in the compartment, every type at once, no such compartment or type.
+    let status = |e: lantern_service::Error| lantern_service::error_status(&e);
+    for (compartment, rtype, want) in [
+        ("Patient", "Organization", 400),
+        ("Patient", "*", 400),
+        ("Organization", "Observation", 404),
+        ("Patient", "Nonsense", 404),
+    ] {
+        let e = fhir.search_compartment(&ctx(), compartment, "p1", rtype, &[]).await.unwrap_err();
+        assert_eq!(status(e), want, "{compartment}/p1/{rtype}");
+    }
+}
+
 backend_tests!(
     estimate_at_the_cap,
     everything_params,
@@ -814,4 +878,5 @@ backend_tests!(
     result_params,
     handling,
     paging_under_inserts,
+    compartment_search,
 );

@@ -82,6 +82,27 @@ pub enum Criterion {
     /// Reverse chaining (`_has:Type:ref:criterion`): resources referred to, through `ref_code`,
     /// by a resource of `source_type` matching `inner`.
     Has { source_type: String, ref_code: &'static str, inner: Box<Criterion> },
+    /// Membership of a compartment (R4 §3.1.0.8, `GET Patient/123/Observation`): any of
+    /// `params` refers to `compartment/id`, or, when `itself` (the compartment's own type), the
+    /// resource is `compartment/id`. Made by [`compartment`], never by parsing a query.
+    Compartment { compartment: String, id: String, params: Vec<&'static str>, itself: bool },
+}
+
+/// The criterion for "`rtype` resources in the compartment of `compartment/id`", from R4's
+/// CompartmentDefinitions; `None` if `rtype` is never in that compartment. The focal resource
+/// is in its own compartment: R4 writes `{def}` for it under Encounter and Practitioner but
+/// not under Patient (R5 adds it there), and `Patient/1/Patient` finding nothing would be odd.
+pub fn compartment(compartment: &str, id: &str, rtype: &str) -> Option<Criterion> {
+    let defs = lantern_r4::compartment_params(compartment, rtype);
+    if defs.is_empty() {
+        return None;
+    }
+    Some(Criterion::Compartment {
+        compartment: compartment.to_string(),
+        id: id.to_string(),
+        params: defs.iter().copied().filter(|p| *p != "{def}").collect(),
+        itself: defs.contains(&"{def}") || rtype == compartment,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

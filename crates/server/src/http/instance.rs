@@ -1,6 +1,6 @@
 //! Instance-level interactions: read (§3.1.0.1), vread (§3.1.0.2), update (§3.1.0.4),
-//! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, and operations such as
-//! `Patient/[id]/$everything`.
+//! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, search in a compartment
+//! (§3.1.0.8, `Patient/[id]/Observation`), and operations such as `Patient/[id]/$everything`.
 use super::binary;
 use super::request::{decode, decode_native, if_match, json_body, query_pairs};
 use super::respond::{self, Fail, Result};
@@ -172,6 +172,10 @@ pub(crate) async fn sub_get(
             s.fhir.history(&ctx, HistoryScope::Instance(rtype.clone(), id.clone()), &pairs).await
         }
         ("Patient", "$everything") => s.fhir.everything(&ctx, vec![id.clone()], &pairs).await,
+        // Search in a compartment: `Patient/123/Observation?code=...`.
+        (_, t) if t == "*" || t.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            s.fhir.search_compartment(&ctx, &rtype, &id, t, &pairs).await
+        }
         _ => {
             return Err(Fail::new(
                 StatusCode::NOT_FOUND,

@@ -89,6 +89,7 @@ pub(crate) fn cost(c: &Criterion) -> u8 {
         Criterion::Param { .. } => 4,
         Criterion::Chain { inner, .. } => cost(inner).max(1),
         Criterion::Has { .. } => 5,
+        Criterion::Compartment { .. } => 1,
         Criterion::Missing { .. } => 7,
     }
 }
@@ -178,6 +179,9 @@ fn compile_at_depth(
                 Ok(format!("{alias}.rk IN ({})", alts.join(" UNION ALL ")))
             }
         }
+        Criterion::Compartment { compartment: c, id, params, itself } => {
+            compartment(ctx, rtype, alias, (c, id, params, *itself))
+        }
         Criterion::Has { source_type, ref_code, inner } => {
             let p = ctx.param_rows(source_type, ref_code)?.cond("x.");
             let Some(st) = ctx.catalog.type_id(source_type) else { return Ok("1 = 0".into()) };
@@ -194,6 +198,56 @@ fn compile_at_depth(
             ))
         }
     }
+}
+
+/// Compartment membership: one indexed lookup of `ix_ref` per linking parameter (and, for the
+/// compartment's own type, of the focal resource's row), as a union: an OR of them would make
+/// the database read every resource of the type; as a probe, one look at the candidate's own
+/// references.
+fn compartment(
+    ctx: &mut Ctx<'_>,
+    rtype: &str,
+    alias: &str,
+    (compartment, id, params, itself): (&str, &str, &[&'static str], bool),
+) -> Result<String, StoreError> {
+    let Some(ctype) = ctx.catalog.type_id(compartment) else { return Ok("1 = 0".into()) };
+    let mut conds = Vec::new();
+    for p in params {
+        conds.push(ctx.param_rows(rtype, p)?.cond("x."));
+    }
+    if ctx.probe && ctx.depth == 1 {
+        let mut alts = Vec::new();
+        if !conds.is_empty() {
+            let fence = probe_fence(ctx);
+            let b = ctx.bind(id.to_string());
+            alts.push(format!(
+                "EXISTS (SELECT 1 FROM ix_ref x WHERE x.rk = {alias}.rk AND x.ttype = {ctype} AND x.tid = {b} \
+                 AND ({}){fence})",
+                conds.join(" OR ")
+            ));
+        }
+        if itself {
+            let b = ctx.bind(id.to_string());
+            alts.push(format!("{alias}.id = {b}"));
+        }
+        return Ok(if alts.is_empty() { "1 = 0".into() } else { format!("({})", alts.join(" OR ")) });
+    }
+    let mut lookups: Vec<String> = conds
+        .iter()
+        .map(|c| {
+            let b = ctx.bind(id.to_string());
+            format!("SELECT x.rk FROM ix_ref x WHERE {c} AND x.ttype = {ctype} AND x.tid = {b}")
+        })
+        .collect();
+    if itself {
+        let b = ctx.bind(id.to_string());
+        lookups.push(format!("SELECT f.rk FROM resource f WHERE f.type = {ctype} AND f.id = {b}"));
+    }
+    Ok(if lookups.is_empty() {
+        "1 = 0".into()
+    } else {
+        format!("{alias}.rk IN ({})", lookups.join(" UNION ALL "))
+    })
 }
 
 /// The source Patients linked to the person of the patient bound at `?`.

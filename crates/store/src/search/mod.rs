@@ -329,6 +329,12 @@ fn expected_patients(req: &SearchRequest) -> Vec<String> {
     use lantern_fhir::search::{Criterion, SearchValue};
     let mut out: Vec<String> = Vec::new();
     for c in &req.criteria {
+        if let Criterion::Compartment { compartment, id, .. } = c {
+            if compartment == "Patient" {
+                out.push(id.clone());
+            }
+            continue;
+        }
         let Criterion::Param { kind: lantern_r4::SearchParamType::Reference, values, .. } = c else {
             continue;
         };
