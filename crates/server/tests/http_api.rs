@@ -395,6 +395,19 @@ async fn http_interactions(fhir: Fhir) {
     let b = body(r).await;
     assert_eq!(b["type"], "transaction-response");
     assert_eq!(b["entry"][1]["response"]["status"], "201 Created");
+    // The base with a trailing slash takes bundles and system searches too.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Patient?_count=1"}}]});
+    let r = c
+        .post(format!("{base}/"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["type"], "batch-response");
+    let r = c.get(format!("{base}/?_type=Patient&_count=1")).send().await.unwrap();
+    assert_eq!(body(r).await["type"], "searchset");
 
     // conditional create by header: 201 then 200 with the existing resource
     let p = json!({"resourceType": "Patient", "identifier": [{"system": "http://x", "value": "9"}]});

@@ -79,6 +79,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(system::health))
         .nest("/fhir", fhir)
+        // The base with a trailing slash, as clients that join `base + "/"` send transactions,
+        // batches and system searches (fhir-kit-client does); HAPI answers there too.
+        .route("/fhir/", post(system::bundle).get(system::search))
         .route("/access/break-glass", post(trust::break_glass).get(trust::break_glass_queue))
         .route("/access/break-glass/{id}/review", post(trust::review_break_glass))
         .route("/policy", get(trust::policy))
