@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""SMART on FHIR's Python client (PyPI `fhirclient`) against a real Lantern server.
+
+Usage: fhirclient_client.py /path/to/lantern
+
+`fhirclient` parses every response into its generated R4 model classes and refuses one with
+an element R4 does not define, or of the wrong type, so this checks that what Lantern sends
+(CapabilityStatement, resources, search and history Bundles, transaction responses,
+OperationOutcomes) is strictly R4 as well as that the interactions work: create, read, update,
+search with paging through the server's links, a transaction posted to the base, delete.
+Starts `lantern serve` on a free port with a temporary data directory; exits non-zero on any
+failure; always stops the server.
+"""
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from fhirclient import client
+from fhirclient.models.bundle import Bundle
+from fhirclient.models.capabilitystatement import CapabilityStatement
+from fhirclient.models.observation import Observation
+from fhirclient.models.operationoutcome import OperationOutcome
+from fhirclient.models.patient import Patient
+
+from fhirpy_client import free_port, wait_healthy
+
+
+def exercise(base, token):
+    smart = client.FHIRClient(settings={"app_id": "lantern-ci", "api_base": base})
+    smart.server.session.headers["Authorization"] = f"Bearer {token}"
+    server = smart.server
+
+    cap = server.capabilityStatement
+    assert isinstance(cap, CapabilityStatement) and cap.fhirVersion == "4.0.1", cap
+    assert any(r.type == "Patient" for r in cap.rest[0].resource)
+
+    # create: the response is the stored resource, parsed strictly
+    made = []
+    for i in range(5):
+        p = Patient({"name": [{"family": "Fhirclient", "given": [f"G{i}"]}], "gender": "male" if i % 2 else "female"})
+        made.append(Patient(p.create(server)))
+    assert all(p.id and p.meta.versionId == "1" for p in made)
+
+    # read, update
+    p = Patient.read(made[0].id, server)
+    assert p.name[0].given == ["G0"]
+    p.active = True
+    p.update(server)
+    p = Patient.read(made[0].id, server)
+    assert p.active is True and p.meta.versionId == "2"
+
+    # search, paged by the client following the server's next links
+    search = Patient.where(struct={"family": "fhirclient", "_count": "2"})
+    pages = list(search.perform_iter(server))
+    assert len(pages) == 3, len(pages)
+    assert all(isinstance(b, Bundle) and b.type == "searchset" and b.total == 5 for b in pages)
+    ids = [e.resource.id for b in pages for e in b.entry or []]
+    assert sorted(ids) == sorted(x.id for x in made), ids
+    women = list(Patient.where(struct={"family": "fhirclient", "gender": "female"}).perform_resources_iter(server))
+    assert len(women) == 3
+
+    # a transaction, posted to the base (fhirclient sends it to `base/`)
+    tx = Bundle(
+        {
+            "type": "transaction",
+            "entry": [
+                {
+                    "fullUrl": "urn:uuid:0c7e6d52-7c59-4c1e-8d0e-00000000000a",
+                    "resource": {"resourceType": "Patient", "name": [{"family": "Transacted"}]},
+                    "request": {"method": "POST", "url": "Patient"},
+                },
+                {
+                    "resource": {
+                        "resourceType": "Observation",
+                        "status": "final",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                        "subject": {"reference": "urn:uuid:0c7e6d52-7c59-4c1e-8d0e-00000000000a"},
+                        "valueQuantity": {"value": 70, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
+                    },
+                    "request": {"method": "POST", "url": "Observation"},
+                },
+            ],
+        }
+    )
+    resp = Bundle(tx.create(server))
+    assert resp.type == "transaction-response"
+    assert all(e.response.status.startswith("201") for e in resp.entry)
+    obs = list(Observation.where(struct={"code": "http://loinc.org|29463-7"}).perform_resources_iter(server))
+    assert len(obs) == 1 and obs[0].subject.reference.startswith("Patient/"), obs
+
+    # history of the updated patient: a strict history Bundle
+    history = Bundle.read_from(f"Patient/{made[0].id}/_history", server)
+    assert history.type == "history" and history.total == 2
+
+    # an OperationOutcome parses as one
+    outcome = OperationOutcome(server.post_json("Patient/$validate", {"resourceType": "Patient", "gender": "robot"}).json())
+    assert outcome.issue[0].severity == "error"
+
+    # delete: then the read fails with 410
+    made[4].delete(server)
+    try:
+        Patient.read(made[4].id, server)
+    except Exception as e:  # requests' HTTPError from fhirclient's raise_for_status
+        assert getattr(getattr(e, "response", None), "status_code", None) == 410, e
+    else:
+        raise AssertionError("a deleted patient could still be read")
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    binary = sys.argv[1]
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="lantern-fhirclient-")
+    root = f"http://127.0.0.1:{port}"
+    token = subprocess.check_output([binary, "token", "--data", data, "--system"], text=True).strip()
+    proc = subprocess.Popen(
+        [binary, "serve", "--data", data, "--http", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_healthy(root, proc)
+        exercise(f"{root}/fhir", token)
+        print("fhirclient: ok")
+        return 0
+    except Exception as e:  # report and fail
+        import traceback
+
+        traceback.print_exc()
+        print(f"fhirclient: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
