@@ -8,6 +8,7 @@ mod fhirpath;
 mod identity;
 mod import;
 mod link;
+pub(crate) mod reindex;
 mod serve;
 mod token;
 
@@ -37,6 +38,9 @@ enum Command {
     Link(link::Args),
     /// The audit log: verify its hash chain, list records.
     Audit(audit::Args),
+    /// Make the search index again from the stored resources, for this version of Lantern
+    /// (`serve` does it in the background when it finds an older index).
+    Reindex(reindex::Args),
     /// Print a development bearer token (signed with the key in DATA/auth/).
     Token(token::Args),
     /// The patient index: explain a pair of records.
@@ -57,6 +61,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(a) => link::run(a),
         Command::Token(a) => token::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::Reindex(a) => reindex::run(a),
         Command::Identity(c) => identity::run(c),
         Command::Bench(b) => bench::run(b),
     }

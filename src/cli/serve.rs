@@ -53,6 +53,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
         eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
+        reindex_in_background(&fhir).await?;
         let feeds = crate::compose::feeds(fhir.clone(), a.config.as_deref()).await?;
         feeds.set_default_ack(a.mllp_ack);
         crate::compose::start_queue(&feeds, &a.data).await?;
@@ -83,4 +84,37 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         axum::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// An index an older build made (or a re-index it left part-way) is brought up to this build's
+/// extraction while the server serves: a page of resources per short write job, so writes
+/// and feeds go on in between. Searches that depend on the new rows (`:of-type`) say so until
+/// it is done; every other search works throughout.
+async fn reindex_in_background(fhir: &lantern_service::Fhir) -> anyhow::Result<()> {
+    if !fhir.index_is_stale().await? {
+        return Ok(());
+    }
+    eprintln!("Lantern: re-indexing stored resources for this version, in the background");
+    let fhir = fhir.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut last_note = started;
+        let result = fhir
+            .reindex_all(crate::cli::reindex::PAGE, |step| {
+                if last_note.elapsed() >= std::time::Duration::from_secs(10) {
+                    last_note = std::time::Instant::now();
+                    tracing::info!(upto = step.upto, "re-indexing");
+                }
+            })
+            .await;
+        match result {
+            Ok(n) => {
+                tracing::info!(resources = n, seconds = started.elapsed().as_secs(), "re-index finished")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "re-index stopped; it goes on from there at the next start")
+            }
+        }
+    });
+    Ok(())
 }

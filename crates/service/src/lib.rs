@@ -18,6 +18,7 @@ mod history;
 mod links;
 mod patch;
 mod prepare;
+mod reindex;
 mod search;
 mod transaction;
 mod validate_op;
@@ -29,6 +30,7 @@ pub use error::Error;
 pub use export::{ExportFiles, ExportRequest, DELETED_FILE};
 pub use lantern_fhir::search::Handling;
 pub use lantern_store::{AccessFilter, Stored, WriteKind, Written};
+pub use reindex::ReindexStep;
 
 use lantern_fhir::index::Indexer;
 use lantern_store::{Fact, Store, StoreError, WriteSession, WriteTx};

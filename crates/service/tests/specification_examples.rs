@@ -126,6 +126,14 @@ fn queries(e: &IndexEntry) -> Vec<Vec<(String, String)>> {
         IndexValue::ReferenceIdentifier { system, code } => {
             one(format!("{p}:identifier"), format!("{}|{}", esc(system.as_deref().unwrap_or("")), esc(code)))
         }
+        // `:of-type` takes all three parts: only identifiers whose type coding has a system.
+        IndexValue::IdentifierOfType { system: Some(system), code } => match code.split_once('|') {
+            Some((kind, value)) => {
+                one(format!("{p}:of-type"), format!("{}|{}|{}", esc(system), esc(kind), esc(value)))
+            }
+            None => Vec::new(),
+        },
+        IndexValue::IdentifierOfType { system: None, .. } => Vec::new(),
         IndexValue::Date { lo, hi } => {
             let mut q = Vec::new();
             if let Some(lo) = instant(*lo) {
@@ -281,6 +289,7 @@ async fn examples_are_found_by_their_parameters(fhir: Fhir) {
         (":not", kinds(&|c| key_has(c, ":not"))),
         (":text", kinds(&|c| key_has(c, ":text"))),
         (":identifier", kinds(&|c| key_has(c, ":identifier"))),
+        (":of-type", kinds(&|c| key_has(c, ":of-type"))),
         (":contains", kinds(&|c| key_has(c, ":contains"))),
     ] {
         assert!(n > 0, "no {what} checks were made");

@@ -96,6 +96,11 @@ pub fn identifier_param(code: &str) -> String {
     format!("{code}:identifier")
 }
 
+/// The pseudo-parameter that holds a token parameter's identifiers by type, for `:of-type`.
+pub fn of_type_param(code: &str) -> String {
+    format!("{code}:of-type")
+}
+
 impl Catalog {
     /// Registers every R4 resource type and search parameter (idempotent) and loads the ids.
     pub fn open(conn: &mut dyn Conn) -> Result<Catalog, StoreError> {
@@ -157,7 +162,10 @@ impl Catalog {
             for p in lantern_r4::search_params(t) {
                 let mut codes = vec![p.code.to_string()];
                 match p.kind {
-                    lantern_r4::SearchParamType::Token => codes.push(text_param(p.code)),
+                    lantern_r4::SearchParamType::Token => {
+                        codes.push(text_param(p.code));
+                        codes.push(of_type_param(p.code));
+                    }
                     lantern_r4::SearchParamType::Reference => codes.push(identifier_param(p.code)),
                     _ => {}
                 }

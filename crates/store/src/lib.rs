@@ -33,5 +33,6 @@ pub use conn::{Conn, Dialect, Row, SqlValue};
 pub use error::StoreError;
 pub use inbox::{InboxEntry, NewInbox};
 pub use model::{Fact, HistoryEntry, HistoryQuery, HistoryScope, Op, Put, Stored, Written};
+pub use sql::reindex::IndexState;
 pub use sql::write::{Extension, WriteEvent, WriteHook, WriteKind, WriteSession, WriteTx};
 pub use store::{Backend, Store, WeakStore};

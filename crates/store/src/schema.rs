@@ -270,6 +270,14 @@ INSERT INTO body_format (id, note) VALUES (1, 'meta.versionId and meta.lastUpdat
     r#"
 {PG_ACCESS_EPOCH}
 "#,
+    // 11: which extraction made the search index rows (`lantern_fhir::index::EXTRACTION_VERSION`
+    // when they were written), and how far a re-index has gone (the last `rk` done; 0 when none
+    // is under way). Rows made before this migration are version 1; an empty store is stamped
+    // with the running build's version when it is opened (see `Store::open`).
+    r#"
+CREATE TABLE index_state (id {I} PRIMARY KEY, version {I} NOT NULL, done_upto {I} NOT NULL);
+INSERT INTO index_state (id, version, done_upto) VALUES (1, 1, 0);
+"#,
 ];
 
 /// Migration 7 on SQLite. PostgreSQL got it with migration 10: there a reader cannot afford a

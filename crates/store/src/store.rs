@@ -76,6 +76,14 @@ impl Store {
     fn open_here(backend: Arc<dyn Backend>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         let mut conn = backend.connect()?;
         crate::schema::migrate(&mut *conn)?;
+        // A store holding no resources holds no index rows of any extraction: it is at this
+        // build's (so a new store is never re-indexed for nothing).
+        let v = lantern_fhir::index::EXTRACTION_VERSION;
+        conn.execute(
+            "UPDATE index_state SET version = ?, done_upto = 0 WHERE id = 1 AND version < ? \
+             AND NOT EXISTS (SELECT 1 FROM resource)",
+            &[v.into(), v.into()],
+        )?;
         let catalog = Arc::new(Catalog::open(&mut *conn)?);
         let hooks = crate::sql::write::Installed::none();
         drop(conn);
@@ -216,6 +224,11 @@ impl Store {
             end.map(|_| v)
         })
         .await
+    }
+
+    /// Which extraction made the search index, and how far a re-index has gone.
+    pub async fn index_state(&self) -> Result<crate::IndexState, StoreError> {
+        self.with_reader(|c, _| crate::sql::reindex::state(c)).await
     }
 
     /// The current version; deleted resources come back with `deleted` set.

@@ -213,6 +213,20 @@ fn convert(param: &'static str, kind: T, item: &Item<'_>, out: &mut Vec<IndexEnt
             "Identifier" => {
                 token(param, s(v, "system"), s(v, "value"), out);
                 text_entry(param, v.pointer("/type/text").and_then(Value::as_str), out);
+                if let Some(value) = s(v, "value").filter(|x| !x.is_empty()) {
+                    let codings = v.pointer("/type/coding").and_then(Value::as_array).into_iter().flatten();
+                    for c in codings {
+                        if let Some(code) = s(c, "code").filter(|x| !x.is_empty()) {
+                            out.push(IndexEntry {
+                                param,
+                                value: IndexValue::IdentifierOfType {
+                                    system: s(c, "system").filter(|x| !x.is_empty()).map(str::to_string),
+                                    code: cut(&format!("{code}|{value}")),
+                                },
+                            });
+                        }
+                    }
+                }
             }
             "ContactPoint" => token(param, None, s(v, "value"), out),
             "boolean" => token(param, None, v.as_bool().map(|b| if b { "true" } else { "false" }), out),

@@ -10,6 +10,11 @@ pub mod normalise;
 
 pub use extract::{extract, Indexer};
 
+/// The version of the extraction: raised whenever the same resource would be given other index
+/// rows than before, so that a store whose rows an older build made knows to re-index them
+/// (`lantern_store::IndexState`). 2: identifiers' types, for `:of-type`.
+pub const EXTRACTION_VERSION: i64 = 2;
+
 /// Tag systems Lantern stamps on every resource to say where it came from.
 pub const FEED_TAG_SYSTEM: &str = "https://lantern.health/feed";
 pub const ORG_TAG_SYSTEM: &str = "https://lantern.health/organisation";
@@ -48,6 +53,12 @@ pub enum IndexValue {
     },
     /// `Reference.identifier`, searched by `:identifier`.
     ReferenceIdentifier {
+        system: Option<String>,
+        code: String,
+    },
+    /// An identifier's type and value, searched by `:of-type`: `system` is the type coding's,
+    /// `code` is `type-code|value`.
+    IdentifierOfType {
         system: Option<String>,
         code: String,
     },

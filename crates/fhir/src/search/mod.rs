@@ -121,6 +121,10 @@ pub enum Modifier {
     /// store (a stored ValueSet that lists or expands its codes, or one of R4's own).
     In,
     NotIn,
+    /// `:of-type` on an identifier parameter: `type-system|type-code|value`, matched against
+    /// `Identifier.type.coding` and `Identifier.value` (the value is held as
+    /// `SearchValue::Token` with `code` = `type-code|value`).
+    OfType,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -387,6 +387,7 @@ fn parse_criterion(rtype: &str, key: &str, raw: &str) -> Result<Criterion, Issue
         Some("text") if d.kind == SearchParamType::Token => Modifier::Text,
         Some("in") if d.kind == SearchParamType::Token => Modifier::In,
         Some("not-in") if d.kind == SearchParamType::Token => Modifier::NotIn,
+        Some("of-type") if d.kind == SearchParamType::Token => Modifier::OfType,
         Some("identifier") if d.kind == SearchParamType::Reference => Modifier::Identifier,
         Some("above") if matches!(d.kind, SearchParamType::Uri | SearchParamType::Token) => Modifier::Above,
         Some("below") if matches!(d.kind, SearchParamType::Uri | SearchParamType::Token) => Modifier::Below,
@@ -396,7 +397,7 @@ fn parse_criterion(rtype: &str, key: &str, raw: &str) -> Result<Criterion, Issue
         // An error under either handling: "Servers SHALL reject any search request that contains
         // a search parameter with an unsupported modifier" (R4 §3.1.1.4; the specification's
         // own example, OperationOutcome/searchfail, uses code-invalid). Ignoring it would widen
-        // the search: `identifier:of-type=...|MR|123` would list every patient.
+        // the search: `name:of-type=...|MR|123` would list every patient.
         Some(m) => {
             return Err(Issue::error(
                 "code-invalid",
@@ -531,7 +532,7 @@ mod tests {
         assert!(parse(Some("Patient"), &q(&[("birthdate", "notadate")]), Handling::Lenient).is_err());
         // A known parameter with a modifier Lantern does not support is refused either way.
         for h in [Handling::Strict, Handling::Lenient] {
-            assert!(parse(Some("Patient"), &q(&[("identifier:of-type", "http://x|MR|1")]), h).is_err());
+            assert!(parse(Some("Patient"), &q(&[("name:of-type", "http://x|MR|1")]), h).is_err());
             assert!(parse(Some("Patient"), &q(&[("gender:fuzzy", "male")]), h).is_err());
         }
     }

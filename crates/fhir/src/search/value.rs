@@ -121,6 +121,19 @@ pub fn parse_value(
                 return Ok(SearchValue::Uri(unescape(raw)));
             }
             let parts = split_escaped(raw, '|');
+            if matches!(modifier, Modifier::OfType) {
+                return match parts.as_slice() {
+                    [sys, code, value] if !sys.is_empty() && !code.is_empty() && !value.is_empty() => {
+                        Ok(SearchValue::Token {
+                            system: Some(Some(sys.clone())),
+                            code: Some(format!("{code}|{value}")),
+                        })
+                    }
+                    _ => Err(bad(
+                        "identifier type and value (expected [type-system]|[type-code]|[value], all three)",
+                    )),
+                };
+            }
             Ok(match parts.as_slice() {
                 [code] => {
                     SearchValue::Token { system: None, code: Some(code.clone()).filter(|c| !c.is_empty()) }

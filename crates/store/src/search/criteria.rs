@@ -4,7 +4,7 @@
 //! reading resources; chains and `_has` apply the access filter to the resources they pass
 //! through, so they cannot reveal withheld data either.
 use crate::access::AccessFilter;
-use crate::catalog::{identifier_param, text_param, Catalog, ParamRows};
+use crate::catalog::{identifier_param, of_type_param, text_param, Catalog, ParamRows};
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
 use lantern_fhir::search::{Criterion, Modifier, Prefix, SearchValue};
@@ -323,8 +323,21 @@ fn param(
         }
         return Ok(format!("({})", alts.join(" OR ")));
     }
+    if matches!(modifier, Modifier::OfType) {
+        // Its rows exist only where this build's extraction (or a re-index) made them.
+        let state = crate::sql::reindex::state(ctx.conn)?;
+        if state.version < lantern_fhir::index::EXTRACTION_VERSION {
+            return Err(StoreError::invalid(
+                "not-supported",
+                Some(format!("{code}:of-type")),
+                "`:of-type` needs the search index rebuilt by this version of Lantern, which is under way \
+                 (the server re-indexes at start-up; `lantern reindex` does it offline): try again when it is done",
+            ));
+        }
+    }
     let rows = match (kind, modifier) {
         (T::Token, Modifier::Text) => ctx.param_rows(rtype, &text_param(code))?,
+        (T::Token, Modifier::OfType) => ctx.param_rows(rtype, &of_type_param(code))?,
         (T::Reference, Modifier::Identifier) => ctx.param_rows(rtype, &identifier_param(code))?,
         _ => ctx.param_rows(rtype, code)?,
     };

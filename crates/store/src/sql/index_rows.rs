@@ -1,7 +1,7 @@
 //! Writing and removing a resource's search-index rows (one table per parameter type, see
 //! schema.rs). Rows go in as multi-row INSERTs of 1, 2, 4, 8 or 16 rows so that the set of
 //! distinct statements stays small enough for the prepared-statement cache.
-use crate::catalog::{identifier_param, text_param, Catalog, Pending};
+use crate::catalog::{identifier_param, of_type_param, text_param, Catalog, Pending};
 use crate::conn::{Conn, Dialect, SqlValue};
 use crate::error::StoreError;
 use lantern_fhir::index::{IndexEntry, IndexValue};
@@ -101,6 +101,7 @@ pub fn insert(
         let param = match &e.value {
             IndexValue::TokenText { .. } => catalog.param_id(rtype, &text_param(e.param)),
             IndexValue::ReferenceIdentifier { .. } => catalog.param_id(rtype, &identifier_param(e.param)),
+            IndexValue::IdentifierOfType { .. } => catalog.param_id(rtype, &of_type_param(e.param)),
             _ => catalog.param_id(rtype, e.param),
         };
         let Some(param) = param else { continue };
@@ -124,7 +125,8 @@ pub fn insert(
                 let ttype = catalog.type_id(target_type).unwrap_or(0);
                 reference.rows.extend([p, ttype.into(), target_id.as_str().into(), k])
             }
-            IndexValue::ReferenceIdentifier { system, code } => {
+            IndexValue::ReferenceIdentifier { system, code }
+            | IndexValue::IdentifierOfType { system, code } => {
                 let sys = match system {
                     Some(s) => catalog.intern_system(conn, pending, s)?,
                     None => 0,

@@ -6,7 +6,7 @@ use crate::conn::{Conn, Row, SqlValue};
 use crate::error::StoreError;
 use crate::model::{HistoryEntry, HistoryQuery, HistoryScope, Op, Stored};
 
-fn stored_from(r: &dyn Row, catalog: &Catalog, first: usize) -> Result<Stored, StoreError> {
+pub(crate) fn stored_from(r: &dyn Row, catalog: &Catalog, first: usize) -> Result<Stored, StoreError> {
     // Columns from `first`: type, id, ver, updated, op, body, patient
     let t = r.int(first)?.unwrap_or(0);
     let body = r.blob(first + 5)?;

@@ -544,7 +544,7 @@ fn owning_org(body: &Value) -> Option<String> {
 
 /// The patient whose compartment holds the resource (R4 CompartmentDefinition "patient"); the
 /// column the access filter and the future shard key use.
-fn compartment_patient(rtype: &str, id: &str, index: &[IndexEntry]) -> Option<String> {
+pub(crate) fn compartment_patient(rtype: &str, id: &str, index: &[IndexEntry]) -> Option<String> {
     if rtype == "Patient" {
         return Some(id.to_string());
     }
