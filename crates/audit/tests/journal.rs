@@ -360,7 +360,8 @@ async fn an_older_log_gets_the_index_at_start_up() {
     let (tmp, store, audit) = fresh(20).await;
     audit.flush().await.unwrap();
     common::exec(&store, "DROP INDEX audit_patient_seq", vec![]).await;
-    // Migration 10 made nothing on SQLite (its counter came with 7).
+    // Migration 10 made nothing on SQLite (its counter came with 7); 11 made the index state.
+    common::exec(&store, "DROP TABLE index_state", vec![]).await;
     common::exec(&store, "DELETE FROM schema_version WHERE version >= 9", vec![]).await;
     let indexes = "SELECT COUNT(*) FROM audit_log.sqlite_master WHERE name = 'audit_patient_seq'";
     assert_eq!(count(&store, indexes).await, 0, "the index is gone");

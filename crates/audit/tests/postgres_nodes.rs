@@ -102,6 +102,8 @@ async fn the_patient_index_has_an_index_by_seq() {
     // And what migration 10 made (its function's triggers go with it).
     common::exec(&store, "DROP TABLE access_epoch", vec![]).await;
     common::exec(&store, "DROP FUNCTION access_epoch_bump() CASCADE", vec![]).await;
+    // And migration 11's.
+    common::exec(&store, "DROP TABLE index_state", vec![]).await;
     common::exec(&store, "DELETE FROM schema_version WHERE version >= 9", vec![]).await;
     assert!(!index_defs(&store).await.contains("audit_patient_seq"));
     drop(store);
