@@ -804,6 +804,15 @@ async fn in_compartment(fhir: &Fhir, compartment: &str, id: &str, rtype: &str, q
     got
 }
 
+async fn count_zero_is_a_count(fhir: Fhir) {
+    seed(&fhir).await;
+    let b = search_bundle(&fhir, "Patient", "_count=0").await;
+    assert_eq!(b["total"], 3, "{b}");
+    assert!(b.get("entry").is_none(), "{b}");
+    let b = search_bundle(&fhir, "Observation", "_count=0&code=8480-6").await;
+    assert_eq!(b["total"], 2, "{b}");
+}
+
 async fn compartment_search(fhir: Fhir) {
     seed(&fhir).await;
     // A patient who performed an observation of another is in its compartment too (Observation
@@ -879,4 +888,5 @@ backend_tests!(
     handling,
     paging_under_inserts,
     compartment_search,
+    count_zero_is_a_count,
 );

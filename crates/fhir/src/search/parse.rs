@@ -62,6 +62,10 @@ pub fn parse(
         let r = match name {
             "_count" => parse_count(raw).map(|c| {
                 req.count = c;
+                // R4 §3.1.1.5.6: `_count=0` is treated as `_summary=count` (the total, no entries).
+                if c == 0 {
+                    req.summary = Some(Summary::Count);
+                }
             }),
             "_total" => match raw.as_str() {
                 "none" => {
