@@ -77,13 +77,16 @@ impl Store {
         let mut conn = backend.connect()?;
         crate::schema::migrate(&mut *conn)?;
         // A store holding no resources holds no index rows of any extraction: it is at this
-        // build's (so a new store is never re-indexed for nothing).
+        // build's (so a new store is never re-indexed for nothing). Read first: an UPDATE takes
+        // the write lock even when it changes nothing, and commands that open the store beside
+        // a running server (`lantern feeds status`) would make the server's writer wait or fail.
         let v = lantern_fhir::index::EXTRACTION_VERSION;
-        conn.execute(
-            "UPDATE index_state SET version = ?, done_upto = 0 WHERE id = 1 AND version < ? \
-             AND NOT EXISTS (SELECT 1 FROM resource)",
-            &[v.into(), v.into()],
-        )?;
+        if crate::sql::reindex::state(&mut *conn)?.version < v
+            && conn.query_int("SELECT COUNT(*) FROM (SELECT 1 FROM resource LIMIT 1) x", &[])?.unwrap_or(0)
+                == 0
+        {
+            conn.execute("UPDATE index_state SET version = ?, done_upto = 0 WHERE id = 1", &[v.into()])?;
+        }
         let catalog = Arc::new(Catalog::open(&mut *conn)?);
         let hooks = crate::sql::write::Installed::none();
         drop(conn);
