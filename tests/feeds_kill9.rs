@@ -141,7 +141,26 @@ fn every_acknowledged_message_survives_kill_9_exactly_once() {
         if out.lines().any(|l| l == format!("processed: {total}")) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the queue did not drain: {out}");
+        if std::time::Instant::now() >= deadline
+            || out.lines().any(|l| l.starts_with("dead: ") && l != "dead: 0")
+        {
+            let dead = lantern(&["feeds", "dead-letters"]);
+            let logged: String = (1..=2)
+                .map(|n| std::fs::read_to_string(log(n)).unwrap_or_default())
+                .flat_map(|t| {
+                    t.lines()
+                        .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!(
+                "the queue did not drain: {out}\ndead letters:\n{}{}\nthe servers' errors and warnings:\n{logged}",
+                String::from_utf8_lossy(&dead.stdout),
+                String::from_utf8_lossy(&dead.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
     let restarted = std::fs::read_to_string(log(2)).unwrap_or_default();

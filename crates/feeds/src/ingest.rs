@@ -100,7 +100,12 @@ pub(crate) fn map_checked(
 }
 
 /// The v2 issues for a service error (content problems are AE; the store failing is 207 too).
+/// A store failure's detail is kept out of the NAK (it may name tables) but logged here, where
+/// the NAK says it is.
 pub(crate) fn service_issues(e: &lantern_service::Error) -> Vec<Issue> {
+    if let lantern_service::Error::Store(lantern_store::StoreError::Database(detail)) = e {
+        tracing::error!(error = %detail, "a feed's message could not be applied");
+    }
     e.issues()
         .into_iter()
         .map(|i| {
