@@ -85,12 +85,19 @@ pub struct Config {
     pub em: EmConfig,
     /// NHS-number rules.
     pub nhs: NhsRuleConfig,
-    /// Person guard: never link (at most review) a pair whose forename and date of birth
-    /// disagree (or one disagrees and the other is missing, or forename and sex disagree). Surname, address, postcode and landline are shared by
-    /// a household, so their weights add up for two relatives as if they were independent
-    /// evidence (the Fellegi–Sunter independence assumption fails there); a person-level field
-    /// must agree in some way before a link. See [`crate::decision`].
+    /// Person guard: never link (at most review) a pair whose forename disagrees (or whose
+    /// date of birth disagrees and forename is missing). Surname, address, postcode and
+    /// landline are shared by a household, and date of birth by twins, so their weights add up
+    /// for two relatives as if they were independent evidence (the Fellegi–Sunter independence
+    /// assumption fails there); the forename must agree in some way before a link. See
+    /// [`crate::decision`].
     pub person_guard: bool,
+    /// Part of the person guard: hold back a pair born the same day whose forenames have
+    /// nothing in common (twins). Real duplicates of one person rarely have unrelated
+    /// forenames; FEBRL's generator makes many (it replaces a forename wholesale), so on FEBRL
+    /// this costs ~9–14 points of recall (BENCHMARKS.md, patient matching, 2026-12-07). On by
+    /// default: linking twins shows one child's record to the other's clinicians.
+    pub person_guard_twins: bool,
     /// For the person guard, a forename or date-of-birth level agrees only if its weight is at
     /// least this many bits (see [`crate::score`]); "same year of birth" does not.
     pub person_guard_min_weight: f64,
@@ -199,6 +206,7 @@ impl Default for Config {
             em: EmConfig::default(),
             nhs: NhsRuleConfig::default(),
             person_guard: true,
+            person_guard_twins: true,
             person_guard_min_weight: 1.0,
             cluster: ClusterMode::NoConflictingNhsNumbers,
             tf_max_adjustment: 6.0,

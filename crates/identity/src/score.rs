@@ -16,8 +16,8 @@ pub struct Scorer<'m> {
     pub(crate) tf: Vec<Option<(TfRole, u8, f64)>>,
     pub(crate) prior: f64,
     pub(crate) nhs_comparison: Option<usize>,
-    /// Comparisons on forename, date of birth and sex, for the person guard.
-    pub(crate) guard: Option<(usize, usize, Option<usize>)>,
+    /// The comparisons the person guard reads.
+    pub(crate) guard: Option<Guard>,
 }
 
 /// A scored pair.
@@ -69,8 +69,15 @@ impl<'m> Scorer<'m> {
         let nhs_comparison =
             model.config.comparisons.iter().position(|c| c.field == crate::compare::Field::NhsNumber);
         let find = |f: crate::compare::Field| model.config.comparisons.iter().position(|c| c.field == f);
-        let guard = match (find(crate::compare::Field::GivenName), find(crate::compare::Field::DateOfBirth)) {
-            (Some(g), Some(d)) if model.config.person_guard => Some((g, d, find(crate::compare::Field::Sex))),
+        use crate::compare::Field;
+        let guard = match (find(Field::GivenName), find(Field::DateOfBirth)) {
+            (Some(given), Some(dob)) if model.config.person_guard => Some(Guard {
+                given,
+                dob,
+                sex: find(Field::Sex),
+                family: find(Field::FamilyName),
+                household: [find(Field::Address), find(Field::Postcode)],
+            }),
             _ => None,
         };
         Scorer { model, weights, tf: tfs, prior: model.prior_weight(), nhs_comparison, guard }
@@ -109,30 +116,44 @@ impl<'m> Scorer<'m> {
         PairScore { total, nhs, person_fields_differ: self.person_fields_differ(&levels) }
     }
 
-    /// The person guard on a pair's levels: the forename differs and the date of birth differs
-    /// or is missing or the sex differs; or the date of birth differs and the forename is
-    /// missing. Relatives at one address agree on surname, postcode, address and telephone;
-    /// these are the fields that tell them apart.
+    /// The person guard on a pair's levels; true holds the pair back from a link. Relatives at
+    /// one address agree on surname, postcode, address and telephone, and twins on date of
+    /// birth and often sex as well, so the pair is held back when
+    /// * the forename differs and the date of birth differs or is missing, or the sex differs;
+    /// * the date of birth differs and the forename is missing;
+    /// * forename and surname both have nothing in common (no name agrees at all);
+    /// * with `person_guard_twins`: the forenames have nothing in common while surname and date
+    ///   of birth are exactly the same and the address or postcode too (twins; until
+    ///   2026-12-07 twin brothers or sisters linked).
     ///
     /// A forename or date of birth *differs* unless its level is evidence of the same person —
     /// its learnt weight at least `person_guard_min_weight` bits — so "born the same year" or
     /// "forenames sound a little alike" (Amy / Emma), which siblings share as often as one
     /// person's two records do, count as differing, while a keying error (one digit, two digits
-    /// swapped, day and month transposed) or a spelling variant counts as agreeing.
+    /// swapped, day and month transposed) or a spelling variant counts as agreeing. Nothing in
+    /// common means the comparison's last level (no typo, variant, sound or initial alike).
     pub(crate) fn person_fields_differ(&self, levels: &[u8]) -> bool {
-        let Some((g, dob, sex)) = self.guard else { return false };
+        let Some(g) = &self.guard else { return false };
         let cmps = &self.model.config.comparisons;
         let min_weight = self.model.config.person_guard_min_weight;
         let differs = |c: usize| match levels[c] {
             NULL_LEVEL => None,
             l => Some(usize::from(l) == cmps[c].levels.len()),
         };
+        let exact = |c: Option<usize>| c.is_some_and(|c| levels[c] == 0);
         let weak = |c: usize| differs(c).map(|d| d || self.weights[c][usize::from(levels[c])] < min_weight);
-        let (forename, birth) = (weak(g), weak(dob));
-        let sex_differs = sex.and_then(differs).unwrap_or(false);
+        let (forename, birth) = (weak(g.given), weak(g.dob));
+        let sex_differs = g.sex.and_then(differs).unwrap_or(false);
+        let forename_unrelated = differs(g.given) == Some(true);
+        let surname_unrelated = g.family.and_then(differs) == Some(true);
+        let twins = self.model.config.person_guard_twins
+            && forename_unrelated
+            && exact(Some(g.dob))
+            && exact(g.family)
+            && g.household.iter().any(|c| exact(*c));
         match (forename, birth) {
             (Some(true), Some(true) | None) => true,
-            (Some(true), Some(false)) => sex_differs,
+            (Some(true), Some(false)) => sex_differs || twins || (forename_unrelated && surname_unrelated),
             (None, Some(true)) => true,
             _ => false,
         }
@@ -142,6 +163,17 @@ impl<'m> Scorer<'m> {
     pub fn prior(&self) -> f64 {
         self.prior
     }
+}
+
+/// The comparisons the person guard reads (indexes into the model's comparisons).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Guard {
+    given: usize,
+    dob: usize,
+    sex: Option<usize>,
+    family: Option<usize>,
+    /// Address and postcode: either exactly the same makes one household.
+    household: [Option<usize>; 2],
 }
 
 /// Match probability of a match weight.

@@ -103,6 +103,26 @@ fn household_members_are_not_linked() {
 }
 
 #[test]
+fn twins_are_not_linked() {
+    let g = generate(&GenConfig { records: 3_000, seed: 9 });
+    let model = lantern_identity::train_model(&g.records, &Config::default()).unwrap();
+    let mut m = Matcher::new(&model);
+    // Same surname, date of birth, sex, address and telephone: only the forename tells twin
+    // brothers apart, and it does.
+    let mut a = person("Oliver", "Hartley", "2012-06-14", "M", "BS8 1TH", None);
+    let mut b = person("Harry", "Hartley", "2012-06-14", "M", "BS8 1TH", None);
+    a.phone = Some("0117 900 1234".into());
+    b.phone = Some("0117 900 1234".into());
+    let e = m.evaluate_records(&a, &b);
+    assert_ne!(e.decision, Decision::Link, "{}", e.render());
+    // And with nothing in common but the household and the birth date (another surname, one
+    // sex unknown): the same.
+    let c = person("Alanine", "Everyone", "2012-06-14", "U", "BS8 1TH", None);
+    let e = m.evaluate_records(&a, &c);
+    assert_ne!(e.decision, Decision::Link, "{}", e.render());
+}
+
+#[test]
 fn person_guard_weighs_how_forename_and_birth_date_agree() {
     let g = generate(&GenConfig { records: 3_000, seed: 9 });
     let model = lantern_identity::train_model(&g.records, &Config::default()).unwrap();
