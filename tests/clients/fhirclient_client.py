@@ -11,10 +11,7 @@ search with paging through the server's links, a transaction posted to the base,
 Starts `lantern serve` on a free port with a temporary data directory; exits non-zero on any
 failure; always stops the server.
 """
-import shutil
-import subprocess
 import sys
-import tempfile
 
 from fhirclient import client
 from fhirclient.models.bundle import Bundle
@@ -23,7 +20,7 @@ from fhirclient.models.observation import Observation
 from fhirclient.models.operationoutcome import OperationOutcome
 from fhirclient.models.patient import Patient
 
-from fhirpy_client import free_port, wait_healthy
+from support.lantern_server import run
 
 
 def exercise(base, token):
@@ -107,36 +104,5 @@ def exercise(base, token):
         raise AssertionError("a deleted patient could still be read")
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    binary = sys.argv[1]
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="lantern-fhirclient-")
-    root = f"http://127.0.0.1:{port}"
-    token = subprocess.check_output([binary, "token", "--data", data, "--system"], text=True).strip()
-    proc = subprocess.Popen(
-        [binary, "serve", "--data", data, "--http", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_healthy(root, proc)
-        exercise(f"{root}/fhir", token)
-        print("fhirclient: ok")
-        return 0
-    except Exception as e:  # report and fail
-        import traceback
-
-        traceback.print_exc()
-        print(f"fhirclient: FAILED: {e}", file=sys.stderr)
-        return 1
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(sys.argv, "fhirclient", exercise, __doc__))

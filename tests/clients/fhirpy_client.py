@@ -7,39 +7,14 @@ Starts `lantern serve` on a free port with a temporary data directory, then uses
 `fhirpy` synchronous client to create, read, update, search (parameters, chains, _include),
 page through results and delete. Exits non-zero on any failure; always stops the server.
 """
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 import json
+import sys
 import urllib.error
 import urllib.request
 
 from fhirpy import SyncFHIRClient
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(root, proc, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"lantern serve exited early with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{root}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("lantern serve did not become healthy")
+from support.lantern_server import run
 
 
 def exercise(base, token):
@@ -128,37 +103,5 @@ def exercise(base, token):
         raise AssertionError("a deleted patient could still be read")
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    binary = sys.argv[1]
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="lantern-fhirpy-")
-    root = f"http://127.0.0.1:{port}"
-    # A system token from Lantern's development issuer (its key is created in the data dir).
-    token = subprocess.check_output([binary, "token", "--data", data, "--system"], text=True).strip()
-    proc = subprocess.Popen(
-        [binary, "serve", "--data", data, "--http", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_healthy(root, proc)
-        exercise(f"{root}/fhir", token)
-        print("fhirpy client: ok")
-        return 0
-    except Exception as e:  # report and fail
-        import traceback
-
-        traceback.print_exc()
-        print(f"fhirpy client: FAILED: {e}", file=sys.stderr)
-        return 1
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(data, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(sys.argv, "fhirpy client", exercise, __doc__))
