@@ -92,11 +92,11 @@ pub struct Config {
     /// assumption fails there); the forename must agree in some way before a link. See
     /// [`crate::decision`].
     pub person_guard: bool,
-    /// Part of the person guard: hold back a pair born the same day whose forenames have
-    /// nothing in common (twins). Real duplicates of one person rarely have unrelated
-    /// forenames; FEBRL's generator makes many (it replaces a forename wholesale), so on FEBRL
-    /// this costs ~9–14 points of recall (BENCHMARKS.md, patient matching, 2026-12-07). On by
-    /// default: linking twins shows one child's record to the other's clinicians.
+    /// Part of the person guard: hold back a pair of one sex, one surname, one date of birth
+    /// and one address or postcode whose forenames have nothing in common (twins). On by
+    /// default: linking twins shows one child's record to the other's clinicians. It costs
+    /// the synthetic population 1 point of recall (BENCHMARKS.md, patient matching,
+    /// 2026-12-07); real duplicates of one person rarely have unrelated forenames.
     pub person_guard_twins: bool,
     /// For the person guard, a forename or date-of-birth level agrees only if its weight is at
     /// least this many bits (see [`crate::score`]); "same year of birth" does not.

@@ -7,11 +7,11 @@
 //! contradicting demographics is usually a data-entry error on one side, and linking would show
 //! one patient another's record. Otherwise the match weight is compared with the two
 //! thresholds. Finally the person guard: a pair whose forename and date of birth disagree (or
-//! one disagrees and the other is missing, or forename and sex disagree, or the forenames have
-//! nothing in common though the date of birth agrees: twins) is at most sent to review,
-//! whatever its score — relatives at one address share surname, postcode, address and
-//! telephone, twins date of birth and often sex too, and those weights add up as if
-//! independent. "Disagree"
+//! one disagrees and the other is missing, or forename and sex disagree, or no name agrees at
+//! all, or two people of one sex born the same day in one household have unrelated forenames:
+//! twins) is at most sent to review, whatever its score — relatives at one address share
+//! surname, postcode, address and telephone, twins date of birth and sex too, and those
+//! weights add up as if independent (see `Scorer::person_fields_differ`). "Disagree"
 //! means no level with real evidence of one person (a learnt weight of at least
 //! `person_guard_min_weight` bits): a date with two digits swapped agrees, a birth in the same
 //! year does not (siblings share that as often as one person's records do).
@@ -20,10 +20,9 @@
 //! and date of birth wholesale (so such a pair looks exactly like a relative at the same
 //! address), it holds back 6–50 true pairs per data set (0.6–1.2% of recall); without it, on the
 //! synthetic UK population with households, pairwise precision at 100,000 records falls from
-//! 0.97 to 0.61 (`examples/diagnose` with `person_guard = false`). The twins part
-//! (`person_guard_twins`) costs FEBRL far more, 9–14 points of recall, because FEBRL's
-//! generator replaces forenames wholesale; on the synthetic population, whose households
-//! include twins, it raises precision (BENCHMARKS.md, patient matching, 2026-12-07).
+//! 0.97 to 0.61 (`examples/diagnose` with `person_guard = false`). The rules added on
+//! 2026-12-07 (no name in common; same-sex twins) cost FEBRL 0.6–1.7 points of recall more and
+//! raise the synthetic population's precision 0.8 points (BENCHMARKS.md, patient matching).
 use serde::{Deserialize, Serialize};
 
 use crate::dict::Prepared;
@@ -78,7 +77,7 @@ impl Reason {
             }
             Reason::SameNhsNumberUnverified => "same NHS number, not verified at source: decided on score",
             Reason::ForenameAndBirthDateDiffer => {
-                "score above the link threshold but forename and date of birth (or sex) disagree, or the forenames of two people born the same day: a relative at the same address, or a twin? needs review"
+                "score above the link threshold but forename and date of birth (or sex) disagree, no name agrees, or two people born the same day have unrelated forenames: a relative at the same address, or a twin? needs review"
             }
             Reason::AboveLinkThreshold => "score at or above the link threshold",
             Reason::BetweenThresholds => "score between the review and link thresholds",

@@ -183,7 +183,8 @@ pub fn evaluate(s: &Scorer<'_>, a: &Prepared, b: &Prepared, d: &Dict) -> Evaluat
             tf_adjustment: adj,
         });
     }
-    let score = crate::score::PairScore { total, nhs, person_fields_differ: s.person_fields_differ(&levels) };
+    let score =
+        crate::score::PairScore { total, nhs, person_fields_differ: s.person_fields_differ(&levels, a, b) };
     let (decision, reason) = decide(s, a, b, score);
     let cfg = &s.model.config;
     Evaluation {

@@ -113,7 +113,7 @@ impl<'m> Scorer<'m> {
                 nhs = w + adj;
             }
         }
-        PairScore { total, nhs, person_fields_differ: self.person_fields_differ(&levels) }
+        PairScore { total, nhs, person_fields_differ: self.person_fields_differ(&levels, a, b) }
     }
 
     /// The person guard on a pair's levels; true holds the pair back from a link. Relatives at
@@ -121,10 +121,11 @@ impl<'m> Scorer<'m> {
     /// birth and often sex as well, so the pair is held back when
     /// * the forename differs and the date of birth differs or is missing, or the sex differs;
     /// * the date of birth differs and the forename is missing;
-    /// * forename and surname both have nothing in common (no name agrees at all);
-    /// * with `person_guard_twins`: the forenames have nothing in common while surname and date
-    ///   of birth are exactly the same and the address or postcode too (twins; until
-    ///   2026-12-07 twin brothers or sisters linked).
+    /// * forename and surname both have nothing in common, nor one's forename the other's
+    ///   surname (no name agrees at all);
+    /// * with `person_guard_twins`: the forenames have nothing in common while sex, surname and
+    ///   date of birth are exactly the same and the address or postcode too (same-sex twins;
+    ///   until 2026-12-07 they linked; twins of different sexes the first rule holds back).
     ///
     /// A forename or date of birth *differs* unless its level is evidence of the same person —
     /// its learnt weight at least `person_guard_min_weight` bits — so "born the same year" or
@@ -132,7 +133,7 @@ impl<'m> Scorer<'m> {
     /// person's two records do, count as differing, while a keying error (one digit, two digits
     /// swapped, day and month transposed) or a spelling variant counts as agreeing. Nothing in
     /// common means the comparison's last level (no typo, variant, sound or initial alike).
-    pub(crate) fn person_fields_differ(&self, levels: &[u8]) -> bool {
+    pub(crate) fn person_fields_differ(&self, levels: &[u8], a: &Prepared, b: &Prepared) -> bool {
         let Some(g) = &self.guard else { return false };
         let cmps = &self.model.config.comparisons;
         let min_weight = self.model.config.person_guard_min_weight;
@@ -146,14 +147,23 @@ impl<'m> Scorer<'m> {
         let sex_differs = g.sex.and_then(differs).unwrap_or(false);
         let forename_unrelated = differs(g.given) == Some(true);
         let surname_unrelated = g.family.and_then(differs) == Some(true);
+        // A name moved to the other field (FEBRL writes `bordin brody` for `joel bordin`) is a
+        // name in common, though neither comparison sees it. Middle names are left out: a
+        // shared middle initial is no evidence of one person.
+        let names = |p: &Prepared| [p.given, p.family, p.parts[0], p.parts[1]];
+        let crossed = names(a).iter().any(|x| *x != crate::intern::NONE && names(b).contains(x));
+        let sex_same = g.sex.and_then(differs) == Some(false);
         let twins = self.model.config.person_guard_twins
             && forename_unrelated
+            && sex_same
             && exact(Some(g.dob))
             && exact(g.family)
             && g.household.iter().any(|c| exact(*c));
         match (forename, birth) {
             (Some(true), Some(true) | None) => true,
-            (Some(true), Some(false)) => sex_differs || twins || (forename_unrelated && surname_unrelated),
+            (Some(true), Some(false)) => {
+                sex_differs || twins || (forename_unrelated && surname_unrelated && !crossed)
+            }
             (None, Some(true)) => true,
             _ => false,
         }

@@ -120,6 +120,18 @@ fn twins_are_not_linked() {
     let c = person("Alanine", "Everyone", "2012-06-14", "U", "BS8 1TH", None);
     let e = m.evaluate_records(&a, &c);
     assert_ne!(e.decision, Decision::Link, "{}", e.render());
+    // A middle initial in common is no name in common (the mCODE examples' John B. Anyperson
+    // and Adam B. Everyman, born the same day at one address).
+    let d = person("John B.", "Anyperson", "1951-01-20", "M", "BS8 1TH", None);
+    let f = person("Adam B.", "Everyman", "1951-01-20", "M", "BS8 1TH", None);
+    let e = m.evaluate_records(&d, &f);
+    assert_ne!(e.decision, Decision::Link, "{}", e.render());
+    // But a name moved to the other field is (FEBRL's `bordin brody` for `joel bordin`): the
+    // guard leaves that pair to the score.
+    let g = person("Joel", "Bordin", "1951-09-04", "M", "BS8 1TH", None);
+    let h = person("Bordin", "Brody", "1951-09-04", "M", "BS8 1TH", None);
+    let e = m.evaluate_records(&g, &h);
+    assert_ne!(e.reason, Reason::ForenameAndBirthDateDiffer, "{}", e.render());
 }
 
 #[test]
