@@ -348,6 +348,39 @@ mod tests {
         assert!(!opts.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{opts:?}");
     }
 
+    /// Another process commits a write while a write job has read but not yet written: the job
+    /// waits its turn rather than failing. (Its transaction began deferred until 2026-12-07, and
+    /// a read snapshot older than the other commit cannot become a write: "database is locked",
+    /// which dead-lettered acknowledged HL7 messages when a command wrote beside the server.)
+    #[test]
+    fn a_write_job_waits_for_another_process_writing() {
+        let d = dir("other-writer");
+        let backend = std::sync::Arc::new(SqliteBackend::in_dir(&d).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store =
+            lantern_store::Store::open(backend, std::sync::Arc::new(lantern_store::SystemClock)).unwrap();
+        let db = d.join("lantern.db");
+        let outcome = rt.block_on(store.write(move |tx| {
+            tx.conn().query_int("SELECT COUNT(*) FROM resource", &[])?;
+            let other = std::thread::spawn(move || {
+                let c = rusqlite::Connection::open(&db).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                c.execute("UPDATE index_state SET done_upto = done_upto + 1", []).map(|_| ())
+            });
+            // Long enough for the other process to commit, if it could.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            tx.conn().execute("UPDATE index_state SET done_upto = done_upto + 10", &[])?;
+            Ok(other)
+        }));
+        let other = outcome.expect("the job waits for no one and commits");
+        other.join().unwrap().expect("the other process's write waits for the job, then commits");
+        let total =
+            rt.block_on(store.with_reader(|c, _| c.query_int("SELECT done_upto FROM index_state", &[])));
+        assert_eq!(total.unwrap(), Some(11));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     /// Commits keep coming with no pause long enough for a checkpoint to finish first, yet the
     /// WAL stays near its bound, and every row is there for a reader.
     #[test]

@@ -52,6 +52,19 @@ fn run(conn: &mut dyn Conn, catalog: &Catalog, clock: &dyn Clock, hooks: &Hooks,
     }
 }
 
+/// How the writer opens a transaction. On SQLite, `BEGIN IMMEDIATE`: a deferred transaction
+/// that reads before it writes cannot take the write lock if another process committed in
+/// between (`SQLITE_BUSY_SNAPSHOT`, which the busy timeout does not wait out), so a command run
+/// beside the server that wrote once made a job fail with "database is locked"; taking the lock
+/// first waits for the other writer instead. The writer is the process's only one, so nothing
+/// in the process waits for it.
+fn begin(conn: &dyn Conn) -> &'static str {
+    match conn.dialect() {
+        crate::conn::Dialect::Sqlite => "BEGIN IMMEDIATE",
+        crate::conn::Dialect::Postgres => "BEGIN",
+    }
+}
+
 fn commit_group(
     conn: &mut dyn Conn,
     catalog: &Catalog,
@@ -60,7 +73,7 @@ fn commit_group(
     group: Vec<Job>,
 ) {
     let mut jobs = group.into_iter();
-    if let Err(e) = conn.batch("BEGIN") {
+    if let Err(e) = conn.batch(begin(conn)) {
         jobs.for_each(|job| fail_job(job, &e));
         return;
     }
@@ -106,7 +119,7 @@ fn commit_group(
         if jobs.len() == 0 {
             return;
         }
-        if let Err(e) = conn.batch("BEGIN") {
+        if let Err(e) = conn.batch(begin(conn)) {
             jobs.for_each(|job| fail_job(job, &e));
             return;
         }
