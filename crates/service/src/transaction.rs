@@ -441,6 +441,8 @@ impl Fhir {
                         },
                     )?;
                 let (mut r, version) = r;
+                // What the patch made is checked as a PUT's body is.
+                check(&entry.rtype, &r).map_err(|err| prefix_err(i, err))?;
                 rewrite_refs(&mut r, &urls);
                 let mut put = prepare::put(self, ctx, &entry.rtype, &id, r, Some(version), false);
                 put.wants_body = representation;

@@ -462,8 +462,8 @@ async fn patch_in_bundles(fhir: Fhir) {
     assert_eq!(status(&e), 422, "{e}");
     assert!(e.to_string().contains("Bundle.entry[1]"), "{e}");
     assert!(ids(&fhir, "Patient", "family=Never").await.is_empty(), "nothing of a failed transaction stays");
-    // A stale ifMatch: 412; a patch of a missing resource: 404; a conditional patch or a body
-    // that is no patch: 400.
+    // A stale ifMatch: 412; a patch of a missing resource: 404; a conditional patch, a body
+    // that is no patch, or a result that is no valid Patient: 400.
     for (entry, want) in [
         (
             json!({"resource": fp_patch(vec![fp_op("delete", "Patient.gender", json!([]))]),
@@ -482,6 +482,12 @@ async fn patch_in_bundles(fhir: Fhir) {
         ),
         (
             json!({"resource": {"resourceType": "Patient"}, "request": {"method": "PATCH", "url": format!("Patient/{id}")}}),
+            400,
+        ),
+        // A patch whose result is not a valid Patient.
+        (
+            json!({"resource": fp_patch(vec![fp_op("replace", "Patient.gender", json!([{"name": "value", "valueCode": "robot"}]))]),
+                "request": {"method": "PATCH", "url": format!("Patient/{id}")}}),
             400,
         ),
     ] {
