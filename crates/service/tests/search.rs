@@ -804,6 +804,63 @@ async fn in_compartment(fhir: &Fhir, compartment: &str, id: &str, rtype: &str, q
     got
 }
 
+/// `$everything` holds the whole compartment: a resource naming the patient through any
+/// compartment parameter, not only the one its patient column was made from (a Group's
+/// second member; a patient who performed another's Observation).
+async fn everything_spans_every_compartment_reference(fhir: Fhir) {
+    seed(&fhir).await;
+    put(
+        &fhir,
+        json!({"resourceType": "Observation", "id": "o-perf", "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+        "subject": {"reference": "Patient/p2"}, "performer": [{"reference": "Patient/p1"}]}),
+    )
+    .await;
+    put(
+        &fhir,
+        json!({"resourceType": "Group", "id": "g1", "type": "person", "actual": true,
+        "member": [{"entity": {"reference": "Patient/p2"}}, {"entity": {"reference": "Patient/p1"}}]}),
+    )
+    .await;
+    for (patient, want_in) in [("p1", true), ("p2", true), ("p3", false)] {
+        let b = parse(&fhir.everything(&ctx(), vec![patient.into()], &pairs("_count=100")).await.unwrap());
+        let got: Vec<String> = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    e["resource"]["resourceType"].as_str().unwrap(),
+                    e["resource"]["id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        for r in ["Observation/o-perf", "Group/g1"] {
+            assert_eq!(got.contains(&r.to_string()), want_in, "{patient}: {r} in {got:?}");
+        }
+        // Paged one at a time, the same resources (each page brings what it refers to).
+        let mut paged = std::collections::BTreeSet::new();
+        let mut q = "_count=1".to_string();
+        loop {
+            let b = parse(&fhir.everything(&ctx(), vec![patient.into()], &pairs(&q)).await.unwrap());
+            paged.extend(b["entry"].as_array().into_iter().flatten().map(|e| {
+                format!(
+                    "{}/{}",
+                    e["resource"]["resourceType"].as_str().unwrap(),
+                    e["resource"]["id"].as_str().unwrap()
+                )
+            }));
+            match link(&b, "next") {
+                Some(n) => q = n,
+                None => break,
+            }
+        }
+        let whole: std::collections::BTreeSet<String> = got.into_iter().collect();
+        assert_eq!(paged, whole, "{patient}: paged");
+    }
+}
+
 async fn count_zero_is_a_count(fhir: Fhir) {
     seed(&fhir).await;
     let b = search_bundle(&fhir, "Patient", "_count=0").await;
@@ -889,4 +946,5 @@ backend_tests!(
     paging_under_inserts,
     compartment_search,
     count_zero_is_a_count,
+    everything_spans_every_compartment_reference,
 );

@@ -57,6 +57,16 @@ impl ParamRows {
         }
     }
 
+    /// Every parameter id whose reference rows can point at a resource of the narrowed-to type,
+    /// narrowed references included (their base's rows; the caller tests `ttype` itself).
+    pub fn ref_ids(&self) -> Vec<i64> {
+        match &self.shared {
+            None => vec![self.own],
+            Some(Shares::Also(b)) => std::iter::once(self.own).chain(b.iter().copied()).collect(),
+            Some(Shares::Narrowed { base, .. }) => vec![self.own, *base],
+        }
+    }
+
     /// The condition on an index row (columns `param`, and `ttype`/`tid` for references,
     /// qualified by `q`, e.g. `x.`) that it holds a value of this parameter.
     pub fn cond(&self, q: &str) -> String {

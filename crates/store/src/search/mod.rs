@@ -541,8 +541,23 @@ pub fn everything(
     };
     let mut params: Vec<SqlValue> = patients.iter().map(|p| SqlValue::Text(p.clone())).collect();
     let marks = vec!["?"; patients.len()].join(",");
+    // In a patient's compartment: the resources whose patient column names one of them (the
+    // first compartment reference each was written with), and those another compartment
+    // reference names (a Group's other members, a patient who performed another's
+    // Observation): one lookup of `ix_ref` by target.
+    let membership = match catalog.type_id("Patient") {
+        Some(pt) => {
+            params.extend(patients.iter().map(|p| SqlValue::Text(p.clone())));
+            format!(
+                "(r.patient IN ({marks}) OR r.rk IN (SELECT c.rk FROM ix_ref c WHERE c.ttype = {pt} \
+                 AND c.tid IN ({marks}) AND c.param IN ({})))",
+                ids_list(&compartment_ref_ids(catalog))
+            )
+        }
+        None => format!("r.patient IN ({marks})"),
+    };
     let acc = access.to_sql_knowing("r", &mut params, patients, &known);
-    let mut where_ = format!("r.patient IN ({marks}) AND r.deleted = 0 AND {acc}");
+    let mut where_ = format!("{membership} AND r.deleted = 0 AND {acc}");
     if let Some(s) = since {
         where_.push_str(&format!(" AND r.updated >= {s}"));
     }
@@ -575,6 +590,20 @@ pub fn everything(
     let mut out: Vec<Stored> = page.into_iter().map(|(_, s)| s).collect();
     out.extend(referenced);
     Ok(EverythingPage { resources: out, total, next })
+}
+
+/// The ids of every reference parameter that puts a resource in a patient's compartment
+/// (R4's CompartmentDefinition, as the patient column is made from).
+fn compartment_ref_ids(catalog: &Catalog) -> Vec<i64> {
+    let mut ids: Vec<i64> = lantern_r4::compartment_resource_types("Patient")
+        .into_iter()
+        .flat_map(|t| lantern_r4::patient_compartment_params(t).iter().map(move |p| (t, *p)))
+        .filter_map(|(t, p)| catalog.param_rows(t, p))
+        .flat_map(|rows| rows.ref_ids())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// The parameter ids of every care date (see [`EverythingWindow::care`]) of the patient
