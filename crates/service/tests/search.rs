@@ -861,6 +861,48 @@ async fn everything_spans_every_compartment_reference(fhir: Fhir) {
     }
 }
 
+/// `_include` through canonical references: the target is found by its `url`, with or without
+/// a `|version`; `$everything` brings it along too.
+async fn canonical_includes(fhir: Fhir) {
+    seed(&fhir).await;
+    let url = "http://example.org/fhir/Questionnaire/phq-9";
+    put(
+        &fhir,
+        json!({"resourceType": "Questionnaire", "id": "q1", "url": url, "version": "1", "status": "active"}),
+    )
+    .await;
+    put(&fhir, json!({"resourceType": "Questionnaire", "id": "q-other", "url": "http://example.org/fhir/Questionnaire/gad-7", "status": "active"})).await;
+    put(
+        &fhir,
+        json!({"resourceType": "QuestionnaireResponse", "id": "qr1", "status": "completed",
+        "questionnaire": format!("{url}|1"), "subject": {"reference": "Patient/p1"}}),
+    )
+    .await;
+    put(
+        &fhir,
+        json!({"resourceType": "QuestionnaireResponse", "id": "qr2", "status": "completed",
+        "questionnaire": url, "subject": {"reference": "Patient/p2"}}),
+    )
+    .await;
+    for (q, want) in [
+        ("_include=QuestionnaireResponse:questionnaire", set(&["q1"])),
+        ("_include=QuestionnaireResponse:questionnaire:Questionnaire", set(&["q1"])),
+        ("_include=*", set(&["p1", "p2", "q1"])),
+    ] {
+        let b = search_bundle(&fhir, "QuestionnaireResponse", q).await;
+        assert_eq!(ids_with_mode(&b, "match"), set(&["qr1", "qr2"]), "{q}");
+        assert_eq!(ids_with_mode(&b, "include"), want, "{q}: {b}");
+    }
+    let b =
+        search_bundle(&fhir, "QuestionnaireResponse", "_include=QuestionnaireResponse:questionnaire:Patient")
+            .await;
+    assert!(ids_with_mode(&b, "include").is_empty(), "{b}");
+    let every = parse(&fhir.everything(&ctx(), vec!["p1".into()], &pairs("_count=100")).await.unwrap());
+    let got: Vec<&str> =
+        every["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
+    assert!(got.contains(&"qr1") && got.contains(&"q1") && !got.contains(&"q-other"), "{got:?}");
+}
+
 async fn count_zero_is_a_count(fhir: Fhir) {
     seed(&fhir).await;
     let b = search_bundle(&fhir, "Patient", "_count=0").await;
@@ -947,4 +989,5 @@ backend_tests!(
     compartment_search,
     count_zero_is_a_count,
     everything_spans_every_compartment_reference,
+    canonical_includes,
 );

@@ -450,6 +450,14 @@ pub(crate) fn includes(
                     Ok(())
                 })?;
             }
+            found.extend(canonical_targets(
+                conn,
+                catalog,
+                access,
+                &sources,
+                &pcond,
+                inc.target_type.as_deref(),
+            )?);
         }
         for inc in revinclude.iter().filter(|i| round == 0 || i.iterate) {
             let mut by_type: std::collections::HashMap<&str, Vec<&str>> = Default::default();
@@ -500,6 +508,71 @@ pub(crate) fn includes(
         out.extend(read.into_iter().map(|(_, s)| s));
     }
     Ok(out)
+}
+
+/// The resources `sources`' canonical references (rows of `pcond` holding an absolute URL)
+/// name by their `url`, a version after `|` dropped: `QuestionnaireResponse.questionnaire`,
+/// `instantiatesCanonical`. A canonical is no `Type/id`, so the first lookup cannot find it;
+/// the targets are found by their own `url` parameter (of `target` only, if given).
+fn canonical_targets(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    access: &AccessFilter,
+    sources: &[i64],
+    pcond: &str,
+    target: Option<&str>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut urls: Vec<String> = Vec::new();
+    for chunk in sources.chunks(MAX_IN_LIST) {
+        let mut params = Vec::new();
+        let marks = in_list(chunk.iter().map(|k| SqlValue::Int(*k)), &mut params);
+        let sql = format!(
+            "SELECT DISTINCT x.tid FROM ix_ref x WHERE x.rk IN ({marks}) AND {pcond} AND x.ttype = 0"
+        );
+        conn.query(&sql, &params, &mut |r| {
+            let tid = r.text(0)?.unwrap_or_default();
+            if tid.starts_with("http://") || tid.starts_with("https://") || tid.starts_with("urn:") {
+                urls.push(tid.split('|').next().unwrap_or_default().to_string());
+            }
+            Ok(())
+        })?;
+    }
+    if urls.is_empty() {
+        return Ok(Vec::new());
+    }
+    urls.sort_unstable();
+    urls.dedup();
+    let types: Vec<&str> = match target {
+        Some(t) => vec![t],
+        None => lantern_r4::resource_types().to_vec(),
+    };
+    let mut url_ids: Vec<i64> = types
+        .iter()
+        .filter_map(|t| catalog.param_rows(t, "url"))
+        .filter_map(|rows| rows.ids())
+        .flatten()
+        .collect();
+    url_ids.sort_unstable();
+    url_ids.dedup();
+    if url_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for chunk in urls.chunks(MAX_IN_LIST) {
+        let mut params = Vec::new();
+        let marks = in_list(chunk.iter().map(|u| SqlValue::Text(u.clone())), &mut params);
+        let acc = access.to_sql("t", &mut params);
+        let sql = format!(
+            "SELECT DISTINCT t.rk FROM ix_uri u JOIN resource t ON t.rk = u.rk \
+             WHERE u.param IN ({}) AND u.value IN ({marks}) AND t.deleted = 0 AND {acc}",
+            ids_list(&url_ids)
+        );
+        conn.query(&sql, &params, &mut |r| {
+            found.push(r.int(0)?.unwrap_or(0));
+            Ok(())
+        })?;
+    }
+    Ok(found)
 }
 
 /// Which page of `$everything`: resources changed `since`, of the resource `types` (all if
