@@ -861,8 +861,8 @@ async fn everything_spans_every_compartment_reference(fhir: Fhir) {
     }
 }
 
-/// `_include` through canonical references: the target is found by its `url`, with or without
-/// a `|version`; `$everything` brings it along too.
+/// `_include` and `_revinclude` through canonical references: the target is found by its
+/// `url`, with or without a `|version`; `$everything` brings it along too.
 async fn canonical_includes(fhir: Fhir) {
     seed(&fhir).await;
     let url = "http://example.org/fhir/Questionnaire/phq-9";
@@ -895,6 +895,20 @@ async fn canonical_includes(fhir: Fhir) {
     }
     let b =
         search_bundle(&fhir, "QuestionnaireResponse", "_include=QuestionnaireResponse:questionnaire:Patient")
+            .await;
+    assert!(ids_with_mode(&b, "include").is_empty(), "{b}");
+    // And back: a questionnaire with its responses, versioned or not.
+    for q in ["_revinclude=QuestionnaireResponse:questionnaire", "_revinclude=*"] {
+        let b = search_bundle(&fhir, "Questionnaire", q).await;
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(ids_with_mode(&b, "match")), set(&["q-other", "q1"]), "{q}");
+        assert_eq!(sorted(ids_with_mode(&b, "include")), set(&["qr1", "qr2"]), "{q}: {b}");
+    }
+    let b =
+        search_bundle(&fhir, "Questionnaire", "_id=q-other&_revinclude=QuestionnaireResponse:questionnaire")
             .await;
     assert!(ids_with_mode(&b, "include").is_empty(), "{b}");
     let every = parse(&fhir.everything(&ctx(), vec!["p1".into()], &pairs("_count=100")).await.unwrap());

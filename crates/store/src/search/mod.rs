@@ -477,6 +477,14 @@ pub(crate) fn includes(
                 None if any_source => String::new(),
                 None => continue,
             };
+            if let Some(pcond) = pcond.as_deref() {
+                let targets: Vec<i64> = frontier
+                    .iter()
+                    .filter(|(_, t, _)| inc.target_type.as_deref().is_none_or(|tt| tt == t))
+                    .map(|(k, _, _)| *k)
+                    .collect();
+                found.extend(canonical_sources(conn, catalog, access, &targets, pcond, &src_filter)?);
+            }
             for (t, ids) in by_type {
                 let Some(tid) = catalog.type_id(t) else { continue };
                 let Some(pcond) = pcond.as_deref() else { continue };
@@ -546,14 +554,7 @@ fn canonical_targets(
         Some(t) => vec![t],
         None => lantern_r4::resource_types().to_vec(),
     };
-    let mut url_ids: Vec<i64> = types
-        .iter()
-        .filter_map(|t| catalog.param_rows(t, "url"))
-        .filter_map(|rows| rows.ids())
-        .flatten()
-        .collect();
-    url_ids.sort_unstable();
-    url_ids.dedup();
+    let url_ids = url_param_ids(catalog, &types);
     if url_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -573,6 +574,71 @@ fn canonical_targets(
         })?;
     }
     Ok(found)
+}
+
+/// The resources whose canonical references (rows of `pcond` holding an absolute URL) name one
+/// of `targets` by its `url`, with or without a `|version`: `_revinclude` through canonicals
+/// (a Questionnaire and its responses). `src_filter` narrows the sources' type (` AND s.type
+/// = N`, or empty).
+fn canonical_sources(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    access: &AccessFilter,
+    targets: &[i64],
+    pcond: &str,
+    src_filter: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let url_ids = url_param_ids(catalog, lantern_r4::resource_types());
+    if targets.is_empty() || url_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut urls: Vec<String> = Vec::new();
+    for chunk in targets.chunks(MAX_IN_LIST) {
+        let mut params = Vec::new();
+        let marks = in_list(chunk.iter().map(|k| SqlValue::Int(*k)), &mut params);
+        let sql = format!(
+            "SELECT DISTINCT u.value FROM ix_uri u WHERE u.rk IN ({marks}) AND u.param IN ({})",
+            ids_list(&url_ids)
+        );
+        conn.query(&sql, &params, &mut |r| {
+            urls.push(r.text(0)?.unwrap_or_default());
+            Ok(())
+        })?;
+    }
+    let mut found = Vec::new();
+    for url in urls {
+        // The URL itself, or followed by `|version`: one equality and one range of the key
+        // (`}` sorts right after `|`), as two lookups (an OR of them reads every row of the
+        // parameter).
+        let mut params: Vec<SqlValue> = vec![url.clone().into()];
+        let exact = access.to_sql("s", &mut params);
+        params.extend([format!("{url}|").into(), format!("{url}}}").into()]);
+        let versioned = access.to_sql("s", &mut params);
+        let from = "SELECT s.rk FROM ix_ref x JOIN resource s ON s.rk = x.rk";
+        let sql = format!(
+            "{from} WHERE {pcond} AND x.ttype = 0 AND x.tid = ?{src_filter} AND s.deleted = 0 AND {exact} \
+             UNION {from} WHERE {pcond} AND x.ttype = 0 AND x.tid >= ? AND x.tid < ?{src_filter} \
+             AND s.deleted = 0 AND {versioned}"
+        );
+        conn.query(&sql, &params, &mut |r| {
+            found.push(r.int(0)?.unwrap_or(0));
+            Ok(())
+        })?;
+    }
+    Ok(found)
+}
+
+/// The ids of the `url` parameter of `types` (canonical resources are found by it).
+fn url_param_ids(catalog: &Catalog, types: &[&str]) -> Vec<i64> {
+    let mut ids: Vec<i64> = types
+        .iter()
+        .filter_map(|t| catalog.param_rows(t, "url"))
+        .filter_map(|rows| rows.ids())
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Which page of `$everything`: resources changed `since`, of the resource `types` (all if
