@@ -9,6 +9,22 @@ const MRN: &str = "http://example.org/mrn";
 const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
 
+/// Every entry of a bundle as `Type/id`, in bundle order.
+fn refs(b: &Value) -> Vec<String> {
+    b["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["resource"]["id"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// A small record set every search test can read.
 async fn seed(fhir: &Fhir) {
     for b in [
@@ -658,18 +674,7 @@ async fn everything_params(fhir: Fhir) {
         async move { fhir.everything(&c, vec!["p1".into()], &pairs(q)).await.map(|t| parse(&t)) }
     };
     let kinds = |b: &Value| -> Vec<String> {
-        let mut v: Vec<String> = b["entry"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                format!(
-                    "{}/{}",
-                    e["resource"]["resourceType"].as_str().unwrap(),
-                    e["resource"]["id"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let mut v = refs(b);
         v.sort();
         v
     };
@@ -824,18 +829,7 @@ async fn everything_spans_every_compartment_reference(fhir: Fhir) {
     .await;
     for (patient, want_in) in [("p1", true), ("p2", true), ("p3", false)] {
         let b = parse(&fhir.everything(&ctx(), vec![patient.into()], &pairs("_count=100")).await.unwrap());
-        let got: Vec<String> = b["entry"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                format!(
-                    "{}/{}",
-                    e["resource"]["resourceType"].as_str().unwrap(),
-                    e["resource"]["id"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let got = refs(&b);
         for r in ["Observation/o-perf", "Group/g1"] {
             assert_eq!(got.contains(&r.to_string()), want_in, "{patient}: {r} in {got:?}");
         }
@@ -844,13 +838,7 @@ async fn everything_spans_every_compartment_reference(fhir: Fhir) {
         let mut q = "_count=1".to_string();
         loop {
             let b = parse(&fhir.everything(&ctx(), vec![patient.into()], &pairs(&q)).await.unwrap());
-            paged.extend(b["entry"].as_array().into_iter().flatten().map(|e| {
-                format!(
-                    "{}/{}",
-                    e["resource"]["resourceType"].as_str().unwrap(),
-                    e["resource"]["id"].as_str().unwrap()
-                )
-            }));
+            paged.extend(refs(&b));
             match link(&b, "next") {
                 Some(n) => q = n,
                 None => break,
