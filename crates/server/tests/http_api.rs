@@ -350,6 +350,17 @@ async fn http_interactions(fhir: Fhir) {
     let b = body(r).await;
     assert_eq!(b["type"], "searchset");
     assert!(b["link"][0]["url"].as_str().unwrap().contains(&format!("/Patient/{id}/Observation?")), "{b}");
+    // The same by POST, the parameters in a form body.
+    let r = c
+        .post(format!("{url}/Observation/_search"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("_count=5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let p = body(r).await;
+    assert_eq!((&p["total"], &p["entry"]), (&b["total"], &b["entry"]), "{p}");
     let r = c.get(format!("{url}/Organization")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 

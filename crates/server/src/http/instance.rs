@@ -1,13 +1,13 @@
 //! Instance-level interactions: read (§3.1.0.1), vread (§3.1.0.2), update (§3.1.0.4),
 //! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, search in a compartment
-//! (§3.1.0.8, `Patient/[id]/Observation`), and operations such as `Patient/[id]/$everything`.
+//! (§3.1.0.8, `Patient/[id]/Observation`, also by `POST .../_search`), and operations such as `Patient/[id]/$everything`.
 use super::binary;
-use super::request::{decode, decode_native, if_match, json_body, query_pairs};
+use super::request::{decode, decode_native, if_match, json_body, query_pairs, search_form};
 use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use lantern_fhir::search::Summary;
 use lantern_store::HistoryScope;
@@ -185,6 +185,23 @@ pub(crate) async fn sub_get(
         }
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
+}
+
+/// `POST /fhir/Patient/123/Observation/_search`: a search in a compartment with its parameters
+/// in a form body, as `POST Type/_search` takes them.
+pub(crate) async fn compartment_search_post(
+    State(s): State<AppState>,
+    Path((rtype, id, ctype)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let pairs = search_form(&headers, &uri, &body)?;
+    let out = s.fhir.search_compartment(&ctx, &rtype, &id, &ctype, &pairs).await.map_err(Fail::from)?;
+    let mut r = respond::json(StatusCode::OK, out, &want);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 /// `POST /fhir/Type/id/$op`: `$validate` with the content in the body, else as `GET`.

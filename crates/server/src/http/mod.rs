@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{rtype}/{id}/{op}", get(instance::sub_get).post(instance::sub_post))
         .route("/{rtype}/{id}/_history/{vid}", get(instance::vread))
+        .route("/{rtype}/{id}/{ctype}/_search", post(instance::compartment_search_post))
         .route("/AuditEvent", get(trust::audit_events));
     Router::new()
         .route("/health", get(system::health))
