@@ -94,8 +94,10 @@ impl Fhir {
         }
         let window = lantern_store::search::EverythingWindow { since, care, types, after, count };
         let page = self.store.everything(patients, ctx.access.clone(), window).await?;
-        let (mut resources, total, next) = (page.resources, page.total, page.next);
+        let (mut resources, mut included, total, next) =
+            (page.resources, page.included, page.total, page.next);
         self.render_person_links(ctx, &mut resources).await?;
+        self.render_person_links(ctx, &mut included).await?;
         let path = format!("{}/Patient/{first}/$everything", ctx.base);
         let mut query = format!("_count={count}");
         for (k, v) in &keep {
@@ -110,12 +112,17 @@ impl Fhir {
         }
         let mut b = BundleText::new("searchset", self.store.now_micros(), total, &links);
         ctx.saw(&resources);
-        for s in &resources {
-            b.entry(
-                Some(&format!("{}/{}/{}", ctx.base, s.rtype, s.id)),
-                s.body.as_deref(),
-                json!({"search": {"mode": "match"}}),
-            );
+        ctx.saw(&included);
+        // The compartment's resources are the matches `total` counts; what they refer to comes
+        // along as `include`, as a search's `_include` would bring it.
+        for (list, mode) in [(&resources, "match"), (&included, "include")] {
+            for s in list {
+                b.entry(
+                    Some(&format!("{}/{}/{}", ctx.base, s.rtype, s.id)),
+                    s.body.as_deref(),
+                    json!({"search": {"mode": mode}}),
+                );
+            }
         }
         if !ignored.is_empty() {
             let issues: Vec<lantern_fhir::Issue> = ignored

@@ -715,7 +715,8 @@ async fn everything_params(fhir: Fhir) {
     let formatted = every("_format=json&_pretty=true", strict()).await.unwrap();
     assert!(ids_with_mode(&formatted, "outcome").is_empty(), "_format and _pretty are every interaction's");
     let lenient = every("nonsense=1", ctx()).await.unwrap();
-    assert_eq!(ids_with_mode(&lenient, "match").len(), 6, "lenient ignores");
+    assert_eq!(ids_with_mode(&lenient, "match").len(), 4, "lenient ignores");
+    assert_eq!(ids_with_mode(&lenient, "include").len(), 2, "what the compartment refers to");
     let said = ids_with_mode(&lenient, "outcome");
     assert_eq!(said.len(), 1, "and says so in the Bundle");
     assert!(lenient.to_string().contains("does not support the parameter 'nonsense'"));
@@ -903,6 +904,13 @@ async fn canonical_includes(fhir: Fhir) {
     let got: Vec<&str> =
         every["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
     assert!(got.contains(&"qr1") && got.contains(&"q1") && !got.contains(&"q-other"), "{got:?}");
+    // The compartment's resources are the matches; what they refer to comes as `include`, and
+    // the total counts the matches only.
+    assert!(ids_with_mode(&every, "match").contains(&"qr1".to_string()), "{every}");
+    let included = ids_with_mode(&every, "include");
+    assert!(included.contains(&"q1".to_string()) && included.contains(&"gp1".to_string()), "{every}");
+    assert!(!included.contains(&"qr1".to_string()), "{every}");
+    assert_eq!(every["total"].as_u64(), Some(ids_with_mode(&every, "match").len() as u64), "{every}");
 }
 
 async fn count_zero_is_a_count(fhir: Fhir) {

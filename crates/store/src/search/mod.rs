@@ -670,7 +670,12 @@ pub fn everything(
     // Types never stored have no id and nothing to find.
     let type_ids: Vec<i64> = types.iter().filter_map(|t| catalog.type_id(t)).collect();
     if patients.is_empty() || (!types.is_empty() && type_ids.is_empty()) {
-        return Ok(EverythingPage { resources: Vec::new(), total: Some(0), next: None });
+        return Ok(EverythingPage {
+            resources: Vec::new(),
+            included: Vec::new(),
+            total: Some(0),
+            next: None,
+        });
     }
     let known = match facts {
         Some(cache) if access.probes_facts() => {
@@ -726,9 +731,8 @@ pub fn everything(
     let star = Include { source_type: "*".into(), param: None, target_type: None, iterate: false };
     let mut referenced = includes(conn, catalog, access, &page, std::slice::from_ref(&star), &[])?;
     referenced.retain(|s| s.patient.is_none() && (types.is_empty() || types.contains(&s.rtype)));
-    let mut out: Vec<Stored> = page.into_iter().map(|(_, s)| s).collect();
-    out.extend(referenced);
-    Ok(EverythingPage { resources: out, total, next })
+    let resources: Vec<Stored> = page.into_iter().map(|(_, s)| s).collect();
+    Ok(EverythingPage { resources, included: referenced, total, next })
 }
 
 /// The ids of every reference parameter that puts a resource in a patient's compartment
@@ -882,7 +886,10 @@ fn row_page<T>(
 /// One page of `$everything`; `next` is the key to continue after.
 #[derive(Debug, Clone, Default)]
 pub struct EverythingPage {
+    /// The page of the compartment's resources, which `total` counts.
     pub resources: Vec<Stored>,
+    /// What they refer to outside every patient's compartment (search mode `include`).
+    pub included: Vec<Stored>,
     pub total: Option<i64>,
     pub next: Option<i64>,
 }
