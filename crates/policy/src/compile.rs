@@ -172,18 +172,17 @@ impl Policy {
             TypeSet::All => AccessFilter::All,
             TypeSet::Only(s) => AccessFilter::TypeIn(s.iter().filter_map(|t| type_id(t)).collect()),
         };
+        let public = public(type_id);
         let rest = match r.kind {
             RequesterKind::System => AccessFilter::All,
-            RequesterKind::Patient => {
-                or(vec![AccessFilter::PatientIn(r.patients.clone()), AccessFilter::NoPatient])
-            }
+            RequesterKind::Patient => or(vec![AccessFilter::PatientIn(r.patients.clone()), public]),
             RequesterKind::Feed => match &r.org {
-                Some(o) => or(vec![AccessFilter::OrgIn(vec![o.clone()]), AccessFilter::NoPatient]),
-                None => AccessFilter::NoPatient,
+                Some(o) => or(vec![AccessFilter::OrgIn(vec![o.clone()]), public]),
+                None => public,
             },
             RequesterKind::User => match &r.org {
-                None => AccessFilter::NoPatient,
-                Some(org) => self.compile_user(r, org, type_id, now),
+                None => public,
+                Some(org) => self.compile_user(r, org, type_id, now, public),
             },
         };
         and(vec![types, rest])
@@ -195,6 +194,7 @@ impl Policy {
         org: &str,
         type_id: &dyn Fn(&str) -> Option<i64>,
         now: i64,
+        public: AccessFilter,
     ) -> AccessFilter {
         let sharing = |purpose: Purpose| {
             or(self
@@ -241,10 +241,22 @@ impl Policy {
         };
         or(vec![
             AccessFilter::OrgIn(vec![org.to_string()]),
-            AccessFilter::NoPatient,
+            public,
             and(vec![shared, consent, AccessFilter::LabelsNone(self.labels.all_bits())]),
         ])
     }
+}
+
+/// Resources about no patient that only the organisation holding them may see, whatever the
+/// agreements: a Subscription names its owner's endpoint and the credentials it is called
+/// with (`channel.header`).
+pub const ORGANISATION_PRIVATE_TYPES: [&str; 1] = ["Subscription"];
+
+/// What anyone may see: resources about no patient (practitioners, organisations, code
+/// systems...), except the [`ORGANISATION_PRIVATE_TYPES`].
+fn public(type_id: &dyn Fn(&str) -> Option<i64>) -> AccessFilter {
+    let private: Vec<i64> = ORGANISATION_PRIVATE_TYPES.iter().filter_map(|t| type_id(t)).collect();
+    and(vec![AccessFilter::NoPatient, AccessFilter::Not(Box::new(AccessFilter::TypeIn(private)))])
 }
 
 /// The organisation that holds a resource, from its Lantern tag.
