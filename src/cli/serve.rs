@@ -54,6 +54,14 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         tracing::info!(store = %fhir.store.describe(), "serving FHIR R4 at http://{addr}/fhir");
         eprintln!("Lantern: FHIR R4 at http://{addr}/fhir ({})", fhir.store.describe());
         reindex_in_background(&fhir).await?;
+        // Subscriptions: each change is looked at within about a second of its commit.
+        let notifier = lantern_notify::Notifier::new(
+            fhir.clone(),
+            Some(trust.policy.clone()),
+            Some(trust.audit.clone()),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        tokio::spawn(notifier.run(std::time::Duration::from_secs(1)));
         let feeds = crate::compose::feeds(fhir.clone(), a.config.as_deref()).await?;
         feeds.set_default_ack(a.mllp_ack);
         crate::compose::start_queue(&feeds, &a.data).await?;

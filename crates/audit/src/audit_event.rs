@@ -49,7 +49,7 @@ pub fn kind(action: Action) -> (Value, Option<Value>, &'static str) {
         Delete => (rest(), sub("delete"), "D"),
         Transaction => (rest(), sub("transaction"), "E"),
         Batch => (rest(), sub("batch"), "E"),
-        Export => (coding(DCM, "110106", "Export"), None, "R"),
+        Export | Notification => (coding(DCM, "110106", "Export"), None, "R"),
         FeedMessage => (coding(DCM, "110107", "Import"), None, "C"),
         AuditRead => (coding(DCM, "110101", "Audit Log Used"), None, "R"),
         Login | LoginFailed => {

@@ -55,6 +55,9 @@ pub enum Action {
     PolicyExplain,
     AuditRead,
     FeedMessage,
+    /// A resource sent to a subscriber (a FHIR Subscription's notification): a disclosure to
+    /// the Subscription's owner.
+    Notification,
     /// An action this build does not know (written by a newer Lantern).
     #[serde(other)]
     Other,
@@ -93,12 +96,13 @@ impl Action {
             PolicyExplain => "policy-explain",
             AuditRead => "audit-read",
             FeedMessage => "feed-message",
+            Notification => "notification",
             Other => "other",
         }
     }
 
     /// Every action, for tests and documentation.
-    pub const ALL: [Action; 29] = {
+    pub const ALL: [Action; 30] = {
         use Action::*;
         [
             Read,
@@ -129,6 +133,7 @@ impl Action {
             PolicyExplain,
             AuditRead,
             FeedMessage,
+            Notification,
             Other,
         ]
     };

@@ -104,6 +104,9 @@ async fn the_patient_index_has_an_index_by_seq() {
     common::exec(&store, "DROP FUNCTION access_epoch_bump() CASCADE", vec![]).await;
     // And migration 11's.
     common::exec(&store, "DROP TABLE index_state", vec![]).await;
+    // And 12's.
+    common::exec(&store, "DROP TABLE subscription_owner", vec![]).await;
+    common::exec(&store, "DROP TABLE notify_cursor", vec![]).await;
     common::exec(&store, "DELETE FROM schema_version WHERE version >= 9", vec![]).await;
     assert!(!index_defs(&store).await.contains("audit_patient_seq"));
     drop(store);

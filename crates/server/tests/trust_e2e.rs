@@ -522,7 +522,154 @@ async fn bulk_export_over_http(fhir: Fhir) {
     assert_eq!(get(&c, &files[0].2, &gp).await.status(), StatusCode::NOT_FOUND);
 }
 
-backend_tests!(trust_over_http, bulk_export_over_http);
+/// Notifications as a GP practice meets them: it subscribes to admissions, and hears of its
+/// own registered patient's admission by the hospital, not of another patient it has no care
+/// relationship with, nor of an outpatient visit; the patient sees the notification in "who
+/// looked at my record"; a subscription that cannot be delivered says why.
+async fn notifications_over_http(fhir: Fhir) {
+    let env = start(fhir).await;
+    let c = Client::new();
+    let (base, root) = (env.base.clone(), env.root.clone());
+    let (hook, received) = lantern_testkit::hook::receiver().await;
+    let mut notifier = lantern_notify::Notifier::new(
+        env.trust.fhir.clone(),
+        Some(env.trust.policy.clone()),
+        Some(env.trust.audit.clone()),
+    )
+    .unwrap()
+    .with_retry(Vec::new());
+    let gp = env.user("dr-gp", GP, "gp");
+    let acute = env.user("dr-acute", ACUTE, "ae-doctor");
+    let new_patient = |nhs: &str, family: &str| {
+        json!({"resourceType": "Patient", "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}],
+            "name": [{"family": family}], "birthDate": "1960-05-05"})
+    };
+    // The GP's registered patient, and a patient only the hospital knows.
+    let mine = body(post(&c, &format!("{base}/Patient"), &gp, new_patient(NHS, "Registered")).await).await;
+    let mine = mine["id"].as_str().unwrap().to_string();
+    let other =
+        body(post(&c, &format!("{base}/Patient"), &acute, new_patient("9000000009", "Stranger")).await).await;
+    let other = other["id"].as_str().unwrap().to_string();
+
+    let subscription = |criteria: &str, channel: Value| {
+        json!({"resourceType": "Subscription", "status": "requested", "reason": "admissions of our patients",
+               "criteria": criteria, "channel": channel})
+    };
+    let r = post(
+        &c,
+        &format!("{base}/Subscription"),
+        &gp,
+        subscription(
+            "Encounter?class=IMP",
+            json!({"type": "rest-hook", "endpoint": format!("{hook}/gp/fhir"), "payload": "application/fhir+json",
+                   "header": ["Authorization: Bearer gp-secret"]}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let sub = body(r).await["id"].as_str().unwrap().to_string();
+    let broken = post(
+        &c,
+        &format!("{base}/Subscription"),
+        &gp,
+        subscription("Encounter?class=IMP", json!({"type": "rest-hook", "endpoint": format!("{hook}/fail")})),
+    )
+    .await;
+    let broken = body(broken).await["id"].as_str().unwrap().to_string();
+    let unsupported = post(
+        &c,
+        &format!("{base}/Subscription"),
+        &gp,
+        subscription("Encounter", json!({"type": "websocket"})),
+    )
+    .await;
+    let unsupported = body(unsupported).await["id"].as_str().unwrap().to_string();
+    while notifier.pass().await.unwrap().changes > 0 {}
+    let status = |id: String| {
+        let (c, base, gp) = (c.clone(), base.clone(), gp.clone());
+        async move { body(get(&c, &format!("{base}/Subscription/{id}"), &gp).await).await }
+    };
+    assert_eq!(status(sub.clone()).await["status"], "active");
+    // Another organisation cannot read it (it names the GP's endpoint and credentials).
+    assert_eq!(get(&c, &format!("{base}/Subscription/{sub}"), &acute).await.status(), StatusCode::FORBIDDEN);
+    let b = body(get(&c, &format!("{base}/Subscription?_total=accurate"), &acute).await).await;
+    assert_eq!(b["total"], 0, "{b}");
+    let b = body(get(&c, &format!("{base}/Subscription?_total=accurate"), &gp).await).await;
+    assert_eq!(b["total"], 3, "{b}");
+    let u = status(unsupported).await;
+    assert_eq!(u["status"], "error", "{u}");
+    assert!(u["error"].as_str().unwrap().contains("websocket"), "{u}");
+
+    // The hospital admits both patients and sees one in outpatients.
+    let encounter = |patient: &str, class: &str| {
+        json!({"resourceType": "Encounter", "status": "in-progress",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class},
+               "subject": {"reference": format!("Patient/{patient}")}})
+    };
+    let admitted = body(post(&c, &format!("{base}/Encounter"), &acute, encounter(&mine, "IMP")).await).await;
+    let admitted = admitted["id"].as_str().unwrap().to_string();
+    for (p, class) in [(&other, "IMP"), (&mine, "AMB")] {
+        assert_eq!(
+            post(&c, &format!("{base}/Encounter"), &acute, encounter(p, class)).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let mut sent = 0;
+    loop {
+        let p = notifier.pass().await.unwrap();
+        sent += p.sent;
+        if p.changes == 0 {
+            break;
+        }
+    }
+    assert_eq!(sent, 1);
+    let got = received.lock().unwrap().clone();
+    let to_gp: Vec<_> = got.iter().filter(|r| r.path.starts_with("/gp")).collect();
+    assert_eq!(to_gp.len(), 1, "{got:?}");
+    let r = to_gp[0];
+    assert_eq!((r.method.as_str(), r.path.clone()), ("PUT", format!("/gp/fhir/Encounter/{admitted}")));
+    assert_eq!(r.authorization.as_deref(), Some("Bearer gp-secret"));
+    let sent: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(sent["subject"]["reference"], format!("Patient/{mine}"));
+    assert!(!r.body.contains(&other), "another patient's data left: {}", r.body);
+    // The failing endpoint was tried and its subscription says why it stopped.
+    assert!(got.iter().any(|r| r.path == "/fail" && r.method == "POST" && r.body.is_empty()), "{got:?}");
+    let b = status(broken).await;
+    assert_eq!(b["status"], "error", "{b}");
+    assert!(b["error"].as_str().unwrap().contains("500"), "{b}");
+    assert_eq!(notifier.active(), vec![sub.clone()]);
+
+    // The patient sees that their GP practice was sent the admission.
+    let me = env.token(DevClaims::patient(NHS).unwrap().with_purpose(Purpose::parse("PATRQT").unwrap()));
+    let looks = body(get(&c, &format!("{root}/audit/who-looked"), &me).await).await;
+    assert!(
+        looks["items"].as_array().unwrap().iter().any(|l| l["action"] == "notification"
+            && l["org"] == GP
+            && l["what"].to_string().contains("Encounter")),
+        "{looks}"
+    );
+    let report = env.trust.audit.verify(None).await.unwrap();
+    assert!(report.first_bad.is_none(), "{report:?}");
+
+    // Switched off by its owner: nothing more is sent.
+    let mut off = status(sub.clone()).await;
+    off["status"] = json!("off");
+    let r = c
+        .put(format!("{base}/Subscription/{sub}"))
+        .bearer_auth(&gp)
+        .header("content-type", "application/fhir+json")
+        .body(off.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    post(&c, &format!("{base}/Encounter"), &acute, encounter(&mine, "IMP")).await;
+    while notifier.pass().await.unwrap().changes > 0 {}
+    assert!(notifier.active().is_empty());
+    assert_eq!(received.lock().unwrap().iter().filter(|r| r.path.starts_with("/gp")).count(), 1);
+}
+
+backend_tests!(trust_over_http, bulk_export_over_http, notifications_over_http);
 
 /// The same on the embedded store as `lantern serve` runs it: reads recorded through the audit
 /// journal (`lantern_audit::journal`) rather than straight into the tables.

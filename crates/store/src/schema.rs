@@ -278,6 +278,16 @@ INSERT INTO body_format (id, note) VALUES (1, 'meta.versionId and meta.lastUpdat
 CREATE TABLE index_state (id {I} PRIMARY KEY, version {I} NOT NULL, done_upto {I} NOT NULL);
 INSERT INTO index_state (id, version, done_upto) VALUES (1, 1, 0);
 "#,
+    // 12: notifications (`lantern-notify`). Who each Subscription acts for (its owner, recorded
+    // in the job that writes it, so the notifications it sends are filtered by what that
+    // caller may see), and how far the notifier has read the change feed (`version.seq`).
+    // An existing store starts notifying from its newest version: a subscription is about
+    // changes after it, never the store's past.
+    r#"
+CREATE TABLE subscription_owner (id TEXT {C} PRIMARY KEY, owner TEXT NOT NULL);
+CREATE TABLE notify_cursor (id {I} PRIMARY KEY, seq {I} NOT NULL);
+INSERT INTO notify_cursor (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM version;
+"#,
 ];
 
 /// Migration 7 on SQLite. PostgreSQL got it with migration 10: there a reader cannot afford a

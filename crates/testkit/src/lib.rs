@@ -17,6 +17,7 @@ use serde_json::Value;
 use std::sync::{Arc, Once};
 
 pub mod client;
+pub mod hook;
 
 pub use serde_json::json;
 

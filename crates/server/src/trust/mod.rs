@@ -321,7 +321,19 @@ impl WriteAudit for JobAudit {
             .patients(patients.iter())
             .entities(writes.iter().take(lantern_audit::MAX_ENTITIES).map(|w| w.reference.clone()));
         entry.more_entities = writes.len().saturating_sub(lantern_audit::MAX_ENTITIES) as u64;
-        lantern_audit::append(tx, &[entry]).map(|_| ())
+        lantern_audit::append(tx, &[entry])?;
+        // A Subscription acts for whoever wrote it last: its notifications are filtered by
+        // what that caller may see (see `lantern_notify::owner`).
+        for w in writes {
+            if let Some(id) = w.reference.strip_prefix("Subscription/").and_then(|r| r.split('/').next()) {
+                lantern_notify::owner::record(
+                    tx,
+                    id,
+                    &lantern_notify::Owner::from_requester(&self.caller.requester),
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

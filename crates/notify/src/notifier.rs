@@ -1,0 +1,330 @@
+//! The notifier: reads the change feed past its cursor, keeps the set of active
+//! Subscriptions up to date from the same feed, and sends each matching resource to each
+//! subscriber allowed to see it.
+//!
+//! # Matching under the owner's access
+//!
+//! For each batch of changes and each active Subscription on that type, one search runs: the
+//! criteria, plus `_id` naming the batch's changed resources, under the access filter compiled
+//! from the Subscription's owner. So a notification never shows more than that owner could
+//! read by searching at that moment (agreements, care relationships, opt-outs, labels), and
+//! a GP practice subscribed to `Encounter?class=IMP` hears of admissions of its own patients
+//! only. The search sees each resource as it is now: a resource changed twice in a batch is
+//! sent once, at its latest version.
+//!
+//! # Delivery
+//!
+//! At least once: the cursor moves past a batch only after its notifications were sent or
+//! given up on. A notification whose attempts all fail puts its Subscription in `error`, with
+//! the reason in `error` (R4), and it receives nothing more until its owner sets it back to
+//! `requested`; the client can catch up from `_history?_since`. Every notification sent is
+//! recorded in the audit log as a disclosure to the owner (action `notification`), so the
+//! patient's "who looked at my record" lists it.
+use crate::changes::{self, Change};
+use crate::deliver;
+use crate::owner::{self, Owner};
+use crate::subscription::{Plan, Status};
+use lantern_audit::{Action, Audit, Entry};
+use lantern_policy::Policy;
+use lantern_service::{Ctx, Error, Fhir, Handling};
+use lantern_store::{StoreError, Stored};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Changes read per pass.
+const BATCH: usize = 500;
+
+/// Resources named per matching search (`_id=a,b,...`).
+const IDS_PER_SEARCH: usize = 100;
+
+/// Waits between attempts at one notification before its Subscription is put in error.
+const RETRY: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
+
+struct Active {
+    plan: Plan,
+    owner: Owner,
+}
+
+/// Sends notifications for the Subscriptions in one store.
+pub struct Notifier {
+    fhir: Fhir,
+    policy: Option<Arc<Policy>>,
+    audit: Option<Audit>,
+    client: reqwest::Client,
+    ctx: Ctx,
+    active: BTreeMap<String, Active>,
+    loaded: bool,
+    retry: Vec<Duration>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// Versions read from the change feed.
+    pub changes: usize,
+    /// Notifications sent.
+    pub sent: usize,
+    /// Notifications given up on (their Subscriptions are now in error).
+    pub failed: usize,
+}
+
+impl Notifier {
+    /// `policy` and `audit` are those of the server's trust layer (`None` where trust is off:
+    /// every subscriber then sees everything, as every caller does).
+    pub fn new(fhir: Fhir, policy: Option<Arc<Policy>>, audit: Option<Audit>) -> Result<Notifier, String> {
+        Ok(Notifier {
+            ctx: Ctx::system("urn:lantern:notifier"),
+            fhir,
+            policy,
+            audit,
+            client: deliver::client()?,
+            active: BTreeMap::new(),
+            loaded: false,
+            retry: RETRY.to_vec(),
+        })
+    }
+
+    /// Other waits between attempts (tests use short ones).
+    pub fn with_retry(mut self, retry: Vec<Duration>) -> Notifier {
+        self.retry = retry;
+        self
+    }
+
+    /// The ids of the Subscriptions being delivered.
+    pub fn active(&self) -> Vec<String> {
+        self.active.keys().cloned().collect()
+    }
+
+    /// Runs until the process ends: a pass, then another at once while passes find changes,
+    /// else after `idle`. A pass that fails (the store unreachable) is logged and retried.
+    pub async fn run(mut self, idle: Duration) {
+        loop {
+            match self.pass().await {
+                Ok(p) if p.changes > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "notifications: a pass failed; trying again"),
+            }
+            tokio::time::sleep(idle).await;
+        }
+    }
+
+    /// One pass over the changes past the cursor (at most [`BATCH`]).
+    pub async fn pass(&mut self) -> Result<Pass, Error> {
+        if !self.loaded {
+            self.load().await?;
+            self.loaded = true;
+        }
+        let after = self.fhir.store.with_reader(|c, _| changes::cursor(c)).await?;
+        let (batch, last) = if self.active.is_empty() {
+            // Nothing to deliver: only a new Subscription can change that.
+            let (first, upto) =
+                self.fhir.store.with_reader(move |c, _| changes::next_subscription(c, after)).await?;
+            (first.into_iter().collect(), upto)
+        } else {
+            let batch = self.fhir.store.with_reader(move |c, _| changes::after(c, after, BATCH)).await?;
+            let last = batch.last().map_or(after, |c| c.seq);
+            (batch, last)
+        };
+        if last == after {
+            return Ok(Pass::default());
+        }
+        let mut pass = Pass { changes: batch.len(), ..Pass::default() };
+        // Subscriptions first, so that one created in this batch hears of what follows it.
+        for c in batch.iter().filter(|c| c.rtype == "Subscription") {
+            self.refresh(&c.id).await?;
+        }
+        let mut by_type: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+        for c in batch.iter().filter(|c| !c.deleted) {
+            by_type.entry(c.rtype.as_str()).or_default().push(c);
+        }
+        for (rtype, changed) in by_type {
+            let mut ids: Vec<&str> = changed.iter().map(|c| c.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let subs: Vec<String> =
+                self.active.iter().filter(|(_, a)| a.plan.rtype == rtype).map(|(k, _)| k.clone()).collect();
+            for sub in subs {
+                for chunk in ids.chunks(IDS_PER_SEARCH) {
+                    if !self.active.contains_key(&sub) {
+                        break; // put in error by a failure earlier in this pass
+                    }
+                    let (sent, failed) = self.notify(&sub, chunk).await?;
+                    pass.sent += sent;
+                    pass.failed += failed;
+                }
+            }
+        }
+        self.fhir.store.write(move |tx| changes::set_cursor(tx.conn(), last)).await?;
+        Ok(pass)
+    }
+
+    /// Every stored Subscription, at start-up.
+    async fn load(&mut self) -> Result<(), Error> {
+        let ids = self
+            .fhir
+            .store
+            .with_reader(|c, cat| {
+                let Some(t) = cat.type_id("Subscription") else { return Ok(Vec::new()) };
+                let mut ids = Vec::new();
+                c.query("SELECT id FROM resource WHERE type = ? AND deleted = 0", &[t.into()], &mut |r| {
+                    ids.extend(r.text(0)?);
+                    Ok(())
+                })?;
+                Ok::<_, StoreError>(ids)
+            })
+            .await?;
+        for id in ids {
+            self.refresh(&id).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings one Subscription's place in the active set up to date with its current version,
+    /// activating a `requested` one (or putting it in error with the reason).
+    async fn refresh(&mut self, id: &str) -> Result<(), Error> {
+        self.active.remove(id);
+        let Some(stored) = self.fhir.store.read("Subscription", id).await? else { return Ok(()) };
+        let Some(body) = stored.body.as_deref().filter(|_| !stored.deleted) else { return Ok(()) };
+        let resource: Value = serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?;
+        let status = Status::of(&resource);
+        if !matches!(status, Some(Status::Requested | Status::Active)) {
+            return Ok(());
+        }
+        let id_owned = id.to_string();
+        let owner = self
+            .fhir
+            .store
+            .with_reader(move |c, _| owner::load(c, &id_owned))
+            .await?
+            .unwrap_or_else(Owner::system);
+        let plan = Plan::of(&resource).and_then(|p| {
+            // The criteria must be a search this server runs, parsed as strictly as a client's.
+            let strict = Ctx { handling: Handling::Strict, ..self.ctx.clone() };
+            self.fhir.parse_search(&strict, Some(&p.rtype), &p.criteria).map_err(|e| e.to_string())?;
+            Ok(p)
+        });
+        let now = self.fhir.store.now_micros();
+        match plan {
+            Err(why) => self.set_status(&stored, resource, "error", Some(&why)).await,
+            Ok(p) if p.end.is_some_and(|end| end < now) => {
+                self.set_status(&stored, resource, "off", None).await
+            }
+            Ok(p) => {
+                if status == Some(Status::Requested) {
+                    self.set_status(&stored, resource, "active", None).await?;
+                }
+                self.active.insert(id.to_string(), Active { plan: p, owner });
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes a new status (and `error`) into a Subscription, unless it changed meanwhile.
+    async fn set_status(
+        &self,
+        stored: &Stored,
+        mut resource: Value,
+        status: &str,
+        why: Option<&str>,
+    ) -> Result<(), Error> {
+        resource["status"] = Value::from(status);
+        match why {
+            Some(w) => resource["error"] = Value::from(w),
+            None => {
+                if let Some(o) = resource.as_object_mut() {
+                    o.remove("error");
+                }
+            }
+        }
+        if let Some(why) = why {
+            tracing::warn!(subscription = %stored.id, reason = why, "notifications: subscription in error");
+        }
+        match self.fhir.update(&self.ctx, "Subscription", &stored.id, resource, Some(stored.version)).await {
+            // Changed by its owner meanwhile: the feed brings the new version to `refresh`.
+            Err(Error::Store(StoreError::VersionConflict { .. })) => Ok(()),
+            r => r.map(|_| ()),
+        }
+    }
+
+    /// Sends Subscription `sub` the resources among `ids` that match its criteria and that its
+    /// owner may see: `(sent, given up)`.
+    async fn notify(&mut self, sub: &str, ids: &[&str]) -> Result<(usize, usize), Error> {
+        let Some(a) = self.active.get(sub) else { return Ok((0, 0)) };
+        let now = self.fhir.store.now_micros();
+        if a.plan.end.is_some_and(|end| end < now) {
+            return self.refresh(sub).await.map(|_| (0, 0));
+        }
+        let mut pairs = a.plan.criteria.clone();
+        pairs.push(("_id".into(), ids.join(",")));
+        pairs.push(("_count".into(), ids.len().to_string()));
+        pairs.push(("_total".into(), "none".into()));
+        let cat = self.fhir.store.catalog();
+        let access = a.owner.access(self.policy.as_deref(), &|t| cat.type_id(t), now);
+        let ctx = Ctx { access: access.clone(), ..self.ctx.clone() };
+        let req = self.fhir.parse_search(&ctx, Some(&a.plan.rtype), &pairs)?;
+        let page = self.fhir.store.search(req, access).await?;
+        let (plan, owner) = (a.plan.clone(), a.owner.clone());
+        let mut sent = Vec::new();
+        for s in &page.matches {
+            match deliver::with_retries(&self.client, &plan, &s.rtype, &s.id, s.body.as_deref(), &self.retry)
+                .await
+            {
+                Ok(()) => sent.push(s),
+                Err(why) => {
+                    self.record(&plan, &owner, &sent).await?;
+                    let n = sent.len();
+                    self.fail(sub, &why).await?;
+                    return Ok((n, 1));
+                }
+            }
+        }
+        self.record(&plan, &owner, &sent).await?;
+        Ok((sent.len(), 0))
+    }
+
+    /// Audits notifications sent: one record per resource, to the owner, naming its patient.
+    async fn record(&self, plan: &Plan, owner: &Owner, sent: &[&Stored]) -> Result<(), Error> {
+        let Some(audit) = &self.audit else { return Ok(()) };
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let at = self.fhir.store.now_micros();
+        let entries = sent
+            .iter()
+            .map(|s| {
+                let mut e = Entry::new(Action::Notification, owner.agent())
+                    .at(at)
+                    .entities([format!("{}/{}/_history/{}", s.rtype, s.id, s.version)]);
+                if let Some(p) = s.patient.clone().or_else(|| (s.rtype == "Patient").then(|| s.id.clone())) {
+                    e = e.patients([p]);
+                }
+                e.query = Some(format!("Subscription/{}: {}", plan.id, criteria_text(plan)));
+                e
+            })
+            .collect();
+        audit.record(entries).await?;
+        Ok(())
+    }
+
+    /// Puts a Subscription in error after a notification could not be delivered.
+    async fn fail(&mut self, sub: &str, why: &str) -> Result<(), Error> {
+        self.active.remove(sub);
+        let Some(stored) = self.fhir.store.read("Subscription", sub).await? else { return Ok(()) };
+        let Some(body) = stored.body.as_deref() else { return Ok(()) };
+        let resource: Value = serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?;
+        let why = format!("a notification could not be delivered: {why}");
+        self.set_status(&stored, resource, "error", Some(&why)).await
+    }
+}
+
+/// The criteria as written, for the audit record (never the endpoint or its headers).
+fn criteria_text(plan: &Plan) -> String {
+    if plan.criteria.is_empty() {
+        return plan.rtype.clone();
+    }
+    let q: String =
+        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&plan.criteria).finish();
+    format!("{}?{q}", plan.rtype)
+}
