@@ -189,3 +189,79 @@ fn cross_origin_requests_from_a_named_origin() {
     drop(_server);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A one-request HTTP endpoint: answers 200 to the first request and hands over its request
+/// line and body.
+fn one_request_endpoint() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        // Headers, then as many body bytes as Content-Length says.
+        let (head, body_at) = loop {
+            let n = s.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break (String::from_utf8_lossy(&got[..i]).to_string(), i + 4);
+            }
+            assert!(n > 0, "the request ended early");
+        };
+        let length: usize = header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        while got.len() < body_at + length {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the body ended early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        let line = head.lines().next().unwrap_or("").to_string();
+        let _ = tx.send((line, String::from_utf8_lossy(&got[body_at..body_at + length]).to_string()));
+    });
+    (port, rx)
+}
+
+/// What `lantern serve` runs beside the API: a Subscription made over HTTP is activated, and
+/// an admission that arrives as an HL7 v2 ADT A01 over MLLP is sent to its endpoint.
+#[test]
+fn a_subscription_hears_of_an_admission_sent_over_mllp() {
+    let (port, mllp) = (free_port(), free_port());
+    let data = std::env::temp_dir().join(format!("lantern-notify-{}-{port}", std::process::id()));
+    let (token, _) = system_token(&data);
+    let token = Some(token.as_str());
+    let _server = serve_with(&data, port, &["--mllp", &format!("127.0.0.1:{mllp}")]);
+    let (hook, received) = one_request_endpoint();
+    let subscription = format!(
+        r#"{{"resourceType":"Subscription","status":"requested","reason":"admissions","criteria":"Encounter?class=IMP",
+            "channel":{{"type":"rest-hook","endpoint":"http://127.0.0.1:{hook}/hook","payload":"application/fhir+json"}}}}"#
+    );
+    let (status, head, body) =
+        request(port, "POST", "/fhir/Subscription", Some(&subscription), token).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let location = header(&head, "location").unwrap();
+    let path = &location[location.find("/fhir/").unwrap()..location.find("/_history").unwrap()];
+    let started = Instant::now();
+    while !request(port, "GET", path, None, token).unwrap().2.contains(r#""status":"active""#) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the Subscription was not activated");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let adt = "MSH|^~\\&|PAS|RVJ|LANTERN|REGION|20240501100000||ADT^A01^ADT_A01|NOTIFY1|P|2.5.1\r\
+               EVN|A01|20240501100000\r\
+               PID|1||N1^^^RVJ^MR||Admitted^Ada||19800101|F\r\
+               PV1|1|I|W1^B1^1||||||||||||||||VN1\r";
+    let mut s = TcpStream::connect(("127.0.0.1", mllp)).unwrap();
+    s.write_all(&lantern_hl7v2::mllp::frame(adt.as_bytes())).unwrap();
+    let mut ack = [0u8; 1024];
+    let n = s.read(&mut ack).unwrap();
+    assert!(
+        String::from_utf8_lossy(&ack[..n]).contains("MSA|AA|NOTIFY1"),
+        "{}",
+        String::from_utf8_lossy(&ack[..n])
+    );
+    let (line, sent) = received.recv_timeout(Duration::from_secs(30)).expect("no notification arrived");
+    assert!(line.starts_with("PUT /hook/Encounter/"), "{line}");
+    assert!(sent.contains(r#""code":"IMP""#) && sent.contains("Patient/"), "{sent}");
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&data);
+}
