@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// the API across origins (CORS); none by default.
     #[arg(long = "cors-origin")]
     pub(super) cors_origin: Vec<String>,
+    /// A URL prefix (repeatable, e.g. https://gp.example.nhs.uk/) that Subscription endpoints
+    /// must start with; without any, any http or https endpoint is notified (for development).
+    #[arg(long = "notify-endpoint")]
+    pub(super) notify_endpoint: Vec<String>,
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -60,7 +64,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             Some(trust.policy.clone()),
             Some(trust.audit.clone()),
         )
-        .map_err(|e| anyhow::anyhow!(e))?;
+        .map_err(|e| anyhow::anyhow!(e))?
+        .with_allowed_endpoints(a.notify_endpoint.clone());
+        if a.notify_endpoint.is_empty() {
+            eprintln!(
+                "Lantern: Subscriptions may notify any http(s) endpoint (limit them with --notify-endpoint)"
+            );
+        }
         tokio::spawn(notifier.run(std::time::Duration::from_secs(1)));
         let feeds = crate::compose::feeds(fhir.clone(), a.config.as_deref()).await?;
         feeds.set_default_ack(a.mllp_ack);

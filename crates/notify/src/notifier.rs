@@ -17,14 +17,17 @@
 //! At least once: the cursor moves past a batch only after its notifications were sent or
 //! given up on. A notification whose attempts all fail puts its Subscription in `error`, with
 //! the reason in `error` (R4), and it receives nothing more until its owner sets it back to
-//! `requested`; the client can catch up from `_history?_since`. Every notification sent is
-//! recorded in the audit log as a disclosure to the owner (action `notification`), so the
-//! patient's "who looked at my record" lists it.
+//! `requested`; the client can catch up from `_history?_since`. Every notification is
+//! recorded in the audit log as a disclosure to the owner (action `notification`) before it is
+//! sent, as every read is before its response, so the patient's "who looked at my record"
+//! lists it; one that could not be delivered gets a second record saying so. Attempts are
+//! made in turn, so an endpoint that does not answer holds up the others for its timeouts
+//! and retries (tens of seconds) once, before its Subscription is put in error.
 use crate::changes::{self, Change};
 use crate::deliver;
 use crate::owner::{self, Owner};
 use crate::subscription::{Plan, Status};
-use lantern_audit::{Action, Audit, Entry};
+use lantern_audit::{Action, Audit, Entry, Outcome};
 use lantern_policy::Policy;
 use lantern_service::{Ctx, Error, Fhir, Handling};
 use lantern_store::{StoreError, Stored};
@@ -57,6 +60,8 @@ pub struct Notifier {
     active: BTreeMap<String, Active>,
     loaded: bool,
     retry: Vec<Duration>,
+    /// URL prefixes endpoints must start with; empty allows any http(s) endpoint.
+    allowed: Vec<String>,
 }
 
 /// What one pass did.
@@ -83,12 +88,22 @@ impl Notifier {
             active: BTreeMap::new(),
             loaded: false,
             retry: RETRY.to_vec(),
+            allowed: Vec::new(),
         })
     }
 
     /// Other waits between attempts (tests use short ones).
     pub fn with_retry(mut self, retry: Vec<Duration>) -> Notifier {
         self.retry = retry;
+        self
+    }
+
+    /// Only endpoints starting with one of these URL prefixes (e.g. `https://gp.example.nhs.uk/`)
+    /// are accepted; a Subscription naming another is put in error. Without any, any http or
+    /// https endpoint is, which lets whoever may write a Subscription make this server call any
+    /// address it can reach: set them in production.
+    pub fn with_allowed_endpoints(mut self, prefixes: Vec<String>) -> Notifier {
+        self.allowed = prefixes;
         self
     }
 
@@ -203,6 +218,14 @@ impl Notifier {
             // The criteria must be a search this server runs, parsed as strictly as a client's.
             let strict = Ctx { handling: Handling::Strict, ..self.ctx.clone() };
             self.fhir.parse_search(&strict, Some(&p.rtype), &p.criteria).map_err(|e| e.to_string())?;
+            if !self.allowed.is_empty()
+                && !self.allowed.iter().any(|a| p.endpoint.as_str().starts_with(a.as_str()))
+            {
+                return Err(format!(
+                    "the endpoint {} is not one this server may notify (ask its administrator)",
+                    p.endpoint
+                ));
+            }
             Ok(p)
         });
         let now = self.fhir.store.now_micros();
@@ -266,45 +289,42 @@ impl Notifier {
         let req = self.fhir.parse_search(&ctx, Some(&a.plan.rtype), &pairs)?;
         let page = self.fhir.store.search(req, access).await?;
         let (plan, owner) = (a.plan.clone(), a.owner.clone());
-        let mut sent = Vec::new();
-        for s in &page.matches {
-            match deliver::with_retries(&self.client, &plan, &s.rtype, &s.id, s.body.as_deref(), &self.retry)
-                .await
+        for (n, s) in page.matches.iter().enumerate() {
+            // Recorded before the data leaves, as every other disclosure is.
+            self.record(&plan, &owner, s, None).await?;
+            let body = s.body.as_deref();
+            if let Err(why) =
+                deliver::with_retries(&self.client, &plan, &s.rtype, &s.id, body, &self.retry).await
             {
-                Ok(()) => sent.push(s),
-                Err(why) => {
-                    self.record(&plan, &owner, &sent).await?;
-                    let n = sent.len();
-                    self.fail(sub, &why).await?;
-                    return Ok((n, 1));
-                }
+                self.record(&plan, &owner, s, Some(&why)).await?;
+                self.fail(sub, &why).await?;
+                return Ok((n, 1));
             }
         }
-        self.record(&plan, &owner, &sent).await?;
-        Ok((sent.len(), 0))
+        Ok((page.matches.len(), 0))
     }
 
-    /// Audits notifications sent: one record per resource, to the owner, naming its patient.
-    async fn record(&self, plan: &Plan, owner: &Owner, sent: &[&Stored]) -> Result<(), Error> {
+    /// Audits a notification to the owner, naming the resource and its patient: before it is
+    /// sent, and again with the reason if it could not be delivered.
+    async fn record(
+        &self,
+        plan: &Plan,
+        owner: &Owner,
+        s: &Stored,
+        failed: Option<&str>,
+    ) -> Result<(), Error> {
         let Some(audit) = &self.audit else { return Ok(()) };
-        if sent.is_empty() {
-            return Ok(());
+        let mut e = Entry::new(Action::Notification, owner.agent())
+            .at(self.fhir.store.now_micros())
+            .entities([format!("{}/{}/_history/{}", s.rtype, s.id, s.version)]);
+        if let Some(p) = s.patient.clone().or_else(|| (s.rtype == "Patient").then(|| s.id.clone())) {
+            e = e.patients([p]);
         }
-        let at = self.fhir.store.now_micros();
-        let entries = sent
-            .iter()
-            .map(|s| {
-                let mut e = Entry::new(Action::Notification, owner.agent())
-                    .at(at)
-                    .entities([format!("{}/{}/_history/{}", s.rtype, s.id, s.version)]);
-                if let Some(p) = s.patient.clone().or_else(|| (s.rtype == "Patient").then(|| s.id.clone())) {
-                    e = e.patients([p]);
-                }
-                e.query = Some(format!("Subscription/{}: {}", plan.id, criteria_text(plan)));
-                e
-            })
-            .collect();
-        audit.record(entries).await?;
+        e.query = Some(format!("Subscription/{}: {}", plan.id, criteria_text(plan)));
+        if let Some(why) = failed {
+            e.outcome = Outcome::failed(502, format!("not delivered: {why}"));
+        }
+        audit.record_one(e).await?;
         Ok(())
     }
 

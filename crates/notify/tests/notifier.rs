@@ -109,4 +109,21 @@ async fn refused_with_reasons(fhir: Fhir) {
     assert!(read(&fhir, "Subscription", &unknown).await.get("error").is_none());
 }
 
-backend_tests!(delivered_once_across_restarts, refused_with_reasons);
+/// With endpoints limited by the administrator, a Subscription naming another is refused
+/// with the reason, and nothing is sent there.
+async fn only_allowed_endpoints(fhir: Fhir) {
+    let (hook, inbox) = receiver().await;
+    let allowed = create(&fhir, subscription("Observation", &format!("{hook}/gp/"))).await;
+    let elsewhere = create(&fhir, subscription("Observation", &format!("{hook}/internal/"))).await;
+    let mut n = notifier(&fhir).with_allowed_endpoints(vec![format!("{hook}/gp/")]);
+    drain(&mut n).await;
+    assert_eq!(n.active(), vec![allowed]);
+    let s = read(&fhir, "Subscription", &elsewhere).await;
+    assert_eq!(s["status"], "error");
+    assert!(s["error"].as_str().unwrap().contains("not one this server may notify"), "{s}");
+    create(&fhir, observation("8480-6")).await;
+    assert_eq!(drain(&mut n).await, 1);
+    assert_eq!(paths(&inbox), vec!["POST /gp/"]);
+}
+
+backend_tests!(delivered_once_across_restarts, refused_with_reasons, only_allowed_endpoints);

@@ -97,6 +97,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         mllp_ack: lantern_feeds::AckWhen::Received,
         max_body_mb: lantern_server::DEFAULT_MAX_BODY >> 20,
         cors_origin: Vec::new(),
+        notify_endpoint: Vec::new(),
     })
 }
 
