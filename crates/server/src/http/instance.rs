@@ -7,7 +7,7 @@ use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use lantern_fhir::search::Summary;
 use lantern_store::HistoryScope;
@@ -199,9 +199,7 @@ pub(crate) async fn compartment_search_post(
     let (ctx, want) = decode(&headers, &uri)?;
     let pairs = search_form(&headers, &uri, &body)?;
     let out = s.fhir.search_compartment(&ctx, &rtype, &id, &ctype, &pairs).await.map_err(Fail::from)?;
-    let mut r = respond::json(StatusCode::OK, out, &want);
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(r)
+    Ok(respond::posted_search(out, &want))
 }
 
 /// `POST /fhir/Type/id/$op`: `$validate` with the content in the body, else as `GET`.

@@ -61,6 +61,14 @@ pub(crate) fn json(status: StatusCode, text: String, want: &Want) -> Response {
     (status, [(header::CONTENT_TYPE, FHIR_JSON)], pretty(text, want)).into_response()
 }
 
+/// The answer to a `POST _search`: not to be cached, as the search's parameters are in a body
+/// no cache keys on (R4 §3.1.1.1.1).
+pub(crate) fn posted_search(text: String, want: &Want) -> Response {
+    let mut r = json(StatusCode::OK, text, want);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 pub(crate) fn version_headers(h: &mut HeaderMap, s: &Stored) {
     if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", s.version)) {
         h.insert(header::ETAG, v);

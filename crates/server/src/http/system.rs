@@ -54,7 +54,7 @@ pub(crate) async fn search_post(
     let (ctx, want) = decode(&headers, &uri)?;
     let pairs = search_form(&headers, &uri, &body)?;
     let out = s.fhir.search(&ctx, None, &pairs).await.map_err(Fail::from)?;
-    Ok(respond::json(StatusCode::OK, out, &want))
+    Ok(respond::posted_search(out, &want))
 }
 
 pub(crate) async fn history(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response> {
