@@ -27,6 +27,25 @@ pub(crate) struct Args {
     first: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Subscriptions (`Encounter?class=AMB`, every encounter the bundles hold) delivered while
+    /// loading, by the notifier `lantern serve` runs, to a local endpoint that answers 200: what
+    /// notifications cost ingest.
+    #[arg(long, default_value_t = 0)]
+    subscribe: usize,
+}
+
+/// A local endpoint that counts what it is sent.
+async fn counting_endpoint() -> anyhow::Result<(String, Arc<AtomicU64>)> {
+    let got = Arc::new(AtomicU64::new(0));
+    let count = got.clone();
+    let app = axum::Router::new().fallback(move || {
+        count.fetch_add(1, Ordering::Relaxed);
+        async { axum::http::StatusCode::OK }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, got))
 }
 
 pub(crate) fn run(a: Args) -> anyhow::Result<()> {
@@ -45,6 +64,20 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             fhir.store.describe(),
             a.concurrency
         );
+        let mut notified = None;
+        if a.subscribe > 0 {
+            let (url, got) = counting_endpoint().await?;
+            for _ in 0..a.subscribe {
+                let sub = serde_json::json!({"resourceType": "Subscription", "status": "requested",
+                    "reason": "bench", "criteria": "Encounter?class=AMB",
+                    "channel": {"type": "rest-hook", "endpoint": url, "payload": "application/fhir+json"}});
+                fhir.create(&ctx, "Subscription", sub, None).await?;
+            }
+            let notifier =
+                lantern_notify::Notifier::new(fhir.clone(), None, None).map_err(|e| anyhow::anyhow!(e))?;
+            tokio::spawn(notifier.run(std::time::Duration::from_secs(1)));
+            notified = Some(got);
+        }
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..a.concurrency {
@@ -100,6 +133,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
             d as f64 / secs,
             a.concurrency
         );
+        if let Some(got) = notified {
+            println!(
+                "notifications received by the end: {} ({} subscriptions)",
+                got.load(Ordering::Relaxed),
+                a.subscribe
+            );
+        }
         if a.store.database.is_none() {
             let count = fhir
                 .store
