@@ -364,6 +364,31 @@ async fn http_interactions(fhir: Fhir) {
     let r = c.get(format!("{url}/Organization")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
+    // ValueSet/$expand by GET and by POST with Parameters.
+    let gender = "http://hl7.org/fhir/ValueSet/administrative-gender";
+    let r = c.get(format!("{base}/ValueSet/$expand?url={gender}&filter=fem")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["expansion"]["contains"][0]["code"], "female");
+    let r = c
+        .post(format!("{base}/ValueSet/$expand"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(
+            json!({"resourceType": "Parameters", "parameter": [{"name": "url", "valueUri": gender},
+                {"name": "count", "valueInteger": 2}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let b = body(r).await;
+    assert_eq!(
+        (b["expansion"]["total"].as_u64(), b["expansion"]["contains"].as_array().map(Vec::len)),
+        (Some(4), Some(2))
+    );
+    let r = c.get(format!("{base}/ValueSet/nowhere/$expand")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
     // $validate: 200 and the OperationOutcome, valid or not.
     for (resource, severity) in [
         (json!({"resourceType": "Patient", "gender": "female"}), "information"),

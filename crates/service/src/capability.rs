@@ -69,6 +69,11 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
         let mut operations = vec![
             json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}),
         ];
+        if t == "ValueSet" {
+            operations.push(json!(
+                {"name": "expand", "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"}
+            ));
+        }
         if t == "Group" {
             operations.push(json!(
                 {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}

@@ -20,6 +20,7 @@ mod patch;
 mod prepare;
 mod reindex;
 mod search;
+mod terminology;
 mod transaction;
 mod validate_op;
 

@@ -280,6 +280,29 @@ impl Store {
         .await
     }
 
+    /// `ValueSet/$expand`: the ValueSet stored as `id`, or the one known by `url`, and its
+    /// concepts; the inner `Err` says why it cannot be expanded here
+    /// ([`crate::search::value_sets`]).
+    #[allow(clippy::type_complexity)]
+    pub async fn expand_value_set(
+        &self,
+        id: Option<String>,
+        url: Option<String>,
+    ) -> Result<Result<(serde_json::Value, Vec<crate::search::value_sets::Concept>), String>, StoreError>
+    {
+        self.with_reader(move |c, cat| {
+            use crate::search::value_sets;
+            let Some(id) = id else { return value_sets::by_url(c, cat, url.as_deref().unwrap_or_default()) };
+            let what = format!("ValueSet/{id}");
+            let st = read::read_current(c, cat, "ValueSet", &id)?
+                .ok_or_else(|| StoreError::NotFound(what.clone()))?;
+            let body = st.body.filter(|_| !st.deleted).ok_or(StoreError::Gone(what))?;
+            let vs: serde_json::Value = serde_json::from_str(&body).map_err(StoreError::db)?;
+            Ok(value_sets::concepts_of(c, cat, &vs)?.map(|concepts| (vs, concepts)))
+        })
+        .await
+    }
+
     /// A page of search results under `access` (see [`crate::search`]).
     pub async fn search(
         &self,

@@ -128,14 +128,53 @@ pub(crate) async fn type_operation(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response> {
-    if op != "$validate" {
-        return Err(Fail::new(
+    match (rtype.as_str(), op.as_str()) {
+        (_, "$validate") => validate(s, &rtype, None, headers, uri, body).await,
+        ("ValueSet", "$expand") => expand(s, None, headers, uri, body).await,
+        _ => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "not-supported",
             format!("operation '{op}' is not supported on {rtype}"),
-        ));
+        )),
     }
-    validate(s, &rtype, None, headers, uri, body).await
+}
+
+/// `ValueSet/$expand` and `ValueSet/[id]/$expand`: parameters in the query, or in a Parameters
+/// body (POST) whose primitive values are taken as the query's would be.
+async fn expand(
+    s: AppState,
+    id: Option<&str>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response> {
+    let (ctx, want) = decode(&headers, &uri)?;
+    let mut pairs = query_pairs(&uri);
+    if !body.is_empty() {
+        let b = json_body(&headers, &body, false)?;
+        if b.get("resourceType").and_then(|t| t.as_str()) != Some("Parameters") {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "POST ValueSet/$expand takes a Parameters resource".to_string(),
+            ));
+        }
+        for p in b.get("parameter").and_then(|p| p.as_array()).into_iter().flatten() {
+            let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+            let value = p.as_object().and_then(|o| {
+                o.iter().find(|(k, _)| k.starts_with("value")).map(|(_, v)| match v {
+                    serde_json::Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                })
+            });
+            match value {
+                Some(v) => pairs.push((name.to_string(), v)),
+                None => pairs.push((name.to_string(), String::new())),
+            }
+        }
+    }
+    let out = s.fhir.expand(&ctx, id, &pairs).await.map_err(Fail::from)?;
+    Ok(respond::json(StatusCode::OK, out, &want))
 }
 
 /// `$validate`: 200 with the OperationOutcome whether or not the resource is valid (the outcome
@@ -164,6 +203,9 @@ pub(crate) async fn sub_get(
     if op == "$validate" {
         // Without a body: only `mode=delete` has nothing to be sent.
         return validate(s, &rtype, Some(&id), headers, uri, Bytes::new()).await;
+    }
+    if (rtype.as_str(), op.as_str()) == ("ValueSet", "$expand") {
+        return expand(s, Some(&id), headers, uri, Bytes::new()).await;
     }
     let (ctx, want) = decode(&headers, &uri)?;
     let pairs = query_pairs(&uri);
@@ -213,6 +255,9 @@ pub(crate) async fn sub_post(
     let Path((rtype, id, op)) = path;
     if op == "$validate" {
         return validate(state.0, &rtype, Some(&id), headers, uri, body).await;
+    }
+    if (rtype.as_str(), op.as_str()) == ("ValueSet", "$expand") {
+        return expand(state.0, Some(&id), headers, uri, body).await;
     }
     sub_get(state, Path((rtype, id, op)), headers, uri).await
 }

@@ -9,7 +9,7 @@
 mod criteria;
 mod cursor;
 mod sort;
-mod value_sets;
+pub mod value_sets;
 
 use crate::access::{AccessFilter, FactCache, Known};
 use crate::catalog::Catalog;

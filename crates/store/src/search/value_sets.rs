@@ -2,12 +2,16 @@
 //! "the search parameter is a URI that identifies a value set, and the search parameter tests
 //! whether the coding is in the specified value set").
 //!
+//! The same expansion answers `ValueSet/$expand`.
+//!
 //! Lantern has no terminology server, so it expands what can be expanded without one: a
 //! ValueSet stored here whose `expansion` lists its codes, or whose `compose` lists them
 //! concept by concept (the usual form of a local code list: a practice's diabetes codes, a
-//! reporting refset); failing that, one of R4's own enumerated value sets (`lantern-r4`). A
-//! value set defined by filters, by whole code systems or by other value sets, and not
-//! expanded, is refused with the reason rather than matched partly.
+//! reporting refset) or includes whole code systems that are stored here with every code
+//! (`content` `complete`: a local or national code system loaded as a CodeSystem); failing
+//! that, one of R4's own enumerated value sets (`lantern-r4`). A value set defined by
+//! filters, by other value sets or by code systems not held here, and not expanded, is
+//! refused with the reason rather than matched partly.
 use crate::catalog::Catalog;
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
@@ -20,6 +24,14 @@ pub(crate) const MAX_CODES: usize = 10_000;
 /// A (code system, code) pair; no system where the value set names none.
 pub(crate) type Code = (Option<String>, String);
 
+/// One concept of an expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concept {
+    pub system: Option<String>,
+    pub code: String,
+    pub display: Option<String>,
+}
+
 /// The codes of the value set `url` (a `|version` suffix is ignored), for parameter `param`
 /// (named in errors).
 pub(crate) fn expand(
@@ -28,39 +40,83 @@ pub(crate) fn expand(
     url: &str,
     param: &str,
 ) -> Result<Vec<Code>, StoreError> {
-    let url = url.split_once('|').map_or(url, |(u, _)| u);
     let refuse = |why: String| StoreError::invalid("not-supported", Some(param.to_string()), why);
-    let codes = match stored(conn, catalog, url)? {
-        Some(vs) => from_resource(&vs).map_err(|why| refuse(format!("the value set {url} {why}")))?,
-        None => match lantern_r4::value_set(url) {
-            Some(vs) => vs
-                .systems
-                .iter()
-                .flat_map(|(s, codes)| codes.iter().map(|c| (Some(s.to_string()), c.to_string())))
-                .collect(),
-            None => {
-                return Err(refuse(format!(
-                    "the value set {url} is not known here: store it as a ValueSet that lists its \
-                     codes (compose.include.concept) or carries an expansion"
-                )))
-            }
-        },
-    };
-    if codes.len() > MAX_CODES {
+    let (_, concepts) = by_url(conn, catalog, url)?.map_err(refuse)?;
+    if concepts.len() > MAX_CODES {
         return Err(StoreError::invalid(
             "too-costly",
             Some(param.to_string()),
-            format!("the value set {url} has {} codes; at most {MAX_CODES} can be searched", codes.len()),
+            format!("the value set {url} has {} codes; at most {MAX_CODES} can be searched", concepts.len()),
         ));
     }
-    Ok(codes)
+    Ok(concepts.into_iter().map(|c| (c.system, c.code)).collect())
 }
 
-/// The newest stored, undeleted ValueSet whose `url` is `url`. Read without the caller's
-/// access filter: a value set is reference data, in no patient's record, and only its codes
-/// reach the query, never its content the response.
-fn stored(conn: &mut dyn Conn, catalog: &Catalog, url: &str) -> Result<Option<Value>, StoreError> {
-    let Some(rows) = catalog.param_rows("ValueSet", "url") else { return Ok(None) };
+/// The value set `url` (stored here, else one of R4's own) and its concepts; the inner `Err`
+/// says why it cannot be expanded here.
+#[allow(clippy::type_complexity)]
+pub fn by_url(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    url: &str,
+) -> Result<Result<(Value, Vec<Concept>), String>, StoreError> {
+    let url = url.split_once('|').map_or(url, |(u, _)| u);
+    if let Some(vs) = stored(conn, catalog, "ValueSet", url)? {
+        return Ok(concepts_of(conn, catalog, &vs)?.map(|c| (vs, c)));
+    }
+    Ok(match lantern_r4::value_set(url) {
+        Some(vs) => Ok((
+            serde_json::json!({"resourceType": "ValueSet", "url": url, "status": "active"}),
+            vs.systems
+                .iter()
+                .flat_map(|(s, codes)| {
+                    codes.iter().map(|c| Concept {
+                        system: Some(s.to_string()),
+                        code: c.to_string(),
+                        display: None,
+                    })
+                })
+                .collect(),
+        )),
+        None => Err(format!(
+            "the value set {url} is not known here: store it as a ValueSet that lists its codes \
+             (compose.include.concept), includes a complete CodeSystem stored here, or carries an \
+             expansion"
+        )),
+    })
+}
+
+/// The concepts of a ValueSet resource; the inner `Err` says why it cannot be expanded here.
+pub fn concepts_of(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    vs: &Value,
+) -> Result<Result<Vec<Concept>, String>, StoreError> {
+    let mut failed = None;
+    let url = vs.get("url").and_then(Value::as_str).unwrap_or("(no url)").to_string();
+    let out = from_resource(vs, &mut |system| match stored(conn, catalog, "CodeSystem", system) {
+        Ok(cs) => cs.and_then(|cs| code_system_concepts(&cs)),
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(out.map_err(|why| format!("the value set {url} {why}")))
+}
+
+/// The newest stored, undeleted resource of `rtype` (ValueSet or CodeSystem) whose `url` is
+/// `url`. Read without the caller's access filter: terminology is reference data, in no
+/// patient's record.
+fn stored(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    rtype: &str,
+    url: &str,
+) -> Result<Option<Value>, StoreError> {
+    let Some(rows) = catalog.param_rows(rtype, "url") else { return Ok(None) };
     let sql = format!(
         "SELECT MAX(u.rk) FROM ix_uri u JOIN resource r ON r.rk = u.rk WHERE {} AND u.value = ? \
          AND r.deleted = 0",
@@ -72,9 +128,36 @@ fn stored(conn: &mut dyn Conn, catalog: &Catalog, url: &str) -> Result<Option<Va
     Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
 }
 
-/// The codes a ValueSet resource lists: its expansion if it has one, else its compose when
-/// that names every concept. Err says why it cannot be expanded here.
-fn from_resource(vs: &Value) -> Result<Vec<Code>, String> {
+/// Every concept of a CodeSystem that holds all of its codes (`content` `complete`), nested
+/// ones included; None for one that does not.
+fn code_system_concepts(cs: &Value) -> Option<Vec<Concept>> {
+    if cs.get("content").and_then(Value::as_str) != Some("complete") {
+        return None;
+    }
+    let system = cs.get("url").and_then(Value::as_str).map(str::to_string);
+    fn walk(concepts: &[Value], system: &Option<String>, out: &mut Vec<Concept>) {
+        for c in concepts {
+            if let Some(code) = c.get("code").and_then(Value::as_str) {
+                let display = c.get("display").and_then(Value::as_str).map(str::to_string);
+                out.push(Concept { system: system.clone(), code: code.to_string(), display });
+            }
+            if let Some(inner) = c.get("concept").and_then(Value::as_array) {
+                walk(inner, system, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(cs.get("concept").and_then(Value::as_array).map_or(&[][..], |v| v), &system, &mut out);
+    Some(out)
+}
+
+/// The concepts a ValueSet resource lists: its expansion if it has one, else its compose when
+/// that names every concept or includes whole code systems `whole` can list. Err says why it
+/// cannot be expanded here.
+fn from_resource(
+    vs: &Value,
+    whole: &mut dyn FnMut(&str) -> Option<Vec<Concept>>,
+) -> Result<Vec<Concept>, String> {
     if let Some(contains) = vs.pointer("/expansion/contains").and_then(Value::as_array) {
         // A page of a larger expansion (`total` beyond what is listed) would match partly.
         let listed = count_entries(contains);
@@ -92,36 +175,45 @@ fn from_resource(vs: &Value) -> Result<Vec<Code>, String> {
     let Some(includes) = vs.pointer("/compose/include").and_then(Value::as_array) else {
         return Err("has neither an expansion nor a compose".into());
     };
+    let needs_server = |what: &str, system: Option<&str>| {
+        format!(
+            "{what} {} by filter, by a code system not stored here complete, or by other value \
+             sets, which needs a terminology server; give it an expansion",
+            system.unwrap_or("codes")
+        )
+    };
     let mut out = Vec::new();
     for inc in includes {
         let system = inc.get("system").and_then(Value::as_str);
-        let concepts = inc.get("concept").and_then(Value::as_array);
-        if inc.get("filter").is_some() || inc.get("valueSet").is_some() || concepts.is_none() {
-            return Err(format!(
-                "includes {} by filter, by whole code system or by other value sets, which needs a \
-                 terminology server; give it an expansion",
-                system.unwrap_or("codes")
-            ));
+        if inc.get("filter").is_some() || inc.get("valueSet").is_some() {
+            return Err(needs_server("includes", system));
         }
-        for c in concepts.into_iter().flatten() {
-            if let Some(code) = c.get("code").and_then(Value::as_str) {
-                out.push((system.map(str::to_string), code.to_string()));
+        match (inc.get("concept").and_then(Value::as_array), system) {
+            (Some(concepts), _) => {
+                for c in concepts {
+                    if let Some(code) = c.get("code").and_then(Value::as_str) {
+                        out.push(Concept {
+                            system: system.map(str::to_string),
+                            code: code.to_string(),
+                            display: c.get("display").and_then(Value::as_str).map(str::to_string),
+                        });
+                    }
+                }
             }
+            // A whole code system: listable when it is stored here with every code.
+            (None, Some(sys)) => out.extend(whole(sys).ok_or_else(|| needs_server("includes", system))?),
+            (None, None) => return Err(needs_server("includes", None)),
         }
     }
     for exc in vs.pointer("/compose/exclude").and_then(Value::as_array).into_iter().flatten() {
         let system = exc.get("system").and_then(Value::as_str);
         // An exclusion that cannot be applied here would leave codes in that should be out.
         if exc.get("filter").is_some() || exc.get("valueSet").is_some() || exc.get("concept").is_none() {
-            return Err(format!(
-                "excludes {} by filter, by whole code system or by other value sets, which needs a \
-                 terminology server; give it an expansion",
-                system.unwrap_or("codes")
-            ));
+            return Err(needs_server("excludes", system));
         }
         for c in exc.get("concept").and_then(Value::as_array).into_iter().flatten() {
             if let Some(code) = c.get("code").and_then(Value::as_str) {
-                out.retain(|(s, k)| !(s.as_deref() == system && k == code));
+                out.retain(|k| !(k.system.as_deref() == system && k.code == code));
             }
         }
     }
@@ -136,13 +228,16 @@ fn count_entries(contains: &[Value]) -> usize {
         .sum()
 }
 
-/// An expansion's codes, nested `contains` included (abstract entries have no code).
-fn walk_expansion(contains: &[Value], out: &mut Vec<Code>) {
+/// An expansion's concepts, nested `contains` included (abstract entries have no code).
+fn walk_expansion(contains: &[Value], out: &mut Vec<Concept>) {
     for c in contains {
         if let Some(code) = c.get("code").and_then(Value::as_str) {
             if c.get("abstract").and_then(Value::as_bool) != Some(true) {
-                let system = c.get("system").and_then(Value::as_str).map(str::to_string);
-                out.push((system, code.to_string()));
+                out.push(Concept {
+                    system: c.get("system").and_then(Value::as_str).map(str::to_string),
+                    code: code.to_string(),
+                    display: c.get("display").and_then(Value::as_str).map(str::to_string),
+                });
             }
         }
         if let Some(inner) = c.get("contains").and_then(Value::as_array) {
@@ -160,6 +255,11 @@ mod tests {
         v.iter().map(|(s, k)| (Some(s.to_string()), k.to_string())).collect()
     }
 
+    /// `from_resource` with no code system stored, as codes.
+    fn codes(vs: &Value) -> Result<Vec<Code>, String> {
+        from_resource(vs, &mut |_| None).map(|c| c.into_iter().map(|c| (c.system, c.code)).collect())
+    }
+
     #[test]
     fn listed_concepts_less_the_excluded() {
         let vs = json!({"resourceType": "ValueSet", "compose": {
@@ -167,7 +267,7 @@ mod tests {
                         {"system": "http://loinc.org", "concept": [{"code": "4548-4"}]}],
             "exclude": [{"system": "http://snomed.info/sct", "concept": [{"code": "46635009"}]}]}});
         assert_eq!(
-            from_resource(&vs).unwrap(),
+            codes(&vs).unwrap(),
             pairs(&[("http://snomed.info/sct", "44054006"), ("http://loinc.org", "4548-4")])
         );
     }
@@ -181,9 +281,27 @@ mod tests {
                     {"system": "http://snomed.info/sct", "code": "44054006"}]},
                 {"system": "http://snomed.info/sct", "code": "46635009"}]}});
         assert_eq!(
-            from_resource(&vs).unwrap(),
+            codes(&vs).unwrap(),
             pairs(&[("http://snomed.info/sct", "44054006"), ("http://snomed.info/sct", "46635009")])
         );
+    }
+
+    #[test]
+    fn a_whole_code_system_held_here_is_listed() {
+        let vs = json!({"resourceType": "ValueSet", "compose": {"include": [{"system": "http://example.org/cs"}]}});
+        let cs = json!({"resourceType": "CodeSystem", "url": "http://example.org/cs", "content": "complete",
+            "concept": [{"code": "a", "display": "Alpha", "concept": [{"code": "a1"}]}, {"code": "b"}]});
+        let got = from_resource(&vs, &mut |s| {
+            (s == "http://example.org/cs").then(|| code_system_concepts(&cs)).flatten()
+        })
+        .unwrap();
+        let listed: Vec<(&str, Option<&str>)> =
+            got.iter().map(|c| (c.code.as_str(), c.display.as_deref())).collect();
+        assert_eq!(listed, vec![("a", Some("Alpha")), ("a1", None), ("b", None)]);
+        // Not every code: not listable.
+        let fragment =
+            json!({"resourceType": "CodeSystem", "content": "fragment", "concept": [{"code": "a"}]});
+        assert!(code_system_concepts(&fragment).is_none());
     }
 
     #[test]
@@ -194,17 +312,17 @@ mod tests {
             json!({"valueSet": ["http://example.org/vs"]}),
         ] {
             let vs = json!({"resourceType": "ValueSet", "compose": {"include": [include]}});
-            assert!(from_resource(&vs).is_err());
+            assert!(codes(&vs).is_err());
         }
-        assert!(from_resource(&json!({"resourceType": "ValueSet"})).is_err());
+        assert!(codes(&json!({"resourceType": "ValueSet"})).is_err());
         // Listed concepts, less what only a terminology server could exclude: refused, not kept.
         let vs = json!({"resourceType": "ValueSet", "compose": {
             "include": [{"system": "http://snomed.info/sct", "concept": [{"code": "44054006"}]}],
             "exclude": [{"system": "http://snomed.info/sct", "filter": [{"property": "concept", "op": "is-a", "value": "1"}]}]}});
-        assert!(from_resource(&vs).is_err());
+        assert!(codes(&vs).is_err());
         // One page of a larger expansion.
         let vs = json!({"resourceType": "ValueSet", "expansion": {"total": 3, "offset": 0,
             "contains": [{"system": "http://snomed.info/sct", "code": "44054006"}]}});
-        assert!(from_resource(&vs).unwrap_err().contains("1 of 3"));
+        assert!(codes(&vs).unwrap_err().contains("1 of 3"));
     }
 }

@@ -1,0 +1,110 @@
+//! `ValueSet/$expand` on both backends: stored value sets (listed concepts, an expansion, a
+//! whole code system stored here), R4's own, text filters and paging, and refusals with the
+//! reason; `:in` takes the same expansions.
+use lantern_service::{Error, Fhir};
+use lantern_testkit::client::{ids, put};
+use lantern_testkit::{backend_tests, ctx, json, parse, strict};
+use serde_json::Value;
+
+const CS: &str = "http://example.org/fhir/CodeSystem/clinic-kinds";
+
+async fn seed(fhir: &Fhir) {
+    put(
+        fhir,
+        json!({"resourceType": "CodeSystem", "id": "clinic-kinds", "url": CS, "status": "active", "content": "complete",
+            "concept": [{"code": "diab", "display": "Diabetes clinic", "concept": [{"code": "diab-child", "display": "Children's diabetes clinic"}]},
+                        {"code": "resp", "display": "Respiratory clinic"},
+                        {"code": "card", "display": "Cardiology clinic"}]}),
+    )
+    .await;
+    put(
+        fhir,
+        json!({"resourceType": "ValueSet", "id": "all-clinics", "url": "http://example.org/fhir/ValueSet/all-clinics",
+            "name": "AllClinics", "status": "active",
+            "compose": {"include": [{"system": CS}], "exclude": [{"system": CS, "concept": [{"code": "card"}]}]}}),
+    )
+    .await;
+    put(
+        fhir,
+        json!({"resourceType": "ValueSet", "id": "needs-server", "url": "http://example.org/fhir/ValueSet/needs-server",
+            "status": "active", "compose": {"include": [{"system": "http://snomed.info/sct",
+            "filter": [{"property": "concept", "op": "is-a", "value": "73211009"}]}]}}),
+    )
+    .await;
+}
+
+async fn expand(fhir: &Fhir, id: Option<&str>, q: &str) -> Result<Value, Error> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    fhir.expand(&ctx(), id, &pairs).await.map(|t| parse(&t))
+}
+
+fn codes(vs: &Value) -> Vec<String> {
+    vs["expansion"]["contains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn value_set_expand(fhir: Fhir) {
+    seed(&fhir).await;
+    // A whole code system stored here, less an exclusion; by url and by id alike.
+    let by_url = expand(&fhir, None, "url=http://example.org/fhir/ValueSet/all-clinics").await.unwrap();
+    assert_eq!(codes(&by_url), ["diab", "diab-child", "resp"]);
+    assert_eq!(by_url["expansion"]["total"], 3);
+    assert_eq!(by_url["name"], "AllClinics");
+    assert_eq!(by_url["expansion"]["contains"][0]["display"], "Diabetes clinic");
+    assert_eq!(by_url["expansion"]["contains"][0]["system"], CS);
+    let by_id = expand(&fhir, Some("all-clinics"), "").await.unwrap();
+    assert_eq!(codes(&by_id), codes(&by_url));
+    // Filtered by words of the display or code, and paged.
+    let f = expand(&fhir, Some("all-clinics"), "filter=DIABETES").await.unwrap();
+    assert_eq!(codes(&f), ["diab", "diab-child"]);
+    let f = expand(&fhir, Some("all-clinics"), "filter=children diabetes").await.unwrap();
+    assert_eq!(codes(&f), ["diab-child"]);
+    let page = expand(&fhir, Some("all-clinics"), "offset=1&count=1").await.unwrap();
+    assert_eq!(
+        (codes(&page), page["expansion"]["total"].as_u64()),
+        (vec!["diab-child".to_string()], Some(3))
+    );
+    // One of R4's own.
+    let g = expand(&fhir, None, "url=http://hl7.org/fhir/ValueSet/administrative-gender").await.unwrap();
+    assert_eq!(codes(&g), ["male", "female", "other", "unknown"]);
+    // Refusals, with the reason.
+    let e = expand(&fhir, Some("needs-server"), "").await.unwrap_err();
+    assert!(e.to_string().contains("terminology server"), "{e}");
+    let e = expand(&fhir, None, "url=http://example.org/nowhere").await.unwrap_err();
+    assert!(e.to_string().contains("not known here"), "{e}");
+    assert!(expand(&fhir, None, "").await.unwrap_err().to_string().contains("url"));
+    assert!(expand(&fhir, None, "url=x&count=many").await.is_err());
+    assert!(matches!(
+        expand(&fhir, Some("absent"), "").await,
+        Err(Error::Store(lantern_store::StoreError::NotFound(_)))
+    ));
+    let pairs = vec![("url".to_string(), CS.to_string()), ("colour".to_string(), "red".to_string())];
+    assert!(fhir.expand(&strict(), None, &pairs).await.is_err(), "strict refuses what it does not know");
+
+    // `:in` takes the same expansion.
+    put(
+        &fhir,
+        json!({"resourceType": "Encounter", "id": "e1", "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [{"coding": [{"system": CS, "code": "diab-child"}]}]}),
+    )
+    .await;
+    put(
+        &fhir,
+        json!({"resourceType": "Encounter", "id": "e2", "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [{"coding": [{"system": CS, "code": "card"}]}]}),
+    )
+    .await;
+    assert_eq!(
+        ids(&fhir, "Encounter", "type:in=http://example.org/fhir/ValueSet/all-clinics").await,
+        vec!["e1".to_string()]
+    );
+}
+
+backend_tests!(value_set_expand);
