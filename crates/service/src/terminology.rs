@@ -24,7 +24,7 @@ impl Fhir {
         };
         for (k, v) in pairs {
             match k.as_str() {
-                "url" | "identifier" => url = Some(v.clone()),
+                "url" => url = Some(v.clone()),
                 "filter" => filter = Some(v.to_lowercase()),
                 "count" => count = number(k, v)?.min(MAX_COUNT),
                 "offset" => offset = number(k, v)?,

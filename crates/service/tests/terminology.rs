@@ -72,6 +72,17 @@ async fn value_set_expand(fhir: Fhir) {
     // One of R4's own.
     let g = expand(&fhir, None, "url=http://hl7.org/fhir/ValueSet/administrative-gender").await.unwrap();
     assert_eq!(codes(&g), ["male", "female", "other", "unknown"]);
+    // Another value set included whole (R4's own here), with local additions.
+    put(
+        &fhir,
+        json!({"resourceType": "ValueSet", "id": "gender-plus", "url": "http://example.org/fhir/ValueSet/gender-plus",
+            "status": "active", "compose": {"include": [
+                {"valueSet": ["http://hl7.org/fhir/ValueSet/administrative-gender"]},
+                {"system": "http://example.org/local", "concept": [{"code": "x", "display": "Declined to say"}]}]}}),
+    )
+    .await;
+    let plus = expand(&fhir, Some("gender-plus"), "").await.unwrap();
+    assert_eq!(codes(&plus), ["male", "female", "other", "unknown", "x"]);
     // Refusals, with the reason.
     let e = expand(&fhir, Some("needs-server"), "").await.unwrap_err();
     assert!(e.to_string().contains("terminology server"), "{e}");

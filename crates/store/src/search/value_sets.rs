@@ -8,10 +8,10 @@
 //! ValueSet stored here whose `expansion` lists its codes, or whose `compose` lists them
 //! concept by concept (the usual form of a local code list: a practice's diabetes codes, a
 //! reporting refset) or includes whole code systems that are stored here with every code
-//! (`content` `complete`: a local or national code system loaded as a CodeSystem); failing
-//! that, one of R4's own enumerated value sets (`lantern-r4`). A value set defined by
-//! filters, by other value sets or by code systems not held here, and not expanded, is
-//! refused with the reason rather than matched partly.
+//! (`content` `complete`: a local or national code system loaded as a CodeSystem) or other
+//! value sets it can expand; failing that, one of R4's own enumerated value sets
+//! (`lantern-r4`). A value set defined by filters, or by code systems or value sets not held
+//! here, and not expanded, is refused with the reason rather than matched partly.
 use crate::catalog::Catalog;
 use crate::conn::{Conn, SqlValue};
 use crate::error::StoreError;
@@ -60,9 +60,25 @@ pub fn by_url(
     catalog: &Catalog,
     url: &str,
 ) -> Result<Result<(Value, Vec<Concept>), String>, StoreError> {
+    by_url_within(conn, catalog, url, 0)
+}
+
+/// Value sets included by value sets are expanded to this depth (a cycle stops there).
+const MAX_DEPTH: usize = 8;
+
+#[allow(clippy::type_complexity)]
+fn by_url_within(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    url: &str,
+    depth: usize,
+) -> Result<Result<(Value, Vec<Concept>), String>, StoreError> {
     let url = url.split_once('|').map_or(url, |(u, _)| u);
+    if depth > MAX_DEPTH {
+        return Ok(Err(format!("includes value sets nested more than {MAX_DEPTH} deep (at {url})")));
+    }
     if let Some(vs) = stored(conn, catalog, "ValueSet", url)? {
-        return Ok(concepts_of(conn, catalog, &vs)?.map(|c| (vs, c)));
+        return Ok(concepts_within(conn, catalog, &vs, depth)?.map(|c| (vs, c)));
     }
     Ok(match lantern_r4::value_set(url) {
         Some(vs) => Ok((
@@ -92,14 +108,29 @@ pub fn concepts_of(
     catalog: &Catalog,
     vs: &Value,
 ) -> Result<Result<Vec<Concept>, String>, StoreError> {
+    concepts_within(conn, catalog, vs, 0)
+}
+
+fn concepts_within(
+    conn: &mut dyn Conn,
+    catalog: &Catalog,
+    vs: &Value,
+    depth: usize,
+) -> Result<Result<Vec<Concept>, String>, StoreError> {
     let mut failed = None;
     let url = vs.get("url").and_then(Value::as_str).unwrap_or("(no url)").to_string();
-    let out = from_resource(vs, &mut |system| match stored(conn, catalog, "CodeSystem", system) {
-        Ok(cs) => cs.and_then(|cs| code_system_concepts(&cs)),
-        Err(e) => {
+    let out = from_resource(vs, &mut |source| {
+        let found = match source {
+            Source::System(system) => stored(conn, catalog, "CodeSystem", system)
+                .map(|cs| cs.and_then(|cs| code_system_concepts(&cs))),
+            Source::ValueSet(url) => {
+                by_url_within(conn, catalog, url, depth + 1).map(|r| r.ok().map(|(_, concepts)| concepts))
+            }
+        };
+        found.unwrap_or_else(|e| {
             failed = Some(e);
             None
-        }
+        })
     });
     if let Some(e) = failed {
         return Err(e);
@@ -154,9 +185,15 @@ fn code_system_concepts(cs: &Value) -> Option<Vec<Concept>> {
 /// The concepts a ValueSet resource lists: its expansion if it has one, else its compose when
 /// that names every concept or includes whole code systems `whole` can list. Err says why it
 /// cannot be expanded here.
+/// What a compose includes whole: a code system, or another value set.
+enum Source<'a> {
+    System(&'a str),
+    ValueSet(&'a str),
+}
+
 fn from_resource(
     vs: &Value,
-    whole: &mut dyn FnMut(&str) -> Option<Vec<Concept>>,
+    whole: &mut dyn FnMut(Source<'_>) -> Option<Vec<Concept>>,
 ) -> Result<Vec<Concept>, String> {
     if let Some(contains) = vs.pointer("/expansion/contains").and_then(Value::as_array) {
         // A page of a larger expansion (`total` beyond what is listed) would match partly.
@@ -185,8 +222,28 @@ fn from_resource(
     let mut out = Vec::new();
     for inc in includes {
         let system = inc.get("system").and_then(Value::as_str);
-        if inc.get("filter").is_some() || inc.get("valueSet").is_some() {
+        if inc.get("filter").is_some() {
             return Err(needs_server("includes", system));
+        }
+        if let Some(sets) = inc.get("valueSet").and_then(Value::as_array) {
+            // Only value sets: the codes in every one of them (R4: an include's parts intersect).
+            if system.is_some() || inc.get("concept").is_some() {
+                return Err(needs_server("includes", system));
+            }
+            let mut common: Option<Vec<Concept>> = None;
+            for url in sets.iter().filter_map(Value::as_str) {
+                let these = whole(Source::ValueSet(url))
+                    .ok_or_else(|| format!("includes the value set {url}, which cannot be expanded here"))?;
+                common = Some(match common {
+                    None => these,
+                    Some(before) => before
+                        .into_iter()
+                        .filter(|c| these.iter().any(|t| t.system == c.system && t.code == c.code))
+                        .collect(),
+                });
+            }
+            out.extend(common.unwrap_or_default());
+            continue;
         }
         match (inc.get("concept").and_then(Value::as_array), system) {
             (Some(concepts), _) => {
@@ -201,10 +258,16 @@ fn from_resource(
                 }
             }
             // A whole code system: listable when it is stored here with every code.
-            (None, Some(sys)) => out.extend(whole(sys).ok_or_else(|| needs_server("includes", system))?),
+            (None, Some(sys)) => {
+                out.extend(whole(Source::System(sys)).ok_or_else(|| needs_server("includes", system))?)
+            }
             (None, None) => return Err(needs_server("includes", None)),
         }
     }
+    // Includes may overlap (a national set and local additions): each concept once, as first
+    // listed.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|c| seen.insert((c.system.clone(), c.code.clone())));
     for exc in vs.pointer("/compose/exclude").and_then(Value::as_array).into_iter().flatten() {
         let system = exc.get("system").and_then(Value::as_str);
         // An exclusion that cannot be applied here would leave codes in that should be out.
@@ -291,8 +354,9 @@ mod tests {
         let vs = json!({"resourceType": "ValueSet", "compose": {"include": [{"system": "http://example.org/cs"}]}});
         let cs = json!({"resourceType": "CodeSystem", "url": "http://example.org/cs", "content": "complete",
             "concept": [{"code": "a", "display": "Alpha", "concept": [{"code": "a1"}]}, {"code": "b"}]});
-        let got = from_resource(&vs, &mut |s| {
-            (s == "http://example.org/cs").then(|| code_system_concepts(&cs)).flatten()
+        let got = from_resource(&vs, &mut |s| match s {
+            Source::System("http://example.org/cs") => code_system_concepts(&cs),
+            _ => None,
         })
         .unwrap();
         let listed: Vec<(&str, Option<&str>)> =
@@ -302,6 +366,26 @@ mod tests {
         let fragment =
             json!({"resourceType": "CodeSystem", "content": "fragment", "concept": [{"code": "a"}]});
         assert!(code_system_concepts(&fragment).is_none());
+    }
+
+    #[test]
+    fn other_value_sets_are_included_once_each_and_intersected_within_an_include() {
+        let c = |code: &str| Concept { system: Some("http://s".into()), code: code.into(), display: None };
+        let mut sets = |s: Source<'_>| match s {
+            Source::ValueSet("http://vs/ab") => Some(vec![c("a"), c("b")]),
+            Source::ValueSet("http://vs/bc") => Some(vec![c("b"), c("c")]),
+            _ => None,
+        };
+        let vs = json!({"resourceType": "ValueSet", "compose": {"include": [
+            {"valueSet": ["http://vs/ab"]},
+            {"system": "http://s", "concept": [{"code": "a"}, {"code": "z"}]}]}});
+        let got: Vec<String> = from_resource(&vs, &mut sets).unwrap().into_iter().map(|c| c.code).collect();
+        assert_eq!(got, ["a", "b", "z"]);
+        let vs = json!({"resourceType": "ValueSet", "compose": {"include": [{"valueSet": ["http://vs/ab", "http://vs/bc"]}]}});
+        let got: Vec<String> = from_resource(&vs, &mut sets).unwrap().into_iter().map(|c| c.code).collect();
+        assert_eq!(got, ["b"]);
+        let vs = json!({"resourceType": "ValueSet", "compose": {"include": [{"valueSet": ["http://vs/unknown"]}]}});
+        assert!(from_resource(&vs, &mut sets).unwrap_err().contains("http://vs/unknown"));
     }
 
     #[test]
