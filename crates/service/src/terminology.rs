@@ -25,7 +25,7 @@ impl Fhir {
         for (k, v) in pairs {
             match k.as_str() {
                 "url" => url = Some(v.clone()),
-                "filter" => filter = Some(v.to_lowercase()),
+                "filter" => filter = Some(v.clone()),
                 "count" => count = number(k, v)?.min(MAX_COUNT),
                 "offset" => offset = number(k, v)?,
                 // Answered by the HTTP layer; or about versions and languages Lantern keeps one of.
@@ -48,7 +48,8 @@ impl Fhir {
             .expand_value_set(id.map(str::to_string), url.clone())
             .await?
             .map_err(|why| Error::bad("not-supported", Some("url"), why))?;
-        let words: Vec<&str> = filter.as_deref().map(|f| f.split_whitespace().collect()).unwrap_or_default();
+        let lowered = filter.as_deref().map(str::to_lowercase).unwrap_or_default();
+        let words: Vec<&str> = lowered.split_whitespace().collect();
         let matching: Vec<_> = concepts
             .into_iter()
             .filter(|c| {
