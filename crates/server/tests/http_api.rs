@@ -388,6 +388,11 @@ async fn http_interactions(fhir: Fhir) {
     );
     let r = c.get(format!("{base}/ValueSet/nowhere/$expand")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = c.get(format!("{base}/ValueSet/$validate-code?url={gender}&code=robot")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["parameter"][0]["valueBoolean"], false);
+    let r = c.get(format!("{base}/CodeSystem/$lookup?system=http://nowhere&code=a")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // $validate: 200 and the OperationOutcome, valid or not.
     for (resource, severity) in [

@@ -70,8 +70,14 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}),
         ];
         if t == "ValueSet" {
+            operations.extend([
+                json!({"name": "expand", "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"}),
+                json!({"name": "validate-code", "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"}),
+            ]);
+        }
+        if t == "CodeSystem" {
             operations.push(json!(
-                {"name": "expand", "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"}
+                {"name": "lookup", "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"}
             ));
         }
         if t == "Group" {

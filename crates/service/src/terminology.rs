@@ -101,3 +101,158 @@ impl Fhir {
         Ok(Value::Object(out).to_string())
     }
 }
+
+impl Fhir {
+    /// `CodeSystem/$lookup` (R4 §4.8.15.1): a code of a CodeSystem stored here, with its
+    /// display, designations and properties.
+    pub async fn lookup(&self, ctx: &Ctx, pairs: &[(String, String)]) -> Result<String, Error> {
+        let (mut system, mut code) = (None, None);
+        for (k, v) in pairs {
+            match k.as_str() {
+                "system" => system = Some(v.clone()),
+                "code" => code = Some(v.clone()),
+                "_format" | "_pretty" | "version" | "displayLanguage" | "property" | "date" => {}
+                _ if ctx.handling == Handling::Strict => {
+                    return Err(Error::bad(
+                        "not-supported",
+                        Some(k.as_str()),
+                        format!("CodeSystem/$lookup does not support the parameter '{k}'"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let (Some(system), Some(code)) = (system, code) else {
+            return Err(Error::bad("required", Some("code"), "CodeSystem/$lookup needs a system and a code"));
+        };
+        let cs = self.store.code_system(system.clone()).await?.ok_or_else(|| {
+            Error::Store(lantern_store::StoreError::NotFound(format!(
+                "the code system {system} (not stored here)"
+            )))
+        })?;
+        let concept = find_concept(cs.get("concept"), &code).ok_or_else(|| {
+            Error::Store(lantern_store::StoreError::NotFound(format!(
+                "code '{code}' in the code system {system}"
+            )))
+        })?;
+        let name = ["name", "title", "url"]
+            .iter()
+            .find_map(|k| cs.get(*k).and_then(Value::as_str))
+            .unwrap_or(&system);
+        let mut parameter = vec![json!({"name": "name", "valueString": name})];
+        if let Some(v) = cs.get("version").and_then(Value::as_str) {
+            parameter.push(json!({"name": "version", "valueString": v}));
+        }
+        if let Some(d) = concept.get("display").and_then(Value::as_str) {
+            parameter.push(json!({"name": "display", "valueString": d}));
+        }
+        for d in concept.get("designation").and_then(Value::as_array).into_iter().flatten() {
+            let mut part = Vec::new();
+            if let Some(l) = d.get("language") {
+                part.push(json!({"name": "language", "valueCode": l}));
+            }
+            if let Some(u) = d.get("use") {
+                part.push(json!({"name": "use", "valueCoding": u}));
+            }
+            if let Some(v) = d.get("value") {
+                part.push(json!({"name": "value", "valueString": v}));
+            }
+            parameter.push(json!({"name": "designation", "part": part}));
+        }
+        for p in concept.get("property").and_then(Value::as_array).into_iter().flatten() {
+            let mut part =
+                vec![json!({"name": "code", "valueCode": p.get("code").cloned().unwrap_or_default()})];
+            if let Some((k, v)) = p.as_object().and_then(|o| o.iter().find(|(k, _)| k.starts_with("value"))) {
+                part.push(json!({"name": "value", k.as_str(): v}));
+            }
+            parameter.push(json!({"name": "property", "part": part}));
+        }
+        Ok(json!({"resourceType": "Parameters", "parameter": parameter}).to_string())
+    }
+
+    /// `ValueSet/$validate-code` (R4 §4.9.17.2): whether a code (with its system, if given) is
+    /// in a value set this server can expand, and its display; a `display` that differs from
+    /// the value set's is reported.
+    pub async fn validate_code(
+        &self,
+        ctx: &Ctx,
+        id: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        let (mut url, mut system, mut code, mut display) = (None, None, None, None);
+        for (k, v) in pairs {
+            match k.as_str() {
+                "url" => url = Some(v.clone()),
+                "system" => system = Some(v.clone()),
+                "code" => code = Some(v.clone()),
+                "display" => display = Some(v.clone()),
+                "_format" | "_pretty" | "valueSetVersion" | "systemVersion" | "displayLanguage" => {}
+                _ if ctx.handling == Handling::Strict => {
+                    return Err(Error::bad(
+                        "not-supported",
+                        Some(k.as_str()),
+                        format!("ValueSet/$validate-code does not support the parameter '{k}'"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let Some(code) = code else {
+            return Err(Error::bad("required", Some("code"), "ValueSet/$validate-code needs a code"));
+        };
+        if id.is_none() && url.is_none() {
+            return Err(Error::bad(
+                "required",
+                Some("url"),
+                "ValueSet/$validate-code needs the value set's url",
+            ));
+        }
+        let (vs, concepts) = self
+            .store
+            .expand_value_set(id.map(str::to_string), url.clone())
+            .await?
+            .map_err(|why| Error::bad("not-supported", Some("url"), why))?;
+        let name =
+            vs.get("url").and_then(Value::as_str).or(url.as_deref()).unwrap_or("the value set").to_string();
+        let found = concepts
+            .iter()
+            .find(|c| c.code == code && system.as_deref().is_none_or(|s| c.system.as_deref() == Some(s)));
+        let mut parameter = Vec::new();
+        match found {
+            None => {
+                let what = match &system {
+                    Some(s) => format!("{s}|{code}"),
+                    None => code.clone(),
+                };
+                parameter.push(json!({"name": "result", "valueBoolean": false}));
+                parameter.push(json!({"name": "message", "valueString": format!("{what} is not in {name}")}));
+            }
+            Some(c) => {
+                parameter.push(json!({"name": "result", "valueBoolean": true}));
+                if let (Some(given), Some(known)) = (&display, &c.display) {
+                    if !given.eq_ignore_ascii_case(known) {
+                        parameter.push(json!({"name": "message",
+                            "valueString": format!("the display '{given}' is not the value set's ('{known}')")}));
+                    }
+                }
+                if let Some(d) = &c.display {
+                    parameter.push(json!({"name": "display", "valueString": d}));
+                }
+            }
+        }
+        Ok(json!({"resourceType": "Parameters", "parameter": parameter}).to_string())
+    }
+}
+
+/// A concept of a CodeSystem's (possibly nested) `concept` list.
+fn find_concept<'a>(concepts: Option<&'a Value>, code: &str) -> Option<&'a Value> {
+    for c in concepts.and_then(Value::as_array).into_iter().flatten() {
+        if c.get("code").and_then(Value::as_str) == Some(code) {
+            return Some(c);
+        }
+        if let Some(inner) = find_concept(c.get("concept"), code) {
+            return Some(inner);
+        }
+    }
+    None
+}

@@ -118,4 +118,65 @@ async fn value_set_expand(fhir: Fhir) {
     );
 }
 
-backend_tests!(value_set_expand);
+async fn call(fhir: &Fhir, op: &str, id: Option<&str>, q: &str) -> Result<Value, Error> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let out = match op {
+        "lookup" => fhir.lookup(&ctx(), &pairs).await,
+        _ => fhir.validate_code(&ctx(), id, &pairs).await,
+    };
+    out.map(|t| parse(&t))
+}
+
+/// A named output parameter's value.
+fn out(p: &Value, name: &str) -> Value {
+    p["parameter"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["name"] == name)
+        .map(|x| {
+            x.as_object()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| k.starts_with("value"))
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        })
+        .unwrap_or(Value::Null)
+}
+
+async fn lookup_and_validate_code(fhir: Fhir) {
+    seed(&fhir).await;
+    // $lookup in a code system stored here, nested concepts too.
+    let p = call(&fhir, "lookup", None, &format!("system={CS}&code=diab-child")).await.unwrap();
+    assert_eq!(out(&p, "display"), "Children's diabetes clinic");
+    assert_eq!(out(&p, "name"), CS);
+    assert!(matches!(
+        call(&fhir, "lookup", None, &format!("system={CS}&code=nope")).await,
+        Err(Error::Store(lantern_store::StoreError::NotFound(_)))
+    ));
+    assert!(call(&fhir, "lookup", None, "system=http://example.org/elsewhere&code=a").await.is_err());
+    assert!(call(&fhir, "lookup", None, "code=a").await.is_err(), "a system is needed");
+    // $validate-code against what the value set expands to.
+    let yes = call(&fhir, "validate", Some("all-clinics"), &format!("system={CS}&code=resp")).await.unwrap();
+    assert_eq!((out(&yes, "result"), out(&yes, "display")), (json!(true), json!("Respiratory clinic")));
+    let excluded = call(&fhir, "validate", Some("all-clinics"), "code=card").await.unwrap();
+    assert_eq!(out(&excluded, "result"), false);
+    assert!(out(&excluded, "message").as_str().unwrap().contains("not in"), "{excluded}");
+    let wrong_system =
+        call(&fhir, "validate", Some("all-clinics"), "system=http://other&code=resp").await.unwrap();
+    assert_eq!(out(&wrong_system, "result"), false);
+    let display =
+        call(&fhir, "validate", Some("all-clinics"), "code=resp&display=Chest clinic").await.unwrap();
+    assert_eq!(out(&display, "result"), true);
+    assert!(out(&display, "message").as_str().unwrap().contains("Chest clinic"), "{display}");
+    let by_url =
+        call(&fhir, "validate", None, "url=http://hl7.org/fhir/ValueSet/administrative-gender&code=female")
+            .await
+            .unwrap();
+    assert_eq!(out(&by_url, "result"), true);
+    assert!(call(&fhir, "validate", Some("needs-server"), "code=1").await.is_err());
+}
+
+backend_tests!(value_set_expand, lookup_and_validate_code);

@@ -303,6 +303,11 @@ impl Store {
         .await
     }
 
+    /// The CodeSystem stored here as `url` (for `CodeSystem/$lookup`).
+    pub async fn code_system(&self, url: String) -> Result<Option<serde_json::Value>, StoreError> {
+        self.with_reader(move |c, cat| crate::search::value_sets::code_system(c, cat, &url)).await
+    }
+
     /// A page of search results under `access` (see [`crate::search`]).
     pub async fn search(
         &self,

@@ -130,7 +130,9 @@ pub(crate) async fn type_operation(
 ) -> Result<Response> {
     match (rtype.as_str(), op.as_str()) {
         (_, "$validate") => validate(s, &rtype, None, headers, uri, body).await,
-        ("ValueSet", "$expand") => expand(s, None, headers, uri, body).await,
+        ("ValueSet", "$expand" | "$validate-code") | ("CodeSystem", "$lookup") => {
+            terminology(s, &op, None, headers, uri, body).await
+        }
         _ => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "not-supported",
@@ -139,10 +141,12 @@ pub(crate) async fn type_operation(
     }
 }
 
-/// `ValueSet/$expand` and `ValueSet/[id]/$expand`: parameters in the query, or in a Parameters
-/// body (POST) whose primitive values are taken as the query's would be.
-async fn expand(
+/// `ValueSet/$expand`, `ValueSet/$validate-code` (also on `ValueSet/[id]`) and
+/// `CodeSystem/$lookup`: parameters in the query, or in a Parameters body (POST) whose
+/// primitive values are taken as the query's would be.
+async fn terminology(
     s: AppState,
+    op: &str,
     id: Option<&str>,
     headers: HeaderMap,
     uri: Uri,
@@ -156,7 +160,7 @@ async fn expand(
             return Err(Fail::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
-                "POST ValueSet/$expand takes a Parameters resource".to_string(),
+                format!("POST {op} takes a Parameters resource"),
             ));
         }
         for p in b.get("parameter").and_then(|p| p.as_array()).into_iter().flatten() {
@@ -173,8 +177,12 @@ async fn expand(
             }
         }
     }
-    let out = s.fhir.expand(&ctx, id, &pairs).await.map_err(Fail::from)?;
-    Ok(respond::json(StatusCode::OK, out, &want))
+    let out = match op {
+        "$expand" => s.fhir.expand(&ctx, id, &pairs).await,
+        "$validate-code" => s.fhir.validate_code(&ctx, id, &pairs).await,
+        _ => s.fhir.lookup(&ctx, &pairs).await,
+    };
+    Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
 }
 
 /// `$validate`: 200 with the OperationOutcome whether or not the resource is valid (the outcome
@@ -204,8 +212,8 @@ pub(crate) async fn sub_get(
         // Without a body: only `mode=delete` has nothing to be sent.
         return validate(s, &rtype, Some(&id), headers, uri, Bytes::new()).await;
     }
-    if (rtype.as_str(), op.as_str()) == ("ValueSet", "$expand") {
-        return expand(s, Some(&id), headers, uri, Bytes::new()).await;
+    if rtype == "ValueSet" && matches!(op.as_str(), "$expand" | "$validate-code") {
+        return terminology(s, &op, Some(&id), headers, uri, Bytes::new()).await;
     }
     let (ctx, want) = decode(&headers, &uri)?;
     let pairs = query_pairs(&uri);
@@ -256,8 +264,8 @@ pub(crate) async fn sub_post(
     if op == "$validate" {
         return validate(state.0, &rtype, Some(&id), headers, uri, body).await;
     }
-    if (rtype.as_str(), op.as_str()) == ("ValueSet", "$expand") {
-        return expand(state.0, Some(&id), headers, uri, body).await;
+    if rtype == "ValueSet" && matches!(op.as_str(), "$expand" | "$validate-code") {
+        return terminology(state.0, &op, Some(&id), headers, uri, body).await;
     }
     sub_get(state, Path((rtype, id, op)), headers, uri).await
 }

@@ -138,6 +138,11 @@ fn concepts_within(
     Ok(out.map_err(|why| format!("the value set {url} {why}")))
 }
 
+/// The CodeSystem stored here as `url` (a `|version` suffix is ignored), if any.
+pub fn code_system(conn: &mut dyn Conn, catalog: &Catalog, url: &str) -> Result<Option<Value>, StoreError> {
+    stored(conn, catalog, "CodeSystem", url.split_once('|').map_or(url, |(u, _)| u))
+}
+
 /// The newest stored, undeleted resource of `rtype` (ValueSet or CodeSystem) whose `url` is
 /// `url`. Read without the caller's access filter: terminology is reference data, in no
 /// patient's record.
