@@ -393,6 +393,30 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(body(r).await["parameter"][0]["valueBoolean"], false);
     let r = c.get(format!("{base}/CodeSystem/$lookup?system=http://nowhere&code=a")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A coding stands for system, code and display; an inline resource is refused with why.
+    let post = |op: &str, params: Value| {
+        c.post(format!("{base}/ValueSet/{op}"))
+            .header(header::CONTENT_TYPE, FHIR_JSON)
+            .body(json!({"resourceType": "Parameters", "parameter": params}).to_string())
+            .send()
+    };
+    let r = post(
+        "$validate-code",
+        json!([{"name": "url", "valueUri": gender},
+               {"name": "coding", "valueCoding": {"system": "http://hl7.org/fhir/administrative-gender", "code": "female"}}]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["parameter"][0]["valueBoolean"], true);
+    let r = post(
+        "$expand",
+        json!([{"name": "valueSet", "resource": {"resourceType": "ValueSet", "status": "active"}}]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(body(r).await["issue"][0]["diagnostics"].as_str().unwrap().contains("'valueSet'"));
 
     // $validate: 200 and the OperationOutcome, valid or not.
     for (resource, severity) in [

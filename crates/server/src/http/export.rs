@@ -19,7 +19,7 @@
 //! its starter, whose access filter is not kept), so at start-up it becomes a failed job whose
 //! status says to start again, and its partial files are removed. Without a directory (tests,
 //! benches) jobs live in memory and their files in the system's temporary directory.
-use super::request::{decode, json_body, query_pairs};
+use super::request::{decode, json_body, primitive_value, query_pairs};
 use super::respond::{Fail, Result};
 use super::AppState;
 use axum::body::{Body, Bytes};
@@ -232,13 +232,7 @@ fn parameters(headers: &HeaderMap, body: &[u8], patient_allowed: bool) -> Result
             patients.get_or_insert_with(Vec::new).push(id.to_string());
             continue;
         }
-        let value = ["valueString", "valueInstant", "valueDateTime", "valueCode", "valueBoolean"]
-            .iter()
-            .find_map(|k| match &p[*k] {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            })
+        let value = primitive_value(p)
             .ok_or_else(|| bad(format!("parameter '{name}' has no value Lantern can read")))?;
         pairs.push((name.to_string(), value));
     }

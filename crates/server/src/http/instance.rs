@@ -2,7 +2,7 @@
 //! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, search in a compartment
 //! (§3.1.0.8, `Patient/[id]/Observation`, also by `POST .../_search`), and operations such as `Patient/[id]/$everything`.
 use super::binary;
-use super::request::{decode, decode_native, if_match, json_body, query_pairs, search_form};
+use super::request::{decode, decode_native, if_match, json_body, primitive_value, query_pairs, search_form};
 use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
@@ -155,26 +155,34 @@ async fn terminology(
     let (ctx, want) = decode(&headers, &uri)?;
     let mut pairs = query_pairs(&uri);
     if !body.is_empty() {
+        let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
         let b = json_body(&headers, &body, false)?;
         if b.get("resourceType").and_then(|t| t.as_str()) != Some("Parameters") {
-            return Err(Fail::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("POST {op} takes a Parameters resource"),
-            ));
+            return Err(bad(format!("POST {op} takes a Parameters resource")));
         }
+        // A parameter of a shape not read here is refused, never skipped.
         for p in b.get("parameter").and_then(|p| p.as_array()).into_iter().flatten() {
-            let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default();
-            let value = p.as_object().and_then(|o| {
-                o.iter().find(|(k, _)| k.starts_with("value")).map(|(_, v)| match v {
-                    serde_json::Value::String(t) => t.clone(),
-                    other => other.to_string(),
-                })
-            });
-            match value {
-                Some(v) => pairs.push((name.to_string(), v)),
-                None => pairs.push((name.to_string(), String::new())),
+            let name = p
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| bad("a parameter has no name".into()))?;
+            if let Some(coding) = p.get("valueCoding") {
+                // `coding` stands for `system`, `code` and `display` together.
+                for k in ["system", "code", "display"] {
+                    if let Some(v) = coding.get(k).and_then(|v| v.as_str()) {
+                        pairs.push((k.to_string(), v.to_string()));
+                    }
+                }
+                continue;
             }
+            let value = primitive_value(p).ok_or_else(|| {
+                bad(format!(
+                    "parameter '{name}' of {op} has a value Lantern does not read here (an inline \
+                     resource or codeable concept): store the value set or code system and name it \
+                     by url, or send system and code"
+                ))
+            })?;
+            pairs.push((name.to_string(), value));
         }
     }
     let out = match op {
