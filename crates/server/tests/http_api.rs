@@ -564,4 +564,94 @@ async fn http_interactions(fhir: Fhir) {
     assert!(names_path(&body(r).await, "DELETE is not supported on /fhir/metadata"));
 }
 
-backend_tests!(http_interactions);
+/// Conditional read by date and tag (304 with the validators), and `$meta`, `$meta-add` and
+/// `$meta-delete` on a resource and on a version.
+async fn conditional_read_and_meta(fhir: Fhir) {
+    let base = start(fhir).await;
+    let c = Client::new();
+    let url = format!("{base}/Patient/m1");
+    let p =
+        json!({"resourceType": "Patient", "id": "m1", "meta": {"tag": [{"system": "urn:t", "code": "a"}]}});
+    assert_eq!(put_preferring(&c, &url, "return=minimal", &p).await.status(), StatusCode::CREATED);
+    let r = c.get(&url).send().await.unwrap();
+    let modified = header_of(&r, header::LAST_MODIFIED).unwrap();
+    let since = |h: &str| c.get(&url).header(header::IF_MODIFIED_SINCE, h.to_string()).send();
+    let r = since(&modified).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header_of(&r, header::ETAG).as_deref(), Some("W/\"1\""), "a 304 carries the validators");
+    assert!(r.bytes().await.unwrap().is_empty());
+    assert_eq!(since("Thu, 01 Jan 2015 00:00:00 GMT").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(since("not a date").await.unwrap().status(), StatusCode::OK, "an unreadable date is ignored");
+    let r = c.get(&url).header(header::IF_NONE_MATCH, "W/\"7\"").header(header::IF_MODIFIED_SINCE, &modified);
+    assert_eq!(r.send().await.unwrap().status(), StatusCode::OK, "the tag decides when both are sent");
+    let cs = body(c.get(format!("{base}/metadata")).send().await.unwrap()).await;
+    let patient =
+        cs["rest"][0]["resource"].as_array().unwrap().iter().find(|r| r["type"] == "Patient").unwrap();
+    assert_eq!(patient["conditionalRead"], "full-support");
+    assert!(patient["operation"].as_array().unwrap().iter().any(|o| o["name"] == "meta-add"));
+
+    let meta_of = |v: &Value| v["parameter"][0]["valueMeta"].clone();
+    let m = body(c.get(format!("{url}/$meta")).send().await.unwrap()).await;
+    assert_eq!(m["resourceType"], "Parameters");
+    assert_eq!(meta_of(&m)["tag"], json!([{"system": "urn:t", "code": "a"}]));
+    let post = |op: &str, meta: Value| {
+        c.post(format!("{url}/{op}"))
+            .header(header::CONTENT_TYPE, FHIR_JSON)
+            .body(
+                json!({"resourceType": "Parameters", "parameter": [{"name": "meta", "valueMeta": meta}]})
+                    .to_string(),
+            )
+            .send()
+    };
+    // Added as a set: the tag already there is not repeated; a new version records the change.
+    let r = post(
+        "$meta-add",
+        json!({"tag": [{"system": "urn:t", "code": "a", "display": "A"}, {"system": "urn:t", "code": "b"}],
+        "profile": ["http://example.org/p"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let m = meta_of(&body(r).await);
+    assert_eq!(m["versionId"], "2");
+    assert_eq!(m["tag"].as_array().unwrap().len(), 2, "{m}");
+    assert_eq!(m["profile"], json!(["http://example.org/p"]));
+    let read = body(c.get(&url).send().await.unwrap()).await;
+    assert_eq!(read["meta"]["tag"], m["tag"]);
+    let found = body(c.get(format!("{base}/Patient?_tag=urn:t|b")).send().await.unwrap()).await;
+    assert_eq!(found["total"], 1, "the added tag is searchable");
+    // Nothing to change: no new version.
+    let m = meta_of(
+        &body(post("$meta-add", json!({"tag": [{"system": "urn:t", "code": "b"}]})).await.unwrap()).await,
+    );
+    assert_eq!(m["versionId"], "2");
+    let m = meta_of(
+        &body(post("$meta-delete", json!({"tag": [{"system": "urn:t", "code": "a"}]})).await.unwrap()).await,
+    );
+    assert_eq!(
+        (m["versionId"].as_str(), m["tag"].clone()),
+        (Some("3"), json!([{"system": "urn:t", "code": "b"}]))
+    );
+    // A version keeps the Meta it had.
+    let m = body(c.get(format!("{url}/_history/1/$meta")).send().await.unwrap()).await;
+    assert_eq!(meta_of(&m)["tag"], json!([{"system": "urn:t", "code": "a"}]));
+
+    // Refused with the reason: a body that is not one Meta, a type-level call, an unknown resource.
+    let r = c
+        .post(format!("{url}/$meta-add"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(r#"{"resourceType":"Parameters"}"#);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(names_path(&body(r).await, "'meta' parameter is missing"));
+    let r = post("$meta-add", json!({"tag": [{"system": "urn:t"}]})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(names_path(&body(r).await, "valueMeta.tag"));
+    let r = c.get(format!("{base}/Patient/$meta")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(names_path(&body(r).await, "served on one resource"));
+    let r = c.get(format!("{base}/Patient/nobody/$meta")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+backend_tests!(http_interactions, conditional_read_and_meta);

@@ -150,6 +150,16 @@ async fn trust_over_http(fhir: Fhir) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Nor read or change its tags and labels: `$meta` is a read, `$meta-add`/`-delete` updates.
+    let r = get(&c, &format!("{base}/Condition/{cid}/$meta"), &acute).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let tag = json!({"resourceType": "Parameters", "parameter": [{"name": "meta", "valueMeta": {"tag": [{"system": "urn:x", "code": "y"}]}}]});
+    let r = post(&c, &format!("{base}/Condition/{cid}/$meta-add"), &acute, tag.clone()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(&c, &format!("{base}/Condition/{cid}/$meta-add"), &gp, tag).await;
+    assert_eq!(r.status(), StatusCode::OK, "the practice may tag its own record");
+    let owned = body(r).await["parameter"][0]["valueMeta"]["tag"].to_string();
+    assert!(owned.contains("urn:x") && owned.contains(GP), "the owner's tag stays: {owned}");
 
     // Break the glass: a reason is required; then the record opens, flagged.
     let bg = |reason: &str, text: &str| json!({"patient": format!("Patient/{pid}"), "reason": reason, "text": text});

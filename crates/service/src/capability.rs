@@ -58,7 +58,7 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             "readHistory": true,
             "updateCreate": true,
             "conditionalCreate": true,
-            "conditionalRead": "not-supported",
+            "conditionalRead": "full-support",
             "conditionalUpdate": true,
             "conditionalDelete": "single",
             "referencePolicy": ["literal", "logical", "local"],
@@ -68,6 +68,10 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
         });
         let mut operations = vec![
             json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}),
+            // On an instance (and `$meta` on a version) only: see `meta_op`.
+            json!({"name": "meta", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-meta"}),
+            json!({"name": "meta-add", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-meta-add"}),
+            json!({"name": "meta-delete", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-meta-delete"}),
         ];
         if t == "ValueSet" {
             operations.extend([

@@ -16,6 +16,7 @@ mod everything;
 mod export;
 mod history;
 mod links;
+mod meta_op;
 mod patch;
 mod prepare;
 mod reindex;
@@ -31,6 +32,7 @@ pub use error::Error;
 pub use export::{ExportFiles, ExportRequest, DELETED_FILE};
 pub use lantern_fhir::search::Handling;
 pub use lantern_store::{AccessFilter, Stored, WriteKind, Written};
+pub use meta_op::MetaChange;
 pub use reindex::ReindexStep;
 
 use lantern_fhir::index::Indexer;

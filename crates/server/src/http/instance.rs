@@ -49,13 +49,8 @@ pub(crate) async fn read(
     let native = binary::native_wanted(&rtype, &headers, &uri);
     let (ctx, want) = if native { decode_native(&headers, &uri)? } else { decode(&headers, &uri)? };
     let st = s.fhir.read(&ctx, &rtype, &id).await.map_err(Fail::from)?;
-    // If-None-Match: the client's copy is current.
-    if let Some(v) =
-        headers.get("if-none-match").and_then(|v| v.to_str().ok()).and_then(lantern_service::parse_etag)
-    {
-        if v == st.version {
-            return Ok(axum::response::IntoResponse::into_response(StatusCode::NOT_MODIFIED));
-        }
+    if super::conditional::not_modified(&headers, &st) {
+        return Ok(respond::not_modified(&st));
     }
     if native {
         return binary::respond(&st);
@@ -133,6 +128,11 @@ pub(crate) async fn type_operation(
         ("ValueSet", "$expand" | "$validate-code") | ("CodeSystem", "$lookup") => {
             terminology(s, &op, None, headers, uri, body).await
         }
+        (_, "$meta" | "$meta-add" | "$meta-delete") => Err(Fail::new(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            format!("'{op}' is served on one resource ({rtype}/[id]/{op}), not on a whole type"),
+        )),
         _ => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "not-supported",
@@ -230,6 +230,7 @@ pub(crate) async fn sub_get(
             s.fhir.history(&ctx, HistoryScope::Instance(rtype.clone(), id.clone()), &pairs).await
         }
         ("Patient", "$everything") => s.fhir.everything(&ctx, vec![id.clone()], &pairs).await,
+        (_, "$meta") => s.fhir.meta(&ctx, &rtype, &id, None).await.map(|v| v.to_string()),
         // Search in a compartment: `Patient/123/Observation?code=...`.
         (_, t) if t == "*" || t.starts_with(|c: char| c.is_ascii_uppercase()) => {
             s.fhir.search_compartment(&ctx, &rtype, &id, t, &pairs).await
@@ -243,6 +244,26 @@ pub(crate) async fn sub_get(
         }
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
+}
+
+/// `GET` or `POST /fhir/Type/id/_history/vid/$meta`: the Meta of one version (the only
+/// operation on a version).
+pub(crate) async fn version_operation(
+    State(s): State<AppState>,
+    Path((rtype, id, vid, op)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    if op != "$meta" {
+        return Err(Fail::new(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            format!("'{op}' is not supported on {rtype}/{id}/_history/{vid}"),
+        ));
+    }
+    let (ctx, want) = decode(&headers, &uri)?;
+    let out = s.fhir.meta(&ctx, &rtype, &id, Some(&vid)).await.map_err(Fail::from)?;
+    Ok(respond::json(StatusCode::OK, out.to_string(), &want))
 }
 
 /// `POST /fhir/Patient/123/Observation/_search`: a search in a compartment with its parameters
@@ -271,6 +292,17 @@ pub(crate) async fn sub_post(
     let Path((rtype, id, op)) = path;
     if op == "$validate" {
         return validate(state.0, &rtype, Some(&id), headers, uri, body).await;
+    }
+    let change = match op.as_str() {
+        "$meta-add" => Some(lantern_service::MetaChange::Add),
+        "$meta-delete" => Some(lantern_service::MetaChange::Delete),
+        _ => None,
+    };
+    if let Some(change) = change {
+        let (ctx, want) = decode(&headers, &uri)?;
+        let params = json_body(&headers, &body, false)?;
+        let out = state.0.fhir.change_meta(&ctx, &rtype, &id, change, &params).await.map_err(Fail::from)?;
+        return Ok(respond::json(StatusCode::OK, out.to_string(), &want));
     }
     if rtype == "ValueSet" && matches!(op.as_str(), "$expand" | "$validate-code") {
         return terminology(state.0, &op, Some(&id), headers, uri, body).await;

@@ -1,5 +1,6 @@
 //! Routes (FHIR R4 RESTful API, §3.1.0): one handler file per level of the URL tree.
 mod binary;
+mod conditional;
 mod cors;
 mod export;
 mod identity;
@@ -75,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{rtype}/{id}/{op}", get(instance::sub_get).post(instance::sub_post))
         .route("/{rtype}/{id}/_history/{vid}", get(instance::vread))
+        .route(
+            "/{rtype}/{id}/_history/{vid}/{op}",
+            get(instance::version_operation).post(instance::version_operation),
+        )
         .route("/{rtype}/{id}/{ctype}/_search", post(instance::compartment_search_post))
         .route("/AuditEvent", get(trust::audit_events));
     Router::new()

@@ -78,6 +78,14 @@ pub(crate) fn version_headers(h: &mut HeaderMap, s: &Stored) {
     }
 }
 
+/// 304 Not Modified for a conditional read: no body, the same validators as a 200 would carry
+/// (RFC 9110 §15.4.5), so that a cache can refresh what it holds.
+pub(crate) fn not_modified(s: &Stored) -> Response {
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    version_headers(r.headers_mut(), s);
+    r
+}
+
 /// A read: the resource with its ETag and Last-Modified.
 pub(crate) fn resource(s: &Stored, body: String, want: &Want) -> Response {
     let mut r = json(StatusCode::OK, body, want);
