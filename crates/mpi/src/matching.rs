@@ -215,29 +215,6 @@ fn differing_nhs(
     Ok(!held.is_empty() && held.iter().all(|h| h != n))
 }
 
-/// The identifier systems in which the arriving record and a person both hold values, none
-/// of them shared: the hospital (or other source) that assigns them keeps these as two
-/// patients. The NHS number has its own rule, and an identifier without a system names no
-/// assigner. A record that carries its previous number beside the current one (a source's
-/// own merge) shares that one, so it is not held apart.
-fn differing_local_ids(incoming: &[(String, String)], held: &[(String, String)]) -> Vec<String> {
-    let mut systems: Vec<&str> = incoming
-        .iter()
-        .map(|(s, _)| s.as_str())
-        .filter(|s| !s.is_empty() && *s != crate::record::NHS_SYSTEM)
-        .collect();
-    systems.sort_unstable();
-    systems.dedup();
-    systems
-        .into_iter()
-        .filter(|sys| {
-            let theirs: Vec<&str> = held.iter().filter(|(s, _)| s == sys).map(|(_, v)| v.as_str()).collect();
-            !theirs.is_empty() && !incoming.iter().any(|(s, v)| s == sys && theirs.contains(&v.as_str()))
-        })
-        .map(str::to_string)
-        .collect()
-}
-
 pub(crate) fn arrived(
     c: &mut dyn lantern_store::Conn,
     model: &Model,
@@ -262,8 +239,7 @@ pub(crate) fn arrived(
     };
     let scored = score_candidates(c, &mut scoring, id, &incoming, &keys)?;
     let mut target: Option<&Scored> = None;
-    // With the reason to give the reviewer when it is not the scores'.
-    let mut to_review: Vec<(&Scored, Option<String>)> = Vec::new();
+    let mut to_review: Vec<&Scored> = Vec::new();
     let mut seen: HashMap<&str, ()> = HashMap::new();
     for s in &scored {
         let Some(person) = s.person.as_deref() else { continue };
@@ -275,25 +251,8 @@ pub(crate) fn arrived(
                 // The cannot-link rule: never join a person holding a different valid NHS number.
                 let held = tables::person_nhs_numbers(c, person)?;
                 let conflict = d.nhs.as_ref().is_some_and(|n| held.iter().any(|h| h != n));
-                // Nor, unasked, a person whose records the same source numbers differently
-                // (twins registered at one hospital agree on nearly everything else), unless
-                // both carry the same valid NHS number: then it is the source's duplicate.
-                let same_nhs = d.nhs.as_ref().is_some_and(|n| held.contains(n));
-                let apart = if same_nhs {
-                    Vec::new()
-                } else {
-                    differing_local_ids(&d.identifiers, &tables::person_identifiers(c, person)?)
-                };
                 if conflict {
-                    to_review.push((s, None));
-                } else if !apart.is_empty() {
-                    let why = format!(
-                        "strong agreement, but the records hold different identifiers from {}: \
-                         the source that assigns them keeps two patients (a duplicate registration \
-                         there, or two people such as twins)",
-                        apart.join(", ")
-                    );
-                    to_review.push((s, Some(why)));
+                    to_review.push(s);
                 } else {
                     target = Some(s);
                 }
@@ -304,7 +263,7 @@ pub(crate) fn arrived(
                 // fill the queue with relatives; a link-strength pair with differing numbers
                 // still goes to review above, since that is how a mistyped number shows up.
             }
-            Decision::Link | Decision::Review => to_review.push((s, None)),
+            Decision::Link | Decision::Review => to_review.push(s),
             Decision::NewPerson => continue,
         }
         seen.insert(person, ());
@@ -355,11 +314,10 @@ pub(crate) fn arrived(
         }
         (None, Some(_)) => {}
     }
-    for (s, note) in to_review.into_iter().take(MAX_REVIEWS) {
+    for s in to_review.into_iter().take(MAX_REVIEWS) {
         if !tables::reviewed(c, id, &s.patient)? {
             let eval = scoring.evaluate(&incoming, &s.prepared);
-            let ev = evidence(&s.patient, &eval);
-            let why = note.as_deref().unwrap_or(eval.reason.describe());
+            let (why, ev) = (eval.reason.describe(), evidence(&s.patient, &eval));
             tables::insert_review(c, id, &s.patient, eval.score, why, &ev, now)?;
             decided.reviews.push((s.patient.clone(), eval.score));
         }
@@ -403,28 +361,4 @@ pub(crate) fn with_moved(mut evidence: Value, moved: &[&str]) -> Value {
         o.insert("moved".into(), json!(moved));
     }
     evidence
-}
-
-#[cfg(test)]
-mod tests {
-    use super::differing_local_ids;
-
-    fn ids(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(s, x)| (s.to_string(), x.to_string())).collect()
-    }
-
-    #[test]
-    fn only_a_system_both_hold_with_no_value_shared_keeps_records_apart() {
-        let mrn = "https://rvj.example/mrn";
-        let nhs = crate::record::NHS_SYSTEM;
-        let held = ids(&[(mrn, "M1"), ("https://gp.example/id", "G7"), (nhs, "9434765919"), ("", "X")]);
-        assert_eq!(differing_local_ids(&ids(&[(mrn, "M2")]), &held), vec![mrn.to_string()]);
-        assert!(differing_local_ids(&ids(&[(mrn, "M1")]), &held).is_empty());
-        // Its old number beside the new one: shared.
-        assert!(differing_local_ids(&ids(&[(mrn, "M2"), (mrn, "M1")]), &held).is_empty());
-        // A system the person has no number in, the NHS number, no system: not this rule's.
-        assert!(differing_local_ids(&ids(&[("https://other.example/id", "Z")]), &held).is_empty());
-        assert!(differing_local_ids(&ids(&[(nhs, "9876543210")]), &held).is_empty());
-        assert!(differing_local_ids(&ids(&[("", "Y")]), &held).is_empty());
-    }
 }

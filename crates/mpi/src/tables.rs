@@ -249,27 +249,6 @@ pub(crate) fn person_nhs_numbers(c: &mut dyn Conn, person: &str) -> Result<Vec<S
     Ok(out)
 }
 
-/// Every identifier the person's records hold, as (system, value).
-pub(crate) fn person_identifiers(
-    c: &mut dyn Conn,
-    person: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    c.query(
-        "SELECT p.identifiers FROM person_link l JOIN mpi_patient p ON p.patient = l.patient WHERE l.person = ?",
-        &[person.into()],
-        &mut |r| {
-            let ids: Vec<(String, String)> =
-                serde_json::from_str(&r.text(0)?.unwrap_or_default()).unwrap_or_default();
-            out.extend(ids);
-            Ok(())
-        },
-    )?;
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
-}
-
 /// Puts a patient in a person (the only place that changes membership: the primary key on
 /// `person_link.patient` is what makes "one person at a time" hold). An UPDATE, or an INSERT
 /// when the patient had no person: single-row statements, no statement journal on SQLite.

@@ -262,45 +262,6 @@ async fn relatives_with_different_nhs_numbers_are_not_reviewed(fhir: Fhir) {
     );
 }
 
-/// One source numbering two records differently keeps them apart however well the rest
-/// agrees (twins registered at one hospital, or its duplicate registration: a human decides);
-/// another source's record of the same person still links, and one sharing the number links.
-async fn one_source_numbering_two_records_differently_is_reviewed(fhir: Fhir) {
-    let mpi = install(&fhir);
-    let mary =
-        |feed: &str, mrn: &str| person("Mary Smith", "1980-01-02", "female", "BS8 1TH", feed, mrn, None);
-    let a = create(&fhir, mary("pas", "P1")).await;
-    let b = create(&fhir, mary("pas", "P9")).await;
-    assert_ne!(person_of(&mpi, &a).await, person_of(&mpi, &b).await, "the hospital keeps two patients");
-    let e = mpi.explain(&b, &a).await.unwrap();
-    assert_eq!(
-        e.evaluation.decision,
-        lantern_identity::Decision::Link,
-        "the scores alone would link: {}",
-        e.text
-    );
-    let reviews = open_reviews(&mpi).await;
-    let r = reviews.iter().find(|r| r.patient_a == b && r.patient_b == a).expect("put to a human");
-    assert!(r.reason.contains("https://pas.example/mrn"), "{}", r.reason);
-    let c = create(&fhir, mary("gp", "G1")).await;
-    let pc = person_of(&mpi, &c).await;
-    assert!(pc == person_of(&mpi, &a).await || pc == person_of(&mpi, &b).await, "another source links");
-    let mut again = mary("pas", "P1");
-    again["identifier"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"system": "https://pas.example/mrn", "value": "P0", "use": "old"}));
-    let d = create(&fhir, again).await;
-    assert_eq!(person_of(&mpi, &d).await, person_of(&mpi, &a).await, "the same number links");
-    // The same valid NHS number (verified) says it is the hospital's duplicate registration.
-    let n = nhs(77);
-    let jo =
-        |mrn: &str| person("Jo Bloggs", "1955-06-07", "male", "M1 1AE", "pas", mrn, Some((&n, Some("01"))));
-    let e = create(&fhir, jo("P20")).await;
-    let f = create(&fhir, jo("P21")).await;
-    assert_eq!(person_of(&mpi, &e).await, person_of(&mpi, &f).await);
-}
-
 async fn reviews_unlink_merge_and_reversal(fhir: Fhir) {
     let mpi = install(&fhir);
     let w = create(&fhir, person("William Jones", "1975-03-14", "male", "BS1 4DJ", "gp", "G2", None)).await;
@@ -560,7 +521,6 @@ backend_tests!(
     probabilistic_link_review_and_new_person,
     reviews_unlink_merge_and_reversal,
     relatives_with_different_nhs_numbers_are_not_reviewed,
-    one_source_numbering_two_records_differently_is_reviewed,
     linked_records_through_fhir,
     match_operation_grades,
 );

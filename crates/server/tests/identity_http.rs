@@ -25,11 +25,9 @@ async fn start(fhir: Fhir) -> String {
     format!("http://{addr}")
 }
 
-/// A Patient from a source of its own, numbered `mrn` there (one source's two numbers would
-/// keep two records apart: see the patient index's rules).
 fn patient(given: &str, family: &str, dob: &str, postcode: &str, line: &str, mrn: &str) -> Value {
     json!({"resourceType": "Patient",
-        "identifier": [{"system": format!("https://{}.example/mrn", mrn.to_lowercase()), "value": mrn}],
+        "identifier": [{"system": "https://gp.example/mrn", "value": mrn}],
         "name": [{"family": family, "given": [given]}], "gender": "male", "birthDate": dob,
         "address": [{"line": [line], "postalCode": postcode}]})
 }
@@ -143,11 +141,11 @@ async fn identity_over_http(fhir: Fhir) {
 
     // PIX.
     let (s, pix) =
-        send(&c, c.get(format!("{base}/Patient/$ihe-pix?sourceIdentifier=https://s1.example/mrn|S1"))).await;
+        send(&c, c.get(format!("{base}/Patient/$ihe-pix?sourceIdentifier=https://gp.example/mrn|S1"))).await;
     assert_eq!(s, StatusCode::OK, "{pix}");
     assert!(pix["parameter"].as_array().unwrap().iter().any(|p| p["valueIdentifier"]["value"] == "S2"));
     let (s, _) =
-        send(&c, c.get(format!("{base}/Patient/$ihe-pix?sourceIdentifier=https://s1.example/mrn|nobody")))
+        send(&c, c.get(format!("{base}/Patient/$ihe-pix?sourceIdentifier=https://gp.example/mrn|nobody")))
             .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = send(&c, c.get(format!("{base}/Patient/$ihe-pix"))).await;
