@@ -393,6 +393,41 @@ async fn http_interactions(fhir: Fhir) {
     assert_eq!(body(r).await["parameter"][0]["valueBoolean"], false);
     let r = c.get(format!("{base}/CodeSystem/$lookup?system=http://nowhere&code=a")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // $subsumes with two codings by POST; $translate by GET, on the type and on the map.
+    let cs = json!({"resourceType": "CodeSystem", "id": "kinds", "url": "http://example.org/kinds", "status": "active",
+        "content": "complete", "concept": [{"code": "a", "concept": [{"code": "a1"}]}]});
+    assert!(put_preferring(&c, &format!("{base}/CodeSystem/kinds"), "return=minimal", &cs)
+        .await
+        .status()
+        .is_success());
+    let coding = |code: &str| json!({"system": "http://example.org/kinds", "code": code});
+    let r = c
+        .post(format!("{base}/CodeSystem/$subsumes"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .body(
+            json!({"resourceType": "Parameters", "parameter": [{"name": "codingA", "valueCoding": coding("a1")},
+                {"name": "codingB", "valueCoding": coding("a")}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["parameter"][0]["valueCode"], "subsumed-by");
+    let cm = json!({"resourceType": "ConceptMap", "id": "kinds-map", "url": "http://example.org/kinds-map", "status": "active",
+        "group": [{"source": "http://example.org/kinds", "target": "http://example.org/other",
+            "element": [{"code": "a1", "target": [{"code": "x", "equivalence": "equivalent"}]}]}]});
+    assert!(put_preferring(&c, &format!("{base}/ConceptMap/kinds-map"), "return=minimal", &cm)
+        .await
+        .status()
+        .is_success());
+    for path in ["ConceptMap/$translate", "ConceptMap/kinds-map/$translate"] {
+        let r = c.get(format!("{base}/{path}?system=http://example.org/kinds&code=a1")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let p = body(r).await;
+        assert_eq!(p["parameter"][0]["valueBoolean"], true, "{path}: {p}");
+        assert_eq!(p["parameter"][1]["part"][1]["valueCoding"]["code"], "x");
+    }
     // A coding stands for system, code and display; an inline resource is refused with why.
     let post = |op: &str, params: Value| {
         c.post(format!("{base}/ValueSet/{op}"))

@@ -80,8 +80,14 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             ]);
         }
         if t == "CodeSystem" {
+            operations.extend([
+                json!({"name": "lookup", "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"}),
+                json!({"name": "subsumes", "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"}),
+            ]);
+        }
+        if t == "ConceptMap" {
             operations.push(json!(
-                {"name": "lookup", "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"}
+                {"name": "translate", "definition": "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"}
             ));
         }
         if t == "Group" {

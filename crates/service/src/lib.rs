@@ -23,6 +23,7 @@ mod reindex;
 mod search;
 mod terminology;
 mod transaction;
+mod translate;
 mod validate_op;
 
 pub use bundle::BundleText;

@@ -244,6 +244,146 @@ impl Fhir {
     }
 }
 
+impl Fhir {
+    /// `CodeSystem/$subsumes` (R4 §4.8.15.2): how `codeA` and `codeB` of a code system stored
+    /// here relate in its is-a hierarchy (concepts nested in others, or `parent` and `child`
+    /// properties): `equivalent`, `subsumes` (A is an ancestor of B), `subsumed-by` or
+    /// `not-subsumed`.
+    pub async fn subsumes(
+        &self,
+        ctx: &Ctx,
+        id: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        let (mut a, mut b, mut system, mut systems) = (None, None, None, Vec::new());
+        for (k, v) in pairs {
+            match k.as_str() {
+                "codeA" => a = Some(v.clone()),
+                "codeB" => b = Some(v.clone()),
+                "system" => system = Some(v.clone()),
+                // From `codingA` and `codingB`: each must be in the one system compared.
+                "systemA" | "systemB" => systems.push(v.clone()),
+                "_format" | "_pretty" | "version" => {}
+                _ if ctx.handling == Handling::Strict => {
+                    return Err(Error::bad(
+                        "not-supported",
+                        Some(k.as_str()),
+                        format!("CodeSystem/$subsumes does not support the parameter '{k}'"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let (Some(a), Some(b)) = (a, b) else {
+            return Err(Error::bad(
+                "required",
+                Some("codeA"),
+                "CodeSystem/$subsumes needs two codes (codeA and codeB, or codingA and codingB)",
+            ));
+        };
+        let cs: Value = match id {
+            Some(id) => {
+                let st = self.read(ctx, "CodeSystem", id).await?;
+                serde_json::from_str(st.body.as_deref().unwrap_or("{}"))
+                    .map_err(|e| Error::Store(lantern_store::StoreError::db(e)))?
+            }
+            None => {
+                let Some(url) = system.clone().or_else(|| systems.first().cloned()) else {
+                    return Err(Error::bad(
+                        "required",
+                        Some("system"),
+                        "CodeSystem/$subsumes needs the system",
+                    ));
+                };
+                self.store.code_system(url.clone()).await?.ok_or_else(|| {
+                    Error::Store(lantern_store::StoreError::NotFound(format!(
+                        "the code system {url} (not stored here)"
+                    )))
+                })?
+            }
+        };
+        let url = cs.get("url").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(other) = system.iter().chain(&systems).find(|s| **s != url) {
+            return Err(Error::bad(
+                "invalid",
+                Some("system"),
+                format!(
+                    "{other} is not the code system compared ({url}): codes of two systems do not subsume"
+                ),
+            ));
+        }
+        if let Some(m) = cs.get("hierarchyMeaning").and_then(Value::as_str).filter(|m| *m != "is-a") {
+            return Err(Error::bad(
+                "not-supported",
+                Some("system"),
+                format!("the hierarchy of {url} means '{m}', not is-a: it says nothing of subsumption"),
+            ));
+        }
+        let parents = hierarchy(&cs);
+        for c in [&a, &b] {
+            if !parents.contains_key(c.as_str()) {
+                return Err(Error::Store(lantern_store::StoreError::NotFound(format!(
+                    "code '{c}' in the code system {url}"
+                ))));
+            }
+        }
+        let outcome = if a == b {
+            "equivalent"
+        } else if ancestors(&parents, &b).contains(a.as_str()) {
+            "subsumes"
+        } else if ancestors(&parents, &a).contains(b.as_str()) {
+            "subsumed-by"
+        } else {
+            "not-subsumed"
+        };
+        Ok(json!({"resourceType": "Parameters", "parameter": [{"name": "outcome", "valueCode": outcome}]})
+            .to_string())
+    }
+}
+
+/// Every concept of a code system with its parents: the concept it is nested in, and those its
+/// `parent` properties name (and the concepts whose `child` properties name it).
+fn hierarchy(cs: &Value) -> std::collections::HashMap<&str, Vec<&str>> {
+    fn walk<'a>(
+        list: Option<&'a Value>,
+        parent: Option<&'a str>,
+        out: &mut std::collections::HashMap<&'a str, Vec<&'a str>>,
+    ) {
+        for c in list.and_then(Value::as_array).into_iter().flatten() {
+            let Some(code) = c.get("code").and_then(Value::as_str) else { continue };
+            let entry = out.entry(code).or_default();
+            entry.extend(parent);
+            for p in c.get("property").and_then(Value::as_array).into_iter().flatten() {
+                let value = p.get("valueCode").and_then(Value::as_str);
+                match (p.get("code").and_then(Value::as_str), value) {
+                    (Some("parent"), Some(v)) => out.entry(code).or_default().push(v),
+                    (Some("child"), Some(v)) => out.entry(v).or_default().push(code),
+                    _ => {}
+                }
+            }
+            walk(c.get("concept"), Some(code), out);
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    walk(cs.get("concept"), None, &mut out);
+    out
+}
+
+/// Every ancestor of `code` (a cycle in the data ends the walk, it does not loop).
+fn ancestors<'a>(
+    parents: &std::collections::HashMap<&'a str, Vec<&'a str>>,
+    code: &str,
+) -> std::collections::HashSet<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    let mut todo: Vec<&str> = parents.get(code).cloned().unwrap_or_default();
+    while let Some(c) = todo.pop() {
+        if seen.insert(c) {
+            todo.extend(parents.get(c).into_iter().flatten());
+        }
+    }
+    seen
+}
+
 /// A concept of a CodeSystem's (possibly nested) `concept` list.
 fn find_concept<'a>(concepts: Option<&'a Value>, code: &str) -> Option<&'a Value> {
     for c in concepts.and_then(Value::as_array).into_iter().flatten() {
@@ -255,4 +395,30 @@ fn find_concept<'a>(concepts: Option<&'a Value>, code: &str) -> Option<&'a Value
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_come_from_nesting_and_properties_and_survive_cycles() {
+        let cs = json!({"concept": [
+            {"code": "animal", "concept": [{"code": "dog", "concept": [{"code": "puppy"}]}]},
+            {"code": "cat", "property": [{"code": "parent", "valueCode": "animal"}]},
+            {"code": "pet", "property": [{"code": "child", "valueCode": "cat"}]},
+            {"code": "a", "property": [{"code": "parent", "valueCode": "b"}]},
+            {"code": "b", "property": [{"code": "parent", "valueCode": "a"}]}
+        ]});
+        let h = hierarchy(&cs);
+        let up = |c: &str| {
+            let mut v: Vec<&str> = ancestors(&h, c).into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(up("puppy"), vec!["animal", "dog"]);
+        assert_eq!(up("cat"), vec!["animal", "pet"]);
+        assert!(up("animal").is_empty());
+        assert_eq!(up("a"), vec!["a", "b"]);
+    }
 }

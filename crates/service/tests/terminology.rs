@@ -123,6 +123,8 @@ async fn call(fhir: &Fhir, op: &str, id: Option<&str>, q: &str) -> Result<Value,
         url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let out = match op {
         "lookup" => fhir.lookup(&ctx(), &pairs).await,
+        "subsumes" => fhir.subsumes(&ctx(), id, &pairs).await,
+        "translate" => fhir.translate(&ctx(), id, &pairs).await,
         _ => fhir.validate_code(&ctx(), id, &pairs).await,
     };
     out.map(|t| parse(&t))
@@ -179,4 +181,68 @@ async fn lookup_and_validate_code(fhir: Fhir) {
     assert!(call(&fhir, "validate", Some("needs-server"), "code=1").await.is_err());
 }
 
-backend_tests!(value_set_expand, lookup_and_validate_code);
+async fn subsumes_and_translate(fhir: Fhir) {
+    seed(&fhir).await;
+    // $subsumes over the nesting of a code system stored here.
+    let outcome = |p: Value| out(&p, "outcome");
+    let q = |a: &str, b: &str| format!("system={CS}&codeA={a}&codeB={b}");
+    assert_eq!(outcome(call(&fhir, "subsumes", None, &q("diab", "diab-child")).await.unwrap()), "subsumes");
+    assert_eq!(
+        outcome(call(&fhir, "subsumes", None, &q("diab-child", "diab")).await.unwrap()),
+        "subsumed-by"
+    );
+    assert_eq!(outcome(call(&fhir, "subsumes", None, &q("resp", "resp")).await.unwrap()), "equivalent");
+    assert_eq!(
+        outcome(call(&fhir, "subsumes", None, &q("resp", "diab-child")).await.unwrap()),
+        "not-subsumed"
+    );
+    let by_id = call(&fhir, "subsumes", Some("clinic-kinds"), "codeA=diab&codeB=diab-child").await.unwrap();
+    assert_eq!(outcome(by_id), "subsumes");
+    assert!(matches!(
+        call(&fhir, "subsumes", None, &q("diab", "nope")).await,
+        Err(Error::Store(lantern_store::StoreError::NotFound(_)))
+    ));
+    assert!(call(&fhir, "subsumes", None, &format!("{}&systemB=http://other", q("diab", "resp")))
+        .await
+        .is_err());
+
+    // $translate through a ConceptMap stored here: found by the code's system and code, by url,
+    // or named by id; back again with `reverse`.
+    put(
+        &fhir,
+        json!({"resourceType": "ConceptMap", "id": "lab-to-loinc", "url": "http://lab.example/map", "status": "active",
+            "group": [{"source": "http://lab.example/codes", "target": "http://loinc.org", "element": [
+                {"code": "HB", "target": [{"code": "718-7", "display": "Hemoglobin", "equivalence": "equivalent"}]},
+                {"code": "K", "target": [{"code": "2823-3", "equivalence": "equivalent"}]},
+                {"code": "ZZ", "target": [{"equivalence": "unmatched"}]}]}]}),
+    )
+    .await;
+    let t = call(&fhir, "translate", None, "system=http://lab.example/codes&code=HB").await.unwrap();
+    assert_eq!(out(&t, "result"), true, "{t}");
+    let m = t["parameter"].as_array().unwrap().iter().find(|p| p["name"] == "match").unwrap().clone();
+    assert_eq!(
+        m["part"][1]["valueCoding"],
+        json!({"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"})
+    );
+    let by_url =
+        call(&fhir, "translate", None, "url=http://lab.example/map&system=http://lab.example/codes&code=K")
+            .await
+            .unwrap();
+    assert_eq!(out(&by_url, "result"), true);
+    let back =
+        call(&fhir, "translate", Some("lab-to-loinc"), "system=http://loinc.org&code=2823-3&reverse=true")
+            .await
+            .unwrap();
+    assert_eq!(out(&back, "result"), true, "{back}");
+    let none = call(&fhir, "translate", None, "system=http://lab.example/codes&code=NA").await.unwrap();
+    assert_eq!(out(&none, "result"), false);
+    assert!(out(&none, "message").as_str().unwrap().contains("no mapping"), "{none}");
+    let unmatched = call(&fhir, "translate", None, "system=http://lab.example/codes&code=ZZ").await.unwrap();
+    assert_eq!(out(&unmatched, "result"), false, "{unmatched}");
+    let elsewhere = call(&fhir, "translate", None, "system=http://other.example&code=HB").await.unwrap();
+    assert_eq!(out(&elsewhere, "result"), false, "another system's HB is not the lab's");
+    assert!(call(&fhir, "translate", None, "code=HB").await.is_err(), "a system is needed");
+    assert!(call(&fhir, "translate", None, "system=s&code=HB&dependency=x").await.is_err());
+}
+
+backend_tests!(value_set_expand, lookup_and_validate_code, subsumes_and_translate);

@@ -125,9 +125,9 @@ pub(crate) async fn type_operation(
 ) -> Result<Response> {
     match (rtype.as_str(), op.as_str()) {
         (_, "$validate") => validate(s, &rtype, None, headers, uri, body).await,
-        ("ValueSet", "$expand" | "$validate-code") | ("CodeSystem", "$lookup") => {
-            terminology(s, &op, None, headers, uri, body).await
-        }
+        ("ValueSet", "$expand" | "$validate-code")
+        | ("CodeSystem", "$lookup" | "$subsumes")
+        | ("ConceptMap", "$translate") => terminology(s, &op, None, headers, uri, body).await,
         (_, "$meta" | "$meta-add" | "$meta-delete") => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "not-supported",
@@ -141,9 +141,19 @@ pub(crate) async fn type_operation(
     }
 }
 
-/// `ValueSet/$expand`, `ValueSet/$validate-code` (also on `ValueSet/[id]`) and
-/// `CodeSystem/$lookup`: parameters in the query, or in a Parameters body (POST) whose
-/// primitive values are taken as the query's would be.
+/// The terminology operations also served on one resource (`ValueSet/[id]/$expand`...).
+fn is_instance_terminology(rtype: &str, op: &str) -> bool {
+    matches!(
+        (rtype, op),
+        ("ValueSet", "$expand" | "$validate-code")
+            | ("CodeSystem", "$subsumes")
+            | ("ConceptMap", "$translate")
+    )
+}
+
+/// `ValueSet/$expand`, `ValueSet/$validate-code` (also on `ValueSet/[id]`),
+/// `CodeSystem/$lookup` and `$subsumes`, `ConceptMap/$translate`: parameters in the query, or
+/// in a Parameters body (POST) whose primitive values are taken as the query's would be.
 async fn terminology(
     s: AppState,
     op: &str,
@@ -167,10 +177,16 @@ async fn terminology(
                 .and_then(|n| n.as_str())
                 .ok_or_else(|| bad("a parameter has no name".into()))?;
             if let Some(coding) = p.get("valueCoding") {
-                // `coding` stands for `system`, `code` and `display` together.
-                for k in ["system", "code", "display"] {
-                    if let Some(v) = coding.get(k).and_then(|v| v.as_str()) {
-                        pairs.push((k.to_string(), v.to_string()));
+                // `coding` stands for `system`, `code` and `display` together; `$subsumes`'s
+                // `codingA` and `codingB` for `codeA` and `codeB`, each with its system.
+                let names: &[(&str, &str)] = match name {
+                    "codingA" => &[("system", "systemA"), ("code", "codeA")],
+                    "codingB" => &[("system", "systemB"), ("code", "codeB")],
+                    _ => &[("system", "system"), ("code", "code"), ("display", "display")],
+                };
+                for (k, as_name) in names {
+                    if let Some(v) = coding.get(*k).and_then(|v| v.as_str()) {
+                        pairs.push((as_name.to_string(), v.to_string()));
                     }
                 }
                 continue;
@@ -188,6 +204,8 @@ async fn terminology(
     let out = match op {
         "$expand" => s.fhir.expand(&ctx, id, &pairs).await,
         "$validate-code" => s.fhir.validate_code(&ctx, id, &pairs).await,
+        "$subsumes" => s.fhir.subsumes(&ctx, id, &pairs).await,
+        "$translate" => s.fhir.translate(&ctx, id, &pairs).await,
         _ => s.fhir.lookup(&ctx, &pairs).await,
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
@@ -220,7 +238,7 @@ pub(crate) async fn sub_get(
         // Without a body: only `mode=delete` has nothing to be sent.
         return validate(s, &rtype, Some(&id), headers, uri, Bytes::new()).await;
     }
-    if rtype == "ValueSet" && matches!(op.as_str(), "$expand" | "$validate-code") {
+    if is_instance_terminology(&rtype, &op) {
         return terminology(s, &op, Some(&id), headers, uri, Bytes::new()).await;
     }
     let (ctx, want) = decode(&headers, &uri)?;
@@ -304,7 +322,7 @@ pub(crate) async fn sub_post(
         let out = state.0.fhir.change_meta(&ctx, &rtype, &id, change, &params).await.map_err(Fail::from)?;
         return Ok(respond::json(StatusCode::OK, out.to_string(), &want));
     }
-    if rtype == "ValueSet" && matches!(op.as_str(), "$expand" | "$validate-code") {
+    if is_instance_terminology(&rtype, &op) {
         return terminology(state.0, &op, Some(&id), headers, uri, body).await;
     }
     sub_get(state, Path((rtype, id, op)), headers, uri).await
