@@ -4,7 +4,8 @@
 //!
 //! Columns read (any may be missing or empty; others are ignored): `given_name`, `family_name`,
 //! `previous_names` (`|`-separated), `date_of_birth` (YYYY-MM-DD), `sex`, `postcode`,
-//! `address_line`, `town`, `phone`, `email`, `nhs_number`, `nhs_number_verified`.
+//! `address_line`, `town`, `phone`, `email`, `nhs_number`, `nhs_number_verified`, `birth_order`
+//! (place in a multiple birth: records that give different places are not linked unasked).
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -85,6 +86,7 @@ fn read(a: &Args) -> anyhow::Result<Input> {
         col("nhs_number"),
     ];
     let (prev_col, verified_col) = (col("previous_names"), col("nhs_number_verified"));
+    let order_col = col("birth_order");
     let mut input = Input { ids: Vec::new(), truth: truth_col.map(|_| Vec::new()), records: Vec::new() };
     let mut truth_ids: HashMap<String, u32> = HashMap::new();
     let mut row = csv::StringRecord::new();
@@ -110,6 +112,7 @@ fn read(a: &Args) -> anyhow::Result<Input> {
             nhs_number,
             nhs_number_verified: get(verified_col)
                 .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "y")),
+            birth_order: get(order_col).and_then(|v| v.parse().ok()),
         });
         input.ids.push(row.get(id_col).unwrap_or_default().to_owned());
         if let (Some(tc), Some(truth)) = (truth_col, input.truth.as_mut()) {

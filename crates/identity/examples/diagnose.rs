@@ -39,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             email: get("email"),
             nhs_number: get("nhs_number"),
             nhs_number_verified: None,
+            birth_order: get("birth_order").and_then(|v| v.parse().ok()),
         });
         truth.push(get("cluster").unwrap_or_default());
         ids.push(get("record_id").unwrap_or_default());

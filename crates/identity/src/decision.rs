@@ -1,6 +1,10 @@
 //! From a score to a decision: link, review, or new person — with the reason.
 //!
-//! Deterministic rule first: the same valid NHS number on both sides links, unless either source
+//! Twins first: two records that give different places in a multiple birth (FHIR
+//! `multipleBirthInteger`, HL7 v2 PID-25) are never linked unasked; a pair worth a look, or
+//! one NHS number on both (a keying error somewhere), goes to review, the rest are two people.
+//! Only where both sources say: a record without a place is decided as below. Then the
+//! deterministic rule: the same valid NHS number on both sides links, unless either source
 //! says its number is unverified, or the two records are clearly different people (both sexes
 //! known and different *and* dates of birth years apart, or demographic evidence strongly
 //! against). Such a pair is sent to review rather than linked: a shared NHS number with
@@ -56,6 +60,9 @@ pub enum Reason {
     /// date of birth, sex) disagree, or two people born the same day have unrelated forenames:
     /// possibly a relative at the same address, or a twin.
     ForenameAndBirthDateDiffer,
+    /// The records give different places in a multiple birth: two twins (or a keying error),
+    /// never linked unasked.
+    DifferentBirthOrder,
     /// Match weight at or above the link threshold.
     AboveLinkThreshold,
     /// Match weight between the thresholds.
@@ -79,6 +86,9 @@ impl Reason {
             Reason::ForenameAndBirthDateDiffer => {
                 "score above the link threshold but forename and date of birth (or sex) disagree, no name agrees, or two people born the same day have unrelated forenames: a relative at the same address, or a twin? needs review"
             }
+            Reason::DifferentBirthOrder => {
+                "the records give different places in a multiple birth: two twins (or a keying error)? needs review"
+            }
             Reason::AboveLinkThreshold => "score at or above the link threshold",
             Reason::BetweenThresholds => "score between the review and link thresholds",
             Reason::BelowReviewThreshold => "score below the review threshold",
@@ -90,6 +100,17 @@ impl Reason {
 pub fn decide(s: &Scorer<'_>, a: &Prepared, b: &Prepared, score: PairScore) -> (Decision, Reason) {
     let PairScore { total, nhs: nhs_weight, person_fields_differ } = score;
     let cfg = &s.model.config;
+    // Twins share a birthday, surname, address and often a similar forename; their places in
+    // the birth do not. A pair worth a look (or one NHS number on both) goes to a human, the
+    // rest are two people.
+    if a.birth_order != 0 && b.birth_order != 0 && a.birth_order != b.birth_order {
+        let same_nhs = a.nhs != 0 && a.nhs == b.nhs;
+        return if same_nhs || total >= cfg.review_threshold {
+            (Decision::Review, Reason::DifferentBirthOrder)
+        } else {
+            (Decision::NewPerson, Reason::BelowReviewThreshold)
+        };
+    }
     if cfg.nhs.link_on_same_number && a.nhs != 0 && a.nhs == b.nhs {
         if a.nhs_verified == Some(false) || b.nhs_verified == Some(false) {
             return by_threshold(s, total, person_fields_differ).map_reason(Reason::SameNhsNumberUnverified);

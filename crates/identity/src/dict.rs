@@ -33,6 +33,8 @@ pub struct Prepared {
     pub(crate) email: Sym,
     pub(crate) nhs: u64,
     pub(crate) nhs_verified: Option<bool>,
+    /// Place in a multiple birth; 0 when not given.
+    pub(crate) birth_order: u8,
 }
 
 impl Prepared {
@@ -171,6 +173,7 @@ impl Dict {
             email: n.email.as_deref().map_or(NONE, |e| self.contact(e)),
             nhs: n.nhs_number.map_or(0, |x| x.value()),
             nhs_verified: n.nhs_number_verified,
+            birth_order: n.birth_order.map_or(0, |o| o.min(255) as u8),
         }
     }
 

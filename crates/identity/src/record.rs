@@ -32,6 +32,10 @@ pub struct Record {
     pub nhs_number: Option<String>,
     /// Whether the source says the NHS number was traced/verified against PDS. `None`: not said.
     pub nhs_number_verified: Option<bool>,
+    /// Place in a multiple birth (1 for the first-born twin, 2 for the second...), where the
+    /// source says (FHIR `Patient.multipleBirthInteger`, HL7 v2 PID-25). Two records that give
+    /// different places are two people, however alike the rest.
+    pub birth_order: Option<u32>,
 }
 
 /// The value of an optional text field, or `None` when missing or blank.

@@ -132,6 +132,25 @@ fn twins_are_not_linked() {
     let h = person("Bordin", "Brody", "1951-09-04", "M", "BS8 1TH", None);
     let e = m.evaluate_records(&g, &h);
     assert_ne!(e.reason, Reason::ForenameAndBirthDateDiffer, "{}", e.render());
+    // Twins whose forenames the guard cannot tell apart (Jon and John) are told apart by their
+    // places in the birth, where the sources give them; one record without a place is left to
+    // the rest, and the same place is no evidence against.
+    let mut jon = person("Jon", "Hartley", "2012-06-14", "M", "BS8 1TH", None);
+    let mut john = person("John", "Hartley", "2012-06-14", "M", "BS8 1TH", None);
+    assert_eq!(m.evaluate_records(&jon, &john).decision, Decision::Link, "alike enough to link");
+    jon.birth_order = Some(1);
+    john.birth_order = Some(2);
+    let e = m.evaluate_records(&jon, &john);
+    assert_eq!((e.decision, e.reason), (Decision::Review, Reason::DifferentBirthOrder), "{}", e.render());
+    assert!(e.render().contains("multiple birth"), "{}", e.render());
+    john.birth_order = Some(1);
+    assert_eq!(m.evaluate_records(&jon, &john).decision, Decision::Link);
+    john.birth_order = None;
+    assert_eq!(m.evaluate_records(&jon, &john).decision, Decision::Link);
+    // Two unlike records with different places are simply two people.
+    let mut other = person("Mary", "Jones", "1955-07-08", "F", "M1 1AE", None);
+    other.birth_order = Some(2);
+    assert_eq!(m.evaluate_records(&jon, &other).decision, Decision::NewPerson);
 }
 
 #[test]

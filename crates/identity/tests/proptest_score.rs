@@ -29,8 +29,9 @@ fn record() -> impl Strategy<Value = Record> {
         (field(), field(), field(), field()),
         (field(), field(), field(), field(), field(), field()),
         prop::collection::vec(any::<String>(), 0..3),
+        prop::option::of(0u32..4),
     )
-        .prop_map(|((g, f, d, s), (p, a, t, ph, e, n), prev)| Record {
+        .prop_map(|((g, f, d, s), (p, a, t, ph, e, n), prev, order)| Record {
             given_name: g,
             family_name: f,
             previous_family_names: prev,
@@ -43,6 +44,7 @@ fn record() -> impl Strategy<Value = Record> {
             email: e,
             nhs_number: n,
             nhs_number_verified: None,
+            birth_order: order,
         })
 }
 

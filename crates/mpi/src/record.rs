@@ -11,6 +11,8 @@
 //!   `https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus`)
 //!   is carried: `01` (present and verified) means verified, any other code unverified, none
 //!   "not said".
+//! * Birth order: `multipleBirthInteger` (a place in a multiple birth; the boolean says
+//!   nothing of which twin).
 use lantern_identity::{NhsNumber, NhsNumberStatus, Record};
 use serde_json::Value;
 
@@ -74,6 +76,8 @@ pub fn demographics(patient: &Value) -> Demographics {
         }
     }
     r.date_of_birth = patient.get("birthDate").and_then(text);
+    r.birth_order =
+        patient.get("multipleBirthInteger").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
     r.sex = patient.get("gender").and_then(text);
     let addresses = patient.get("address").and_then(Value::as_array).unwrap_or(&empty);
     if let Some(a) = pick(addresses, &["home"]).or_else(|| addresses.iter().find(|a| current(a))) {

@@ -262,6 +262,26 @@ async fn relatives_with_different_nhs_numbers_are_not_reviewed(fhir: Fhir) {
     );
 }
 
+/// Twins the forename guard cannot tell apart (Jon and John) are kept apart by
+/// `multipleBirthInteger` and put to a human with the reason.
+async fn twins_by_birth_order_are_reviewed_not_linked(fhir: Fhir) {
+    let mpi = install(&fhir);
+    let twin = |given: &str, mrn: &str, order: u32| {
+        let mut p = person(&format!("{given} Hartley"), "2012-06-14", "male", "BS8 1TH", "pas", mrn, None);
+        p["multipleBirthInteger"] = json!(order);
+        p
+    };
+    let a = create(&fhir, twin("Jon", "T1", 1)).await;
+    let b = create(&fhir, twin("John", "T2", 2)).await;
+    assert_ne!(person_of(&mpi, &a).await, person_of(&mpi, &b).await);
+    let reviews = open_reviews(&mpi).await;
+    let r = reviews.iter().find(|r| r.patient_a == b && r.patient_b == a).expect("put to a human");
+    assert!(r.reason.contains("multiple birth"), "{}", r.reason);
+    // The first twin's record from another source, with the same place, joins the first twin.
+    let c = create(&fhir, twin("Jon", "G1", 1)).await;
+    assert_eq!(person_of(&mpi, &c).await, person_of(&mpi, &a).await);
+}
+
 async fn reviews_unlink_merge_and_reversal(fhir: Fhir) {
     let mpi = install(&fhir);
     let w = create(&fhir, person("William Jones", "1975-03-14", "male", "BS1 4DJ", "gp", "G2", None)).await;
@@ -521,6 +541,7 @@ backend_tests!(
     probabilistic_link_review_and_new_person,
     reviews_unlink_merge_and_reversal,
     relatives_with_different_nhs_numbers_are_not_reviewed,
+    twins_by_birth_order_are_reviewed_not_linked,
     linked_records_through_fhir,
     match_operation_grades,
 );

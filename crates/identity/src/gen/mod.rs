@@ -354,6 +354,8 @@ impl World {
             email,
             nhs_number: nhs,
             nhs_number_verified: None,
+            // The population's CSV has no column for it, as most feeds send none.
+            birth_order: None,
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Normalised {
     pub nhs_number_problem: Option<NhsNumberStatus>,
     /// Whether the source says the NHS number is verified (`None`: not said).
     pub nhs_number_verified: Option<bool>,
+    /// Place in a multiple birth, if given (0 is not a place).
+    pub birth_order: Option<u32>,
 }
 
 /// Normalises every field of a record.
@@ -87,5 +89,6 @@ pub fn normalise(r: &Record) -> Normalised {
         nhs_number,
         nhs_number_problem,
         nhs_number_verified: r.nhs_number_verified,
+        birth_order: r.birth_order.filter(|n| *n > 0),
     }
 }
