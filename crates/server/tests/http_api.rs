@@ -444,14 +444,40 @@ async fn http_interactions(fhir: Fhir) {
     .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body(r).await["parameter"][0]["valueBoolean"], true);
+    // A ValueSet sent whole is expanded (and checked against) as a stored one would be.
+    let given = json!({"resourceType": "ValueSet", "status": "active", "compose": {"include": [
+        {"system": "http://example.org/kinds", "concept": [{"code": "a", "display": "Kind A"}, {"code": "b"}]}]}});
     let r = post(
         "$expand",
-        json!([{"name": "valueSet", "resource": {"resourceType": "ValueSet", "status": "active"}}]),
+        json!([{"name": "valueSet", "resource": given}, {"name": "filter", "valueString": "kind"}]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = body(r).await;
+    assert_eq!(
+        e["expansion"]["contains"],
+        json!([{"system": "http://example.org/kinds", "code": "a", "display": "Kind A"}])
+    );
+    let r = post(
+        "$validate-code",
+        json!([{"name": "valueSet", "resource": given}, {"name": "code", "valueCode": "b"}]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body(r).await["parameter"][0]["valueBoolean"], true);
+    let r = post("$expand", json!([{"name": "valueSet", "resource": {"resourceType": "Patient"}}]))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post(
+        "$validate-code",
+        json!([{"name": "url", "valueUri": gender}, {"name": "codeableConcept", "valueCodeableConcept": {"text": "x"}}]),
     )
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(body(r).await["issue"][0]["diagnostics"].as_str().unwrap().contains("'valueSet'"));
+    assert!(body(r).await["issue"][0]["diagnostics"].as_str().unwrap().contains("'codeableConcept'"));
 
     // $validate: 200 and the OperationOutcome, valid or not.
     for (resource, severity) in [

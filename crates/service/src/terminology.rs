@@ -4,7 +4,18 @@
 //! be expanded without a terminology server is refused with the reason
 //! (`lantern_store::search::value_sets`).
 use crate::{Ctx, Error, Fhir, Handling};
+use lantern_store::search::value_sets::Concept;
 use serde_json::{json, Map, Value};
+
+/// Which value set an operation is about.
+enum Which<'a> {
+    /// `ValueSet/[id]/$op`.
+    Id(&'a str),
+    /// The `url` parameter.
+    Url(Option<String>),
+    /// The `valueSet` parameter: a ValueSet given whole.
+    Given(&'a Value),
+}
 
 /// The most concepts one page may hold (`count` above it is lowered to it).
 const MAX_COUNT: usize = 1000;
@@ -15,6 +26,55 @@ impl Fhir {
         &self,
         ctx: &Ctx,
         id: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        self.expand_which(ctx, id, None, pairs).await
+    }
+
+    /// `ValueSet/$expand` of a ValueSet given whole (the `valueSet` parameter), expanded as a
+    /// stored one would be: what it lists, and the code systems and value sets it includes
+    /// that are stored here.
+    pub async fn expand_given(
+        &self,
+        ctx: &Ctx,
+        value_set: &Value,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        self.expand_which(ctx, None, Some(value_set), pairs).await
+    }
+
+    /// The value set named by id or `url`, or given whole, and its concepts; refused with the
+    /// reason when it cannot be expanded here.
+    async fn value_set_concepts(&self, which: Which<'_>, op: &str) -> Result<(Value, Vec<Concept>), Error> {
+        let found = match which {
+            Which::Given(vs) => {
+                if vs.get("resourceType").and_then(Value::as_str) != Some("ValueSet") {
+                    return Err(Error::bad(
+                        "invalid",
+                        Some("valueSet"),
+                        "the valueSet parameter must be a ValueSet",
+                    ));
+                }
+                self.store.expand_given_value_set(vs.clone()).await?.map(|c| (vs.clone(), c))
+            }
+            Which::Id(id) => self.store.expand_value_set(Some(id.to_string()), None).await?,
+            Which::Url(None) => {
+                return Err(Error::bad(
+                    "required",
+                    Some("url"),
+                    format!("ValueSet/{op} needs the value set: its url, or the ValueSet itself (valueSet)"),
+                ))
+            }
+            Which::Url(url) => self.store.expand_value_set(None, url).await?,
+        };
+        found.map_err(|why| Error::bad("not-supported", Some("url"), why))
+    }
+
+    async fn expand_which(
+        &self,
+        ctx: &Ctx,
+        id: Option<&str>,
+        given: Option<&Value>,
         pairs: &[(String, String)],
     ) -> Result<String, Error> {
         let (mut url, mut filter, mut count, mut offset) = (None, None, MAX_COUNT, 0usize);
@@ -40,14 +100,12 @@ impl Fhir {
                 _ => {}
             }
         }
-        if id.is_none() && url.is_none() {
-            return Err(Error::bad("required", Some("url"), "ValueSet/$expand needs the value set's url"));
-        }
-        let (vs, concepts) = self
-            .store
-            .expand_value_set(id.map(str::to_string), url.clone())
-            .await?
-            .map_err(|why| Error::bad("not-supported", Some("url"), why))?;
+        let which = match (given, id) {
+            (Some(vs), _) => Which::Given(vs),
+            (None, Some(id)) => Which::Id(id),
+            (None, None) => Which::Url(url.clone()),
+        };
+        let (vs, concepts) = self.value_set_concepts(which, "$expand").await?;
         let lowered = filter.as_deref().map(str::to_lowercase).unwrap_or_default();
         let words: Vec<&str> = lowered.split_whitespace().collect();
         let matching: Vec<_> = concepts
@@ -179,6 +237,26 @@ impl Fhir {
         id: Option<&str>,
         pairs: &[(String, String)],
     ) -> Result<String, Error> {
+        self.validate_code_which(ctx, id, None, pairs).await
+    }
+
+    /// `ValueSet/$validate-code` against a ValueSet given whole (the `valueSet` parameter).
+    pub async fn validate_code_given(
+        &self,
+        ctx: &Ctx,
+        value_set: &Value,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        self.validate_code_which(ctx, None, Some(value_set), pairs).await
+    }
+
+    async fn validate_code_which(
+        &self,
+        ctx: &Ctx,
+        id: Option<&str>,
+        given: Option<&Value>,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
         let (mut url, mut system, mut code, mut display) = (None, None, None, None);
         for (k, v) in pairs {
             match k.as_str() {
@@ -200,18 +278,12 @@ impl Fhir {
         let Some(code) = code else {
             return Err(Error::bad("required", Some("code"), "ValueSet/$validate-code needs a code"));
         };
-        if id.is_none() && url.is_none() {
-            return Err(Error::bad(
-                "required",
-                Some("url"),
-                "ValueSet/$validate-code needs the value set's url",
-            ));
-        }
-        let (vs, concepts) = self
-            .store
-            .expand_value_set(id.map(str::to_string), url.clone())
-            .await?
-            .map_err(|why| Error::bad("not-supported", Some("url"), why))?;
+        let which = match (given, id) {
+            (Some(vs), _) => Which::Given(vs),
+            (None, Some(id)) => Which::Id(id),
+            (None, None) => Which::Url(url.clone()),
+        };
+        let (vs, concepts) = self.value_set_concepts(which, "$validate-code").await?;
         let name =
             vs.get("url").and_then(Value::as_str).or(url.as_deref()).unwrap_or("the value set").to_string();
         let found = concepts

@@ -303,6 +303,16 @@ impl Store {
         .await
     }
 
+    /// The concepts of a ValueSet given whole (not stored: `$expand` with a `valueSet`
+    /// parameter), expanded as a stored one would be.
+    #[allow(clippy::type_complexity)]
+    pub async fn expand_given_value_set(
+        &self,
+        vs: serde_json::Value,
+    ) -> Result<Result<Vec<crate::search::value_sets::Concept>, String>, StoreError> {
+        self.with_reader(move |c, cat| crate::search::value_sets::concepts_of(c, cat, &vs)).await
+    }
+
     /// The CodeSystem stored here as `url` (for `CodeSystem/$lookup`).
     pub async fn code_system(&self, url: String) -> Result<Option<serde_json::Value>, StoreError> {
         self.with_reader(move |c, cat| crate::search::value_sets::code_system(c, cat, &url)).await

@@ -164,6 +164,8 @@ async fn terminology(
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
     let mut pairs = query_pairs(&uri);
+    // `$expand` and `$validate-code` of a ValueSet sent whole (a form's contained value set).
+    let mut given: Option<serde_json::Value> = None;
     if !body.is_empty() {
         let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
         let b = json_body(&headers, &body, false)?;
@@ -191,21 +193,29 @@ async fn terminology(
                 }
                 continue;
             }
+            if name == "valueSet" && matches!(op, "$expand" | "$validate-code") {
+                if let Some(vs) = p.get("resource") {
+                    given = Some(vs.clone());
+                    continue;
+                }
+            }
             let value = primitive_value(p).ok_or_else(|| {
                 bad(format!(
-                    "parameter '{name}' of {op} has a value Lantern does not read here (an inline \
-                     resource or codeable concept): store the value set or code system and name it \
-                     by url, or send system and code"
+                    "parameter '{name}' of {op} has a value Lantern does not read here (a codeable \
+                     concept, or a resource where none is taken): send system and code, or name the \
+                     value set or code system by url"
                 ))
             })?;
             pairs.push((name.to_string(), value));
         }
     }
-    let out = match op {
-        "$expand" => s.fhir.expand(&ctx, id, &pairs).await,
-        "$validate-code" => s.fhir.validate_code(&ctx, id, &pairs).await,
-        "$subsumes" => s.fhir.subsumes(&ctx, id, &pairs).await,
-        "$translate" => s.fhir.translate(&ctx, id, &pairs).await,
+    let out = match (op, &given) {
+        ("$expand", Some(vs)) => s.fhir.expand_given(&ctx, vs, &pairs).await,
+        ("$validate-code", Some(vs)) => s.fhir.validate_code_given(&ctx, vs, &pairs).await,
+        ("$expand", None) => s.fhir.expand(&ctx, id, &pairs).await,
+        ("$validate-code", None) => s.fhir.validate_code(&ctx, id, &pairs).await,
+        ("$subsumes", _) => s.fhir.subsumes(&ctx, id, &pairs).await,
+        ("$translate", _) => s.fhir.translate(&ctx, id, &pairs).await,
         _ => s.fhir.lookup(&ctx, &pairs).await,
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
