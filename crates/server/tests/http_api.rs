@@ -470,12 +470,24 @@ async fn http_interactions(fhir: Fhir) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = post(
-        "$validate-code",
-        json!([{"name": "url", "valueUri": gender}, {"name": "codeableConcept", "valueCodeableConcept": {"text": "x"}}]),
-    )
-    .await
-    .unwrap();
+    // A codeable concept is valid if any of its codings is in the value set.
+    let cc = |codes: &[&str]| {
+        let coding: Vec<Value> = codes
+            .iter()
+            .map(|c| json!({"system": "http://hl7.org/fhir/administrative-gender", "code": c}))
+            .collect();
+        json!([{"name": "url", "valueUri": gender}, {"name": "codeableConcept", "valueCodeableConcept": {"coding": coding}}])
+    };
+    let r = post("$validate-code", cc(&["robot", "male"])).await.unwrap();
+    assert_eq!(body(r).await["parameter"][0]["valueBoolean"], true);
+    let p = body(post("$validate-code", cc(&["robot", "dog"])).await.unwrap()).await;
+    assert_eq!(p["parameter"][0]["valueBoolean"], false);
+    assert!(p["parameter"][1]["valueString"].as_str().unwrap().starts_with("none of"), "{p}");
+    let r = post("$validate-code", cc(&[])).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no code at all");
+    let r = post("$expand", json!([{"name": "url", "valueUri": gender}, {"name": "codeableConcept", "valueCodeableConcept": {"text": "x"}}]))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(body(r).await["issue"][0]["diagnostics"].as_str().unwrap().contains("'codeableConcept'"));
 

@@ -258,12 +258,19 @@ impl Fhir {
         pairs: &[(String, String)],
     ) -> Result<String, Error> {
         let (mut url, mut system, mut code, mut display) = (None, None, None, None);
+        // A codeable concept's codings, each `system<TAB>code` (see the HTTP layer): valid if
+        // any of them is in the value set.
+        let mut codings: Vec<(Option<String>, String)> = Vec::new();
         for (k, v) in pairs {
             match k.as_str() {
                 "url" => url = Some(v.clone()),
                 "system" => system = Some(v.clone()),
                 "code" => code = Some(v.clone()),
                 "display" => display = Some(v.clone()),
+                "codeableConcept" => codings.push(match v.split_once('\t') {
+                    Some((s, c)) => (Some(s.to_string()).filter(|s| !s.is_empty()), c.to_string()),
+                    None => (None, v.clone()),
+                }),
                 "_format" | "_pretty" | "valueSetVersion" | "systemVersion" | "displayLanguage" => {}
                 _ if ctx.handling == Handling::Strict => {
                     return Err(Error::bad(
@@ -275,9 +282,16 @@ impl Fhir {
                 _ => {}
             }
         }
-        let Some(code) = code else {
-            return Err(Error::bad("required", Some("code"), "ValueSet/$validate-code needs a code"));
-        };
+        if let Some(code) = code {
+            codings.insert(0, (system.clone(), code));
+        }
+        if codings.is_empty() {
+            return Err(Error::bad(
+                "required",
+                Some("code"),
+                "ValueSet/$validate-code needs a code (or a coding, or a codeableConcept)",
+            ));
+        }
         let which = match (given, id) {
             (Some(vs), _) => Which::Given(vs),
             (None, Some(id)) => Which::Id(id),
@@ -286,18 +300,27 @@ impl Fhir {
         let (vs, concepts) = self.value_set_concepts(which, "$validate-code").await?;
         let name =
             vs.get("url").and_then(Value::as_str).or(url.as_deref()).unwrap_or("the value set").to_string();
-        let found = concepts
-            .iter()
-            .find(|c| c.code == code && system.as_deref().is_none_or(|s| c.system.as_deref() == Some(s)));
+        let found = codings.iter().find_map(|(system, code)| {
+            concepts
+                .iter()
+                .find(|c| &c.code == code && system.as_deref().is_none_or(|s| c.system.as_deref() == Some(s)))
+        });
         let mut parameter = Vec::new();
         match found {
             None => {
-                let what = match &system {
-                    Some(s) => format!("{s}|{code}"),
-                    None => code.clone(),
+                let what: Vec<String> = codings
+                    .iter()
+                    .map(|(system, code)| match system {
+                        Some(s) => format!("{s}|{code}"),
+                        None => code.clone(),
+                    })
+                    .collect();
+                let what = match what.as_slice() {
+                    [one] => format!("{one} is"),
+                    many => format!("none of {} is", many.join(", ")),
                 };
                 parameter.push(json!({"name": "result", "valueBoolean": false}));
-                parameter.push(json!({"name": "message", "valueString": format!("{what} is not in {name}")}));
+                parameter.push(json!({"name": "message", "valueString": format!("{what} not in {name}")}));
             }
             Some(c) => {
                 parameter.push(json!({"name": "result", "valueBoolean": true}));

@@ -193,6 +193,17 @@ async fn terminology(
                 }
                 continue;
             }
+            if let (Some(cc), "codeableConcept", "$validate-code") = (p.get("valueCodeableConcept"), name, op)
+            {
+                // Each coding, as `system<TAB>code`, for the service to try in turn.
+                for c in cc.get("coding").and_then(|c| c.as_array()).into_iter().flatten() {
+                    if let Some(code) = c.get("code").and_then(|v| v.as_str()) {
+                        let system = c.get("system").and_then(|v| v.as_str()).unwrap_or("");
+                        pairs.push(("codeableConcept".into(), format!("{system}\t{code}")));
+                    }
+                }
+                continue;
+            }
             if name == "valueSet" && matches!(op, "$expand" | "$validate-code") {
                 if let Some(vs) = p.get("resource") {
                     given = Some(vs.clone());
