@@ -164,62 +164,12 @@ async fn terminology(
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
     let mut pairs = query_pairs(&uri);
-    // `$expand` and `$validate-code` of a ValueSet sent whole (a form's contained value set).
-    let mut given: Option<serde_json::Value> = None;
-    if !body.is_empty() {
-        let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
+    let given = if body.is_empty() {
+        None
+    } else {
         let b = json_body(&headers, &body, false)?;
-        if b.get("resourceType").and_then(|t| t.as_str()) != Some("Parameters") {
-            return Err(bad(format!("POST {op} takes a Parameters resource")));
-        }
-        // A parameter of a shape not read here is refused, never skipped.
-        for p in b.get("parameter").and_then(|p| p.as_array()).into_iter().flatten() {
-            let name = p
-                .get("name")
-                .and_then(|n| n.as_str())
-                .ok_or_else(|| bad("a parameter has no name".into()))?;
-            if let Some(coding) = p.get("valueCoding") {
-                // `coding` stands for `system`, `code` and `display` together; `$subsumes`'s
-                // `codingA` and `codingB` for `codeA` and `codeB`, each with its system.
-                let names: &[(&str, &str)] = match name {
-                    "codingA" => &[("system", "systemA"), ("code", "codeA")],
-                    "codingB" => &[("system", "systemB"), ("code", "codeB")],
-                    _ => &[("system", "system"), ("code", "code"), ("display", "display")],
-                };
-                for (k, as_name) in names {
-                    if let Some(v) = coding.get(*k).and_then(|v| v.as_str()) {
-                        pairs.push((as_name.to_string(), v.to_string()));
-                    }
-                }
-                continue;
-            }
-            if let (Some(cc), "codeableConcept", "$validate-code") = (p.get("valueCodeableConcept"), name, op)
-            {
-                // Each coding, as `system<TAB>code`, for the service to try in turn.
-                for c in cc.get("coding").and_then(|c| c.as_array()).into_iter().flatten() {
-                    if let Some(code) = c.get("code").and_then(|v| v.as_str()) {
-                        let system = c.get("system").and_then(|v| v.as_str()).unwrap_or("");
-                        pairs.push(("codeableConcept".into(), format!("{system}\t{code}")));
-                    }
-                }
-                continue;
-            }
-            if name == "valueSet" && matches!(op, "$expand" | "$validate-code") {
-                if let Some(vs) = p.get("resource") {
-                    given = Some(vs.clone());
-                    continue;
-                }
-            }
-            let value = primitive_value(p).ok_or_else(|| {
-                bad(format!(
-                    "parameter '{name}' of {op} has a value Lantern does not read here (a codeable \
-                     concept, or a resource where none is taken): send system and code, or name the \
-                     value set or code system by url"
-                ))
-            })?;
-            pairs.push((name.to_string(), value));
-        }
-    }
+        read_parameters(op, &b, &mut pairs)?
+    };
     let out = match (op, &given) {
         ("$expand", Some(vs)) => s.fhir.expand_given(&ctx, vs, &pairs).await,
         ("$validate-code", Some(vs)) => s.fhir.validate_code_given(&ctx, vs, &pairs).await,
@@ -230,6 +180,64 @@ async fn terminology(
         _ => s.fhir.lookup(&ctx, &pairs).await,
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
+}
+
+/// A terminology operation's Parameters body, read into `pairs` as its query would be: each
+/// primitive value by its name, a Coding as its parts, a codeable concept's codings (for
+/// `$validate-code`). Returns the ValueSet sent whole as `valueSet`, if any. A parameter of a
+/// shape not read here is refused, never skipped.
+fn read_parameters(
+    op: &str,
+    b: &serde_json::Value,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<Option<serde_json::Value>> {
+    let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
+    if b.get("resourceType").and_then(|t| t.as_str()) != Some("Parameters") {
+        return Err(bad(format!("POST {op} takes a Parameters resource")));
+    }
+    let mut given = None;
+    for p in b.get("parameter").and_then(|p| p.as_array()).into_iter().flatten() {
+        let name =
+            p.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad("a parameter has no name".into()))?;
+        if let Some(coding) = p.get("valueCoding") {
+            // `coding` stands for `system`, `code` and `display` together; `$subsumes`'s
+            // `codingA` and `codingB` for `codeA` and `codeB`, each with its system.
+            let names: &[(&str, &str)] = match name {
+                "codingA" => &[("system", "systemA"), ("code", "codeA")],
+                "codingB" => &[("system", "systemB"), ("code", "codeB")],
+                _ => &[("system", "system"), ("code", "code"), ("display", "display")],
+            };
+            for (k, as_name) in names {
+                if let Some(v) = coding.get(*k).and_then(|v| v.as_str()) {
+                    pairs.push((as_name.to_string(), v.to_string()));
+                }
+            }
+            continue;
+        }
+        if let (Some(cc), "codeableConcept", "$validate-code") = (p.get("valueCodeableConcept"), name, op) {
+            // Each coding, as `system<TAB>code`, for the service to try in turn.
+            for c in cc.get("coding").and_then(|c| c.as_array()).into_iter().flatten() {
+                if let Some(code) = c.get("code").and_then(|v| v.as_str()) {
+                    let system = c.get("system").and_then(|v| v.as_str()).unwrap_or("");
+                    pairs.push(("codeableConcept".into(), format!("{system}\t{code}")));
+                }
+            }
+            continue;
+        }
+        if let (Some(vs), "valueSet", "$expand" | "$validate-code") = (p.get("resource"), name, op) {
+            given = Some(vs.clone());
+            continue;
+        }
+        let value = primitive_value(p).ok_or_else(|| {
+            bad(format!(
+                "parameter '{name}' of {op} has a value Lantern does not read here (a codeable \
+                 concept, or a resource where none is taken): send system and code, or name the \
+                 value set or code system by url"
+            ))
+        })?;
+        pairs.push((name.to_string(), value));
+    }
+    Ok(given)
 }
 
 /// `$validate`: 200 with the OperationOutcome whether or not the resource is valid (the outcome
