@@ -20,9 +20,12 @@
 //! `requested`; the client can catch up from `_history?_since`. Every notification is
 //! recorded in the audit log as a disclosure to the owner (action `notification`) before it is
 //! sent, as every read is before its response, so the patient's "who looked at my record"
-//! lists it; one that could not be delivered gets a second record saying so. Attempts are
-//! made in turn, so an endpoint that does not answer holds up the others for its timeouts
-//! and retries (tens of seconds) once, before its Subscription is put in error.
+//! lists it; one that could not be delivered gets a second record saying so. Each
+//! Subscription's notifications go out in order, and the Subscriptions of a pass side by side
+//! (a task each): an endpoint that does not answer does not stop the others' notifications of
+//! the same pass. The next pass waits for the slowest, though (the cursor is one for all), so
+//! it delays what follows by its timeouts and retries (tens of seconds), once: then its
+//! Subscription is in error and skipped.
 use crate::changes::{self, Change};
 use crate::deliver;
 use crate::owner::{self, Owner};
@@ -48,6 +51,30 @@ const RETRY: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
 struct Active {
     plan: Plan,
     owner: Owner,
+}
+
+/// What one Subscription is to be sent in a pass, in order.
+struct Outbox {
+    sub: String,
+    plan: Plan,
+    owner: Owner,
+    matches: Vec<Stored>,
+}
+
+/// What sending an [`Outbox`] came to: how many were delivered, and why the next was not.
+struct Sent {
+    sub: String,
+    sent: usize,
+    failed: Option<String>,
+}
+
+/// What a delivery task needs (cheap clones of the notifier's parts).
+#[derive(Clone)]
+struct Sender {
+    fhir: Fhir,
+    audit: Option<Audit>,
+    client: reqwest::Client,
+    retry: Vec<Duration>,
 }
 
 /// Sends notifications for the Subscriptions in one store.
@@ -146,6 +173,7 @@ impl Notifier {
             return Ok(Pass::default());
         }
         let mut pass = Pass { changes: batch.len(), ..Pass::default() };
+        let mut outboxes: BTreeMap<String, Outbox> = BTreeMap::new();
         // Subscriptions first, so that one created in this batch hears of what follows it.
         for c in batch.iter().filter(|c| c.rtype == "Subscription") {
             self.refresh(&c.id).await?;
@@ -162,14 +190,53 @@ impl Notifier {
                 self.active.iter().filter(|(_, a)| a.plan.rtype == rtype).map(|(k, _)| k.clone()).collect();
             for sub in subs {
                 for chunk in ids.chunks(IDS_PER_SEARCH) {
-                    if !self.active.contains_key(&sub) {
-                        break; // put in error by a failure earlier in this pass
-                    }
-                    let (sent, failed) = self.notify(&sub, chunk).await?;
-                    pass.sent += sent;
-                    pass.failed += failed;
+                    let Some((plan, owner, matches)) = self.matches(&sub, chunk).await? else { break };
+                    let o = outboxes.entry(sub.clone()).or_insert_with(|| Outbox {
+                        sub: sub.clone(),
+                        plan,
+                        owner,
+                        matches: Vec::new(),
+                    });
+                    o.matches.extend(matches);
                 }
             }
+        }
+        let sender = Sender {
+            fhir: self.fhir.clone(),
+            audit: self.audit.clone(),
+            client: self.client.clone(),
+            retry: self.retry.clone(),
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for o in outboxes.into_values().filter(|o| !o.matches.is_empty()) {
+            tasks.spawn(sender.clone().send_all(o));
+        }
+        let mut first_error = None;
+        while let Some(done) = tasks.join_next().await {
+            let sent = match done {
+                Ok(Ok(s)) => s,
+                // An audit record that could not be written: the pass fails and its batch is
+                // read again (what was sent is sent again: at least once). The other tasks
+                // are let finish first, so that none is cut off between its record and its send.
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(Error::Store(StoreError::Database(format!(
+                        "a notification task stopped: {e}"
+                    ))));
+                    continue;
+                }
+            };
+            pass.sent += sent.sent;
+            if let Some(why) = sent.failed {
+                pass.failed += 1;
+                self.fail(&sent.sub, &why).await?;
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         self.fhir.store.write(move |tx| changes::set_cursor(tx.conn(), last)).await?;
         Ok(pass)
@@ -271,13 +338,17 @@ impl Notifier {
         }
     }
 
-    /// Sends Subscription `sub` the resources among `ids` that match its criteria and that its
-    /// owner may see: `(sent, given up)`.
-    async fn notify(&mut self, sub: &str, ids: &[&str]) -> Result<(usize, usize), Error> {
-        let Some(a) = self.active.get(sub) else { return Ok((0, 0)) };
+    /// The resources among `ids` that match Subscription `sub`'s criteria and that its owner
+    /// may see, with its plan and owner; `None` if it is no longer active (its end passed).
+    async fn matches(
+        &mut self,
+        sub: &str,
+        ids: &[&str],
+    ) -> Result<Option<(Plan, Owner, Vec<Stored>)>, Error> {
+        let Some(a) = self.active.get(sub) else { return Ok(None) };
         let now = self.fhir.store.now_micros();
         if a.plan.end.is_some_and(|end| end < now) {
-            return self.refresh(sub).await.map(|_| (0, 0));
+            return self.refresh(sub).await.map(|_| None);
         }
         let mut pairs = a.plan.criteria.clone();
         pairs.push(("_id".into(), ids.join(",")));
@@ -288,20 +359,26 @@ impl Notifier {
         let ctx = Ctx { access: access.clone(), ..self.ctx.clone() };
         let req = self.fhir.parse_search(&ctx, Some(&a.plan.rtype), &pairs)?;
         let page = self.fhir.store.search(req, access).await?;
-        let (plan, owner) = (a.plan.clone(), a.owner.clone());
-        for (n, s) in page.matches.iter().enumerate() {
+        Ok(Some((a.plan.clone(), a.owner.clone(), page.matches)))
+    }
+}
+
+impl Sender {
+    /// Sends one Subscription its notifications in order, stopping at the first that cannot be
+    /// delivered (the caller then puts the Subscription in error).
+    async fn send_all(self, o: Outbox) -> Result<Sent, Error> {
+        for (n, s) in o.matches.iter().enumerate() {
             // Recorded before the data leaves, as every other disclosure is.
-            self.record(&plan, &owner, s, None).await?;
+            self.record(&o.plan, &o.owner, s, None).await?;
             let body = s.body.as_deref();
             if let Err(why) =
-                deliver::with_retries(&self.client, &plan, &s.rtype, &s.id, body, &self.retry).await
+                deliver::with_retries(&self.client, &o.plan, &s.rtype, &s.id, body, &self.retry).await
             {
-                self.record(&plan, &owner, s, Some(&why)).await?;
-                self.fail(sub, &why).await?;
-                return Ok((n, 1));
+                self.record(&o.plan, &o.owner, s, Some(&why)).await?;
+                return Ok(Sent { sub: o.sub, sent: n, failed: Some(why) });
             }
         }
-        Ok((page.matches.len(), 0))
+        Ok(Sent { sent: o.matches.len(), sub: o.sub, failed: None })
     }
 
     /// Audits a notification to the owner, naming the resource and its patient: before it is
@@ -327,7 +404,9 @@ impl Notifier {
         audit.record_one(e).await?;
         Ok(())
     }
+}
 
+impl Notifier {
     /// Puts a Subscription in error after a notification could not be delivered.
     async fn fail(&mut self, sub: &str, why: &str) -> Result<(), Error> {
         self.active.remove(sub);

@@ -126,4 +126,63 @@ async fn only_allowed_endpoints(fhir: Fhir) {
     assert_eq!(paths(&inbox), vec!["POST /gp/"]);
 }
 
-backend_tests!(delivered_once_across_restarts, refused_with_reasons, only_allowed_endpoints);
+/// An endpoint that takes a request and does not answer until released: the other
+/// Subscriptions of the pass are delivered meanwhile, and it alone ends in error.
+async fn a_silent_endpoint_holds_up_only_its_own(fhir: Fhir) {
+    use std::sync::Arc;
+    use tokio::sync::{Notify, Semaphore};
+    let (heard, release) = (Arc::new(Notify::new()), Arc::new(Semaphore::new(0)));
+    let (h, r) = (heard.clone(), release.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (h, r) = (h.clone(), r.clone());
+        async move {
+            h.notify_one();
+            let _ = r.acquire().await;
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hook, inbox) = receiver().await;
+    // The silent one first, so that delivery in turn would reach the other only after it.
+    let stuck = create(&fhir, subscription("Observation?code=8480-6", &format!("{silent}/stuck"))).await;
+    let fine = create(&fhir, subscription("Observation?code=8480-6", &format!("{hook}/fine"))).await;
+    create(&fhir, observation("8480-6")).await;
+    let mut n = notifier(&fhir);
+    let pass = tokio::spawn(async move {
+        let mut sent = 0;
+        loop {
+            let p = n.pass().await.unwrap();
+            sent += p.sent;
+            if p.changes == 0 {
+                return (sent, n);
+            }
+        }
+    });
+    // Both requests are out at once: the silent endpoint holds its own while the other arrives.
+    let wait = std::time::Duration::from_secs(120);
+    tokio::time::timeout(wait, heard.notified()).await.expect("the silent endpoint was called");
+    tokio::time::timeout(wait, async {
+        while inbox.lock().unwrap().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the other Subscription was delivered while the silent one waited");
+    release.add_permits(1);
+    let (sent, n) = pass.await.unwrap();
+    assert_eq!(sent, 1);
+    assert_eq!(paths(&inbox), vec!["POST /fine"]);
+    assert_eq!(n.active(), vec![fine.clone()]);
+    let s = read(&fhir, "Subscription", &stuck).await;
+    assert_eq!(s["status"], "error");
+    assert!(s["error"].as_str().unwrap().contains("503"), "{s}");
+}
+
+backend_tests!(
+    delivered_once_across_restarts,
+    refused_with_reasons,
+    only_allowed_endpoints,
+    a_silent_endpoint_holds_up_only_its_own
+);
