@@ -278,3 +278,8 @@ impl Fhir {
             .await?)
     }
 }
+
+/// A stored version's resource as JSON (`{}` for a deletion, which has none).
+pub(crate) fn resource_of(st: &Stored) -> Result<Value, Error> {
+    serde_json::from_str(st.body.as_deref().unwrap_or("{}")).map_err(|e| Error::Store(StoreError::db(e)))
+}

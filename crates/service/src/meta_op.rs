@@ -14,6 +14,7 @@
 //! Only the instance level is served: `$meta` on a type or the whole system lists every tag
 //! in use, which would have to be read under the caller's access filter from every resource
 //! holding one.
+use crate::crud::resource_of;
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use lantern_store::StoreError;
@@ -43,7 +44,7 @@ impl Fhir {
             Some(v) => self.vread(ctx, rtype, id, v).await?,
             None => self.read(ctx, rtype, id).await?,
         };
-        Ok(returned(&body_of(&st)?))
+        Ok(returned(&resource_of(&st)?))
     }
 
     /// `Type/id/$meta-add` and `$meta-delete`, with `params` the Parameters body (one `meta`
@@ -61,22 +62,18 @@ impl Fhir {
         loop {
             attempt += 1;
             let current = self.read(ctx, rtype, id).await?;
-            let mut doc = body_of(&current)?;
+            let mut doc = resource_of(&current)?;
             if !apply(&mut doc, &given, change) {
                 return Ok(returned(&doc));
             }
             match self.update(ctx, rtype, id, doc, Some(current.version)).await {
-                Ok(w) => return Ok(returned(&body_of(&w.stored)?)),
+                Ok(w) => return Ok(returned(&resource_of(&w.stored)?)),
                 // Someone wrote between the read and the write: apply the change to theirs.
                 Err(Error::Store(StoreError::VersionConflict { .. })) if attempt < ATTEMPTS => continue,
                 Err(e) => return Err(e),
             }
         }
     }
-}
-
-fn body_of(st: &lantern_store::Stored) -> Result<Value, Error> {
-    serde_json::from_str(st.body.as_deref().unwrap_or("{}")).map_err(|e| Error::Store(StoreError::db(e)))
 }
 
 /// The Parameters answer: `return`, the resource's Meta (empty if it has none).

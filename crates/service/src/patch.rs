@@ -166,8 +166,7 @@ impl Fhir {
                 .into());
             }
         }
-        let mut doc: Value =
-            serde_json::from_str(current.body.as_deref().unwrap_or("{}")).map_err(StoreError::db)?;
+        let mut doc = crate::crud::resource_of(&current)?;
         edit.apply(&mut doc, rtype, id)?;
         Ok((doc, current.version))
     }

@@ -377,11 +377,7 @@ impl Fhir {
             ));
         };
         let cs: Value = match id {
-            Some(id) => {
-                let st = self.read(ctx, "CodeSystem", id).await?;
-                serde_json::from_str(st.body.as_deref().unwrap_or("{}"))
-                    .map_err(|e| Error::Store(lantern_store::StoreError::db(e)))?
-            }
+            Some(id) => crate::crud::resource_of(&self.read(ctx, "CodeSystem", id).await?)?,
             None => {
                 let Some(url) = system.clone().or_else(|| systems.first().cloned()) else {
                     return Err(Error::bad(

@@ -47,11 +47,7 @@ impl Fhir {
             ));
         }
         let maps = match id {
-            Some(id) => {
-                let st = self.read(ctx, "ConceptMap", id).await?;
-                vec![serde_json::from_str(st.body.as_deref().unwrap_or("{}"))
-                    .map_err(|e| Error::Store(lantern_store::StoreError::db(e)))?]
-            }
+            Some(id) => vec![crate::crud::resource_of(&self.read(ctx, "ConceptMap", id).await?)?],
             None => self.candidate_maps(ctx, &ask, &code).await?,
         };
         let mut matches = Vec::new();
