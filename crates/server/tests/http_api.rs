@@ -698,6 +698,16 @@ async fn conditional_read_and_meta(fhir: Fhir) {
         &body(post("$meta-add", json!({"tag": [{"system": "urn:t", "code": "b"}]})).await.unwrap()).await,
     );
     assert_eq!(m["versionId"], "2");
+    // With If-Match: to the version named or not at all.
+    let stale = c
+        .post(format!("{url}/$meta-delete"))
+        .header(header::CONTENT_TYPE, FHIR_JSON)
+        .header(header::IF_MATCH, "W/\"1\"")
+        .body(json!({"resourceType": "Parameters", "parameter": [{"name": "meta", "valueMeta": {"tag": [{"system": "urn:t", "code": "a"}]}}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
     let m = meta_of(
         &body(post("$meta-delete", json!({"tag": [{"system": "urn:t", "code": "a"}]})).await.unwrap()).await,
     );

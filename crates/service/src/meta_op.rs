@@ -49,6 +49,8 @@ impl Fhir {
 
     /// `Type/id/$meta-add` and `$meta-delete`, with `params` the Parameters body (one `meta`
     /// parameter, a Meta). Returns a Parameters whose `return` is the Meta after the change.
+    /// With `if_match` (the request's `If-Match`) the change is made to that version or not at
+    /// all (412); without, it is applied again to whatever a concurrent writer left.
     pub async fn change_meta(
         &self,
         ctx: &Ctx,
@@ -56,20 +58,33 @@ impl Fhir {
         id: &str,
         change: MetaChange,
         params: &Value,
+        if_match: Option<i64>,
     ) -> Result<Value, Error> {
         let given = given_meta(params)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let current = self.read(ctx, rtype, id).await?;
+            if let Some(v) = if_match.filter(|v| *v != current.version) {
+                return Err(Error::Store(StoreError::VersionConflict {
+                    what: format!("{rtype}/{id}"),
+                    expected: v.to_string(),
+                    current: current.version.to_string(),
+                }));
+            }
             let mut doc = resource_of(&current)?;
             if !apply(&mut doc, &given, change) {
                 return Ok(returned(&doc));
             }
             match self.update(ctx, rtype, id, doc, Some(current.version)).await {
                 Ok(w) => return Ok(returned(&resource_of(&w.stored)?)),
-                // Someone wrote between the read and the write: apply the change to theirs.
-                Err(Error::Store(StoreError::VersionConflict { .. })) if attempt < ATTEMPTS => continue,
+                // Someone wrote between the read and the write: apply the change to theirs,
+                // unless the client asked for the version it read.
+                Err(Error::Store(StoreError::VersionConflict { .. }))
+                    if if_match.is_none() && attempt < ATTEMPTS =>
+                {
+                    continue
+                }
                 Err(e) => return Err(e),
             }
         }

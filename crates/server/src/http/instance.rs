@@ -348,7 +348,12 @@ pub(crate) async fn sub_post(
     if let Some(change) = change {
         let (ctx, want) = decode(&headers, &uri)?;
         let params = json_body(&headers, &body, false)?;
-        let out = state.0.fhir.change_meta(&ctx, &rtype, &id, change, &params).await.map_err(Fail::from)?;
+        let out = state
+            .0
+            .fhir
+            .change_meta(&ctx, &rtype, &id, change, &params, if_match(&headers)?)
+            .await
+            .map_err(Fail::from)?;
         return Ok(respond::json(StatusCode::OK, out.to_string(), &want));
     }
     if is_instance_terminology(&rtype, &op) {
