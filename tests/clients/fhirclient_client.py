@@ -7,7 +7,8 @@ Usage: fhirclient_client.py /path/to/lantern
 an element R4 does not define, or of the wrong type, so this checks that what Lantern sends
 (CapabilityStatement, resources, search and history Bundles, transaction responses,
 OperationOutcomes) is strictly R4 as well as that the interactions work: create, read, update,
-search with paging through the server's links, a transaction posted to the base, delete.
+search with paging through the server's links, a transaction posted to the base, `$meta-add`,
+`ConceptMap/$translate` and `CodeSystem/$subsumes` (their Parameters parsed as R4), delete.
 Starts `lantern serve` on a free port with a temporary data directory; exits non-zero on any
 failure; always stops the server.
 """
@@ -18,6 +19,7 @@ from fhirclient.models.bundle import Bundle
 from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.observation import Observation
 from fhirclient.models.operationoutcome import OperationOutcome
+from fhirclient.models.parameters import Parameters
 from fhirclient.models.patient import Patient
 
 from support.lantern_server import run
@@ -93,6 +95,24 @@ def exercise(base, token):
     # an OperationOutcome parses as one
     outcome = OperationOutcome(server.post_json("Patient/$validate", {"resourceType": "Patient", "gender": "robot"}).json())
     assert outcome.issue[0].severity == "error"
+
+    # $meta-add answers a Parameters holding the new Meta; $translate and $subsumes answer
+    # Parameters too: each parses strictly as R4
+    meta = {"tag": [{"system": "urn:lantern:ci", "code": "reviewed"}]}
+    params = {"resourceType": "Parameters", "parameter": [{"name": "meta", "valueMeta": meta}]}
+    out = Parameters(server.post_json(f"Patient/{made[1].id}/$meta-add", params).json())
+    assert out.parameter[0].valueMeta.tag[0].code == "reviewed" and out.parameter[0].valueMeta.versionId == "2"
+    cs = {"resourceType": "CodeSystem", "id": "ci-kinds", "url": "urn:lantern:ci:kinds", "status": "active",
+          "content": "complete", "concept": [{"code": "a", "concept": [{"code": "a1"}]}]}
+    server.put_json("CodeSystem/ci-kinds", cs)
+    cm = {"resourceType": "ConceptMap", "id": "ci-map", "status": "active", "group": [
+        {"source": "urn:lantern:ci:kinds", "target": "http://loinc.org",
+         "element": [{"code": "a1", "target": [{"code": "29463-7", "equivalence": "equivalent"}]}]}]}
+    server.put_json("ConceptMap/ci-map", cm)
+    t = Parameters(server.request_json("ConceptMap/$translate?system=urn:lantern:ci:kinds&code=a1"))
+    assert t.parameter[0].valueBoolean is True and t.parameter[1].part[1].valueCoding.code == "29463-7"
+    sub = Parameters(server.request_json("CodeSystem/$subsumes?system=urn:lantern:ci:kinds&codeA=a&codeB=a1"))
+    assert sub.parameter[0].valueCode == "subsumes"
 
     # delete: then the read fails with 410
     made[4].delete(server)
