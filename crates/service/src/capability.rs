@@ -129,7 +129,7 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"}, {"code": "history-system"}],
             "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
-            // Searched as `Patient/1/Observation` (one named type at a time).
+            // Searched as `Patient/1/Observation`, or every type at once as `Patient/1/*`.
             "compartment": [
                 "http://hl7.org/fhir/CompartmentDefinition/patient",
                 "http://hl7.org/fhir/CompartmentDefinition/encounter",

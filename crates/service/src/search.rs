@@ -90,11 +90,7 @@ impl Fhir {
             )));
         }
         if rtype == "*" {
-            return Err(Error::bad(
-                "not-supported",
-                None,
-                format!("searching every type of a compartment ({compartment}/{id}/*) is not supported: name a type, or use Patient/{id}/$everything"),
-            ));
+            return self.search_whole_compartment(ctx, compartment, id, pairs).await;
         }
         let mut req = self.parse_search(ctx, Some(rtype), pairs)?;
         let c = search::compartment(compartment, id, rtype).ok_or_else(|| {
@@ -105,6 +101,50 @@ impl Fhir {
             )
         })?;
         req.criteria.push(c);
+        self.search_parsed(ctx, req).await
+    }
+
+    /// `Patient/1/*` (R4 §3.1.0.8): every type of the compartment, searched with the parameters
+    /// common to all resources (`_type` narrows the types; `_lastUpdated`, `_tag`, `_sort`...).
+    /// The compartment alone, unlike `$everything`: no referenced resources, no linked records.
+    async fn search_whole_compartment(
+        &self,
+        ctx: &Ctx,
+        compartment: &str,
+        id: &str,
+        pairs: &[(String, String)],
+    ) -> Result<String, Error> {
+        let mut req = self.parse_search(ctx, None, pairs)?;
+        let members: Vec<String> = lantern_r4::resource_types()
+            .iter()
+            .filter(|t| **t == compartment || !lantern_r4::compartment_params(compartment, t).is_empty())
+            .map(|t| t.to_string())
+            .collect();
+        req.types = if req.types.is_empty() {
+            members
+        } else {
+            let outside: Vec<&String> = req.types.iter().filter(|t| !members.contains(t)).collect();
+            if let Some(t) = outside.first() {
+                return Err(Error::bad(
+                    "not-supported",
+                    Some("_type"),
+                    format!("{t} resources are never in a {compartment}'s compartment"),
+                ));
+            }
+            req.types
+        };
+        let membership = match req.types.as_slice() {
+            [one] => search::compartment(compartment, id, one),
+            // Each type's own linking parameters are found by the store, which searches them
+            // all in one union (see `compartment_across` there).
+            _ => Some(Criterion::Compartment {
+                compartment: compartment.to_string(),
+                id: id.to_string(),
+                params: Vec::new(),
+                itself: false,
+            }),
+        };
+        req.criteria.extend(membership);
         self.search_parsed(ctx, req).await
     }
 
@@ -127,9 +167,10 @@ impl Fhir {
             Criterion::Compartment { compartment, id, .. } => Some(format!("{compartment}/{id}/")),
             _ => None,
         });
-        let path = match &req.rtype {
-            Some(t) => format!("{}/{}{t}", ctx.base, within.unwrap_or_default()),
-            None => ctx.base.clone(),
+        let path = match (&req.rtype, within) {
+            (Some(t), within) => format!("{}/{}{t}", ctx.base, within.unwrap_or_default()),
+            (None, Some(within)) => format!("{}/{within}*", ctx.base),
+            (None, None) => ctx.base.clone(),
         };
         let mut used = req.used.clone();
         used.retain(|(k, _)| k != "_count");

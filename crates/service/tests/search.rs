@@ -922,6 +922,14 @@ async fn count_zero_is_a_count(fhir: Fhir) {
     assert_eq!(b["total"], 2, "{b}");
 }
 
+/// `Patient/p1/*?q`: the sorted references of its entries, and the bundle.
+async fn whole_compartment(fhir: &Fhir, q: &str) -> (Vec<String>, Value) {
+    let b = parse(&fhir.search_compartment(&ctx(), "Patient", "p1", "*", &pairs(q)).await.unwrap());
+    let mut got = refs(&b);
+    got.sort();
+    (got, b)
+}
+
 async fn compartment_search(fhir: Fhir) {
     seed(&fhir).await;
     // A patient who performed an observation of another is in its compartment too (Observation
@@ -965,16 +973,57 @@ async fn compartment_search(fhir: Fhir) {
     both.extend(ids_with_mode(&second, "match"));
     both.sort();
     assert_eq!(both, set(&["o1", "o5"]));
-    // Refused: a type never in the compartment, every type at once, no such compartment or type.
+    // Every type at once (`Patient/p1/*`): the compartment's resources as `$everything` matches
+    // them (without what they refer to), narrowed by `_type`, paged across types.
+    let every = parse(&fhir.everything(&ctx(), vec!["p1".into()], &pairs("_count=100")).await.unwrap());
+    let mut want: Vec<String> = every["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["resource"]["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    want.sort();
+    let (got, b) = whole_compartment(&fhir, "_count=100").await;
+    assert!(want.len() > 3 && got == want, "{got:?} against {want:?}");
+    assert_eq!(b["total"].as_u64(), Some(want.len() as u64));
+    assert!(b["link"][0]["url"].as_str().unwrap().contains("/Patient/p1/*?"), "{b}");
+    assert_eq!(
+        whole_compartment(&fhir, "_type=Observation").await.0,
+        set(&["Observation/o1", "Observation/o5"])
+    );
+    assert_eq!(
+        whole_compartment(&fhir, "_type=Observation,Patient").await.0,
+        set(&["Observation/o1", "Observation/o5", "Patient/p1"])
+    );
+    let mut paged = Vec::new();
+    let mut q = "_count=2".to_string();
+    loop {
+        let b = parse(&fhir.search_compartment(&ctx(), "Patient", "p1", "*", &pairs(&q)).await.unwrap());
+        paged.extend(refs(&b));
+        match link(&b, "next") {
+            Some(n) => q = n,
+            None => break,
+        }
+    }
+    paged.sort();
+    assert_eq!(paged, want, "paged two at a time");
+    // Refused: a type never in the compartment, no such compartment or type.
     let status = |e: lantern_service::Error| lantern_service::error_status(&e);
-    for (compartment, rtype, want) in [
-        ("Patient", "Organization", 400),
-        ("Patient", "*", 400),
-        ("Organization", "Observation", 404),
-        ("Patient", "Nonsense", 404),
+    for (compartment, rtype, q, want) in [
+        ("Patient", "Organization", "", 400),
+        ("Patient", "*", "_type=Organization", 400),
+        ("Organization", "Observation", "", 404),
+        ("Patient", "Nonsense", "", 404),
     ] {
-        let e = fhir.search_compartment(&ctx(), compartment, "p1", rtype, &[]).await.unwrap_err();
-        assert_eq!(status(e), want, "{compartment}/p1/{rtype}");
+        let e = fhir.search_compartment(&ctx(), compartment, "p1", rtype, &pairs(q)).await.unwrap_err();
+        assert_eq!(status(e), want, "{compartment}/p1/{rtype}?{q}");
     }
 }
 

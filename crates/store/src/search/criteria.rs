@@ -210,11 +210,48 @@ fn compartment(
     alias: &str,
     (compartment, id, params, itself): (&str, &str, &[&'static str], bool),
 ) -> Result<String, StoreError> {
-    let Some(ctype) = ctx.catalog.type_id(compartment) else { return Ok("1 = 0".into()) };
     let mut conds = Vec::new();
     for p in params {
         conds.push(ctx.param_rows(rtype, p)?.cond("x."));
     }
+    membership(ctx, alias, compartment, id, &conds, itself)
+}
+
+/// Membership of a compartment for a search of several types at once (`Patient/1/*`, a
+/// system search with `_type`): the linking parameters of every type searched in one union
+/// of lookups, as [`compartment`] makes for one type. An OR of one condition per type would
+/// make the database read every resource.
+pub(crate) fn compartment_across(
+    ctx: &mut Ctx<'_>,
+    types: &[String],
+    alias: &str,
+    compartment: &str,
+    id: &str,
+) -> Result<String, StoreError> {
+    let mut conds = Vec::new();
+    for t in types {
+        for p in lantern_r4::compartment_params(compartment, t).iter().filter(|p| **p != "{def}") {
+            // Rows a type's parameter would have, were it indexed: a parameter this store
+            // does not index (none such today) simply links nothing.
+            if let Some(rows) = ctx.catalog.param_rows(t, p) {
+                conds.push(rows.cond("x."));
+            }
+        }
+    }
+    let itself = types.iter().any(|t| t == compartment);
+    membership(ctx, alias, compartment, id, &conds, itself)
+}
+
+/// The SQL of compartment membership given the linking parameters' row conditions.
+fn membership(
+    ctx: &mut Ctx<'_>,
+    alias: &str,
+    compartment: &str,
+    id: &str,
+    conds: &[String],
+    itself: bool,
+) -> Result<String, StoreError> {
+    let Some(ctype) = ctx.catalog.type_id(compartment) else { return Ok("1 = 0".into()) };
     if ctx.probe && ctx.depth == 1 {
         let mut alts = Vec::new();
         if !conds.is_empty() {

@@ -157,6 +157,18 @@ fn page_keys(
         ctx.probe = n > 0;
         if types.len() == 1 {
             conds.push(criteria::compile(&mut ctx, c, &types[0], "r")?);
+        } else if let lantern_fhir::search::Criterion::Compartment { compartment, id, .. } = c {
+            // Every type of a compartment at once (`Patient/1/*`): one union of lookups over
+            // each type's linking parameters (at the depth `compile` would give it).
+            let candidates: Vec<String> = if types.is_empty() {
+                lantern_r4::resource_types().iter().map(|s| s.to_string()).collect()
+            } else {
+                types.clone()
+            };
+            ctx.depth += 1;
+            let sql = criteria::compartment_across(&mut ctx, &candidates, "r", compartment, id);
+            ctx.depth -= 1;
+            conds.push(sql?);
         } else {
             // A system search: the criterion must hold for the resource's own type.
             let candidates: Vec<String> = if types.is_empty() {
