@@ -1,8 +1,8 @@
 //! The access policy tested as an attacker would: a small region (two GP practices, an acute
 //! trust, a council's social care) with agreements, care relationships, an opt-out and legally
 //! restricted data, then every read path — reads, searches with totals and paging, `_include`,
-//! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, bulk export,
-//! conditional create — asked by each user, on both backends. A path that reveals a withheld resource, or even its existence
+//! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, `$lastn`, bulk
+//! export, conditional create — asked by each user, on both backends. A path that reveals a withheld resource, or even its existence
 //! through a total or a match, fails the test. Finally the compiled SQL filter and the Rust
 //! explanation are checked to agree on every resource for every user.
 use lantern_policy::explain::{decide, FactRow, Row};
@@ -412,6 +412,11 @@ async fn leak_matrix(fhir: Fhir) {
                 assert!(want.contains(r), "{user} Patient/{pt}/* revealed {}", name(r));
             }
             assert_eq!(b["total"], json!(got.len()), "{user} Patient/{pt}/* total");
+            // The newest Observation of each code: of what is visible only.
+            let b = parse(&fhir.lastn(&c, &pairs(&format!("patient={id}&max=100"))).await.unwrap());
+            for r in &refs_of(&b, "match") {
+                assert!(want.contains(r), "{user} Observation/$lastn?patient={pt} revealed {}", name(r));
+            }
         }
         let sees_clinical = want.iter().any(|r| r.starts_with("Condition/") || r.starts_with("Observation/"));
         assert_eq!(found > 0, sees_clinical, "{user}: compartment searches found {found}");

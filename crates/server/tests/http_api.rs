@@ -735,6 +735,18 @@ async fn conditional_read_and_meta(fhir: Fhir) {
     assert!(names_path(&body(r).await, "served on one resource"));
     let r = c.get(format!("{base}/Patient/nobody/$meta")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Observation/$lastn over HTTP: a searchset of the newest of each code; a patient needed.
+    for (id, when) in [("w1", "2024-01-01"), ("w2", "2024-06-01")] {
+        let o = json!({"resourceType": "Observation", "id": id, "status": "final", "effectiveDateTime": when,
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]}, "subject": {"reference": "Patient/m1"}});
+        put_preferring(&c, &format!("{base}/Observation/{id}"), "return=minimal", &o).await;
+    }
+    let b = body(c.get(format!("{base}/Observation/$lastn?patient=m1")).send().await.unwrap()).await;
+    assert_eq!((b["type"].as_str(), b["total"].as_u64()), (Some("searchset"), Some(1)), "{b}");
+    assert_eq!(b["entry"][0]["resource"]["id"], "w2");
+    let r = c.get(format!("{base}/Observation/$lastn?code=29463-7")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
 backend_tests!(http_interactions, conditional_read_and_meta);

@@ -15,6 +15,7 @@ mod error;
 mod everything;
 mod export;
 mod history;
+mod lastn;
 mod links;
 mod meta_op;
 mod patch;

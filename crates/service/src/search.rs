@@ -8,7 +8,7 @@ use lantern_fhir::{operation_outcome, Issue};
 use lantern_store::Stored;
 use serde_json::json;
 
-fn encode_pairs(pairs: &[(String, String)]) -> String {
+pub(crate) fn encode_pairs(pairs: &[(String, String)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         s.append_pair(k, v);

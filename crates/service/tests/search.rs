@@ -913,6 +913,45 @@ async fn canonical_includes(fhir: Fhir) {
     assert_eq!(every["total"].as_u64(), Some(ids_with_mode(&every, "match").len() as u64), "{every}");
 }
 
+/// `Observation/$lastn`: the newest `max` of each code for one patient, under the filters
+/// given; refused without a patient, or with a `max` out of range.
+async fn lastn_gives_the_newest_of_each_code(fhir: Fhir) {
+    put(&fhir, json!({"resourceType": "Patient", "id": "pl"})).await;
+    let o = |id: &str, patient: &str, code: &str, when: &str, category: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+            "code": {"coding": [{"system": LOINC, "code": code}]},
+            "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": when})
+    };
+    for r in [
+        o("hb1", "pl", "718-7", "2024-01-01", "laboratory"),
+        o("hb3", "pl", "718-7", "2024-03-01", "laboratory"),
+        o("hb2", "pl", "718-7", "2024-02-01", "laboratory"),
+        o("wt1", "pl", "29463-7", "2023-06-01", "vital-signs"),
+        o("wt2", "pl", "29463-7", "2024-02-15", "vital-signs"),
+        o("other", "p2", "718-7", "2025-01-01", "laboratory"),
+    ] {
+        put(&fhir, r).await;
+    }
+    let lastn = |q: &str| {
+        let q = q.to_string();
+        let fhir = fhir.clone();
+        async move { fhir.lastn(&ctx(), &pairs(&q)).await }
+    };
+    let b = parse(&lastn("patient=pl").await.unwrap());
+    assert_eq!(refs(&b), ["Observation/hb3", "Observation/wt2"], "{b}");
+    assert_eq!(b["total"], 2);
+    let b = parse(&lastn("patient=Patient/pl&max=2").await.unwrap());
+    assert_eq!(refs(&b), ["Observation/hb3", "Observation/wt2", "Observation/hb2", "Observation/wt1"], "{b}");
+    let b = parse(&lastn("subject=Patient/pl&category=vital-signs&max=5").await.unwrap());
+    assert_eq!(refs(&b), ["Observation/wt2", "Observation/wt1"], "{b}");
+    assert!(b["link"][0]["url"].as_str().unwrap().contains("/Observation/$lastn?"), "{b}");
+    let status = |e: lantern_service::Error| lantern_service::error_status(&e);
+    for q in ["category=laboratory", "patient=pl&max=0", "patient=pl&max=many", "patient=pl&_sort=date"] {
+        assert_eq!(status(lastn(q).await.unwrap_err()), 400, "{q}");
+    }
+}
+
 async fn count_zero_is_a_count(fhir: Fhir) {
     seed(&fhir).await;
     let b = search_bundle(&fhir, "Patient", "_count=0").await;
@@ -1028,6 +1067,7 @@ async fn compartment_search(fhir: Fhir) {
 }
 
 backend_tests!(
+    lastn_gives_the_newest_of_each_code,
     estimate_at_the_cap,
     everything_params,
     exact_token_pages,

@@ -128,6 +128,11 @@ pub(crate) async fn type_operation(
         ("ValueSet", "$expand" | "$validate-code")
         | ("CodeSystem", "$lookup" | "$subsumes")
         | ("ConceptMap", "$translate") => terminology(s, &op, None, headers, uri, body).await,
+        ("Observation", "$lastn") => {
+            let (ctx, want) = decode(&headers, &uri)?;
+            let out = s.fhir.lastn(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
+            Ok(respond::json(StatusCode::OK, out, &want))
+        }
         (_, "$meta" | "$meta-add" | "$meta-delete") => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "not-supported",
