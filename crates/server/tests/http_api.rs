@@ -747,6 +747,35 @@ async fn conditional_read_and_meta(fhir: Fhir) {
     assert_eq!(b["entry"][0]["resource"]["id"], "w2");
     let r = c.get(format!("{base}/Observation/$lastn?code=29463-7")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Every type of the compartment, by GET and by POST.
+    let b = body(c.get(format!("{base}/Patient/m1/*?_sort=_id")).send().await.unwrap()).await;
+    let got: Vec<String> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["resource"]["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 3, "{b}");
+    assert!(
+        got.contains(&"Patient/m1".to_string()) && got.contains(&"Observation/w2".to_string()),
+        "{got:?}"
+    );
+    let r = c
+        .post(format!("{base}/Patient/m1/*/_search"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("_type=Observation")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["total"], 2);
 }
 
 backend_tests!(http_interactions, conditional_read_and_meta);
