@@ -21,28 +21,6 @@ enum Which<'a> {
 const MAX_COUNT: usize = 1000;
 
 impl Fhir {
-    /// `ValueSet/$expand` (`id` for `ValueSet/[id]/$expand`, else the `url` parameter).
-    pub async fn expand(
-        &self,
-        ctx: &Ctx,
-        id: Option<&str>,
-        pairs: &[(String, String)],
-    ) -> Result<String, Error> {
-        self.expand_which(ctx, id, None, pairs).await
-    }
-
-    /// `ValueSet/$expand` of a ValueSet given whole (the `valueSet` parameter), expanded as a
-    /// stored one would be: what it lists, and the code systems and value sets it includes
-    /// that are stored here.
-    pub async fn expand_given(
-        &self,
-        ctx: &Ctx,
-        value_set: &Value,
-        pairs: &[(String, String)],
-    ) -> Result<String, Error> {
-        self.expand_which(ctx, None, Some(value_set), pairs).await
-    }
-
     /// The value set named by id or `url`, or given whole, and its concepts; refused with the
     /// reason when it cannot be expanded here.
     async fn value_set_concepts(&self, which: Which<'_>, op: &str) -> Result<(Value, Vec<Concept>), Error> {
@@ -70,7 +48,10 @@ impl Fhir {
         found.map_err(|why| Error::bad("not-supported", Some("url"), why))
     }
 
-    async fn expand_which(
+    /// `ValueSet/$expand`: of `ValueSet/[id]` (`id`), of a ValueSet given whole (`given`, the
+    /// `valueSet` parameter: expanded as a stored one would be, with the code systems and
+    /// value sets it includes that are stored here), else of the `url` parameter's.
+    pub async fn expand(
         &self,
         ctx: &Ctx,
         id: Option<&str>,
@@ -228,29 +209,11 @@ impl Fhir {
         Ok(json!({"resourceType": "Parameters", "parameter": parameter}).to_string())
     }
 
-    /// `ValueSet/$validate-code` (R4 §4.9.17.2): whether a code (with its system, if given) is
-    /// in a value set this server can expand, and its display; a `display` that differs from
-    /// the value set's is reported.
+    /// `ValueSet/$validate-code` (R4 §4.9.17.2): whether a code (with its system, if given), a
+    /// coding or a codeable concept is in a value set this server can expand — `ValueSet/[id]`,
+    /// one given whole, or the `url` parameter's, as for [`Fhir::expand`] — and its display; a
+    /// `display` that differs from the value set's is reported.
     pub async fn validate_code(
-        &self,
-        ctx: &Ctx,
-        id: Option<&str>,
-        pairs: &[(String, String)],
-    ) -> Result<String, Error> {
-        self.validate_code_which(ctx, id, None, pairs).await
-    }
-
-    /// `ValueSet/$validate-code` against a ValueSet given whole (the `valueSet` parameter).
-    pub async fn validate_code_given(
-        &self,
-        ctx: &Ctx,
-        value_set: &Value,
-        pairs: &[(String, String)],
-    ) -> Result<String, Error> {
-        self.validate_code_which(ctx, None, Some(value_set), pairs).await
-    }
-
-    async fn validate_code_which(
         &self,
         ctx: &Ctx,
         id: Option<&str>,

@@ -36,7 +36,7 @@ async fn seed(fhir: &Fhir) {
 async fn expand(fhir: &Fhir, id: Option<&str>, q: &str) -> Result<Value, Error> {
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    fhir.expand(&ctx(), id, &pairs).await.map(|t| parse(&t))
+    fhir.expand(&ctx(), id, None, &pairs).await.map(|t| parse(&t))
 }
 
 fn codes(vs: &Value) -> Vec<String> {
@@ -95,7 +95,10 @@ async fn value_set_expand(fhir: Fhir) {
         Err(Error::Store(lantern_store::StoreError::NotFound(_)))
     ));
     let pairs = vec![("url".to_string(), CS.to_string()), ("colour".to_string(), "red".to_string())];
-    assert!(fhir.expand(&strict(), None, &pairs).await.is_err(), "strict refuses what it does not know");
+    assert!(
+        fhir.expand(&strict(), None, None, &pairs).await.is_err(),
+        "strict refuses what it does not know"
+    );
 
     // `:in` takes the same expansion.
     put(
@@ -125,7 +128,7 @@ async fn call(fhir: &Fhir, op: &str, id: Option<&str>, q: &str) -> Result<Value,
         "lookup" => fhir.lookup(&ctx(), &pairs).await,
         "subsumes" => fhir.subsumes(&ctx(), id, &pairs).await,
         "translate" => fhir.translate(&ctx(), id, &pairs).await,
-        _ => fhir.validate_code(&ctx(), id, &pairs).await,
+        _ => fhir.validate_code(&ctx(), id, None, &pairs).await,
     };
     out.map(|t| parse(&t))
 }

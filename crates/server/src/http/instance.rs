@@ -175,13 +175,11 @@ async fn terminology(
         let b = json_body(&headers, &body, false)?;
         read_parameters(op, &b, &mut pairs)?
     };
-    let out = match (op, &given) {
-        ("$expand", Some(vs)) => s.fhir.expand_given(&ctx, vs, &pairs).await,
-        ("$validate-code", Some(vs)) => s.fhir.validate_code_given(&ctx, vs, &pairs).await,
-        ("$expand", None) => s.fhir.expand(&ctx, id, &pairs).await,
-        ("$validate-code", None) => s.fhir.validate_code(&ctx, id, &pairs).await,
-        ("$subsumes", _) => s.fhir.subsumes(&ctx, id, &pairs).await,
-        ("$translate", _) => s.fhir.translate(&ctx, id, &pairs).await,
+    let out = match op {
+        "$expand" => s.fhir.expand(&ctx, id, given.as_ref(), &pairs).await,
+        "$validate-code" => s.fhir.validate_code(&ctx, id, given.as_ref(), &pairs).await,
+        "$subsumes" => s.fhir.subsumes(&ctx, id, &pairs).await,
+        "$translate" => s.fhir.translate(&ctx, id, &pairs).await,
         _ => s.fhir.lookup(&ctx, &pairs).await,
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
