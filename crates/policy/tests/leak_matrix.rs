@@ -254,19 +254,7 @@ fn requester(user: &str) -> Requester {
 const USERS: &[&str] = &["acute", "gp1", "gp2", "social"];
 
 fn refs_of(bundle: &Value, mode: &str) -> BTreeSet<String> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] == mode)
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap(),
-                e["resource"]["id"].as_str().unwrap()
-            )
-        })
-        .collect()
+    lantern_testkit::client::refs_with_mode(bundle, Some(mode)).into_iter().collect()
 }
 
 async fn search(fhir: &Fhir, c: &Ctx, rtype: Option<&str>, q: &str) -> Value {

@@ -10,19 +10,9 @@ const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
 
 /// Every entry of a bundle as `Type/id`, in bundle order.
+/// Every entry as `Type/id`, in order.
 fn refs(b: &Value) -> Vec<String> {
-    b["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap(),
-                e["resource"]["id"].as_str().unwrap()
-            )
-        })
-        .collect()
+    lantern_testkit::client::refs_with_mode(b, None)
 }
 
 /// A small record set every search test can read.
@@ -1015,19 +1005,7 @@ async fn compartment_search(fhir: Fhir) {
     // Every type at once (`Patient/p1/*`): the compartment's resources as `$everything` matches
     // them (without what they refer to), narrowed by `_type`, paged across types.
     let every = parse(&fhir.everything(&ctx(), vec!["p1".into()], &pairs("_count=100")).await.unwrap());
-    let mut want: Vec<String> = every["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["search"]["mode"] == "match")
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["resource"]["resourceType"].as_str().unwrap(),
-                e["resource"]["id"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let mut want = lantern_testkit::client::refs_with_mode(&every, Some("match"));
     want.sort();
     let (got, b) = whole_compartment(&fhir, "_count=100").await;
     assert!(want.len() > 3 && got == want, "{got:?} against {want:?}");

@@ -54,6 +54,24 @@ pub fn ids_with_mode(bundle: &Value, mode: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each entry of a bundle as `Type/id`, in order; only those of search mode `mode` if given.
+pub fn refs_with_mode(bundle: &Value, mode: Option<&str>) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| mode.is_none_or(|m| e["search"]["mode"] == m))
+        .map(|e| {
+            let r = &e["resource"];
+            format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap_or_default(),
+                r["id"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// The matched ids of a search, sorted (for set comparisons).
 pub async fn ids(fhir: &Fhir, rtype: &str, query: &str) -> Vec<String> {
     let mut v = ids_with_mode(&search_bundle(fhir, rtype, query).await, "match");
