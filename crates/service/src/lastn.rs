@@ -54,9 +54,11 @@ impl Fhir {
                 _ => rest.push((k.clone(), v.clone())),
             }
         }
+        // `patient=`, `subject:Patient=`, `patient.identifier=`...; not `patient:missing`, which
+        // asks for every Observation without one.
         let about_someone = rest.iter().any(|(k, _)| {
             let name = k.split([':', '.']).next().unwrap_or("");
-            name == "patient" || name == "subject"
+            (name == "patient" || name == "subject") && !k.ends_with(":missing")
         });
         if !about_someone {
             return Err(Error::bad(

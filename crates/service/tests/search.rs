@@ -937,7 +937,13 @@ async fn lastn_gives_the_newest_of_each_code(fhir: Fhir) {
     assert_eq!(refs(&b), ["Observation/wt2", "Observation/wt1"], "{b}");
     assert!(b["link"][0]["url"].as_str().unwrap().contains("/Observation/$lastn?"), "{b}");
     let status = |e: lantern_service::Error| lantern_service::error_status(&e);
-    for q in ["category=laboratory", "patient=pl&max=0", "patient=pl&max=many", "patient=pl&_sort=date"] {
+    for q in [
+        "category=laboratory",
+        "patient:missing=true",
+        "patient=pl&max=0",
+        "patient=pl&max=many",
+        "patient=pl&_sort=date",
+    ] {
         assert_eq!(status(lastn(q).await.unwrap_err()), 400, "{q}");
     }
 }
