@@ -8,5 +8,6 @@ pub mod index;
 pub mod issue;
 pub mod search;
 pub mod validate;
+pub mod xml;
 
 pub use issue::{operation_outcome, Issue, Severity};
