@@ -37,7 +37,8 @@ pub async fn serve_with_feeds(
 
 /// Everything `lantern serve` answers over HTTP, behind the trust guard: the FHIR API, trust's
 /// and the patient index's routes, the viewer, and the feeds admin routes when there are feeds.
-/// Request bodies larger than `max_body` bytes are refused (413, an OperationOutcome).
+/// Request bodies larger than `max_body` bytes are refused (413, an OperationOutcome). FHIR
+/// XML is read and written at the edge (`http::xml`).
 pub fn app(
     state: AppState,
     feeds: Option<lantern_feeds::Feeds>,
@@ -49,5 +50,9 @@ pub fn app(
     if let Some(f) = feeds {
         app = admin::admin_router(f).merge(app);
     }
-    with_fhir_errors(secured(app, state), max_body)
+    // Outermost last: XML outside the guard and the error rewriting (so that every
+    // OperationOutcome can be XML), compression outside XML (which reads the bodies).
+    http::xml::with_xml(with_fhir_errors(secured(app, state), max_body), max_body)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::compression::CompressionLayer::new())
 }

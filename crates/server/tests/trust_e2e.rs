@@ -95,6 +95,11 @@ async fn trust_over_http(fhir: Fhir) {
     let oo = body(r).await;
     assert_eq!(oo["resourceType"], "OperationOutcome");
     assert!(!diagnostics(&oo).is_empty());
+    // An XML client is refused in XML (the XML layer sits outside the guard).
+    let r = c.get(format!("{base}/Patient?_format=xml")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let text = r.text().await.unwrap();
+    assert_eq!(lantern_fhir::xml::parse(&text).unwrap()["issue"][0], oo["issue"][0], "{text}");
     let gp = env.user("dr-gp", GP, "gp");
     let mut forged = gp.clone();
     forged.pop();

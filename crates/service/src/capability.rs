@@ -119,7 +119,7 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
         "software": {"name": "Lantern", "version": version},
         "implementation": {"description": "Lantern shared care record", "url": base},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "application/json"],
+        "format": ["application/fhir+json", "application/json", "application/fhir+xml", "application/xml"],
         "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",

@@ -11,6 +11,7 @@ mod respond;
 pub mod smart;
 mod system;
 mod type_level;
+pub mod xml;
 
 use crate::trust::routes as trust;
 use axum::routing::{get, post};
@@ -95,7 +96,5 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/who-looked", get(trust::who_looked))
         .merge(identity::routes())
         .fallback(respond::not_found)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

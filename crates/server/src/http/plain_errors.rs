@@ -20,6 +20,18 @@ pub fn with_fhir_errors(app: Router, max_body: usize) -> Router {
     app.layer(axum::middleware::from_fn_with_state(max_body, rewrite)).layer(DefaultBodyLimit::max(max_body))
 }
 
+/// The refusal of a request body over the limit.
+pub(crate) fn body_too_large(max_body: usize) -> Fail {
+    Fail::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-long",
+        format!(
+            "the request body is larger than this server accepts ({} MiB; `lantern serve --max-body-mb` sets it)",
+            max_body >> 20
+        ),
+    )
+}
+
 async fn rewrite(State(max_body): State<usize>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -45,14 +57,7 @@ async fn rewrite(State(max_body): State<usize>, req: Request, next: Next) -> Res
         StatusCode::METHOD_NOT_ALLOWED => {
             Fail::new(status, "not-supported", format!("{method} is not supported on {path}"))
         }
-        StatusCode::PAYLOAD_TOO_LARGE => Fail::new(
-            status,
-            "too-long",
-            format!(
-                "the request body is larger than this server accepts ({} MiB; `lantern serve --max-body-mb` sets it)",
-                max_body >> 20
-            ),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(max_body),
         _ => {
             let code = if status.is_server_error() { "exception" } else { "invalid" };
             let msg = match text.is_empty() {

@@ -51,13 +51,14 @@ pub(crate) fn base_url(headers: &HeaderMap) -> String {
 const JSON_FORMATS: &[&str] =
     &["json", "application/json", "application/fhir+json", "fhir+json", "application/json+fhir", "text/json"];
 
-/// Whether a `_format` value asks for JSON. Clients often send `application/fhir+json`
-/// unescaped, so form decoding turns its `+` into a space; a parameter (`;charset=...`) is
-/// allowed.
-fn json_format(v: &str) -> bool {
+/// Whether a `_format` value asks for a format Lantern speaks: JSON, or XML (which the XML
+/// layer, `super::xml`, makes of the JSON handlers answer with). Clients often send
+/// `application/fhir+json` unescaped, so form decoding turns its `+` into a space; a
+/// parameter (`;charset=...`) is allowed.
+fn known_format(v: &str) -> bool {
     let v = v.replace(' ', "+");
     let v = v.split(';').next().unwrap_or("").trim();
-    JSON_FORMATS.contains(&v)
+    JSON_FORMATS.contains(&v) || lantern_fhir::xml::is_xml_media_type(v)
 }
 
 /// Checks the requested format and builds the request context.
@@ -76,11 +77,11 @@ fn decode_with(headers: &HeaderMap, uri: &Uri, check_accept: bool) -> Result<(Ct
     let mut pretty = false;
     for (k, v) in &pairs {
         match k.as_str() {
-            "_format" if !json_format(v) => {
+            "_format" if !known_format(v) => {
                 return Err(Fail::new(
                     StatusCode::NOT_ACCEPTABLE,
                     "not-supported",
-                    format!("format '{v}' is not supported; Lantern speaks FHIR JSON"),
+                    format!("format '{v}' is not supported; Lantern speaks FHIR JSON and XML"),
                 ));
             }
             "_pretty" => pretty = v == "true",
@@ -101,7 +102,7 @@ fn decode_with(headers: &HeaderMap, uri: &Uri, check_accept: bool) -> Result<(Ct
             return Err(Fail::new(
                 StatusCode::NOT_ACCEPTABLE,
                 "not-supported",
-                format!("cannot produce '{accept}'; Lantern speaks application/fhir+json"),
+                format!("cannot produce '{accept}'; Lantern speaks application/fhir+json and application/fhir+xml"),
             ));
         }
     }
@@ -163,7 +164,7 @@ pub(crate) fn json_body(headers: &HeaderMap, body: &[u8], patch: bool) -> Result
             return Err(Fail::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "not-supported",
-                format!("content type '{ct}' is not supported; send application/fhir+json"),
+                format!("content type '{ct}' is not supported; send application/fhir+json or application/fhir+xml"),
             ));
         }
     }

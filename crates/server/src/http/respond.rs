@@ -22,6 +22,10 @@ impl Fail {
     pub(crate) fn new(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Fail {
         Fail { status, issues: vec![Issue::error(code, None, msg)] }
     }
+
+    pub(crate) fn with_issues(status: StatusCode, issues: Vec<Issue>) -> Fail {
+        Fail { status, issues }
+    }
 }
 
 impl From<Error> for Fail {
