@@ -1,5 +1,5 @@
 //! `lantern import FILE...`: HL7 v2 messages, FHIR bundles (transaction, batch, collection) or
-//! resources, NDJSON (Bulk Data) and CSV extracts with a column mapping, through the same feeds
+//! resources in JSON or XML, NDJSON (Bulk Data) and CSV extracts with a column mapping, through the same feeds
 //! service and inbox as live feeds (see `lantern_feeds::import`). Prints counts per file, and
 //! each dead letter with its reason.
 use anyhow::Context;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Files to import: .hl7 (also .er7/.txt), .json, .ndjson (.jsonl), .csv.
+    /// Files to import: .hl7 (also .er7/.txt), .json, .xml (FHIR XML), .ndjson (.jsonl), .csv.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     #[arg(long, default_value = "./lantern-data")]
@@ -32,6 +32,7 @@ pub(crate) struct Args {
 enum Format {
     V2,
     Json,
+    Xml,
     Ndjson,
     Csv,
 }
@@ -42,6 +43,7 @@ fn format_of(path: &std::path::Path, bytes: &[u8]) -> Format {
         "hl7" | "er7" | "hl7v2" => return Format::V2,
         "ndjson" | "jsonl" => return Format::Ndjson,
         "json" => return Format::Json,
+        "xml" => return Format::Xml,
         "csv" => return Format::Csv,
         _ => {}
     }
@@ -52,6 +54,8 @@ fn format_of(path: &std::path::Path, bytes: &[u8]) -> Format {
         } else {
             Format::Ndjson
         }
+    } else if start.starts_with(b"<") || start.starts_with("\u{feff}<".as_bytes()) {
+        Format::Xml
     } else if [&b"MSH"[..], b"FHS", b"BHS", b"\x0b"].iter().any(|p| start.starts_with(p)) {
         Format::V2
     } else {
@@ -82,6 +86,13 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
                 Format::Json => {
                     let v = serde_json::from_slice(&bytes)
                         .with_context(|| format!("{} is not JSON", path.display()))?;
+                    feeds.import_json(&name, v, &opts).await
+                }
+                Format::Xml => {
+                    let text = std::str::from_utf8(&bytes)
+                        .with_context(|| format!("{} is not UTF-8", path.display()))?;
+                    let v = lantern_fhir::xml::parse(text)
+                        .map_err(|e| anyhow::anyhow!("{} is not FHIR XML: {e}", path.display()))?;
                     feeds.import_json(&name, v, &opts).await
                 }
                 Format::Ndjson => feeds.import_ndjson(&name, &String::from_utf8_lossy(&bytes), &opts).await,
@@ -119,4 +130,22 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_format_comes_from_the_extension_else_the_content() {
+        let of = |name: &str, content: &str| format_of(Path::new(name), content.as_bytes());
+        assert!(matches!(of("a.xml", "whatever"), Format::Xml));
+        assert!(matches!(of("a", "  <Bundle xmlns=\"http://hl7.org/fhir\"/>"), Format::Xml));
+        assert!(matches!(of("a", "\u{feff}<Patient/>"), Format::Xml));
+        assert!(matches!(of("a", "{\"resourceType\": \"Patient\"}"), Format::Json));
+        assert!(matches!(of("a", "{\"a\": 1}\n{\"b\": 2}"), Format::Ndjson));
+        assert!(matches!(of("a", "MSH|^~\\&|"), Format::V2));
+        assert!(matches!(of("a", "id,name"), Format::Csv));
+    }
 }
