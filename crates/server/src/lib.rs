@@ -50,9 +50,11 @@ pub fn app(
     if let Some(f) = feeds {
         app = admin::admin_router(f).merge(app);
     }
-    // Outermost last: XML outside the guard and the error rewriting (so that every
-    // OperationOutcome can be XML), compression outside XML (which reads the bodies).
-    http::xml::with_xml(with_fhir_errors(secured(app, state), max_body), max_body)
+    // XML bodies are read behind the guard (no parsing for the unauthenticated); XML answers
+    // are written outside it and the error rewriting (so that every OperationOutcome can be
+    // XML); compression outside that (it must see the bodies it compresses last).
+    let app = secured(http::xml::with_xml_bodies(app, max_body), state);
+    http::xml::with_xml_answers(with_fhir_errors(app, max_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::compression::CompressionLayer::new())
 }

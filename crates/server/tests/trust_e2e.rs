@@ -100,6 +100,16 @@ async fn trust_over_http(fhir: Fhir) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let text = r.text().await.unwrap();
     assert_eq!(lantern_fhir::xml::parse(&text).unwrap()["issue"][0], oo["issue"][0], "{text}");
+    // An XML body is not read before the token is checked: refused as unauthenticated, not
+    // as bad XML.
+    let r = c
+        .post(format!("{base}/Patient"))
+        .header("content-type", "application/fhir+xml")
+        .body("<not-even-xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let gp = env.user("dr-gp", GP, "gp");
     let mut forged = gp.clone();
     forged.pop();

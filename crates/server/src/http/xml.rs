@@ -4,9 +4,11 @@
 //! search, trust, audit) works on JSON only, as it does for JSON clients; the mapping itself
 //! is `lantern_fhir::xml`.
 //!
-//! The layer sits outside the trust guard and the error rewriting, so that a 401, a 403 and
-//! every other OperationOutcome reach an XML client in XML too. It costs a JSON client one
-//! look at `_format` and two headers.
+//! Two layers, because the two halves belong on either side of the trust guard:
+//! [`with_xml_answers`] outside it and outside the error rewriting, so that a 401, a 403 and
+//! every other OperationOutcome reach an XML client in XML too; [`with_xml_bodies`] inside it,
+//! so that nobody can make the server parse a body before showing a valid token. Together
+//! they cost a JSON client one look at `_format` and two headers.
 use super::plain_errors::body_too_large;
 use super::request::query_pairs;
 use super::respond::Fail;
@@ -21,10 +23,15 @@ use lantern_fhir::Issue;
 
 const FHIR_XML: &str = "application/fhir+xml; charset=utf-8";
 
-/// Reads XML request bodies of at most `max_body` bytes and answers in XML when asked, for
-/// every route under `/fhir`.
-pub fn with_xml(app: Router, max_body: usize) -> Router {
-    app.layer(axum::middleware::from_fn_with_state(max_body, convert))
+/// Answers in XML when asked, for every route under `/fhir` (see [`wants_xml`]).
+pub fn with_xml_answers(app: Router) -> Router {
+    app.layer(axum::middleware::from_fn(answers))
+}
+
+/// Reads XML request bodies of at most `max_body` bytes into JSON, for every route under
+/// `/fhir`.
+pub fn with_xml_bodies(app: Router, max_body: usize) -> Router {
+    app.layer(axum::middleware::from_fn_with_state(max_body, bodies))
 }
 
 /// Whether the response should be XML: `_format` decides if given (R4 §3.1.0.1.8), else the
@@ -58,36 +65,30 @@ fn wants_xml(headers: &HeaderMap, uri: &Uri) -> bool {
     xml > 0.0 && xml > other
 }
 
-async fn convert(State(max_body): State<usize>, req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/fhir") {
-        return next.run(req).await;
-    }
-    let want_xml = wants_xml(req.headers(), req.uri());
-    let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let body_xml = ctype.is_some_and(is_xml_media_type);
-    if !want_xml && !body_xml {
+async fn answers(mut req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/fhir") || !wants_xml(req.headers(), req.uri()) {
         return next.run(req).await;
     }
     let pretty = query_pairs(req.uri()).iter().any(|(k, v)| k == "_pretty" && v == "true");
-    let (mut parts, body) = req.into_parts();
-    let body = match body_xml {
-        true => match json_body(body, max_body).await {
-            Ok(json) => {
-                let json_type = HeaderValue::from_static("application/fhir+json");
-                parts.headers.insert(header::CONTENT_TYPE, json_type);
-                parts.headers.remove(header::CONTENT_LENGTH);
-                Body::from(json)
-            }
-            Err(fail) => return answer(fail.into_response(), want_xml, pretty).await,
-        },
-        false => body,
-    };
-    if want_xml {
-        // The handlers speak JSON; this layer makes it XML.
-        parts.headers.insert(header::ACCEPT, HeaderValue::from_static("application/fhir+json"));
+    // The handlers speak JSON; this layer makes it XML.
+    req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static("application/fhir+json"));
+    answer(next.run(req).await, pretty).await
+}
+
+async fn bodies(State(max_body): State<usize>, req: Request, next: Next) -> Response {
+    let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !req.uri().path().starts_with("/fhir") || !ctype.is_some_and(is_xml_media_type) {
+        return next.run(req).await;
     }
-    let resp = next.run(Request::from_parts(parts, body)).await;
-    answer(resp, want_xml, pretty).await
+    let (mut parts, body) = req.into_parts();
+    match json_body(body, max_body).await {
+        Ok(json) => {
+            parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            next.run(Request::from_parts(parts, Body::from(json))).await
+        }
+        Err(fail) => fail.into_response(),
+    }
 }
 
 /// An XML request body as JSON, or the OperationOutcome saying what is wrong with it.
@@ -103,14 +104,14 @@ async fn json_body(body: Body, max_body: usize) -> Result<Vec<u8>, Fail> {
     Ok(value.to_string().into_bytes())
 }
 
-/// The response, written as XML if the client wants it and it is a FHIR JSON resource.
-async fn answer(resp: Response, want_xml: bool, pretty: bool) -> Response {
+/// The response, written as XML if it is a FHIR JSON resource.
+async fn answer(resp: Response, pretty: bool) -> Response {
     let is_fhir_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/fhir+json"));
-    if !want_xml || !is_fhir_json || resp.headers().contains_key(header::CONTENT_ENCODING) {
+    if !is_fhir_json || resp.headers().contains_key(header::CONTENT_ENCODING) {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
