@@ -1,6 +1,7 @@
-//! The store's change feed as the notifier reads it: every version in commit order
-//! (`version.seq`), from a cursor kept in the store, so that a restart neither repeats what was
-//! done nor misses what was written while the server was down.
+//! The store's change feed as the notifier reads it: versions of one type in commit order
+//! (`version.seq`), past places kept in the store (one for Subscriptions themselves, one per
+//! active Subscription), so that a restart neither repeats what was done nor misses what was
+//! written while the server was down.
 //!
 //! On SQLite one writer commits in `seq` order, so reading past the cursor sees every version
 //! exactly once. On PostgreSQL shared by several API nodes, a version numbered before another
@@ -19,27 +20,10 @@ pub struct Change {
     pub deleted: bool,
 }
 
-/// Versions after `seq`, oldest first, at most `limit` (`op` 3 is a deletion).
-pub fn after(conn: &mut dyn Conn, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
-    read(conn, "v.seq > ?", &[seq.into(), (limit as i64).into()])
-}
-
-/// For a notifier with no active Subscription, which only a Subscription can change: the
-/// first Subscription version after `seq`, and how far that lets the cursor move (to that
-/// version, so that what follows it is read in full once it is active; else to the newest
-/// version of any type). Found through `version`'s `(type, seq)` index, not by reading every
-/// version written.
-pub fn next_subscription(conn: &mut dyn Conn, seq: i64) -> Result<(Option<Change>, i64), StoreError> {
-    // The newest first: a Subscription committed after this is read next time.
-    let newest = conn.query_int("SELECT MAX(seq) FROM version", &[])?.unwrap_or(seq);
-    let first = read(
-        conn,
-        "t.name = 'Subscription' AND v.seq > ? AND v.seq <= ?",
-        &[seq.into(), newest.into(), 1i64.into()],
-    )?
-    .pop();
-    let upto = first.as_ref().map_or(newest, |c| c.seq);
-    Ok((first, upto.max(seq)))
+/// Versions of one resource type after `seq`, oldest first, at most `limit` (`op` 3 is a
+/// deletion); through `version`'s `(type, seq)` index, not by reading every version written.
+pub fn of_type(conn: &mut dyn Conn, rtype: &str, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+    read(conn, "t.name = ? AND v.seq > ?", &[rtype.into(), seq.into(), (limit as i64).into()])
 }
 
 /// The versions `cond` selects, oldest first; the last parameter is the limit.
@@ -63,12 +47,46 @@ fn read(conn: &mut dyn Conn, cond: &str, params: &[SqlValue]) -> Result<Vec<Chan
     Ok(out)
 }
 
-/// How far the notifier has read.
+/// How far the notifier has read Subscription versions.
 pub fn cursor(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     Ok(conn.query_int("SELECT seq FROM notify_cursor WHERE id = 1", &[])?.unwrap_or(0))
 }
 
 pub fn set_cursor(conn: &mut dyn Conn, seq: i64) -> Result<(), StoreError> {
     conn.execute("UPDATE notify_cursor SET seq = ? WHERE id = 1", &[seq.into()])?;
+    Ok(())
+}
+
+/// Each Subscription's own place in the feed: the newest `version.seq` of its resource type
+/// that it has been sent (or found nothing to send in).
+pub fn sub_cursors(conn: &mut dyn Conn) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut out = Vec::new();
+    conn.query("SELECT id, seq FROM notify_sub", &[], &mut |r| {
+        out.push((r.text(0)?.unwrap_or_default(), r.int(1)?.unwrap_or_default()));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+pub fn set_sub_cursor(conn: &mut dyn Conn, sub: &str, seq: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO notify_sub (id, seq) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+        &[sub.into(), seq.into()],
+    )?;
+    Ok(())
+}
+
+/// Sets a Subscription's place only if it has none (an active one loaded at start-up keeps
+/// where it was).
+pub fn init_sub_cursor(conn: &mut dyn Conn, sub: &str, seq: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO notify_sub (id, seq) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        &[sub.into(), seq.into()],
+    )?;
+    Ok(())
+}
+
+pub fn drop_sub_cursor(conn: &mut dyn Conn, sub: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM notify_sub WHERE id = ?", &[sub.into()])?;
     Ok(())
 }

@@ -18,6 +18,6 @@ mod notifier;
 pub mod owner;
 pub mod subscription;
 
-pub use notifier::{Notifier, Pass};
+pub use notifier::{Notifier, Pass, SETTLE};
 pub use owner::Owner;
 pub use subscription::{Plan, Status};

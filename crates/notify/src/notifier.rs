@@ -14,19 +14,22 @@
 //!
 //! # Delivery
 //!
-//! At least once: the cursor moves past a batch only after its notifications were sent or
-//! given up on. A notification whose attempts all fail puts its Subscription in `error`, with
-//! the reason in `error` (R4), and it receives nothing more until its owner sets it back to
-//! `requested`; the client can catch up from `_history?_since`. Every notification is
-//! recorded in the audit log as a disclosure to the owner (action `notification`) before it is
-//! sent, as every read is before its response, so the patient's "who looked at my record"
-//! lists it; one that could not be delivered gets a second record saying so. Each
-//! Subscription's notifications go out in order, and the Subscriptions of a pass side by side
-//! (a task each): an endpoint that does not answer does not stop the others' notifications of
-//! the same pass. The next pass waits for the slowest, though (the cursor is one for all), so
-//! it delays what follows by its timeouts and retries (tens of seconds), once: then its
-//! Subscription is in error and skipped.
-use crate::changes::{self, Change};
+//! At least once: each active Subscription has its own place in the change feed (its
+//! resource type's versions, `notify_sub`), moved past a batch only after the batch's
+//! notifications were sent. A notification whose attempts all fail puts its Subscription in
+//! `error`, with the reason in `error` (R4), and it receives nothing more until its owner sets
+//! it back to `requested` (from then on; the client can catch up from `_history?_since`).
+//! Every notification is recorded in the audit log as a disclosure to the owner (action
+//! `notification`) before it is sent, as every read is before its response, so the patient's
+//! "who looked at my record" lists it; one that could not be delivered gets a second record
+//! saying so.
+//!
+//! Each Subscription's notifications go out in order, in a task of its own that outlives the
+//! pass if it must: a pass waits for its tasks up to [`SETTLE`], then goes on, and later
+//! passes skip a Subscription whose task is still running. So an endpoint that does not answer
+//! holds up its own Subscription only (for its timeouts and retries, tens of seconds, once:
+//! then it is in error), never another's notifications, of this pass or any later one.
+use crate::changes;
 use crate::deliver;
 use crate::owner::{self, Owner};
 use crate::subscription::{Plan, Status};
@@ -48,22 +51,28 @@ const IDS_PER_SEARCH: usize = 100;
 /// Waits between attempts at one notification before its Subscription is put in error.
 const RETRY: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
 
+/// How long a pass waits for its delivery tasks before it returns and leaves the slow ones
+/// running: long enough that a pass normally ends with its notifications delivered, short
+/// enough that a dead endpoint does not delay the next pass.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
 struct Active {
     plan: Plan,
     owner: Owner,
 }
 
-/// What one Subscription is to be sent in a pass, in order.
+/// What one Subscription is to be sent in a pass, in order, and how far in the feed that
+/// takes it.
 struct Outbox {
     sub: String,
     plan: Plan,
     owner: Owner,
     matches: Vec<Stored>,
+    upto: i64,
 }
 
 /// What sending an [`Outbox`] came to: how many were delivered, and why the next was not.
 struct Sent {
-    sub: String,
     sent: usize,
     failed: Option<String>,
 }
@@ -89,6 +98,9 @@ pub struct Notifier {
     retry: Vec<Duration>,
     /// URL prefixes endpoints must start with; empty allows any http(s) endpoint.
     allowed: Vec<String>,
+    /// Delivery tasks still running, one per Subscription at most, and which is whose.
+    tasks: tokio::task::JoinSet<(String, Result<Sent, Error>)>,
+    busy: BTreeMap<String, tokio::task::Id>,
 }
 
 /// What one pass did.
@@ -100,6 +112,8 @@ pub struct Pass {
     pub sent: usize,
     /// Notifications given up on (their Subscriptions are now in error).
     pub failed: usize,
+    /// Subscriptions whose delivery was still under way when the pass returned.
+    pub pending: usize,
 }
 
 impl Notifier {
@@ -116,6 +130,8 @@ impl Notifier {
             loaded: false,
             retry: RETRY.to_vec(),
             allowed: Vec::new(),
+            tasks: tokio::task::JoinSet::new(),
+            busy: Default::default(),
         })
     }
 
@@ -152,94 +168,142 @@ impl Notifier {
         }
     }
 
-    /// One pass over the changes past the cursor (at most [`BATCH`]).
+    /// One pass: the Subscriptions written since the last, then for each active Subscription
+    /// not still busy with an earlier batch, the changes of its type past its own place (at
+    /// most [`BATCH`]), matched and handed to a delivery task. Waits for the tasks up to
+    /// [`SETTLE`]; what finished is counted in this pass, the rest in a later one.
     pub async fn pass(&mut self) -> Result<Pass, Error> {
+        let mut pass = Pass::default();
         if !self.loaded {
             self.load().await?;
             self.loaded = true;
         }
+        let reaped = self.reap(&mut pass, None).await;
         let after = self.fhir.store.with_reader(|c, _| changes::cursor(c)).await?;
-        let (batch, last) = if self.active.is_empty() {
-            // Nothing to deliver: only a new Subscription can change that.
-            let (first, upto) =
-                self.fhir.store.with_reader(move |c, _| changes::next_subscription(c, after)).await?;
-            (first.into_iter().collect(), upto)
-        } else {
-            let batch = self.fhir.store.with_reader(move |c, _| changes::after(c, after, BATCH)).await?;
-            let last = batch.last().map_or(after, |c| c.seq);
-            (batch, last)
-        };
-        if last == after {
-            return Ok(Pass::default());
+        let subs = self
+            .fhir
+            .store
+            .with_reader(move |c, _| changes::of_type(c, "Subscription", after, BATCH))
+            .await?;
+        for c in &subs {
+            self.refresh(&c.id, c.seq).await?;
         }
-        let mut pass = Pass { changes: batch.len(), ..Pass::default() };
-        let mut outboxes: BTreeMap<String, Outbox> = BTreeMap::new();
-        // Subscriptions first, so that one created in this batch hears of what follows it.
-        for c in batch.iter().filter(|c| c.rtype == "Subscription") {
-            self.refresh(&c.id).await?;
+        if let Some(last) = subs.last().map(|c| c.seq) {
+            self.fhir.store.write(move |tx| changes::set_cursor(tx.conn(), last)).await?;
         }
-        let mut by_type: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
-        for c in batch.iter().filter(|c| !c.deleted) {
-            by_type.entry(c.rtype.as_str()).or_default().push(c);
-        }
-        for (rtype, changed) in by_type {
-            let mut ids: Vec<&str> = changed.iter().map(|c| c.id.as_str()).collect();
+        pass.changes += subs.len();
+        let places: BTreeMap<String, i64> =
+            self.fhir.store.with_reader(|c, _| changes::sub_cursors(c)).await?.into_iter().collect();
+        let ready: Vec<(String, String)> = self
+            .active
+            .iter()
+            .filter(|(id, _)| !self.busy.contains_key(*id))
+            .map(|(id, a)| (id.clone(), a.plan.rtype.clone()))
+            .collect();
+        // Subscriptions whose batch matched nothing move on together, in one write.
+        let mut nothing_to_send: Vec<(String, i64)> = Vec::new();
+        for (sub, rtype) in ready {
+            let from = places.get(&sub).copied().unwrap_or(after);
+            let batch =
+                self.fhir.store.with_reader(move |c, _| changes::of_type(c, &rtype, from, BATCH)).await?;
+            let Some(upto) = batch.last().map(|c| c.seq) else { continue };
+            pass.changes += batch.len();
+            let mut ids: Vec<&str> = batch.iter().filter(|c| !c.deleted).map(|c| c.id.as_str()).collect();
             ids.sort_unstable();
             ids.dedup();
-            let subs: Vec<String> =
-                self.active.iter().filter(|(_, a)| a.plan.rtype == rtype).map(|(k, _)| k.clone()).collect();
-            for sub in subs {
-                for chunk in ids.chunks(IDS_PER_SEARCH) {
-                    let Some((plan, owner, matches)) = self.matches(&sub, chunk).await? else { break };
-                    let o = outboxes.entry(sub.clone()).or_insert_with(|| Outbox {
-                        sub: sub.clone(),
-                        plan,
-                        owner,
-                        matches: Vec::new(),
-                    });
-                    o.matches.extend(matches);
+            let mut outbox = None;
+            for chunk in ids.chunks(IDS_PER_SEARCH) {
+                let Some((plan, owner, matches)) = self.matches(&sub, chunk).await? else { break };
+                let o = outbox.get_or_insert_with(|| Outbox {
+                    sub: sub.clone(),
+                    plan,
+                    owner,
+                    matches: Vec::new(),
+                    upto,
+                });
+                o.matches.extend(matches);
+            }
+            match outbox.filter(|o| !o.matches.is_empty()) {
+                Some(o) => {
+                    let sender = Sender {
+                        fhir: self.fhir.clone(),
+                        audit: self.audit.clone(),
+                        client: self.client.clone(),
+                        retry: self.retry.clone(),
+                    };
+                    let name = sub.clone();
+                    let task = self.tasks.spawn(async move { (name, sender.send_all(o).await) });
+                    self.busy.insert(sub, task.id());
                 }
+                None if self.active.contains_key(&sub) => nothing_to_send.push((sub, upto)),
+                None => {}
             }
         }
-        let sender = Sender {
-            fhir: self.fhir.clone(),
-            audit: self.audit.clone(),
-            client: self.client.clone(),
-            retry: self.retry.clone(),
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        for o in outboxes.into_values().filter(|o| !o.matches.is_empty()) {
-            tasks.spawn(sender.clone().send_all(o));
+        if !nothing_to_send.is_empty() {
+            self.fhir
+                .store
+                .write(move |tx| {
+                    for (sub, upto) in &nothing_to_send {
+                        changes::set_sub_cursor(tx.conn(), sub, *upto)?;
+                    }
+                    Ok(())
+                })
+                .await?;
         }
+        let settled = self.reap(&mut pass, Some(SETTLE)).await;
+        pass.pending = self.busy.len();
+        reaped.and(settled).map(|_| pass)
+    }
+
+    /// Takes the delivery tasks that have finished (waiting for the rest up to `wait`):
+    /// counts what they sent, and puts a Subscription whose notification could not be
+    /// delivered in error. A task that failed (an audit record not written) leaves its
+    /// Subscription's place where it was, so its batch is sent again; its error is returned
+    /// once every finished task has been taken.
+    async fn reap(&mut self, pass: &mut Pass, wait: Option<Duration>) -> Result<(), Error> {
+        let deadline = wait.map(|w| tokio::time::Instant::now() + w);
         let mut first_error = None;
-        while let Some(done) = tasks.join_next().await {
-            let sent = match done {
-                Ok(Ok(s)) => s,
-                // An audit record that could not be written: the pass fails and its batch is
-                // read again (what was sent is sent again: at least once). The other tasks
-                // are let finish first, so that none is cut off between its record and its send.
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                    continue;
-                }
+        loop {
+            let done = match deadline {
+                _ if self.tasks.is_empty() => break,
+                None => match self.tasks.try_join_next() {
+                    Some(d) => d,
+                    None => break,
+                },
+                Some(at) => match tokio::time::timeout_at(at, self.tasks.join_next()).await {
+                    Ok(Some(d)) => d,
+                    Ok(None) | Err(_) => break,
+                },
+            };
+            let (sub, result) = match done {
+                Ok(d) => d,
                 Err(e) => {
+                    // A task that panicked: its Subscription's place did not move, so its batch
+                    // is read again by a later pass (at least once).
+                    self.busy.retain(|_, id| *id != e.id());
                     first_error.get_or_insert(Error::Store(StoreError::Database(format!(
                         "a notification task stopped: {e}"
                     ))));
                     continue;
                 }
             };
-            pass.sent += sent.sent;
-            if let Some(why) = sent.failed {
-                pass.failed += 1;
-                self.fail(&sent.sub, &why).await?;
+            self.busy.remove(&sub);
+            match result {
+                Ok(sent) => {
+                    pass.sent += sent.sent;
+                    if let Some(why) = sent.failed {
+                        pass.failed += 1;
+                        if self.active.contains_key(&sub) {
+                            self.fail(&sub, &why).await?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        self.fhir.store.write(move |tx| changes::set_cursor(tx.conn(), last)).await?;
-        Ok(pass)
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Every stored Subscription, at start-up.
@@ -257,23 +321,36 @@ impl Notifier {
                 Ok::<_, StoreError>(ids)
             })
             .await?;
+        let from = self.fhir.store.with_reader(|c, _| changes::cursor(c)).await?;
         for id in ids {
-            self.refresh(&id).await?;
+            self.refresh(&id, from).await?;
         }
         Ok(())
     }
 
     /// Brings one Subscription's place in the active set up to date with its current version,
-    /// activating a `requested` one (or putting it in error with the reason).
-    async fn refresh(&mut self, id: &str) -> Result<(), Error> {
+    /// activating a `requested` one (or putting it in error with the reason). `seq` is where in
+    /// the feed it starts hearing from if it is activated now (the version that asked for it),
+    /// or, for one already active that has no place yet, where it starts.
+    async fn refresh(&mut self, id: &str, seq: i64) -> Result<(), Error> {
         self.active.remove(id);
-        let Some(stored) = self.fhir.store.read("Subscription", id).await? else { return Ok(()) };
-        let Some(body) = stored.body.as_deref().filter(|_| !stored.deleted) else { return Ok(()) };
-        let resource: Value = serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?;
-        let status = Status::of(&resource);
-        if !matches!(status, Some(Status::Requested | Status::Active)) {
+        let current = match self.fhir.store.read("Subscription", id).await? {
+            Some(stored) if !stored.deleted && stored.body.is_some() => {
+                let body = stored.body.as_deref().unwrap_or_default();
+                let resource: Value =
+                    serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?;
+                Some((stored, resource))
+            }
+            _ => None,
+        };
+        let status = current.as_ref().and_then(|(_, r)| Status::of(r));
+        let Some((stored, resource)) =
+            current.filter(|_| matches!(status, Some(Status::Requested | Status::Active)))
+        else {
+            let sub = id.to_string();
+            self.fhir.store.write(move |tx| changes::drop_sub_cursor(tx.conn(), &sub)).await?;
             return Ok(());
-        }
+        };
         let id_owned = id.to_string();
         let owner = self
             .fhir
@@ -302,8 +379,13 @@ impl Notifier {
                 self.set_status(&stored, resource, "off", None).await
             }
             Ok(p) => {
+                let sub = id.to_string();
                 if status == Some(Status::Requested) {
+                    // Activated now: it hears of what follows the version that asked for it.
+                    self.fhir.store.write(move |tx| changes::set_sub_cursor(tx.conn(), &sub, seq)).await?;
                     self.set_status(&stored, resource, "active", None).await?;
+                } else {
+                    self.fhir.store.write(move |tx| changes::init_sub_cursor(tx.conn(), &sub, seq)).await?;
                 }
                 self.active.insert(id.to_string(), Active { plan: p, owner });
                 Ok(())
@@ -348,7 +430,7 @@ impl Notifier {
         let Some(a) = self.active.get(sub) else { return Ok(None) };
         let now = self.fhir.store.now_micros();
         if a.plan.end.is_some_and(|end| end < now) {
-            return self.refresh(sub).await.map(|_| None);
+            return self.refresh(sub, 0).await.map(|_| None);
         }
         let mut pairs = a.plan.criteria.clone();
         pairs.push(("_id".into(), ids.join(",")));
@@ -365,7 +447,8 @@ impl Notifier {
 
 impl Sender {
     /// Sends one Subscription its notifications in order, stopping at the first that cannot be
-    /// delivered (the caller then puts the Subscription in error).
+    /// delivered (the caller then puts the Subscription in error); once all are sent, moves its
+    /// place in the feed past the batch.
     async fn send_all(self, o: Outbox) -> Result<Sent, Error> {
         for (n, s) in o.matches.iter().enumerate() {
             // Recorded before the data leaves, as every other disclosure is.
@@ -375,10 +458,12 @@ impl Sender {
                 deliver::with_retries(&self.client, &o.plan, &s.rtype, &s.id, body, &self.retry).await
             {
                 self.record(&o.plan, &o.owner, s, Some(&why)).await?;
-                return Ok(Sent { sub: o.sub, sent: n, failed: Some(why) });
+                return Ok(Sent { sent: n, failed: Some(why) });
             }
         }
-        Ok(Sent { sent: o.matches.len(), sub: o.sub, failed: None })
+        let (sub, upto) = (o.sub.clone(), o.upto);
+        self.fhir.store.write(move |tx| changes::set_sub_cursor(tx.conn(), &sub, upto)).await?;
+        Ok(Sent { sent: o.matches.len(), failed: None })
     }
 
     /// Audits a notification to the owner, naming the resource and its patient: before it is

@@ -288,6 +288,13 @@ CREATE TABLE subscription_owner (id TEXT {C} PRIMARY KEY, owner TEXT NOT NULL);
 CREATE TABLE notify_cursor (id {I} PRIMARY KEY, seq {I} NOT NULL);
 INSERT INTO notify_cursor (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM version;
 "#,
+    // 13: each active Subscription's own place in the change feed (`lantern-notify`), so that
+    // one whose endpoint is slow or down holds up no other; `notify_cursor` now says how far
+    // the notifier has read the Subscriptions themselves. A Subscription without a row starts
+    // from `notify_cursor`, where every Subscription was before this migration.
+    r#"
+CREATE TABLE notify_sub (id TEXT {C} PRIMARY KEY, seq {I} NOT NULL);
+"#,
 ];
 
 /// Migration 7 on SQLite. PostgreSQL got it with migration 10: there a reader cannot afford a
