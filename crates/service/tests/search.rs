@@ -1037,6 +1037,32 @@ async fn compartment_search(fhir: Fhir) {
     }
     paged.sort();
     assert_eq!(paged, want, "paged two at a time");
+    // The result parameters work across types as on one: includes (marked as such), a count
+    // alone, chosen elements, and an order over every type.
+    let (_, b) = whole_compartment(&fhir, "_type=Observation&_include=Observation:subject").await;
+    let mut matched = lantern_testkit::client::refs_with_mode(&b, Some("match"));
+    matched.sort();
+    assert_eq!(matched, set(&["Observation/o1", "Observation/o5"]));
+    let mut included = lantern_testkit::client::refs_with_mode(&b, Some("include"));
+    included.sort();
+    assert_eq!(included, set(&["Patient/p1", "Patient/p2"]), "{b}");
+    let (_, b) = whole_compartment(&fhir, "_summary=count").await;
+    assert_eq!(b["total"].as_u64(), Some(want.len() as u64));
+    assert!(b.get("entry").is_none(), "{b}");
+    let (_, b) = whole_compartment(&fhir, "_type=Observation&_elements=status").await;
+    for e in b["entry"].as_array().unwrap() {
+        let r = &e["resource"];
+        // `code` stays: mandatory elements are always returned (R4 §3.1.1.5.9).
+        assert!(r.get("status").is_some() && r.get("subject").is_none(), "{r}");
+    }
+    let (_, b) = whole_compartment(&fhir, "_sort=-_lastUpdated&_count=100").await;
+    let stamps: Vec<&str> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["meta"]["lastUpdated"].as_str().unwrap())
+        .collect();
+    assert!(stamps.len() == want.len() && stamps.windows(2).all(|w| w[0] >= w[1]), "{stamps:?}");
     // Refused: a type never in the compartment, no such compartment or type.
     let status = |e: lantern_service::Error| lantern_service::error_status(&e);
     for (compartment, rtype, q, want) in [
