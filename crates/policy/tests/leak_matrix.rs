@@ -1,7 +1,7 @@
 //! The access policy tested as an attacker would: a small region (two GP practices, an acute
 //! trust, a council's social care) with agreements, care relationships, an opt-out and legally
 //! restricted data, then every read path — reads, searches with totals and paging, `_include`,
-//! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, `$lastn`, bulk
+//! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, `$lastn`, `$summary`, bulk
 //! export, conditional create — asked by each user, on both backends. A path that reveals a withheld resource, or even its existence
 //! through a total or a match, fails the test. Finally the compiled SQL filter and the Rust
 //! explanation are checked to agree on every resource for every user.
@@ -444,6 +444,38 @@ async fn leak_matrix(fhir: Fhir) {
                 }
             }
         }
+        // The patient summary ($summary): a document of what is visible only, refused when the
+        // patient is; its problem lists hold every visible Condition (none has a status that
+        // would leave it out).
+        let mut summarised = BTreeSet::new();
+        for pt in ["p1", "p2", "p3"] {
+            let id = names[pt].trim_start_matches("Patient/").to_string();
+            match fhir.summary(&c, &id, &[]).await {
+                Ok(doc) => {
+                    assert!(want.contains(&names[pt]), "{user} $summary on {pt} allowed");
+                    let doc = parse(&doc);
+                    for e in doc["entry"].as_array().unwrap() {
+                        let url = e["fullUrl"].as_str().unwrap();
+                        if url.starts_with("urn:uuid:") {
+                            continue; // the Composition and the Device, made for the answer
+                        }
+                        let parts: Vec<&str> = url.rsplitn(3, '/').collect();
+                        let r = format!("{}/{}", parts[1], parts[0]);
+                        assert!(want.contains(&r), "{user} $summary {pt} revealed {}", name(&r));
+                        if r.starts_with("Condition/") {
+                            summarised.insert(r);
+                        }
+                    }
+                }
+                Err(e) => {
+                    assert!(!want.contains(&names[pt]), "{user} $summary on {pt} refused: {e}");
+                    assert_eq!(error_status(&e), 403);
+                }
+            }
+        }
+        let conditions: BTreeSet<String> =
+            want.iter().filter(|r| r.starts_with("Condition/")).cloned().collect();
+        assert_eq!(summarised, conditions, "{user}: the summaries' problems against the visible Conditions");
         // Bulk export, system and patient level: exactly what is visible (at patient level,
         // of the types in the Patient compartment: every one in this region has its patient).
         let compartment = lantern_r4::compartment_resource_types("Patient");

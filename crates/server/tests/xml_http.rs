@@ -179,6 +179,34 @@ async fn xml_interactions(fhir: Fhir) {
     assert_eq!(found["entry"], as_json["entry"]);
     assert_eq!(found["total"], json!(1));
 
+    // The patient summary (IPS `$summary`) as an XML document: its narrative XHTML intact.
+    let doc = xml_body(
+        c.get(format!("{base}/Patient/{id}/$summary")).header(header::ACCEPT, FHIR_XML).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(doc["type"], "document");
+    let composition = &doc["entry"][0]["resource"];
+    assert_eq!(composition["resourceType"], "Composition");
+    assert_eq!(composition["subject"]["reference"], format!("{base}/Patient/{id}"));
+    let problems = &composition["section"][0];
+    assert_eq!(problems["code"]["coding"][0]["code"], "11450-4");
+    assert_eq!(problems["emptyReason"]["coding"][0]["code"], "unavailable");
+    assert!(problems["text"]["div"]
+        .as_str()
+        .unwrap()
+        .starts_with("<div xmlns=\"http://www.w3.org/1999/xhtml\">"));
+    // ... and found by the patient's identifier.
+    let by_number = c
+        .get(format!("{base}/Patient/$summary?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_number.status(), StatusCode::OK);
+    let by_number: Value = by_number.json().await.unwrap();
+    assert_eq!(by_number["entry"][1]["resource"]["id"], id.as_str());
+    let r = c.get(format!("{base}/Patient/$summary?identifier=urn:x|nobody")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
     // refusals: in XML, with the place and the reason
     let r = post_xml(&c, &format!("{base}/Patient"), "<Patient xmlns=\"http://hl7.org/fhir\"><name>").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

@@ -106,6 +106,7 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
                 json!({"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}),
                 json!({"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}),
                 json!({"name": "ihe-pix", "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"}),
+                json!({"name": "summary", "definition": "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"}),
             ]);
         }
         r["operation"] = json!(operations);

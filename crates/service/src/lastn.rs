@@ -119,7 +119,7 @@ fn code_key(body: &Value) -> String {
 }
 
 /// The first `max` of each code, from Observations newest first (their order is kept).
-fn latest_per_code(newest_first: Vec<Stored>, max: usize) -> Vec<Stored> {
+pub(crate) fn latest_per_code(newest_first: Vec<Stored>, max: usize) -> Vec<Stored> {
     let mut taken: HashMap<String, usize> = HashMap::new();
     newest_first
         .into_iter()

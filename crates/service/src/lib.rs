@@ -22,6 +22,7 @@ mod patch;
 mod prepare;
 mod reindex;
 mod search;
+mod summary;
 mod terminology;
 mod transaction;
 mod translate;
@@ -36,6 +37,7 @@ pub use lantern_fhir::search::Handling;
 pub use lantern_store::{AccessFilter, Stored, WriteKind, Written};
 pub use meta_op::MetaChange;
 pub use reindex::ReindexStep;
+pub use summary::IPS_COMPOSITION;
 
 use lantern_fhir::index::Indexer;
 use lantern_store::{Fact, Store, StoreError, WriteSession, WriteTx};

@@ -93,4 +93,107 @@ async fn documents_arrive_whole(fhir: Fhir) {
     assert!(followed > 100, "only {followed} references between entries were followed");
 }
 
-backend_tests!(documents_arrive_whole);
+/// The sections of a document's Composition, by LOINC code: the entries each lists.
+fn sections(doc: &Value) -> Vec<(String, Vec<String>)> {
+    let composition = &doc["entry"][0]["resource"];
+    composition["section"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let code = s["code"]["coding"][0]["code"].as_str().unwrap_or("").to_string();
+            let refs = s["entry"].as_array().into_iter().flatten();
+            (code, refs.filter_map(|r| r["reference"].as_str().map(str::to_string)).collect())
+        })
+        .collect()
+}
+
+/// What Lantern's own `Patient/[id]/$summary` makes of each example document once stored: a
+/// document Bundle valid against R4, its Composition first with the IPS's three required
+/// sections, every section entry resolvable inside the Bundle, and every problem, allergy,
+/// medication, immunization and procedure the example's own Composition listed found again
+/// (in whichever section its status puts it).
+async fn summaries_give_back_what_documents_listed(fhir: Fhir) {
+    let Some(dir) = examples() else {
+        eprintln!("skipping: no IPS package (set LANTERN_IPS_PACKAGE, or run .ci/run once)");
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Bundle-")))
+        .collect();
+    files.sort();
+    let (mut summaries, mut found_again) = (0, 0);
+    for path in files {
+        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if doc["type"] != "document" {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let entries = doc["entry"].as_array().unwrap();
+        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries.iter().map(|e| json!({
+            "fullUrl": e["fullUrl"],
+            "resource": e["resource"],
+            "request": {"method": "POST", "url": e["resource"]["resourceType"]}
+        })).collect::<Vec<_>>()});
+        let out = parse(&fhir.bundle(&ctx(), tx, true).await.unwrap());
+        let made = out["entry"].as_array().unwrap();
+        let mut now_at = std::collections::HashMap::new();
+        for (sent, m) in entries.iter().zip(made) {
+            let r = &m["resource"];
+            let at = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
+            now_at.insert(sent["fullUrl"].as_str().unwrap().to_string(), at);
+        }
+        let Some(patient) = now_at.values().find(|v| v.starts_with("Patient/")) else { continue };
+        let id = patient.trim_start_matches("Patient/");
+        let summary = parse(&fhir.summary(&ctx(), id, &[]).await.unwrap_or_else(|e| panic!("{name}: {e:?}")));
+        summaries += 1;
+        assert_eq!(summary["type"], "document");
+        assert!(summary["identifier"]["value"].is_string() && summary["timestamp"].is_string());
+        let issues = lantern_fhir::validate::validate(&summary);
+        assert!(issues.is_empty(), "{name}: the summary is not valid R4: {issues:?}");
+        let composition = &summary["entry"][0]["resource"];
+        assert_eq!(composition["resourceType"], "Composition");
+        assert_eq!(composition["type"]["coding"][0]["code"], "60591-5");
+        let ours = sections(&summary);
+        for required in ["11450-4", "48765-2", "10160-0"] {
+            assert!(ours.iter().any(|(c, _)| c == required), "{name}: no section {required}");
+        }
+        let urls: Vec<&str> =
+            summary["entry"].as_array().unwrap().iter().filter_map(|e| e["fullUrl"].as_str()).collect();
+        for (code, refs) in &ours {
+            for r in refs {
+                assert!(urls.contains(&r.as_str()), "{name}: section {code} lists {r}, not in the Bundle");
+            }
+        }
+        let listed: Vec<String> = ours
+            .iter()
+            .flat_map(|(_, refs)| refs.iter().map(|r| r.rsplitn(3, '/').take(2).collect::<Vec<_>>()))
+            .map(|p| format!("{}/{}", p[1], p[0]))
+            .collect();
+        for (code, refs) in sections(&doc) {
+            if !["11450-4", "48765-2", "10160-0", "11369-6", "47519-4"].contains(&code.as_str()) {
+                continue;
+            }
+            let base =
+                doc["entry"][0]["fullUrl"].as_str().and_then(|f| f.rsplitn(3, '/').nth(2)).unwrap_or("");
+            for r in refs {
+                let Some(at) = now_at.get(&r).or_else(|| now_at.get(&format!("{base}/{r}"))) else {
+                    continue;
+                };
+                assert!(
+                    listed.contains(at),
+                    "{name}: its section {code} listed {r} (now {at}); ours has {ours:?}"
+                );
+                found_again += 1;
+            }
+        }
+    }
+    assert!(summaries >= 4, "only {summaries} summaries");
+    assert!(found_again > 20, "only {found_again} section entries compared");
+    eprintln!("{summaries} summaries; {found_again} entries of the examples' sections found again");
+}
+
+backend_tests!(documents_arrive_whole, summaries_give_back_what_documents_listed);

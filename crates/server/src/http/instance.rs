@@ -128,6 +128,11 @@ pub(crate) async fn type_operation(
         ("ValueSet", "$expand" | "$validate-code")
         | ("CodeSystem", "$lookup" | "$subsumes")
         | ("ConceptMap", "$translate") => terminology(s, &op, None, headers, uri, body).await,
+        ("Patient", "$summary") => {
+            let (ctx, want) = decode(&headers, &uri)?;
+            let out = s.fhir.summary_by_identifier(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
+            Ok(respond::json(StatusCode::OK, out, &want))
+        }
         ("Observation", "$lastn") => {
             let (ctx, want) = decode(&headers, &uri)?;
             let out = s.fhir.lastn(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
@@ -280,6 +285,7 @@ pub(crate) async fn sub_get(
             s.fhir.history(&ctx, HistoryScope::Instance(rtype.clone(), id.clone()), &pairs).await
         }
         ("Patient", "$everything") => s.fhir.everything(&ctx, vec![id.clone()], &pairs).await,
+        ("Patient", "$summary") => s.fhir.summary(&ctx, &id, &pairs).await,
         (_, "$meta") => s.fhir.meta(&ctx, &rtype, &id, None).await.map(|v| v.to_string()),
         // Search in a compartment: `Patient/123/Observation?code=...`.
         (_, t) if t == "*" || t.starts_with(|c: char| c.is_ascii_uppercase()) => {
