@@ -1,7 +1,8 @@
 //! The access policy tested as an attacker would: a small region (two GP practices, an acute
 //! trust, a council's social care) with agreements, care relationships, an opt-out and legally
 //! restricted data, then every read path — reads, searches with totals and paging, `_include`,
-//! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, `$lastn`, `$summary`, bulk
+//! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, `$lastn`, `$summary`,
+//! `$document`, bulk
 //! export, conditional create — asked by each user, on both backends. A path that reveals a withheld resource, or even its existence
 //! through a total or a match, fails the test. Finally the compiled SQL filter and the Rust
 //! explanation are checked to agree on every resource for every user.
@@ -674,6 +675,53 @@ async fn leak_matrix(fhir: Fhir) {
     }
 }
 
+/// A letter (Composition) by the hospital about P1 whose sections list every record of P1,
+/// GP1's legally restricted diagnosis included: `$document` gives each reader the letter with
+/// only what that reader may see of what it lists (the hospital itself not the diagnosis), and
+/// refuses a reader who may not see the letter.
+async fn documents_hold_only_what_each_reader_may_see(fhir: Fhir) {
+    let p = policy();
+    let fhir = with_policy(fhir, &p);
+    let names = region(&fhir).await;
+    let p1_records: Vec<Value> =
+        ["p1_htn", "p1_sti", "p1_med", "p1_allergy", "p1_gp_obs", "p1_acute_obs", "p1_enc"]
+            .iter()
+            .map(|n| json!({"reference": names[n]}))
+            .collect();
+    let letter = json!({
+        "resourceType": "Composition", "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}]},
+        "subject": {"reference": names["p1"]}, "date": "2026-12-01", "title": "Letter",
+        "author": [{"reference": names["org"]}],
+        "section": [{"title": "Everything", "entry": p1_records}]
+    });
+    let letter = match fhir.create(&writer(ACUTE), "Composition", letter, None).await.unwrap() {
+        Created::New(w) => w.stored.id,
+        Created::Existing(s) => s.id,
+    };
+    let (mut held_by_someone, mut readers) = (0, 0);
+    for user in USERS {
+        let want: BTreeSet<String> = expected(user).iter().map(|n| names[n].clone()).collect();
+        let c = reader(&fhir, &p, &requester(user));
+        match fhir.document(&c, &letter, &[]).await {
+            Ok(doc) => {
+                let doc = parse(&doc);
+                readers += 1;
+                for e in doc["entry"].as_array().unwrap().iter().skip(1) {
+                    let url = e["fullUrl"].as_str().unwrap();
+                    let parts: Vec<&str> = url.rsplitn(3, '/').collect();
+                    let r = format!("{}/{}", parts[1], parts[0]);
+                    assert!(want.contains(&r), "{user} $document revealed {r}");
+                    held_by_someone += 1;
+                }
+            }
+            Err(e) => assert!(matches!(error_status(&e), 403), "{user}: {e}"),
+        }
+    }
+    assert!(held_by_someone > 3, "no reader was given the letter's records");
+    assert!(readers >= 2, "the author and GP1 both read the letter (one without the restricted diagnosis)");
+}
+
 /// Patients see their own record, and only theirs; restricted items included.
 async fn patients_see_their_own(fhir: Fhir) {
     let p = policy();
@@ -789,4 +837,10 @@ async fn links_hide_withheld_records(fhir: Fhir) {
     assert!(!bundle.to_string().contains(&format!("Patient/{b}")), "{bundle}");
 }
 
-backend_tests!(leak_matrix, patients_see_their_own, break_glass_grants, links_hide_withheld_records);
+backend_tests!(
+    leak_matrix,
+    patients_see_their_own,
+    break_glass_grants,
+    links_hide_withheld_records,
+    documents_hold_only_what_each_reader_may_see
+);

@@ -207,6 +207,34 @@ async fn xml_interactions(fhir: Fhir) {
     let r = c.get(format!("{base}/Patient/$summary?identifier=urn:x|nobody")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
+    // A stored Composition as a document ($document), in XML: the letter and its patient.
+    let letter = json!({"resourceType": "Composition", "status": "final", "title": "Letter", "date": "2026-12-01",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+        "subject": {"reference": format!("Patient/{id}")}, "author": [{"display": "Dr Who"}]});
+    let r = c
+        .post(format!("{base}/Composition"))
+        .header(header::CONTENT_TYPE, "application/fhir+json")
+        .body(letter.to_string())
+        .send()
+        .await
+        .unwrap();
+    let letter: Value = r.json().await.unwrap();
+    let doc = xml_body(
+        c.get(format!("{base}/Composition/{}/$document?_format=xml", letter["id"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(doc["type"], "document");
+    let kinds: Vec<&str> = doc["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Composition", "Patient"]);
+
     // refusals: in XML, with the place and the reason
     let r = post_xml(&c, &format!("{base}/Patient"), "<Patient xmlns=\"http://hl7.org/fhir\"><name>").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

@@ -85,6 +85,11 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
                 json!({"name": "subsumes", "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"}),
             ]);
         }
+        if t == "Composition" {
+            operations.push(json!(
+                {"name": "document", "definition": "http://hl7.org/fhir/OperationDefinition/Composition-document"}
+            ));
+        }
         if t == "Observation" {
             operations.push(json!(
                 {"name": "lastn", "definition": "http://hl7.org/fhir/OperationDefinition/Observation-lastn"}

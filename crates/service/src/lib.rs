@@ -10,6 +10,7 @@
 mod bundle;
 pub mod capability;
 mod crud;
+mod document;
 mod elements;
 mod error;
 mod everything;

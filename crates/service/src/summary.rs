@@ -232,7 +232,6 @@ impl Fhir {
             }
             sections.push(out);
         }
-        ctx.saw([&patient]);
         let patient_url = full_url(&patient);
         let name = patient_name(&body_of(&patient));
         let composition = json!({

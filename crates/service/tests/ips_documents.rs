@@ -108,7 +108,9 @@ fn sections(doc: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// What Lantern's own `Patient/[id]/$summary` makes of each example document once stored: a
+/// What Lantern's own `Composition/[id]/$document` and `Patient/[id]/$summary` make of each
+/// example document once stored. The document: every resource the example held, once each,
+/// valid R4. The summary: a
 /// document Bundle valid against R4, its Composition first with the IPS's three required
 /// sections, every section entry resolvable inside the Bundle, and every problem, allergy,
 /// medication, immunization and procedure the example's own Composition listed found again
@@ -146,6 +148,38 @@ async fn summaries_give_back_what_documents_listed(fhir: Fhir) {
             let at = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
             now_at.insert(sent["fullUrl"].as_str().unwrap().to_string(), at);
         }
+        // The stored Composition as a document again ($document): every resource the example
+        // held, found by following references from the Composition.
+        let composition = &now_at[doc["entry"][0]["fullUrl"].as_str().unwrap()];
+        let again = parse(
+            &fhir
+                .document(&ctx(), composition.trim_start_matches("Composition/"), &[])
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e:?}")),
+        );
+        assert_eq!(again["type"], "document");
+        assert_eq!(again["entry"][0]["fullUrl"], format!("http://lantern.test/fhir/{composition}"));
+        let issues = lantern_fhir::validate::validate(&again);
+        assert!(issues.is_empty(), "{name}: the document is not valid R4: {issues:?}");
+        let held: std::collections::BTreeSet<String> = again["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["fullUrl"].as_str().unwrap().trim_start_matches("http://lantern.test/fhir/").to_string()
+            })
+            .collect();
+        let sent: std::collections::BTreeSet<String> = now_at.values().cloned().collect();
+        let missing: Vec<&String> = sent.difference(&held).collect();
+        assert!(missing.is_empty(), "{name}: $document left out {missing:?}");
+        assert_eq!(held.len(), again["entry"].as_array().unwrap().len(), "{name}: each resource once");
+        // Kept when asked (persist=true): the document reads back as a stored Bundle.
+        let persist = [("persist".to_string(), "true".to_string())];
+        let kept = parse(
+            &fhir.document(&ctx(), composition.trim_start_matches("Composition/"), &persist).await.unwrap(),
+        );
+        let stored = fhir.read(&ctx(), "Bundle", kept["id"].as_str().unwrap()).await.unwrap();
+        assert_eq!(parse(stored.body.as_deref().unwrap())["entry"], again["entry"], "{name}");
         let Some(patient) = now_at.values().find(|v| v.starts_with("Patient/")) else { continue };
         let id = patient.trim_start_matches("Patient/");
         let summary = parse(&fhir.summary(&ctx(), id, &[]).await.unwrap_or_else(|e| panic!("{name}: {e:?}")));

@@ -286,6 +286,7 @@ pub(crate) async fn sub_get(
         }
         ("Patient", "$everything") => s.fhir.everything(&ctx, vec![id.clone()], &pairs).await,
         ("Patient", "$summary") => s.fhir.summary(&ctx, &id, &pairs).await,
+        ("Composition", "$document") => s.fhir.document(&ctx, &id, &pairs).await,
         (_, "$meta") => s.fhir.meta(&ctx, &rtype, &id, None).await.map(|v| v.to_string()),
         // Search in a compartment: `Patient/123/Observation?code=...`.
         (_, t) if t == "*" || t.starts_with(|c: char| c.is_ascii_uppercase()) => {
