@@ -365,6 +365,8 @@ async fn an_older_log_gets_the_index_at_start_up() {
     // 12 made the notifier's tables.
     common::exec(&store, "DROP TABLE subscription_owner", vec![]).await;
     common::exec(&store, "DROP TABLE notify_cursor", vec![]).await;
+    // 13 made the Subscriptions' own places.
+    common::exec(&store, "DROP TABLE notify_sub", vec![]).await;
     common::exec(&store, "DELETE FROM schema_version WHERE version >= 9", vec![]).await;
     let indexes = "SELECT COUNT(*) FROM audit_log.sqlite_master WHERE name = 'audit_patient_seq'";
     assert_eq!(count(&store, indexes).await, 0, "the index is gone");

@@ -107,6 +107,8 @@ async fn the_patient_index_has_an_index_by_seq() {
     // And 12's.
     common::exec(&store, "DROP TABLE subscription_owner", vec![]).await;
     common::exec(&store, "DROP TABLE notify_cursor", vec![]).await;
+    // 13 made the Subscriptions' own places.
+    common::exec(&store, "DROP TABLE notify_sub", vec![]).await;
     common::exec(&store, "DELETE FROM schema_version WHERE version >= 9", vec![]).await;
     assert!(!index_defs(&store).await.contains("audit_patient_seq"));
     drop(store);
