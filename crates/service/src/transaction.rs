@@ -19,7 +19,7 @@ use lantern_fhir::index::IndexValue;
 use lantern_fhir::search::{self, SearchRequest};
 use lantern_fhir::Issue;
 use lantern_store::clock::format_instant;
-use lantern_store::{Put, StoreError, Stored, WriteTx};
+use lantern_store::{HistoryScope, Put, StoreError, Stored, WriteTx};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -599,7 +599,10 @@ impl Fhir {
         Ok(b.finish())
     }
 
-    /// A GET inside a bundle: a read, vread or search. Returns the status line and body.
+    /// A GET inside a bundle: what a GET of the same URL on its own answers — a read, vread,
+    /// search (also in a compartment), history, or an operation that changes nothing
+    /// (`$everything`, `$summary`, `$document` without `persist`, `$lastn`, `$meta`, the
+    /// terminology operations). Returns the status line and body.
     async fn get_entry(&self, ctx: &Ctx, url: &str) -> (String, Option<String>) {
         let url = url.strip_prefix(&format!("{}/", ctx.base)).unwrap_or(url).trim_start_matches('/');
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
@@ -608,8 +611,39 @@ impl Fhir {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let r = match segs.as_slice() {
+            [""] => self.search(ctx, None, &pairs).await.map(Some),
+            ["_history"] => self.history(ctx, HistoryScope::System, &pairs).await.map(Some),
+            [t, "_history"] => self.history(ctx, HistoryScope::Type(t.to_string()), &pairs).await.map(Some),
+            ["Observation", "$lastn"] => self.lastn(ctx, &pairs).await.map(Some),
+            ["Patient", "$summary"] => self.summary_by_identifier(ctx, &pairs).await.map(Some),
+            ["ValueSet", "$expand"] => self.expand(ctx, None, None, &pairs).await.map(Some),
+            ["ValueSet", "$validate-code"] => self.validate_code(ctx, None, None, &pairs).await.map(Some),
+            ["CodeSystem", "$lookup"] => self.lookup(ctx, &pairs).await.map(Some),
+            ["CodeSystem", "$subsumes"] => self.subsumes(ctx, None, &pairs).await.map(Some),
+            ["ConceptMap", "$translate"] => self.translate(ctx, None, &pairs).await.map(Some),
             [t] => self.search(ctx, Some(t), &pairs).await.map(Some),
             [t, id] => self.read(ctx, t, id).await.map(|s| s.body),
+            [t, id, "_history"] => self
+                .history(ctx, HistoryScope::Instance(t.to_string(), id.to_string()), &pairs)
+                .await
+                .map(Some),
+            ["Patient", id, "$everything"] => {
+                self.everything(ctx, vec![id.to_string()], &pairs).await.map(Some)
+            }
+            ["Patient", id, "$summary"] => self.summary(ctx, id, &pairs).await.map(Some),
+            ["Composition", id, "$document"] if !pairs.iter().any(|(k, v)| k == "persist" && v == "true") => {
+                self.document(ctx, id, &pairs).await.map(Some)
+            }
+            ["ValueSet", id, "$expand"] => self.expand(ctx, Some(*id), None, &pairs).await.map(Some),
+            ["ValueSet", id, "$validate-code"] => {
+                self.validate_code(ctx, Some(*id), None, &pairs).await.map(Some)
+            }
+            ["CodeSystem", id, "$subsumes"] => self.subsumes(ctx, Some(*id), &pairs).await.map(Some),
+            ["ConceptMap", id, "$translate"] => self.translate(ctx, Some(*id), &pairs).await.map(Some),
+            [t, id, "$meta"] => self.meta(ctx, t, id, None).await.map(|v| Some(v.to_string())),
+            [t, id, c] if *c == "*" || c.starts_with(|x: char| x.is_ascii_uppercase()) => {
+                self.search_compartment(ctx, t, id, c, &pairs).await.map(Some)
+            }
             [t, id, "_history", v] => self.vread(ctx, t, id, v).await.map(|s| s.body),
             _ => Err(Error::bad("not-supported", None, format!("cannot GET '{url}' inside a bundle"))),
         };

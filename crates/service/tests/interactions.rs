@@ -860,6 +860,39 @@ async fn batch_independent(fhir: Fhir) {
     assert!(st(2).starts_with("404"), "{}", st(2));
     assert!(st(3).starts_with("201"), "{}", st(3));
     assert_eq!(ids(&fhir, "Patient", "name=batch").await.len(), 2);
+    // GETs of whatever a GET on its own answers: history, compartment searches and the
+    // operations that change nothing; not one that would (`$document?persist=true`).
+    fhir.update(&ctx(), "Observation", "bo1", json!({"resourceType": "Observation", "id": "bo1", "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}, "subject": {"reference": "Patient/b2"}}), None)
+        .await
+        .unwrap();
+    fhir.update(&ctx(), "Composition", "bc1", json!({"resourceType": "Composition", "id": "bc1", "status": "final", "title": "Letter",
+        "type": {"text": "letter"}, "date": "2026-12-01", "author": [{"display": "Dr A"}], "subject": {"reference": "Patient/b2"}}), None)
+        .await
+        .unwrap();
+    let gets = [
+        ("Patient/b2/_history", "history"),
+        ("Patient/_history?_count=1", "history"),
+        ("Patient/b2/Observation", "searchset"),
+        ("Patient/b2/*", "searchset"),
+        ("?_type=Observation&_id=bo1", "searchset"),
+        ("Patient/b2/$everything", "searchset"),
+        ("Observation/$lastn?patient=b2", "searchset"),
+        ("Patient/b2/$summary", "document"),
+        ("Composition/bc1/$document", "document"),
+    ];
+    let b = json!({"resourceType": "Bundle", "type": "batch", "entry": gets.iter().map(|(u, _)| json!({"request": {"method": "GET", "url": u}}))
+        .chain([json!({"request": {"method": "GET", "url": "Composition/bc1/$document?persist=true"}})])
+        .collect::<Vec<_>>()});
+    let r = run_bundle(&fhir, b).await.unwrap();
+    let e = r["entry"].as_array().unwrap();
+    for (i, (url, kind)) in gets.iter().enumerate() {
+        assert!(e[i]["response"]["status"].as_str().unwrap().starts_with("200"), "{url}: {}", e[i]);
+        assert_eq!(e[i]["resource"]["type"], *kind, "{url}");
+    }
+    assert!(e[2]["resource"]["entry"][0]["resource"]["id"] == "bo1", "{}", e[2]);
+    assert!(e[gets.len()]["response"]["status"].as_str().unwrap().starts_with("400"), "{}", e[gets.len()]);
     // Not a bundle, or a bundle of the wrong type.
     assert_eq!(status(&run_bundle(&fhir, json!({"resourceType": "Patient"})).await.unwrap_err()), 400);
     assert_eq!(
