@@ -2,7 +2,7 @@
 //! trust, a council's social care) with agreements, care relationships, an opt-out and legally
 //! restricted data, then every read path — reads, searches with totals and paging, `_include`,
 //! `_revinclude`, chains, `_has`, history, `$everything`, `Patient/[id]/*`, `$lastn`, `$summary`,
-//! `$document`, bulk
+//! `$document`, type- and system-level `$meta`, bulk
 //! export, conditional create — asked by each user, on both backends. A path that reveals a withheld resource, or even its existence
 //! through a total or a match, fails the test. Finally the compiled SQL filter and the Rust
 //! explanation are checked to agree on every resource for every user.
@@ -268,6 +268,7 @@ async fn leak_matrix(fhir: Fhir) {
     let names = region(&fhir).await;
     let by_ref: BTreeMap<String, &str> = names.iter().map(|(k, v)| (v.clone(), *k)).collect();
     let all: BTreeSet<String> = names.values().cloned().collect();
+    let mut named_restricted = 0;
     for user in USERS {
         let want: BTreeSet<String> = expected(user).iter().map(|n| names[n].clone()).collect();
         let c = reader(&fhir, &p, &requester(user));
@@ -445,6 +446,25 @@ async fn leak_matrix(fhir: Fhir) {
                 }
             }
         }
+        // Type- and system-level $meta: the labels and tags in use on what is visible only (the
+        // restricted diagnosis's label is named to those who may see it, to no one else).
+        let mut labels_seen = BTreeSet::new();
+        for r in &want {
+            let (t, id) = r.split_once('/').unwrap();
+            let body = parse(fhir.read(&Ctx::system(BASE), t, id).await.unwrap().body.as_deref().unwrap());
+            for l in body["meta"]["security"].as_array().into_iter().flatten() {
+                labels_seen.insert(format!("{}|{}", l["system"], l["code"]));
+            }
+        }
+        for rtype in [Some("Condition"), None] {
+            let m = fhir.meta_in_use(&c, rtype).await.unwrap();
+            for l in m["parameter"][0]["valueMeta"]["security"].as_array().into_iter().flatten() {
+                let label = format!("{}|{}", l["system"], l["code"]);
+                assert!(labels_seen.contains(&label), "{user} {rtype:?}/$meta named {l}");
+                named_restricted +=
+                    usize::from(rtype.is_some() && l["code"] == "sexually-transmitted-infection");
+            }
+        }
         // The patient summary ($summary): a document of what is visible only, refused when the
         // patient is; its problem lists hold every visible Condition (none has a status that
         // would leave it out).
@@ -523,6 +543,8 @@ async fn leak_matrix(fhir: Fhir) {
             assert_eq!(got, want_conditions, "{user} export through _typeFilter");
         }
     }
+    // The restricted diagnosis's label was named to its holder and withheld from the others.
+    assert!((1..USERS.len()).contains(&named_restricted), "named to {named_restricted} users");
     // A conditional create never "finds" a withheld resource. (After the loop above: the
     // resources it creates would change what the others' history shows.)
     for user in USERS {

@@ -731,9 +731,19 @@ async fn conditional_read_and_meta(fhir: Fhir) {
     let r = post("$meta-add", json!({"tag": [{"system": "urn:t"}]})).await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(names_path(&body(r).await, "valueMeta.tag"));
-    let r = c.get(format!("{base}/Patient/$meta")).send().await.unwrap();
+    let r = c.post(format!("{base}/Patient/$meta-add")).header(header::CONTENT_TYPE, FHIR_JSON).body("{}");
+    let r = r.send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(names_path(&body(r).await, "served on one resource"));
+    // On a type and on the system: the tags in use now (b; a was deleted), not what history held.
+    for at in ["Patient/$meta", "$meta"] {
+        let r = c.get(format!("{base}/{at}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{at}");
+        let m = meta_of(&body(r).await);
+        assert_eq!(m["tag"], json!([{"system": "urn:t", "code": "b"}]), "{at}: {m}");
+    }
+    let r = c.get(format!("{base}/Organization/$meta")).send().await.unwrap();
+    assert_eq!(meta_of(&body(r).await), json!({}));
     let r = c.get(format!("{base}/Patient/nobody/$meta")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 

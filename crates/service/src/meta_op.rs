@@ -11,14 +11,23 @@
 //! legally restricted diagnosis, say) comes back however often it is deleted, and the
 //! returned Meta shows it.
 //!
-//! Only the instance level is served: `$meta` on a type or the whole system lists every tag
-//! in use, which would have to be read under the caller's access filter from every resource
-//! holding one.
+//! On a type or the whole system, `$meta` lists the profiles, tags and security labels in use
+//! on resources the caller may see. The values come from the search index (one jump per
+//! distinct value, however many resources carry it), and each is kept only if a search for it
+//! under the caller's access filter finds a resource: a label that only withheld records carry
+//! is not named.
 use crate::crud::resource_of;
 use crate::error::Error;
 use crate::{Ctx, Fhir};
 use lantern_store::StoreError;
 use serde_json::{json, Map, Value};
+
+/// The meta elements a type-level `$meta` lists: (search parameter, index table, Meta member).
+const LISTED: [(&str, &str, &str); 3] =
+    [("_profile", "ix_uri", "profile"), ("_tag", "ix_token", "tag"), ("_security", "ix_token", "security")];
+
+/// Most distinct values of one element a type-level `$meta` reads from the index.
+const MAX_VALUES: usize = 1000;
 
 /// What `$meta-add` or `$meta-delete` does with the Meta it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +54,69 @@ impl Fhir {
             None => self.read(ctx, rtype, id).await?,
         };
         Ok(returned(&resource_of(&st)?))
+    }
+
+    /// `Type/$meta` (or `$meta` on the system, `rtype` None): a Parameters whose `return` is
+    /// a Meta listing the profiles, tags and security labels in use on resources of that type
+    /// (or any) that the caller may see.
+    pub async fn meta_in_use(&self, ctx: &Ctx, rtype: Option<&str>) -> Result<Value, Error> {
+        if let Some(t) = rtype {
+            crate::prepare::check_type(t)?;
+        }
+        let types: Vec<String> = match rtype {
+            Some(t) => vec![t.to_string()],
+            None => lantern_r4::resource_types().iter().map(|t| t.to_string()).collect(),
+        };
+        let mut meta = Map::new();
+        for (param, table, member) in LISTED {
+            let tt = types.clone();
+            // Every type's values in one read (a system-level call asks all 146 types).
+            let candidates = self
+                .store
+                .with_reader(move |c, cat| {
+                    let mut all = Vec::new();
+                    for t in tt {
+                        if let Some(pid) = cat.param_id(&t, param) {
+                            all.extend(distinct_values(c, table, pid)?.into_iter().map(|v| (t.clone(), v)));
+                        }
+                    }
+                    Ok::<_, StoreError>(all)
+                })
+                .await?;
+            let mut found: Vec<(Option<String>, String)> = Vec::new();
+            for (t, (value, system)) in candidates {
+                if found.iter().any(|(s, v)| *v == value && *s == system) {
+                    continue; // already shown to be in use on a type the caller may see
+                }
+                let query = match &system {
+                    Some(s) => format!("{s}|{value}"),
+                    None if table == "ix_token" => format!("|{value}"),
+                    None => value.clone(),
+                };
+                let pairs = [
+                    (param.to_string(), query),
+                    ("_count".to_string(), "1".to_string()),
+                    ("_total".to_string(), "none".to_string()),
+                ];
+                let req = self.parse_search(ctx, Some(&t), &pairs)?;
+                if !self.store.search(req, ctx.access.clone()).await?.matches.is_empty() {
+                    found.push((system, value));
+                }
+            }
+            if found.is_empty() {
+                continue;
+            }
+            let listed: Vec<Value> = found
+                .into_iter()
+                .map(|(system, value)| match (table, system) {
+                    ("ix_uri", _) => Value::String(value),
+                    (_, Some(s)) => json!({"system": s, "code": value}),
+                    (_, None) => json!({"code": value}),
+                })
+                .collect();
+            meta.insert(member.to_string(), Value::Array(listed));
+        }
+        Ok(returned(&json!({"meta": meta})))
     }
 
     /// `Type/id/$meta-add` and `$meta-delete`, with `params` the Parameters body (one `meta`
@@ -92,6 +164,55 @@ impl Fhir {
 }
 
 /// The Parameters answer: `return`, the resource's Meta (empty if it has none).
+/// The distinct values of one parameter in an index table, as (value, system URI): one seek
+/// per value past the last (a loose index scan), so the resources carrying each are never read.
+fn distinct_values(
+    c: &mut dyn lantern_store::Conn,
+    table: &str,
+    param: i64,
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let mut last: Option<(String, i64)> = None;
+    while out.len() < MAX_VALUES {
+        let mut next: Option<(String, i64)> = None;
+        let mut take = |r: &dyn lantern_store::Row| {
+            next = Some((r.text(0)?.unwrap_or_default(), r.int(1)?.unwrap_or_default()));
+            Ok(())
+        };
+        match (table, &last) {
+            ("ix_uri", None) => {
+                c.query("SELECT value, 0 FROM ix_uri WHERE param = ? ORDER BY value LIMIT 1", &[param.into()], &mut take)?
+            }
+            ("ix_uri", Some((v, _))) => c.query(
+                "SELECT value, 0 FROM ix_uri WHERE param = ? AND value > ? ORDER BY value LIMIT 1",
+                &[param.into(), v.as_str().into()],
+                &mut take,
+            )?,
+            (_, None) => c.query(
+                "SELECT code, sys FROM ix_token WHERE param = ? ORDER BY code, sys LIMIT 1",
+                &[param.into()],
+                &mut take,
+            )?,
+            (_, Some((code, sys))) => c.query(
+                "SELECT code, sys FROM ix_token WHERE param = ? AND (code, sys) > (?, ?) ORDER BY code, sys LIMIT 1",
+                &[param.into(), code.as_str().into(), (*sys).into()],
+                &mut take,
+            )?,
+        }
+        let Some((value, sys)) = next else { break };
+        let mut system = None;
+        if sys != 0 {
+            c.query("SELECT uri FROM system_uri WHERE id = ?", &[sys.into()], &mut |r| {
+                system = r.text(0)?;
+                Ok(())
+            })?;
+        }
+        out.push((value.clone(), system));
+        last = Some((value, sys));
+    }
+    Ok(out)
+}
+
 fn returned(doc: &Value) -> Value {
     let meta = doc.get("meta").cloned().unwrap_or_else(|| json!({}));
     json!({"resourceType": "Parameters", "parameter": [{"name": "return", "valueMeta": meta}]})

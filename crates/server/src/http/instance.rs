@@ -138,7 +138,12 @@ pub(crate) async fn type_operation(
             let out = s.fhir.lastn(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
             Ok(respond::json(StatusCode::OK, out, &want))
         }
-        (_, "$meta" | "$meta-add" | "$meta-delete") => Err(Fail::new(
+        (_, "$meta") => {
+            let (ctx, want) = decode(&headers, &uri)?;
+            let out = s.fhir.meta_in_use(&ctx, Some(&rtype)).await.map_err(Fail::from)?;
+            Ok(respond::json(StatusCode::OK, out.to_string(), &want))
+        }
+        (_, "$meta-add" | "$meta-delete") => Err(Fail::new(
             StatusCode::NOT_FOUND,
             "not-supported",
             format!("'{op}' is served on one resource ({rtype}/[id]/{op}), not on a whole type"),

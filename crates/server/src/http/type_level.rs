@@ -37,6 +37,11 @@ pub(crate) async fn search(
     uri: Uri,
 ) -> Result<Response> {
     let (ctx, want) = decode(&headers, &uri)?;
+    if rtype == "$meta" {
+        // `GET [base]/$meta`: the system-level operation, which shares this route's shape.
+        let out = s.fhir.meta_in_use(&ctx, None).await.map_err(Fail::from)?;
+        return Ok(respond::json(StatusCode::OK, out.to_string(), &want));
+    }
     let out = s.fhir.search(&ctx, Some(&rtype), &query_pairs(&uri)).await.map_err(Fail::from)?;
     Ok(respond::json(StatusCode::OK, out, &want))
 }
