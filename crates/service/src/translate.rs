@@ -2,16 +2,22 @@
 //! e.g. a laboratory's local test codes to LOINC, or back with `reverse`.
 //!
 //! The maps are found by search, under the caller's access filter and through the index:
-//! `ConceptMap/[id]/$translate` uses that one, `url` names one, and otherwise every map with
-//! an element for the code in its system (`source-system` and `source-code`; `target-system`
-//! and `target-code` with `reverse`). What a map says for codes it has no element for
-//! (`group.unmapped`) is not applied: only explicit mappings are reported, and a map's
+//! `ConceptMap/[id]/$translate` uses that one, `url` names one (whatever codes it has elements
+//! for), and otherwise every map with an element for the code in its system (`source-system` and `source-code`; `target-system`
+//! and `target-code` with `reverse`). For a code a group has no element for, the group's
+//! `unmapped` applies (translating forward): `provided` gives the code itself in the target
+//! system (equivalence `equal`), `fixed` the code it names (`inexact`: a catch-all is not a
+//! translation), `other-map` whatever the ConceptMap it names gives (found by url, under the
+//! caller's filter; maps naming each other are followed [`MAX_OTHER_MAPS`] deep). A map's
 //! `dependsOn` conditions are reported as products would be, not evaluated.
 use crate::{Ctx, Error, Fhir, Handling};
 use serde_json::{json, Value};
 
 /// Most ConceptMaps one translation reads (a first page of the search).
 const MAX_MAPS: usize = 100;
+
+/// How deep `unmapped` mode `other-map` is followed (a map naming another naming another...).
+const MAX_OTHER_MAPS: usize = 3;
 
 /// What is translated, and with which maps.
 #[derive(Default)]
@@ -51,11 +57,34 @@ impl Fhir {
             None => self.candidate_maps(ctx, &ask, &code).await?,
         };
         let mut matches = Vec::new();
+        let mut other_maps: Vec<String> = Vec::new();
         for map in &maps {
             if !map_applies(map, &ask) {
                 continue;
             }
-            matches.extend(matches_in(map, &ask, &code));
+            let (found, others) = matches_in(map, &ask, &code);
+            matches.extend(found);
+            other_maps.extend(others);
+        }
+        // `unmapped` mode `other-map`: the maps named, found by url, asked the same question.
+        let mut followed: Vec<String> = Vec::new();
+        for _ in 0..MAX_OTHER_MAPS {
+            let next: Vec<String> =
+                std::mem::take(&mut other_maps).into_iter().filter(|u| !followed.contains(u)).collect();
+            if next.is_empty() {
+                break;
+            }
+            for url in next {
+                followed.push(url.clone());
+                let q = [("url".to_string(), url), ("_count".to_string(), MAX_MAPS.to_string())];
+                let bundle: Value = serde_json::from_str(&self.search(ctx, Some("ConceptMap"), &q).await?)
+                    .map_err(|e| Error::Store(lantern_store::StoreError::db(e)))?;
+                for map in bundle["entry"].as_array().into_iter().flatten().map(|e| &e["resource"]) {
+                    let (found, others) = matches_in(map, &ask, &code);
+                    matches.extend(found);
+                    other_maps.extend(others);
+                }
+            }
         }
         let found = matches.iter().any(|m| {
             let e = m["part"][0]["valueCode"].as_str().unwrap_or("");
@@ -83,13 +112,17 @@ impl Fhir {
     async fn candidate_maps(&self, ctx: &Ctx, ask: &Ask, code: &str) -> Result<Vec<Value>, Error> {
         let (sys_param, code_param) =
             if ask.reverse { ("target-system", "target-code") } else { ("source-system", "source-code") };
-        let mut q: Vec<(String, String)> =
-            vec![(code_param.into(), code.to_string()), ("_count".into(), MAX_MAPS.to_string())];
-        if let Some(s) = &ask.system {
-            q.push((sys_param.into(), s.clone()));
-        }
-        if let Some(u) = &ask.url {
-            q.push(("url".into(), u.clone()));
+        let mut q: Vec<(String, String)> = vec![("_count".into(), MAX_MAPS.to_string())];
+        match &ask.url {
+            // Named: that map, whether or not it has an element for the code (its `unmapped`
+            // may still say something).
+            Some(u) => q.push(("url".into(), u.clone())),
+            None => {
+                q.push((code_param.into(), code.to_string()));
+                if let Some(s) = &ask.system {
+                    q.push((sys_param.into(), s.clone()));
+                }
+            }
         }
         let mut search_ctx = ctx.clone();
         search_ctx.handling = Handling::Strict;
@@ -193,10 +226,12 @@ fn coding(
     Value::Object(c)
 }
 
-/// Every `match` the map gives for the code.
-fn matches_in(map: &Value, a: &Ask, code: &str) -> Vec<Value> {
+/// Every `match` the map gives for the code, and the urls of the maps its groups' `unmapped`
+/// hands the code on to (mode `other-map`).
+fn matches_in(map: &Value, a: &Ask, code: &str) -> (Vec<Value>, Vec<String>) {
     let url = map.get("url").cloned();
     let mut out = Vec::new();
+    let mut others = Vec::new();
     for g in map.get("group").and_then(Value::as_array).into_iter().flatten() {
         let (from, to) = if a.reverse { ("target", "source") } else { ("source", "target") };
         if a.system.as_deref().is_some_and(|s| g.get(from).and_then(Value::as_str) != Some(s)) {
@@ -205,7 +240,20 @@ fn matches_in(map: &Value, a: &Ask, code: &str) -> Vec<Value> {
         if a.target_system.as_deref().is_some_and(|s| g.get(to).and_then(Value::as_str) != Some(s)) {
             continue;
         }
-        for e in g.get("element").and_then(Value::as_array).into_iter().flatten() {
+        let elements = g.get("element").and_then(Value::as_array).into_iter().flatten();
+        if !a.reverse && !elements.clone().any(|e| e.get("code").and_then(Value::as_str) == Some(code)) {
+            if let Some((concept, equivalence)) = unmapped(g, code, &mut others) {
+                let mut part = vec![
+                    json!({"name": "equivalence", "valueCode": equivalence}),
+                    json!({"name": "concept", "valueCoding": concept}),
+                ];
+                if let Some(u) = &url {
+                    part.push(json!({"name": "source", "valueUri": u}));
+                }
+                out.push(json!({"name": "match", "part": part}));
+            }
+        }
+        for e in elements {
             for t in e.get("target").and_then(Value::as_array).into_iter().flatten() {
                 let equivalence = t.get("equivalence").and_then(Value::as_str).unwrap_or("equivalent");
                 let (hit, concept, equivalence) = if a.reverse {
@@ -242,7 +290,25 @@ fn matches_in(map: &Value, a: &Ask, code: &str) -> Vec<Value> {
             }
         }
     }
-    out
+    (out, others)
+}
+
+/// What group `g`'s `unmapped` says of a code it has no element for: a concept and its
+/// equivalence (`provided`, `fixed`), or the url of another map to ask (`other-map`, pushed
+/// onto `others`).
+fn unmapped(g: &Value, code: &str, others: &mut Vec<String>) -> Option<(Value, &'static str)> {
+    let u = g.get("unmapped")?;
+    let (target, version) = (g.get("target"), g.get("targetVersion"));
+    match u.get("mode").and_then(Value::as_str)? {
+        "provided" => Some((coding(target, version, Some(&json!(code)), None), "equal")),
+        "fixed" => Some((coding(target, version, Some(u.get("code")?), u.get("display")), "inexact")),
+        "other-map" => {
+            let url = u.get("url").and_then(Value::as_str)?;
+            others.push(url.split('|').next().unwrap_or(url).to_string());
+            None
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -270,7 +336,7 @@ mod tests {
 
     #[test]
     fn translates_forward_within_the_codes_system() {
-        let m = matches_in(&map(), &ask("http://lab.example/codes", false), "HB");
+        let m = matches_in(&map(), &ask("http://lab.example/codes", false), "HB").0;
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m[0]["part"][0]["valueCode"], "equivalent");
         assert_eq!(
@@ -281,8 +347,8 @@ mod tests {
         assert_eq!(m[1]["part"][2]["name"], "product");
         let mut only = ask("http://lab.example/codes", false);
         only.target_system = Some("http://snomed.info/sct".into());
-        assert!(matches_in(&map(), &only, "HB").is_empty());
-        let unmatched = matches_in(&map(), &ask("http://lab.example/codes", false), "XX");
+        assert!(matches_in(&map(), &only, "HB").0.is_empty());
+        let unmatched = matches_in(&map(), &ask("http://lab.example/codes", false), "XX").0;
         assert_eq!(unmatched.len(), 1);
         assert_eq!(unmatched[0]["part"][0]["valueCode"], "unmatched");
         assert_eq!(unmatched[0]["part"][1]["name"], "source", "no concept for an unmatched code");
@@ -290,13 +356,41 @@ mod tests {
 
     #[test]
     fn translates_back_with_the_equivalence_turned_round() {
-        let m = matches_in(&map(), &ask("http://loinc.org", true), "20509-6");
+        let m = matches_in(&map(), &ask("http://loinc.org", true), "20509-6").0;
         assert_eq!(m.len(), 1);
         assert_eq!(m[0]["part"][0]["valueCode"], "narrower");
         assert_eq!(
             m[0]["part"][1]["valueCoding"],
             json!({"system": "http://lab.example/codes", "code": "HB", "display": "Haemoglobin"})
         );
+    }
+
+    #[test]
+    fn codes_without_an_element_follow_the_groups_unmapped() {
+        let with = |unmapped: Value| {
+            let mut m = map();
+            m["group"][0]["unmapped"] = unmapped;
+            m
+        };
+        let a = ask("http://lab.example/codes", false);
+        let (m, others) = matches_in(&with(json!({"mode": "provided"})), &a, "NA");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0]["part"][0]["valueCode"], "equal");
+        assert_eq!(m[0]["part"][1]["valueCoding"], json!({"system": "http://loinc.org", "code": "NA"}));
+        assert!(others.is_empty());
+        let fixed = with(json!({"mode": "fixed", "code": "UNK", "display": "Unknown"}));
+        let (m, _) = matches_in(&fixed, &a, "NA");
+        assert_eq!(m[0]["part"][0]["valueCode"], "inexact");
+        assert_eq!(m[0]["part"][1]["valueCoding"]["code"], "UNK");
+        // A code the group does have an element for is not "unmapped", even if unmatched.
+        assert_eq!(matches_in(&fixed, &a, "XX").0.len(), 1);
+        assert_eq!(matches_in(&fixed, &a, "XX").0[0]["part"][0]["valueCode"], "unmatched");
+        let (m, others) =
+            matches_in(&with(json!({"mode": "other-map", "url": "http://lab.example/map2|3"})), &a, "NA");
+        assert!(m.is_empty());
+        assert_eq!(others, ["http://lab.example/map2"]);
+        // Backwards, unmapped says nothing (it is about source codes).
+        assert!(matches_in(&fixed, &ask("http://loinc.org", true), "NA").0.is_empty());
     }
 
     #[test]

@@ -245,6 +245,31 @@ async fn subsumes_and_translate(fhir: Fhir) {
     let elsewhere = call(&fhir, "translate", None, "system=http://other.example&code=HB").await.unwrap();
     assert_eq!(out(&elsewhere, "result"), false, "another system's HB is not the lab's");
     assert!(call(&fhir, "translate", None, "code=HB").await.is_err(), "a system is needed");
+    // A map whose group hands codes it has no element for on to another map (`unmapped`
+    // mode `other-map`), asked by url: the other map's answer.
+    put(
+        &fhir,
+        json!({"resourceType": "ConceptMap", "id": "lab-extra", "url": "http://lab.example/map2", "status": "active",
+            "group": [{"source": "http://lab.example/codes", "target": "http://loinc.org", "element": [
+                {"code": "NA", "target": [{"code": "2951-2", "equivalence": "equivalent"}]}]}]}),
+    )
+    .await;
+    put(
+        &fhir,
+        json!({"resourceType": "ConceptMap", "id": "lab-chain", "url": "http://lab.example/map3", "status": "active",
+            "group": [{"source": "http://lab.example/codes", "target": "http://loinc.org",
+                "element": [{"code": "HB", "target": [{"code": "718-7", "equivalence": "equivalent"}]}],
+                "unmapped": {"mode": "other-map", "url": "http://lab.example/map2"}}]}),
+    )
+    .await;
+    let chained =
+        call(&fhir, "translate", None, "url=http://lab.example/map3&system=http://lab.example/codes&code=NA")
+            .await
+            .unwrap();
+    assert_eq!(out(&chained, "result"), true, "{chained}");
+    assert!(
+        chained.to_string().contains("2951-2") && chained.to_string().contains("http://lab.example/map2")
+    );
     assert!(call(&fhir, "translate", None, "system=s&code=HB&dependency=x").await.is_err());
 }
 
