@@ -1,27 +1,14 @@
 //! The HTTP API end to end: the real router served on a free port, spoken to with reqwest, on
 //! both backends. Checks status codes, headers and OperationOutcomes for every interaction.
+mod common;
+
+use common::start;
 use lantern_service::Fhir;
 use lantern_testkit::{backend_tests, json};
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::Value;
 
 const FHIR_JSON: &str = "application/fhir+json";
-
-/// Serves `fhir` on 127.0.0.1:<free port>; returns the FHIR base URL.
-async fn start(fhir: Fhir) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let identity = lantern_mpi::Mpi::new(fhir.store.clone(), lantern_mpi::model::default_model());
-    let state = lantern_server::AppState {
-        fhir,
-        version: "test".into(),
-        security: lantern_server::trust::Security::Disabled,
-        identity,
-        exports: Default::default(),
-    };
-    tokio::spawn(lantern_server::serve(listener, state));
-    format!("http://{addr}/fhir")
-}
 
 async fn body(r: Response) -> Value {
     let text = r.text().await.unwrap();

@@ -1,6 +1,9 @@
 //! FHIR XML end to end: the real server on a free port, spoken to in XML as a client that only
 //! speaks XML would, on both backends. Reads every answer with Lantern's XML reader and checks
 //! it against what the JSON API says of the same resources.
+mod common;
+
+use common::start;
 use lantern_fhir::xml;
 use lantern_service::Fhir;
 use lantern_testkit::{backend_tests, json};
@@ -8,21 +11,6 @@ use reqwest::{header, Client, Response, StatusCode};
 use serde_json::Value;
 
 const FHIR_XML: &str = "application/fhir+xml";
-
-async fn start(fhir: Fhir) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let identity = lantern_mpi::Mpi::new(fhir.store.clone(), lantern_mpi::model::default_model());
-    let state = lantern_server::AppState {
-        fhir,
-        version: "test".into(),
-        security: lantern_server::trust::Security::Disabled,
-        identity,
-        exports: Default::default(),
-    };
-    tokio::spawn(lantern_server::serve(listener, state));
-    format!("http://{addr}/fhir")
-}
 
 fn content_type(r: &Response) -> String {
     r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()

@@ -33,10 +33,12 @@ fn references(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn documents_arrive_whole(fhir: Fhir) {
+/// The package's example documents (file name, Bundle) in name order; `None`, said on stderr,
+/// without the package.
+fn documents() -> Option<Vec<(String, Value)>> {
     let Some(dir) = examples() else {
         eprintln!("skipping: no IPS package (set LANTERN_IPS_PACKAGE, or run .ci/run once)");
-        return;
+        return None;
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -45,31 +47,47 @@ async fn documents_arrive_whole(fhir: Fhir) {
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Bundle-")))
         .collect();
     files.sort();
-    let (mut documents, mut followed) = (0, 0);
-    for path in files {
+    let docs = files.into_iter().filter_map(|path| {
         let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        if doc["type"] != "document" {
-            continue;
-        }
-        documents += 1;
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        (doc["type"] == "document").then_some((name, doc))
+    });
+    Some(docs.collect())
+}
+
+/// Sends a document's entries as one transaction; returns the response's entries and where
+/// each sent entry's resource now is (`Type/id`), by the fullUrl it arrived with.
+async fn store(
+    fhir: &Fhir,
+    name: &str,
+    doc: &Value,
+) -> (Vec<Value>, std::collections::HashMap<String, String>) {
+    let entries = doc["entry"].as_array().unwrap();
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries.iter().map(|e| json!({
+        "fullUrl": e["fullUrl"],
+        "resource": e["resource"],
+        "request": {"method": "POST", "url": e["resource"]["resourceType"]}
+    })).collect::<Vec<_>>()});
+    let out = parse(&fhir.bundle(&ctx(), tx, true).await.unwrap_or_else(|e| panic!("{name}: {e:?}")));
+    let made = out["entry"].as_array().unwrap().clone();
+    assert_eq!(made.len(), entries.len(), "{name}");
+    let mut now_at = std::collections::HashMap::new();
+    for (sent, m) in entries.iter().zip(&made) {
+        let r = &m["resource"];
+        let at = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
+        now_at.insert(sent["fullUrl"].as_str().unwrap().to_string(), at);
+    }
+    (made, now_at)
+}
+
+async fn documents_arrive_whole(fhir: Fhir) {
+    let Some(docs) = documents() else { return };
+    let (mut documents, mut followed) = (0, 0);
+    for (name, doc) in docs {
+        documents += 1;
         let entries = doc["entry"].as_array().unwrap();
-        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries.iter().map(|e| json!({
-            "fullUrl": e["fullUrl"],
-            "resource": e["resource"],
-            "request": {"method": "POST", "url": e["resource"]["resourceType"]}
-        })).collect::<Vec<_>>()});
-        let out = parse(&fhir.bundle(&ctx(), tx, true).await.unwrap_or_else(|e| panic!("{name}: {e:?}")));
-        let made = out["entry"].as_array().unwrap();
-        assert_eq!(made.len(), entries.len(), "{name}");
-        // Where each entry's resource now is, by the fullUrl it arrived with.
-        let mut now_at = std::collections::HashMap::new();
-        for (sent, m) in entries.iter().zip(made) {
-            let r = &m["resource"];
-            let at = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
-            now_at.insert(sent["fullUrl"].as_str().unwrap().to_string(), at);
-        }
-        for (sent, m) in entries.iter().zip(made) {
+        let (made, now_at) = store(&fhir, &name, &doc).await;
+        for (sent, m) in entries.iter().zip(&made) {
             let (mut before, mut after) = (Vec::new(), Vec::new());
             references(&sent["resource"], &mut before);
             references(&m["resource"], &mut after);
@@ -116,38 +134,10 @@ fn sections(doc: &Value) -> Vec<(String, Vec<String>)> {
 /// medication, immunization and procedure the example's own Composition listed found again
 /// (in whichever section its status puts it).
 async fn summaries_give_back_what_documents_listed(fhir: Fhir) {
-    let Some(dir) = examples() else {
-        eprintln!("skipping: no IPS package (set LANTERN_IPS_PACKAGE, or run .ci/run once)");
-        return;
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("Bundle-")))
-        .collect();
-    files.sort();
+    let Some(docs) = documents() else { return };
     let (mut summaries, mut found_again) = (0, 0);
-    for path in files {
-        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        if doc["type"] != "document" {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let entries = doc["entry"].as_array().unwrap();
-        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries.iter().map(|e| json!({
-            "fullUrl": e["fullUrl"],
-            "resource": e["resource"],
-            "request": {"method": "POST", "url": e["resource"]["resourceType"]}
-        })).collect::<Vec<_>>()});
-        let out = parse(&fhir.bundle(&ctx(), tx, true).await.unwrap());
-        let made = out["entry"].as_array().unwrap();
-        let mut now_at = std::collections::HashMap::new();
-        for (sent, m) in entries.iter().zip(made) {
-            let r = &m["resource"];
-            let at = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
-            now_at.insert(sent["fullUrl"].as_str().unwrap().to_string(), at);
-        }
+    for (name, doc) in docs {
+        let (_, now_at) = store(&fhir, &name, &doc).await;
         // The stored Composition as a document again ($document): every resource the example
         // held, found by following references from the Composition.
         let composition = &now_at[doc["entry"][0]["fullUrl"].as_str().unwrap()];

@@ -39,26 +39,10 @@ fn a_valid_patient_has_no_issues() {
 /// reason.
 #[test]
 fn specification_examples_validate() {
-    let dir = std::env::var("LANTERN_R4_PACKAGE")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/r4pkg/package").into());
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipping: no R4 package at {dir}");
-        return;
-    };
-    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    files.sort();
+    let Some(examples) = crate::examples::r4_examples() else { return };
     let (mut total, mut passed) = (0, 0);
     let mut unexpected = Vec::new();
-    for path in files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        if !name.ends_with(".json") || name == "package.json" || name.starts_with('.') {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-        if v.get("resourceType").is_none() {
-            continue;
-        }
+    for (name, v) in examples {
         total += 1;
         let errs = errors(&v);
         // Mutation check: an unknown property in the last (deepest) object of the tree must be

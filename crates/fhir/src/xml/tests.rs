@@ -224,32 +224,13 @@ fn a_byte_order_mark_and_prefixed_names_are_read() {
     assert_eq!(v, json!({"resourceType": "Patient", "id": "p"}));
 }
 
-/// Every example resource of the R4 package (`$LANTERN_R4_PACKAGE`, else
-/// `target/r4pkg/package`, where `.ci/run` unpacks it) written as XML and read back is the
-/// resource it was; skipped cleanly when the package is not there.
+/// Every example resource of the R4 package (see `crate::examples`) written as XML and read
+/// back is the resource it was; skipped cleanly when the package is not there.
 #[test]
 fn specification_examples_round_trip_through_xml() {
-    let dir = std::env::var("LANTERN_R4_PACKAGE")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/r4pkg/package").into());
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipping: no R4 package at {dir}");
-        return;
-    };
-    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    files.sort();
+    let Some(examples) = crate::examples::r4_examples() else { return };
     let (mut total, mut failed) = (0, Vec::new());
-    for path in files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        if !name.ends_with(".json") || name == "package.json" {
-            continue;
-        }
-        let Ok(v) = std::fs::read_to_string(&path).map(|t| serde_json::from_str::<Value>(&t)) else {
-            continue;
-        };
-        let Ok(v) = v else { continue };
-        if v.get("resourceType").is_none() {
-            continue;
-        }
+    for (name, v) in examples {
         total += 1;
         let xml = write(&v, total % 2 == 0).expect("a resource");
         match parse(&xml) {
@@ -261,7 +242,7 @@ fn specification_examples_round_trip_through_xml() {
         }
     }
     eprintln!("{} of {total} examples round-trip through XML", total - failed.len());
-    assert!(total > 2000, "only {total} examples found in {dir}");
+    assert!(total > 2000, "only {total} examples found");
     assert!(failed.is_empty(), "{} failed, first: {:#?}", failed.len(), &failed[..failed.len().min(10)]);
 }
 
