@@ -24,8 +24,8 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
     let mut resources = Vec::new();
     for &t in lantern_r4::resource_types() {
         let params: Vec<Value> = lantern_r4::search_params(t)
-            .filter(|p| p.kind != SearchParamType::Special || p.code == "_text" || p.code == "_content")
-            .filter(|p| !matches!(p.code, "_text" | "_content" | "_query" | "_list" | "_has" | "_type"))
+            .filter(|p| p.kind != SearchParamType::Special || p.code == "_filter")
+            .filter(|p| !matches!(p.code, "_query" | "_list" | "_has" | "_type"))
             .map(|p| {
                 json!({
                     "name": p.code,

@@ -957,6 +957,32 @@ async fn count_zero_is_a_count(fhir: Fhir) {
     assert_eq!(b["total"], 2, "{b}");
 }
 
+/// `_filter` gives what the ordinary parameters it stands for give, and refuses (whatever the
+/// handling) what they cannot say.
+async fn filter_param(fhir: Fhir) {
+    seed(&fhir).await;
+    let f = |e: &str| {
+        format!("_filter={}", url::form_urlencoded::byte_serialize(e.as_bytes()).collect::<String>())
+    };
+    check(&fhir, "Patient", &f(r#"name co "ro" and gender eq male"#), &["p2"]).await;
+    check(&fhir, "Patient", &f(r#"family eq "Brontë""#), &["p1"]).await;
+    check(&fhir, "Patient", &f("gender eq male or gender eq female"), &["p1", "p2"]).await;
+    check(&fhir, "Patient", &f("(gender ne male) and birthdate lt 1990"), &["p1"]).await;
+    check(&fhir, "Patient", &f("birthdate pr false"), &["p3"]).await;
+    check(&fhir, "Patient", &f("organization.name sw acme"), &["p1"]).await;
+    check(&fhir, "Observation", &f("value-quantity gt 130 and status eq amended"), &["o2"]).await;
+    // Beside ordinary parameters, ANDed with them.
+    check(&fhir, "Patient", &format!("{}&gender=female", f("name sw b")), &["p1"]).await;
+    for bad in ["gender eq male or birthdate gt 2000", "not (gender eq male)", "name ew son"] {
+        for strict in [false, true] {
+            let c = if strict { lantern_testkit::strict() } else { ctx() };
+            let e = fhir.search(&c, Some("Patient"), &pairs(&f(bad))).await.unwrap_err();
+            assert_eq!(lantern_service::error_status(&e), 400, "{bad}");
+            assert!(e.issues()[0].expression.as_deref() == Some("_filter"), "{bad}: {:?}", e.issues());
+        }
+    }
+}
+
 /// `Patient/p1/*?q`: the sorted references of its entries, and the bundle.
 async fn whole_compartment(fhir: &Fhir, q: &str) -> (Vec<String>, Value) {
     let b = parse(&fhir.search_compartment(&ctx(), "Patient", "p1", "*", &pairs(q)).await.unwrap());
@@ -1077,6 +1103,7 @@ async fn compartment_search(fhir: Fhir) {
 }
 
 backend_tests!(
+    filter_param,
     lastn_gives_the_newest_of_each_code,
     estimate_at_the_cap,
     everything_params,

@@ -2,6 +2,7 @@
 //! against the official SearchParameter definitions. The store compiles this into SQL; nothing
 //! here knows about tables.
 mod care_dates;
+pub mod filter;
 mod parse;
 mod value;
 

@@ -35,6 +35,27 @@ pub fn parse(
     pairs: &[(String, String)],
     handling: Handling,
 ) -> Result<SearchRequest, Vec<Issue>> {
+    // `_filter` stands for ordinary parameters (see `filter`): it is refused whatever the
+    // handling when it cannot be taken, since ignoring it would return what it excludes.
+    let expanded: Vec<(String, String)>;
+    let pairs = if pairs.iter().any(|(k, _)| k == "_filter") {
+        let mut out = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if k != "_filter" {
+                out.push((k.clone(), v.clone()));
+                continue;
+            }
+            let taken = super::filter::translate(rtype, v).map_err(|e| {
+                let code = if e.contains("not supported") { "not-supported" } else { "invalid" };
+                vec![Issue::error(code, Some("_filter".to_string()), e)]
+            })?;
+            out.extend(taken);
+        }
+        expanded = out;
+        &expanded[..]
+    } else {
+        pairs
+    };
     let mut req =
         SearchRequest { rtype: rtype.map(str::to_string), count: DEFAULT_COUNT, ..Default::default() };
     let mut issues = Vec::new();
@@ -284,7 +305,7 @@ fn unknown(rtype: &str, code: &str) -> Issue {
 }
 
 /// The definition of `code` on `rtype`, if Lantern can search by it. The R4 parameters with no
-/// expression (`_text`, `_content`, `_query`, `_filter`, Patient `age` and
+/// expression (`_text`, `_content`, `_query`, Patient `age` and
 /// `birthOrderBoolean`) are left to each server; Lantern indexes nothing for them, so it
 /// refuses them as unsupported (an error when strict, ignored with a warning when lenient)
 /// rather than answering every search by them with nothing.
