@@ -273,6 +273,16 @@ fn parameter(rtype: Option<&str>, path: &str, op: &str, value: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No input makes the translator panic (nor recurse without bound).
+        #[test]
+        fn never_panics(s in "[()\"a-z_. 0-9|,-]{0,80}") {
+            let _ = translate(Some("Patient"), &s);
+            let _ = translate(None, &s);
+        }
+    }
 
     fn t(expr: &str) -> Vec<(String, String)> {
         translate(Some("Patient"), expr).unwrap_or_else(|e| panic!("{expr}: {e}"))
