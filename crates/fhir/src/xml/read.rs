@@ -4,6 +4,10 @@ use lantern_r4::{ChildInfo, TypeKind};
 use roxmltree::{Document, Node, NodeType, ParsingOptions};
 use serde_json::{Map, Number, Value};
 
+/// Most XML nodes a document may have: several times what the largest body Lantern accepts
+/// (64 MiB) holds as real FHIR, and a bound on the memory a body of empty elements could take.
+const MAX_NODES: u32 = 16_000_000;
+
 /// Reads a FHIR resource in XML into its JSON form. Refuses, with the place and the reason,
 /// anything that is not well-formed, not in the FHIR namespace, an element R4 does not define
 /// where it stands, text where FHIR puts values in attributes, a value its type cannot hold
@@ -11,7 +15,7 @@ use serde_json::{Map, Number, Value};
 /// allowed. Whether the resource is valid beyond that is validation's business.
 pub fn parse(text: &str) -> Result<Value, XmlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let options = ParsingOptions { allow_dtd: false, ..ParsingOptions::default() };
+    let options = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES };
     let doc = Document::parse_with_options(text, options)
         .map_err(|e| error(None, format!("the body is not well-formed XML: {e}")))?;
     let root = doc.root_element();
