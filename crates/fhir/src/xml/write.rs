@@ -109,7 +109,11 @@ impl Writer<'_> {
         order.sort_by_key(|(r, ..)| *r);
         for (_, name, info) in order {
             let value = obj.get(name).unwrap_or(&Value::Null);
-            let extra = obj.get(&format!("_{name}")).unwrap_or(&Value::Null);
+            // Only a primitive (or a member R4 does not define) can have a `_name` sibling.
+            let extra = match &info {
+                Some(i) if i.kind() != Some(TypeKind::Primitive) => &Value::Null,
+                _ => obj.get(&format!("_{name}")).unwrap_or(&Value::Null),
+            };
             match info {
                 Some(i) if i.type_name == "xhtml" => each(value).for_each(|v| self.xhtml(v, depth)),
                 Some(i) if i.kind() == Some(TypeKind::Primitive) => {
@@ -191,14 +195,16 @@ impl Writer<'_> {
         self.indent(depth);
         self.out.push('<');
         self.out.push_str(name);
-        let mut inner = false;
-        for (key, v) in obj {
-            match lantern_r4::child(type_name, key) {
-                Some(c) if is_attribute(&c) && !v.is_object() && !v.is_array() => self.attribute(key, v),
-                _ => inner = true,
+        // Only `id` and an extension's `url` can be attributes.
+        let mut attributes = 0;
+        for key in ["id", "url"] {
+            let Some(v) = obj.get(key).filter(|v| !v.is_object() && !v.is_array()) else { continue };
+            if lantern_r4::child(type_name, key).is_some_and(|c| is_attribute(&c)) {
+                self.attribute(key, v);
+                attributes += 1;
             }
         }
-        if !inner {
+        if obj.len() == attributes {
             self.out.push_str("/>");
             return;
         }
