@@ -526,7 +526,6 @@ mod tests {
             ("Observation", "_text"),
             ("Patient", "_content"),
             ("Patient", "_query"),
-            ("Patient", "_filter"),
             ("Patient", "age"),
             ("Patient", "birthOrderBoolean"),
         ] {
@@ -537,6 +536,18 @@ mod tests {
             assert_eq!(r.ignored, vec![code.to_string()], "{t}?{code} ignored when lenient");
             assert!(parse(Some(t), &q(&[("_sort", code)]), Handling::Lenient).is_err(), "{t}?_sort={code}");
         }
+    }
+
+    #[test]
+    fn a_filter_that_cannot_be_taken_is_refused_whatever_the_handling() {
+        for h in [Handling::Strict, Handling::Lenient] {
+            let e = parse(Some("Patient"), &q(&[("_filter", "x")]), h).unwrap_err();
+            assert_eq!((e[0].code, e[0].expression.as_deref()), ("invalid", Some("_filter")));
+            let e = parse(Some("Patient"), &q(&[("_filter", "not (gender eq male)")]), h).unwrap_err();
+            assert_eq!(e[0].code, "not-supported");
+        }
+        let r = parse(Some("Patient"), &q(&[("_filter", "gender eq male")]), Handling::Strict).unwrap();
+        assert_eq!(r.criteria.len(), 1);
     }
 
     #[test]
