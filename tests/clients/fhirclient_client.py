@@ -8,7 +8,8 @@ an element R4 does not define, or of the wrong type, so this checks that what La
 (CapabilityStatement, resources, search and history Bundles, transaction responses,
 OperationOutcomes) is strictly R4 as well as that the interactions work: create, read, update,
 search with paging through the server's links, a transaction posted to the base, `$meta-add`,
-`ConceptMap/$translate` and `CodeSystem/$subsumes` (their Parameters parsed as R4), delete.
+`ConceptMap/$translate` and `CodeSystem/$subsumes` (their Parameters parsed as R4),
+`Patient/$summary` and `Composition/$document` (document Bundles parsed as R4), delete.
 Starts `lantern serve` on a free port with a temporary data directory; exits non-zero on any
 failure; always stops the server.
 """
@@ -113,6 +114,21 @@ def exercise(base, token):
     assert t.parameter[0].valueBoolean is True and t.parameter[1].part[1].valueCoding.code == "29463-7"
     sub = Parameters(server.request_json("CodeSystem/$subsumes?system=urn:lantern:ci:kinds&codeA=a&codeB=a1"))
     assert sub.parameter[0].valueCode == "subsumes"
+
+    # Patient/$summary (IPS) and Composition/$document: document Bundles that parse strictly as R4
+    pid = made[1].id
+    server.post_json("Condition", {"resourceType": "Condition", "subject": {"reference": f"Patient/{pid}"},
+                                   "code": {"text": "Asthma"},
+                                   "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]}})
+    summary = Bundle(server.request_json(f"Patient/{pid}/$summary"))
+    assert summary.type == "document" and summary.entry[0].resource.resource_type == "Composition", summary.type
+    sections = {s.code.coding[0].code: s for s in summary.entry[0].resource.section}
+    assert "Asthma" in sections["11450-4"].text.div and sections["48765-2"].emptyReason is not None, sections.keys()
+    letter = {"resourceType": "Composition", "status": "final", "title": "Letter", "date": "2026-12-01",
+              "type": {"text": "letter"}, "author": [{"display": "Dr A"}], "subject": {"reference": f"Patient/{pid}"}}
+    cid = server.post_json("Composition", letter).json()["id"]
+    doc = Bundle(server.request_json(f"Composition/{cid}/$document"))
+    assert [e.resource.resource_type for e in doc.entry] == ["Composition", "Patient"]
 
     # delete: then the read fails with 410
     made[4].delete(server)
