@@ -91,9 +91,10 @@ pub fn capability_statement(base: &str, version: &str, cors: bool) -> Value {
             ));
         }
         if t == "Observation" {
-            operations.push(json!(
-                {"name": "lastn", "definition": "http://hl7.org/fhir/OperationDefinition/Observation-lastn"}
-            ));
+            operations.extend([
+                json!({"name": "lastn", "definition": "http://hl7.org/fhir/OperationDefinition/Observation-lastn"}),
+                json!({"name": "stats", "definition": "http://hl7.org/fhir/OperationDefinition/Observation-stats"}),
+            ]);
         }
         if t == "ConceptMap" {
             operations.push(json!(

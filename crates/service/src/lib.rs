@@ -23,6 +23,7 @@ mod patch;
 mod prepare;
 mod reindex;
 mod search;
+mod stats;
 mod summary;
 mod terminology;
 mod transaction;

@@ -601,7 +601,7 @@ impl Fhir {
 
     /// A GET inside a bundle: what a GET of the same URL on its own answers — a read, vread,
     /// search (also in a compartment), history, or an operation that changes nothing
-    /// (`$everything`, `$summary`, `$document` without `persist`, `$lastn`, `$meta`, the
+    /// (`$everything`, `$summary`, `$document` without `persist`, `$lastn`, `$stats`, `$meta`, the
     /// terminology operations). Returns the status line and body.
     async fn get_entry(&self, ctx: &Ctx, url: &str) -> (String, Option<String>) {
         let url = url.strip_prefix(&format!("{}/", ctx.base)).unwrap_or(url).trim_start_matches('/');
@@ -615,6 +615,7 @@ impl Fhir {
             ["_history"] => self.history(ctx, HistoryScope::System, &pairs).await.map(Some),
             [t, "_history"] => self.history(ctx, HistoryScope::Type(t.to_string()), &pairs).await.map(Some),
             ["Observation", "$lastn"] => self.lastn(ctx, &pairs).await.map(Some),
+            ["Observation", "$stats"] => self.stats(ctx, &pairs).await.map(Some),
             ["Patient", "$summary"] => self.summary_by_identifier(ctx, &pairs).await.map(Some),
             ["ValueSet", "$expand"] => self.expand(ctx, None, None, &pairs).await.map(Some),
             ["ValueSet", "$validate-code"] => self.validate_code(ctx, None, None, &pairs).await.map(Some),

@@ -957,6 +957,80 @@ async fn count_zero_is_a_count(fhir: Fhir) {
     assert_eq!(b["total"], 2, "{b}");
 }
 
+/// `Observation/$stats`: statistics of a patient's readings of a code, standalone or inside a
+/// panel, in one unit, over a period; entered-in-error and other patients left out.
+async fn observation_stats(fhir: Fhir) {
+    let sbp = json!({"coding": [{"system": LOINC, "code": "8480-6"}]});
+    let mmhg = |v: f64| json!({"value": v, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"});
+    let mut n = 0;
+    let mut obs = |patient: &str, when: &str, status: &str, body: Value| {
+        n += 1;
+        let mut o = json!({"resourceType": "Observation", "id": format!("st{n}"), "status": status,
+            "subject": {"reference": format!("Patient/{patient}")}, "effectiveDateTime": when});
+        o.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        o
+    };
+    let all = [
+        obs("sp1", "2026-01-10", "final", json!({"code": sbp, "valueQuantity": mmhg(120.0)})),
+        obs("sp1", "2026-02-10", "final", json!({"code": sbp, "valueQuantity": mmhg(140.0)})),
+        obs(
+            "sp1",
+            "2026-03-10",
+            "final",
+            json!({"code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+            "component": [{"code": sbp, "valueQuantity": mmhg(130.0)}]}),
+        ),
+        obs("sp1", "2026-03-11", "entered-in-error", json!({"code": sbp, "valueQuantity": mmhg(300.0)})),
+        obs("sp1", "2020-01-01", "final", json!({"code": sbp, "valueQuantity": mmhg(90.0)})),
+        obs("sp2", "2026-01-10", "final", json!({"code": sbp, "valueQuantity": mmhg(200.0)})),
+    ];
+    for o in all {
+        put(&fhir, o).await;
+    }
+    let q = format!(
+        "subject=Patient/sp1&system={LOINC}&code=8480-6&period=2025-01-01/2026-12-31&statistic=average,minimum,maximum,count,median,std-dev&include=true"
+    );
+    let out = parse(&fhir.stats(&ctx(), &pairs(&q)).await.unwrap());
+    let stats = &out["parameter"][0]["resource"];
+    assert_eq!(stats["code"]["coding"][0]["code"], "8480-6");
+    assert_eq!(stats["effectivePeriod"]["start"], "2025-01-01");
+    let value = |code: &str| {
+        let c = stats["component"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"]["coding"][0]["code"] == code)
+            .unwrap();
+        c.get("valueQuantity")
+            .map(|q| q["value"].to_string())
+            .unwrap_or_else(|| c["valueInteger"].to_string())
+    };
+    assert_eq!(value("average"), "130");
+    assert_eq!(value("minimum"), "120");
+    assert_eq!(value("maximum"), "140");
+    assert_eq!(value("count"), "3");
+    assert_eq!(value("median"), "130");
+    assert_eq!(value("std-dev"), "10");
+    let unit = &stats["component"][0]["valueQuantity"];
+    assert_eq!((unit["unit"].as_str(), unit["code"].as_str()), (Some("mmHg"), Some("mm[Hg]")));
+    let sources: Vec<&str> = out["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "source")
+        .map(|p| p["resource"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources.len(), 3, "{sources:?}");
+    // Refused with the reason: no subject, no code, an unknown statistic.
+    for bad in [
+        "system=x&code=1&statistic=average",
+        "subject=Patient/sp1&statistic=average",
+        "subject=Patient/sp1&code=1&statistic=mode",
+    ] {
+        assert!(fhir.stats(&ctx(), &pairs(bad)).await.is_err(), "{bad}");
+    }
+}
+
 /// `_filter` gives what the ordinary parameters it stands for give, and refuses (whatever the
 /// handling) what they cannot say.
 async fn filter_param(fhir: Fhir) {
@@ -1104,6 +1178,7 @@ async fn compartment_search(fhir: Fhir) {
 
 backend_tests!(
     filter_param,
+    observation_stats,
     lastn_gives_the_newest_of_each_code,
     estimate_at_the_cap,
     everything_params,

@@ -138,6 +138,11 @@ pub(crate) async fn type_operation(
             let out = s.fhir.lastn(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
             Ok(respond::json(StatusCode::OK, out, &want))
         }
+        ("Observation", "$stats") => {
+            let (ctx, want) = decode(&headers, &uri)?;
+            let out = s.fhir.stats(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
+            Ok(respond::json(StatusCode::OK, out, &want))
+        }
         (_, "$meta") => {
             let (ctx, want) = decode(&headers, &uri)?;
             let out = s.fhir.meta_in_use(&ctx, Some(&rtype)).await.map_err(Fail::from)?;
