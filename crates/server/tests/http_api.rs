@@ -745,6 +745,45 @@ async fn conditional_read_and_meta(fhir: Fhir) {
     assert_eq!(b["entry"][0]["resource"]["id"], "w2");
     let r = c.get(format!("{base}/Observation/$lastn?code=29463-7")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The read-only operations by POST with a Parameters body, as many clients call them.
+    let post_params = |url: String, params: Value| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .post(url)
+                .header(header::CONTENT_TYPE, FHIR_JSON)
+                .body(params.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            body(r).await
+        }
+    };
+    let b = post_params(
+        format!("{base}/Observation/$lastn"),
+        json!({"resourceType": "Parameters", "parameter": [{"name": "patient", "valueString": "m1"}, {"name": "max", "valueInteger": 2}]}),
+    )
+    .await;
+    assert_eq!(b["total"], 2, "{b}");
+    let b = post_params(
+        format!("{base}/Observation/$stats"),
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "subject", "valueUri": "Patient/m1"},
+            {"name": "coding", "valueCoding": {"system": "http://loinc.org", "code": "29463-7"}},
+            {"name": "period", "valuePeriod": {"start": "2024-01-01", "end": "2024-12-31"}},
+            {"name": "statistic", "valueCode": "count"}]}),
+    )
+    .await;
+    assert_eq!(b["parameter"][0]["resource"]["component"][0]["valueInteger"], 0, "no valueQuantity: {b}");
+    let b = post_params(format!("{base}/Patient/m1/$summary"), json!({"resourceType": "Parameters"})).await;
+    assert_eq!(b["type"], "document");
+    let b = post_params(
+        format!("{base}/Patient/m1/$everything"),
+        json!({"resourceType": "Parameters", "parameter": [{"name": "_type", "valueString": "Observation"}]}),
+    )
+    .await;
+    assert_eq!(b["total"], 2, "{b}");
 
     // Every type of the compartment, by GET and by POST.
     let b = body(c.get(format!("{base}/Patient/m1/*?_sort=_id")).send().await.unwrap()).await;

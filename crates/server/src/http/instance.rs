@@ -128,20 +128,15 @@ pub(crate) async fn type_operation(
         ("ValueSet", "$expand" | "$validate-code")
         | ("CodeSystem", "$lookup" | "$subsumes")
         | ("ConceptMap", "$translate") => terminology(s, &op, None, headers, uri, body).await,
-        ("Patient", "$summary") => {
+        ("Patient", "$summary") | ("Observation", "$lastn" | "$stats") => {
             let (ctx, want) = decode(&headers, &uri)?;
-            let out = s.fhir.summary_by_identifier(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
-            Ok(respond::json(StatusCode::OK, out, &want))
-        }
-        ("Observation", "$lastn") => {
-            let (ctx, want) = decode(&headers, &uri)?;
-            let out = s.fhir.lastn(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
-            Ok(respond::json(StatusCode::OK, out, &want))
-        }
-        ("Observation", "$stats") => {
-            let (ctx, want) = decode(&headers, &uri)?;
-            let out = s.fhir.stats(&ctx, &query_pairs(&uri)).await.map_err(Fail::from)?;
-            Ok(respond::json(StatusCode::OK, out, &want))
+            let pairs = operation_pairs(&op, &headers, &uri, &body)?;
+            let out = match op.as_str() {
+                "$summary" => s.fhir.summary_by_identifier(&ctx, &pairs).await,
+                "$lastn" => s.fhir.lastn(&ctx, &pairs).await,
+                _ => s.fhir.stats(&ctx, &pairs).await,
+            };
+            Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
         }
         (_, "$meta") => {
             let (ctx, want) = decode(&headers, &uri)?;
@@ -159,6 +154,23 @@ pub(crate) async fn type_operation(
             format!("operation '{op}' is not supported on {rtype}"),
         )),
     }
+}
+
+/// An operation's parameters: the query's, and by POST those of a Parameters body, primitive
+/// values taken as the query's would be (see [`read_parameters`]).
+fn operation_pairs(op: &str, headers: &HeaderMap, uri: &Uri, body: &Bytes) -> Result<Vec<(String, String)>> {
+    let mut pairs = query_pairs(uri);
+    if !body.is_empty() {
+        let b = json_body(headers, body, false)?;
+        if read_parameters(op, &b, &mut pairs)?.is_some() {
+            return Err(Fail::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("{op} takes no resource parameter"),
+            ));
+        }
+    }
+    Ok(pairs)
 }
 
 /// The terminology operations also served on one resource (`ValueSet/[id]/$expand`...).
@@ -240,6 +252,12 @@ fn read_parameters(
                     pairs.push(("codeableConcept".into(), format!("{system}\t{code}")));
                 }
             }
+            continue;
+        }
+        if let Some(period) = p.get("valuePeriod") {
+            // A Period as `start/end` (`Observation/$stats`'s `period`), either end open.
+            let end = |k: &str| period.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            pairs.push((name.to_string(), format!("{}/{}", end("start"), end("end"))));
             continue;
         }
         if let (Some(vs), "valueSet", "$expand" | "$validate-code") = (p.get("resource"), name, op) {
@@ -378,6 +396,23 @@ pub(crate) async fn sub_post(
     }
     if is_instance_terminology(&rtype, &op) {
         return terminology(state.0, &op, Some(&id), headers, uri, body).await;
+    }
+    if !body.is_empty()
+        && matches!(
+            (rtype.as_str(), op.as_str()),
+            ("Patient", "$everything" | "$summary") | ("Composition", "$document")
+        )
+    {
+        // Invoked by POST with a Parameters body, as many clients call operations.
+        let (ctx, want) = decode(&headers, &uri)?;
+        let pairs = operation_pairs(&op, &headers, &uri, &body)?;
+        let f = &state.0.fhir;
+        let out = match op.as_str() {
+            "$everything" => f.everything(&ctx, vec![id.clone()], &pairs).await,
+            "$summary" => f.summary(&ctx, &id, &pairs).await,
+            _ => f.document(&ctx, &id, &pairs).await,
+        };
+        return Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want));
     }
     sub_get(state, Path((rtype, id, op)), headers, uri).await
 }
