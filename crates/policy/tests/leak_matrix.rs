@@ -332,6 +332,31 @@ async fn leak_matrix(fhir: Fhir) {
                 assert!(want.contains(r), "{user} {t}?{q} revealed {}", name(r));
             }
         }
+        // `_filter` groups (or across parameters, not, a chain inside them): exactly what is
+        // visible of what they select, totals included.
+        for (t, q) in [
+            ("Condition", "code eq 15628003 or subject pr false"),
+            ("Condition", "not (code eq 38341003)"),
+            ("Observation", "not (focus.code eq 15628003) or status eq final"),
+        ] {
+            let enc = q.replace(' ', "%20");
+            let b = search(&fhir, &c, Some(t), &format!("_filter={enc}&_total=accurate")).await;
+            let got = refs_of(&b, "match");
+            for r in &got {
+                assert!(want.contains(r), "{user} {t}?_filter={q} revealed {}", name(r));
+            }
+            assert_eq!(b["total"], json!(got.len()), "{user} {t}?_filter={q} total");
+        }
+        let all_conditions = search(&fhir, &c, Some("Condition"), "_total=accurate").await;
+        let not_htn =
+            search(&fhir, &c, Some("Condition"), "_filter=not%20(code%20eq%2038341003)&_total=accurate")
+                .await;
+        let htn = search(&fhir, &c, Some("Condition"), "code=38341003&_total=accurate").await;
+        assert_eq!(
+            refs_of(&not_htn, "match"),
+            refs_of(&all_conditions, "match").difference(&refs_of(&htn, "match")).cloned().collect(),
+            "{user}: not() is the visible complement"
+        );
         // Chains and _has through withheld resources match nothing they should not.
         let sti_chain =
             search(&fhir, &c, Some("Observation"), "focus:Condition.code=15628003&_total=accurate").await;

@@ -35,6 +35,8 @@ fn localise_references(c: &mut Criterion, base: &str) {
         }
         Criterion::Missing { .. } | Criterion::Compartment { .. } => {}
         Criterion::Chain { inner, .. } | Criterion::Has { inner, .. } => localise_references(inner, base),
+        Criterion::Any(groups) => groups.iter_mut().flatten().for_each(|c| localise_references(c, base)),
+        Criterion::Not(all) => all.iter_mut().for_each(|c| localise_references(c, base)),
     }
 }
 

@@ -1047,7 +1047,37 @@ async fn filter_param(fhir: Fhir) {
     check(&fhir, "Observation", &f("value-quantity gt 130 and status eq amended"), &["o2"]).await;
     // Beside ordinary parameters, ANDed with them.
     check(&fhir, "Patient", &format!("{}&gender=female", f("name sw b")), &["p1"]).await;
-    for bad in ["gender eq male or birthdate gt 2000", "not (gender eq male)", "name ew son"] {
+    // `or` across parameters and `not`: groups of criteria.
+    check(&fhir, "Patient", &f("gender eq male or birthdate pr false"), &["p2", "p3"]).await;
+    check(&fhir, "Patient", &f("not (gender eq male)"), &["p1", "p3"]).await;
+    check(&fhir, "Patient", &f("not (gender eq male or family eq Smith)"), &["p1"]).await;
+    check(
+        &fhir,
+        "Patient",
+        &f("(gender eq female or family eq Smith) and identifier pr true"),
+        &["p1", "p3"],
+    )
+    .await;
+    check(
+        &fhir,
+        "Patient",
+        &f("organization.name sw zenith or general-practitioner.name sw wat"),
+        &["p1", "p2"],
+    )
+    .await;
+    check(&fhir, "Observation", &f("value-quantity gt 130 or code eq 29463-7"), &["o2", "o3", "o4"]).await;
+    // Paged through its links, the groups kept: every match once.
+    let first =
+        search_bundle(&fhir, "Patient", &format!("{}&_count=1", f("gender eq male or birthdate pr false")))
+            .await;
+    let next = link(&first, "next").expect("a next page");
+    assert!(next.contains("_filter="), "{next}");
+    let second = search_bundle(&fhir, "Patient", &next).await;
+    let mut both = ids_with_mode(&first, "match");
+    both.extend(ids_with_mode(&second, "match"));
+    both.sort();
+    assert_eq!(both, set(&["p2", "p3"]));
+    for bad in ["name ew son", "name[use eq official].family eq x", "gender eq"] {
         for strict in [false, true] {
             let c = if strict { lantern_testkit::strict() } else { ctx() };
             let e = fhir.search(&c, Some("Patient"), &pairs(&f(bad))).await.unwrap_err();

@@ -1,31 +1,58 @@
 //! `_filter` (R4 §3.1.1.5.11, the "_filter" parameter): an expression such as
-//! `name co "pet" and birthdate ge 1980-01-01`, translated into the ordinary search parameters
-//! that mean the same (`name:contains=pet&birthdate=ge1980-01-01`), so that it is evaluated
+//! `name co "pet" and (birthdate ge 1980-01-01 or gender eq other)`, read into the ordinary
+//! search parameters each comparison stands for (`name:contains=pet`,
+//! `birthdate=ge1980-01-01`, ...) joined by `and`, `or` and `not`, so that it is evaluated
 //! through the index and under the access filter like any search.
 //!
 //! # What is taken
 //!
-//! Comparisons joined by `and`, in parentheses or not; `or` between comparisons of one
-//! parameter with one operator (`status eq final or status eq amended` is `status=final,amended`);
-//! chained names (`subject.name eq "x"`). Operators: `eq ne co sw gt lt ge le sa eb ap` (as the
-//! parameter's type allows), `pr` (present: `:missing`), `ss sb` (`:above`, `:below`), `in ni`
-//! (`:in`, `:not-in`). What ordinary parameters cannot say — `or` across parameters or
-//! operators, `not(...)`, `ew`, `po`, `re`, a filter inside a path (`a[b eq c].d`) — is refused
+//! Comparisons joined by `and`, `or` and `not (...)`, in parentheses or not; chained names
+//! (`subject.name eq "x"`). Operators: `eq ne co sw gt lt ge le sa eb ap` (as the parameter's
+//! type allows), `pr` (present: `:missing`), `ss sb` (`:above`, `:below`), `in ni` (`:in`,
+//! `:not-in`). An `or` of comparisons of one parameter with one operator becomes one parameter
+//! with a list of values (`status=final,amended`), which its index answers in one lookup; any
+//! other `or`, and `not`, become groups of criteria (`Criterion::Any`, `Criterion::Not`). What
+//! no parameter can say — `ew`, `po`, `re`, a filter inside a path (`a[b eq c].d`) — is refused
 //! with the reason: answering part of a filter would return what it excludes.
 use lantern_r4::SearchParamType;
 
-/// The parameters `expr` stands for on `rtype` (`None`: a search across types, where names are
-/// taken as they are), or the reason it cannot be taken.
-pub fn translate(rtype: Option<&str>, expr: &str) -> Result<Vec<(String, String)>, String> {
+/// A `_filter` expression read: comparisons as search parameters (name with modifier, value)
+/// joined by `and`, `or` and `not`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    Param(String, String),
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+/// Reads `expr` as a filter on `rtype` (`None`: a search across types, where names are taken as
+/// they are), or says why it cannot be taken.
+pub fn read(rtype: Option<&str>, expr: &str) -> Result<Filter, String> {
     let tokens = lex(expr)?;
     let mut p = Parser { tokens, at: 0 };
     let tree = p.or_expr()?;
     if p.at != p.tokens.len() {
         return Err(format!("unexpected '{}' in _filter", p.tokens[p.at].text()));
     }
-    let mut out = Vec::new();
-    conjunction(rtype, &tree, &mut out)?;
-    Ok(out)
+    filter_of(rtype, &tree)
+}
+
+/// The parameters of a filter that is only comparisons joined by `and` (and `or`s within one
+/// parameter and operator), else `None`: what ordinary parameters can carry, for a caller that
+/// cannot take groups.
+pub fn as_parameters(f: &Filter) -> Option<Vec<(String, String)>> {
+    match f {
+        Filter::Param(k, v) => Some(vec![(k.clone(), v.clone())]),
+        Filter::And(parts) => {
+            let mut out = Vec::new();
+            for p in parts {
+                out.extend(as_parameters(p)?);
+            }
+            Some(out)
+        }
+        Filter::Or(_) | Filter::Not(_) => None,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +131,7 @@ enum Node {
     Compare { path: String, op: String, value: String },
     And(Vec<Node>),
     Or(Vec<Node>),
+    Not(Box<Node>),
 }
 
 struct Parser {
@@ -145,8 +173,9 @@ impl Parser {
         if depth > MAX_NESTING {
             return Err(format!("_filter nests parentheses more than {MAX_NESTING} deep"));
         }
-        if self.peek_word("not") {
-            return Err("_filter's not(...) is not supported: say it with ne or :not where you can".into());
+        if self.peek_word("not") && matches!(self.tokens.get(self.at + 1), Some(Token::Open)) {
+            self.at += 1;
+            return Ok(Node::Not(Box::new(self.term(depth + 1)?)));
         }
         match self.tokens.get(self.at).cloned() {
             Some(Token::Open) => {
@@ -183,35 +212,38 @@ impl Parser {
     }
 }
 
-/// Adds the parameters of an `and` of terms (an `or` only of one parameter and operator).
-fn conjunction(rtype: Option<&str>, node: &Node, out: &mut Vec<(String, String)>) -> Result<(), String> {
-    match node {
-        Node::And(parts) => parts.iter().try_for_each(|p| conjunction(rtype, p, out)),
+fn filter_of(rtype: Option<&str>, node: &Node) -> Result<Filter, String> {
+    Ok(match node {
         Node::Compare { path, op, value } => {
-            out.push(parameter(rtype, path, op, value)?);
-            Ok(())
+            let (k, v) = parameter(rtype, path, op, value)?;
+            Filter::Param(k, v)
         }
+        Node::And(parts) => Filter::And(parts.iter().map(|p| filter_of(rtype, p)).collect::<Result<_, _>>()?),
+        Node::Not(inner) => Filter::Not(Box::new(filter_of(rtype, inner)?)),
         Node::Or(parts) => {
-            let mut key: Option<String> = None;
-            let mut values = Vec::new();
-            for p in parts {
-                let Node::Compare { path, op, value } = p else {
-                    return Err("_filter's 'or' joins comparisons of one parameter only".into());
-                };
-                let (k, v) = parameter(rtype, path, op, value)?;
-                if key.as_ref().is_some_and(|have| *have != k) {
-                    return Err(format!(
-                        "_filter's 'or' joins comparisons of one parameter with one operator ('{}' and '{k}' differ)",
-                        key.unwrap_or_default()
-                    ));
+            let parts: Vec<Filter> = parts.iter().map(|p| filter_of(rtype, p)).collect::<Result<_, _>>()?;
+            // One parameter and operator throughout: one parameter with a list of values.
+            let same = match parts.first() {
+                Some(Filter::Param(k, _)) => {
+                    parts.iter().all(|p| matches!(p, Filter::Param(k2, _) if k2 == k))
                 }
-                key = Some(k);
-                values.push(v);
+                _ => false,
+            };
+            match (same, parts.first()) {
+                (true, Some(Filter::Param(k, _))) => {
+                    let values: Vec<&str> = parts
+                        .iter()
+                        .filter_map(|p| match p {
+                            Filter::Param(_, v) => Some(v.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    Filter::Param(k.clone(), values.join(","))
+                }
+                _ => Filter::Or(parts),
             }
-            out.push((key.unwrap_or_default(), values.join(",")));
-            Ok(())
         }
-    }
+    })
 }
 
 /// One comparison as a search parameter (name with modifier, value).
@@ -279,13 +311,18 @@ mod tests {
         /// No input makes the translator panic (nor recurse without bound).
         #[test]
         fn never_panics(s in "[()\"a-z_. 0-9|,-]{0,80}") {
-            let _ = translate(Some("Patient"), &s);
-            let _ = translate(None, &s);
+            let _ = read(Some("Patient"), &s);
+            let _ = read(None, &s);
         }
     }
 
     fn t(expr: &str) -> Vec<(String, String)> {
-        translate(Some("Patient"), expr).unwrap_or_else(|e| panic!("{expr}: {e}"))
+        let f = read(Some("Patient"), expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        as_parameters(&f).unwrap_or_else(|| panic!("{expr}: groups"))
+    }
+
+    fn translate(rtype: Option<&str>, expr: &str) -> Result<Vec<(String, String)>, String> {
+        read(rtype, expr).map(|f| as_parameters(&f).expect("no groups"))
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -318,10 +355,22 @@ mod tests {
     }
 
     #[test]
+    fn or_across_parameters_and_not_are_groups() {
+        let f = read(Some("Patient"), "gender eq male or (birthdate gt 2000 and not (name co x))").unwrap();
+        let p = |k: &str, v: &str| Filter::Param(k.into(), v.into());
+        assert_eq!(
+            f,
+            Filter::Or(vec![
+                p("gender", "male"),
+                Filter::And(vec![p("birthdate", "gt2000"), Filter::Not(Box::new(p("name:contains", "x")))])
+            ])
+        );
+        assert_eq!(as_parameters(&f), None);
+    }
+
+    #[test]
     fn what_parameters_cannot_say_is_refused_with_the_reason() {
-        let no = |e: &str| translate(Some("Patient"), e).unwrap_err();
-        assert!(no("gender eq male or birthdate gt 2000").contains("one parameter"));
-        assert!(no("not (gender eq male)").contains("not(...)"));
+        let no = |e: &str| read(Some("Patient"), e).unwrap_err();
         assert!(no("name ew son").contains("'ew'"));
         assert!(no("nonsense eq 1").contains("no search parameter 'nonsense'"));
         assert!(no("gender gt male").contains("not an operator"));

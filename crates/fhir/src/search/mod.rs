@@ -87,6 +87,11 @@ pub enum Criterion {
     /// `params` refers to `compartment/id`, or, when `itself` (the compartment's own type), the
     /// resource is `compartment/id`. Made by [`compartment`], never by parsing a query.
     Compartment { compartment: String, id: String, params: Vec<&'static str>, itself: bool },
+    /// `_filter`'s `or` across parameters: the resource meets every criterion of at least one
+    /// of the groups.
+    Any(Vec<Vec<Criterion>>),
+    /// `_filter`'s `not(...)`: the resource does not meet all of these criteria.
+    Not(Vec<Criterion>),
 }
 
 /// The criterion for "`rtype` resources in the compartment of `compartment/id`", from R4's

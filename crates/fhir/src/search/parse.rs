@@ -35,9 +35,12 @@ pub fn parse(
     pairs: &[(String, String)],
     handling: Handling,
 ) -> Result<SearchRequest, Vec<Issue>> {
-    // `_filter` stands for ordinary parameters (see `filter`): it is refused whatever the
-    // handling when it cannot be taken, since ignoring it would return what it excludes.
+    // `_filter` (see `filter`): a conjunction becomes ordinary parameters; `or` and `not` become
+    // groups of criteria. Refused whatever the handling when it cannot be taken, since ignoring
+    // it would return what it excludes.
     let expanded: Vec<(String, String)>;
+    let mut groups: Vec<Criterion> = Vec::new();
+    let mut group_used: Vec<(String, String)> = Vec::new();
     let pairs = if pairs.iter().any(|(k, _)| k == "_filter") {
         let mut out = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
@@ -45,11 +48,21 @@ pub fn parse(
                 out.push((k.clone(), v.clone()));
                 continue;
             }
-            let taken = super::filter::translate(rtype, v).map_err(|e| {
+            let refuse = |e: String| {
                 let code = if e.contains("not supported") { "not-supported" } else { "invalid" };
                 vec![Issue::error(code, Some("_filter".to_string()), e)]
-            })?;
-            out.extend(taken);
+            };
+            let f = super::filter::read(rtype, v).map_err(refuse)?;
+            match super::filter::as_parameters(&f) {
+                Some(params) => out.extend(params),
+                None => {
+                    let Some(t) = rtype else {
+                        return Err(refuse("_filter's 'or' and 'not' need a resource type to search".into()));
+                    };
+                    groups.extend(filter_criteria(t, &f)?);
+                    group_used.push((k.clone(), v.clone()));
+                }
+            }
         }
         expanded = out;
         &expanded[..]
@@ -212,10 +225,38 @@ pub fn parse(
         }
     }
     if issues.is_empty() {
+        req.criteria.extend(groups);
+        req.used.extend(group_used);
         Ok(req)
     } else {
         Err(issues)
     }
+}
+
+/// The criteria of a `_filter` with groups: each comparison parsed as the parameter it stands
+/// for (strictly: an unknown one is an error), `or` and `not` as groups of them.
+fn filter_criteria(rtype: &str, f: &super::filter::Filter) -> Result<Vec<Criterion>, Vec<Issue>> {
+    use super::filter::Filter;
+    Ok(match f {
+        Filter::Param(k, v) => {
+            let one = parse(Some(rtype), &[(k.clone(), v.clone())], Handling::Strict)?;
+            if one.criteria.len() != 1 {
+                return Err(vec![invalid("_filter", format!("'{k}' is not a search criterion"))]);
+            }
+            one.criteria
+        }
+        Filter::And(parts) => {
+            let mut all = Vec::new();
+            for p in parts {
+                all.extend(filter_criteria(rtype, p)?);
+            }
+            all
+        }
+        Filter::Or(parts) => {
+            vec![Criterion::Any(parts.iter().map(|p| filter_criteria(rtype, p)).collect::<Result<_, _>>()?)]
+        }
+        Filter::Not(inner) => vec![Criterion::Not(filter_criteria(rtype, inner)?)],
+    })
 }
 
 fn invalid(key: &str, msg: String) -> Issue {
@@ -543,11 +584,21 @@ mod tests {
         for h in [Handling::Strict, Handling::Lenient] {
             let e = parse(Some("Patient"), &q(&[("_filter", "x")]), h).unwrap_err();
             assert_eq!((e[0].code, e[0].expression.as_deref()), ("invalid", Some("_filter")));
-            let e = parse(Some("Patient"), &q(&[("_filter", "not (gender eq male)")]), h).unwrap_err();
+            let e = parse(Some("Patient"), &q(&[("_filter", "name ew son")]), h).unwrap_err();
             assert_eq!(e[0].code, "not-supported");
+            let e = parse(None, &q(&[("_filter", "not (gender eq male)")]), h).unwrap_err();
+            assert!(e[0].diagnostics.contains("need a resource type"), "{}", e[0].diagnostics);
         }
         let r = parse(Some("Patient"), &q(&[("_filter", "gender eq male")]), Handling::Strict).unwrap();
         assert_eq!(r.criteria.len(), 1);
+        assert_eq!(r.used, q(&[("gender", "male")]), "a conjunction is its parameters");
+        let r = parse(Some("Patient"), &q(&[("_filter", "not (gender eq male)")]), Handling::Strict).unwrap();
+        assert!(matches!(&r.criteria[..], [Criterion::Not(inner)] if inner.len() == 1));
+        assert_eq!(
+            r.used,
+            q(&[("_filter", "not (gender eq male)")]),
+            "a group is kept as written, for links"
+        );
     }
 
     #[test]

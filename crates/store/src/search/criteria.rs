@@ -91,6 +91,10 @@ pub(crate) fn cost(c: &Criterion) -> u8 {
         Criterion::Has { .. } => 5,
         Criterion::Compartment { .. } => 1,
         Criterion::Missing { .. } => 7,
+        // An OR of lookups or a NOT: only drives when nothing else can (a NOT then reads every
+        // resource of the type, as `:not` alone does).
+        Criterion::Any(_) => 8,
+        Criterion::Not(_) => 9,
     }
 }
 
@@ -181,6 +185,22 @@ fn compile_at_depth(
         }
         Criterion::Compartment { compartment: c, id, params, itself } => {
             compartment(ctx, rtype, alias, (c, id, params, *itself))
+        }
+        Criterion::Any(groups) => {
+            let mut alts = Vec::new();
+            for g in groups {
+                let parts = g.iter().map(|c| compile(ctx, c, rtype, alias)).collect::<Result<Vec<_>, _>>()?;
+                alts.push(if parts.is_empty() {
+                    "1 = 1".to_string()
+                } else {
+                    format!("({})", parts.join(" AND "))
+                });
+            }
+            Ok(if alts.is_empty() { "1 = 0".into() } else { format!("({})", alts.join(" OR ")) })
+        }
+        Criterion::Not(all) => {
+            let parts = all.iter().map(|c| compile(ctx, c, rtype, alias)).collect::<Result<Vec<_>, _>>()?;
+            Ok(if parts.is_empty() { "1 = 0".into() } else { format!("NOT ({})", parts.join(" AND ")) })
         }
         Criterion::Has { source_type, ref_code, inner } => {
             let p = ctx.param_rows(source_type, ref_code)?.cond("x.");
