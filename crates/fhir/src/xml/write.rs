@@ -31,14 +31,13 @@ struct Writer<'a> {
 /// Where a member goes among its siblings: the base types' elements first (`Resource` and
 /// `Element` before `DomainResource` and `BackboneElement`), then the type's own, each group in
 /// definition order; members R4 does not define last, as they came.
-fn rank(parent: &str, info: Option<&ChildInfo>, position: usize) -> (u8, usize) {
+fn rank(children: &[&lantern_r4::ElementDef], info: Option<&ChildInfo>, position: usize) -> (u8, usize) {
     let Some(info) = info else { return (3, position) };
     let group = match info.path.rsplit_once('.').map_or("", |(p, _)| p) {
         "Resource" | "Element" => 0,
         "DomainResource" | "BackboneElement" => 1,
         _ => 2,
     };
-    let children = lantern_r4::children(parent).unwrap_or(&[]);
     let index = children.iter().position(|e| std::ptr::eq(*e, info.element)).unwrap_or(usize::MAX);
     (group, index)
 }
@@ -91,6 +90,7 @@ impl Writer<'_> {
         if depth > MAX_DEPTH {
             return;
         }
+        let children = lantern_r4::children(parent).unwrap_or(&[]);
         let mut order: Vec<((u8, usize), &str, Option<ChildInfo>)> = Vec::with_capacity(obj.len());
         for (i, key) in obj.keys().enumerate() {
             let base = key.strip_prefix('_').unwrap_or(key);
@@ -104,7 +104,7 @@ impl Writer<'_> {
             if info.as_ref().is_some_and(is_attribute) {
                 continue;
             }
-            order.push((rank(parent, info.as_ref(), i), base, info));
+            order.push((rank(children, info.as_ref(), i), base, info));
         }
         order.sort_by_key(|(r, ..)| *r);
         for (_, name, info) in order {
