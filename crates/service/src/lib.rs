@@ -19,6 +19,7 @@ mod history;
 mod lastn;
 mod links;
 mod meta_op;
+mod parameters;
 mod patch;
 mod prepare;
 mod reindex;
@@ -38,6 +39,7 @@ pub use export::{ExportFiles, ExportRequest, DELETED_FILE};
 pub use lantern_fhir::search::Handling;
 pub use lantern_store::{AccessFilter, Stored, WriteKind, Written};
 pub use meta_op::MetaChange;
+pub use parameters::{primitive_value, read_parameters};
 pub use reindex::ReindexStep;
 pub use summary::IPS_COMPOSITION;
 

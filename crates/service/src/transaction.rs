@@ -230,7 +230,7 @@ impl Fhir {
         for (i, e) in raw_entries.iter().enumerate() {
             let req =
                 e.get("request").ok_or_else(|| entry_issue(i, "required", "the entry has no request"))?;
-            let method = match req.get("method").and_then(Value::as_str) {
+            let mut method = match req.get("method").and_then(Value::as_str) {
                 Some("GET") | Some("HEAD") => Method::Get,
                 Some("POST") => Method::Post,
                 Some("PUT") => Method::Put,
@@ -248,11 +248,21 @@ impl Fhir {
                 .get("url")
                 .and_then(Value::as_str)
                 .ok_or_else(|| entry_issue(i, "required", "the entry's request has no url"))?;
-            let url = url
+            let mut url = url
                 .strip_prefix(&format!("{}/", ctx.base))
                 .unwrap_or(url)
                 .trim_start_matches('/')
                 .to_string();
+            // An operation that changes nothing, POSTed with a Parameters resource, is answered as
+            // the same operation by GET with those parameters in its query.
+            if method == Method::Post {
+                let op = url.split('?').next().unwrap_or("").rsplit('/').next().unwrap_or("");
+                if READ_ONLY_OPERATIONS.contains(&op) {
+                    url = query_with_parameters(&url, op, e.get("resource"))
+                        .map_err(|err| prefix_err(i, err))?;
+                    method = Method::Get;
+                }
+            }
             if url.split(['?', '/']).next().is_some_and(|s| s.ends_with(':')) {
                 return Err(entry_issue(
                     i,
@@ -656,6 +666,38 @@ impl Fhir {
             ),
         }
     }
+}
+
+/// The operations a bundle entry may POST with a Parameters resource (answered as by GET): those
+/// that change nothing and take only primitive and coded parameters.
+const READ_ONLY_OPERATIONS: &[&str] = &[
+    "$everything",
+    "$summary",
+    "$lastn",
+    "$stats",
+    "$translate",
+    "$lookup",
+    "$subsumes",
+    "$expand",
+    "$validate-code",
+];
+
+/// `url` with the Parameters resource's parameters added to its query.
+fn query_with_parameters(url: &str, op: &str, params: Option<&Value>) -> Result<String, Error> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    if let Some(p) = params {
+        if crate::read_parameters(op, p, &mut pairs)?.is_some() {
+            return Err(Error::bad(
+                "not-supported",
+                None,
+                format!("{op} inside a bundle takes no resource parameter: name the value set by url"),
+            ));
+        }
+    }
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+    Ok(if query.is_empty() { path.to_string() } else { format!("{path}?{query}") })
 }
 
 fn prefix_err(i: usize, e: Error) -> Error {

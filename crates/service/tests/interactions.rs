@@ -893,6 +893,22 @@ async fn batch_independent(fhir: Fhir) {
     }
     assert!(e[2]["resource"]["entry"][0]["resource"]["id"] == "bo1", "{}", e[2]);
     assert!(e[gets.len()]["response"]["status"].as_str().unwrap().starts_with("400"), "{}", e[gets.len()]);
+    // Operations that change nothing POSTed with a Parameters resource, as clients send them.
+    let b = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": {"resourceType": "Parameters", "parameter": [{"name": "patient", "valueString": "b2"}]},
+         "request": {"method": "POST", "url": "Observation/$lastn"}},
+        {"resource": {"resourceType": "Parameters"}, "request": {"method": "POST", "url": "Patient/b2/$summary"}}
+    ]});
+    let r = run_bundle(&fhir, b).await.unwrap();
+    let e = r["entry"].as_array().unwrap();
+    assert_eq!(e[0]["resource"]["entry"][0]["resource"]["id"], "bo1", "{}", e[0]);
+    assert_eq!(e[1]["resource"]["type"], "document", "{}", e[1]);
+    // Anything else an operation POSTed in a bundle would be is still refused, not taken for a create.
+    let b = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": {"resourceType": "Parameters"}, "request": {"method": "POST", "url": "Patient/$frobnicate"}}
+    ]});
+    let r = run_bundle(&fhir, b).await.unwrap();
+    assert!(r["entry"][0]["response"]["status"].as_str().unwrap().starts_with("400"), "{r}");
     // Not a bundle, or a bundle of the wrong type.
     assert_eq!(status(&run_bundle(&fhir, json!({"resourceType": "Patient"})).await.unwrap_err()), 400);
     assert_eq!(

@@ -19,7 +19,7 @@
 //! its starter, whose access filter is not kept), so at start-up it becomes a failed job whose
 //! status says to start again, and its partial files are removed. Without a directory (tests,
 //! benches) jobs live in memory and their files in the system's temporary directory.
-use super::request::{decode, json_body, primitive_value, query_pairs};
+use super::request::{decode, json_body, query_pairs};
 use super::respond::{Fail, Result};
 use super::AppState;
 use axum::body::{Body, Bytes};
@@ -27,6 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lantern_audit::{Action, Entry};
+use lantern_service::primitive_value;
 use lantern_service::{ExportFiles, ExportRequest, DELETED_FILE};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! patch (§3.1.0.4.4), delete (§3.1.0.5), instance history, search in a compartment
 //! (§3.1.0.8, `Patient/[id]/Observation`, also by `POST .../_search`), and operations such as `Patient/[id]/$everything`.
 use super::binary;
-use super::request::{decode, decode_native, if_match, json_body, primitive_value, query_pairs, search_form};
+use super::request::{decode, decode_native, if_match, json_body, query_pairs, search_form};
 use super::respond::{self, Fail, Result};
 use super::AppState;
 use axum::body::Bytes;
@@ -157,12 +157,12 @@ pub(crate) async fn type_operation(
 }
 
 /// An operation's parameters: the query's, and by POST those of a Parameters body, primitive
-/// values taken as the query's would be (see [`read_parameters`]).
+/// values taken as the query's would be (see `lantern_service::read_parameters`).
 fn operation_pairs(op: &str, headers: &HeaderMap, uri: &Uri, body: &Bytes) -> Result<Vec<(String, String)>> {
     let mut pairs = query_pairs(uri);
     if !body.is_empty() {
         let b = json_body(headers, body, false)?;
-        if read_parameters(op, &b, &mut pairs)?.is_some() {
+        if lantern_service::read_parameters(op, &b, &mut pairs).map_err(Fail::from)?.is_some() {
             return Err(Fail::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
@@ -200,7 +200,7 @@ async fn terminology(
         None
     } else {
         let b = json_body(&headers, &body, false)?;
-        read_parameters(op, &b, &mut pairs)?
+        lantern_service::read_parameters(op, &b, &mut pairs).map_err(Fail::from)?
     };
     let out = match op {
         "$expand" => s.fhir.expand(&ctx, id, given.as_ref(), &pairs).await,
@@ -210,70 +210,6 @@ async fn terminology(
         _ => s.fhir.lookup(&ctx, &pairs).await,
     };
     Ok(respond::json(StatusCode::OK, out.map_err(Fail::from)?, &want))
-}
-
-/// A terminology operation's Parameters body, read into `pairs` as its query would be: each
-/// primitive value by its name, a Coding as its parts, a codeable concept's codings (for
-/// `$validate-code`). Returns the ValueSet sent whole as `valueSet`, if any. A parameter of a
-/// shape not read here is refused, never skipped.
-fn read_parameters(
-    op: &str,
-    b: &serde_json::Value,
-    pairs: &mut Vec<(String, String)>,
-) -> Result<Option<serde_json::Value>> {
-    let bad = |why: String| Fail::new(StatusCode::BAD_REQUEST, "invalid", why);
-    if b.get("resourceType").and_then(|t| t.as_str()) != Some("Parameters") {
-        return Err(bad(format!("POST {op} takes a Parameters resource")));
-    }
-    let mut given = None;
-    for p in b.get("parameter").and_then(|p| p.as_array()).into_iter().flatten() {
-        let name =
-            p.get("name").and_then(|n| n.as_str()).ok_or_else(|| bad("a parameter has no name".into()))?;
-        if let Some(coding) = p.get("valueCoding") {
-            // `coding` stands for `system`, `code` and `display` together; `$subsumes`'s
-            // `codingA` and `codingB` for `codeA` and `codeB`, each with its system.
-            let names: &[(&str, &str)] = match name {
-                "codingA" => &[("system", "systemA"), ("code", "codeA")],
-                "codingB" => &[("system", "systemB"), ("code", "codeB")],
-                _ => &[("system", "system"), ("code", "code"), ("display", "display")],
-            };
-            for (k, as_name) in names {
-                if let Some(v) = coding.get(*k).and_then(|v| v.as_str()) {
-                    pairs.push((as_name.to_string(), v.to_string()));
-                }
-            }
-            continue;
-        }
-        if let (Some(cc), "codeableConcept", "$validate-code") = (p.get("valueCodeableConcept"), name, op) {
-            // Each coding, as `system<TAB>code`, for the service to try in turn.
-            for c in cc.get("coding").and_then(|c| c.as_array()).into_iter().flatten() {
-                if let Some(code) = c.get("code").and_then(|v| v.as_str()) {
-                    let system = c.get("system").and_then(|v| v.as_str()).unwrap_or("");
-                    pairs.push(("codeableConcept".into(), format!("{system}\t{code}")));
-                }
-            }
-            continue;
-        }
-        if let Some(period) = p.get("valuePeriod") {
-            // A Period as `start/end` (`Observation/$stats`'s `period`), either end open.
-            let end = |k: &str| period.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            pairs.push((name.to_string(), format!("{}/{}", end("start"), end("end"))));
-            continue;
-        }
-        if let (Some(vs), "valueSet", "$expand" | "$validate-code") = (p.get("resource"), name, op) {
-            given = Some(vs.clone());
-            continue;
-        }
-        let value = primitive_value(p).ok_or_else(|| {
-            bad(format!(
-                "parameter '{name}' of {op} has a value Lantern does not read here (a codeable \
-                 concept, or a resource where none is taken): send system and code, or name the \
-                 value set or code system by url"
-            ))
-        })?;
-        pairs.push((name.to_string(), value));
-    }
-    Ok(given)
 }
 
 /// `$validate`: 200 with the OperationOutcome whether or not the resource is valid (the outcome

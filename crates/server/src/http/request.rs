@@ -139,19 +139,6 @@ pub(crate) fn caller_ctx(base: &str) -> Ctx {
     ctx
 }
 
-/// A Parameters parameter's primitive value as text (`valueString`, `valueUri`,
-/// `valueInteger`, `valueBoolean`, ...): an operation's POST body read as its GET query would
-/// be. None for a complex value (a Coding, a resource) or none at all.
-pub(crate) fn primitive_value(p: &Value) -> Option<String> {
-    let (_, v) = p.as_object()?.iter().find(|(k, _)| k.starts_with("value"))?;
-    match v {
-        Value::String(t) => Some(t.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// Parses a JSON request body, refusing other content types (415) and bad JSON (400).
 pub(crate) fn json_body(headers: &HeaderMap, body: &[u8], patch: bool) -> Result<Value, Fail> {
     if let Some(ct) = headers.get("content-type").and_then(|c| c.to_str().ok()) {
