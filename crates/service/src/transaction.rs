@@ -256,8 +256,10 @@ impl Fhir {
             // An operation that changes nothing, POSTed with a Parameters resource, is answered as
             // the same operation by GET with those parameters in its query.
             if method == Method::Post {
-                let op = url.split('?').next().unwrap_or("").rsplit('/').next().unwrap_or("");
-                if READ_ONLY_OPERATIONS.contains(&op) {
+                let path = url.split('?').next().unwrap_or("");
+                let (rtype, op) =
+                    (path.split('/').next().unwrap_or(""), path.rsplit('/').next().unwrap_or(""));
+                if READ_ONLY_OPERATIONS.contains(&(rtype, op)) {
                     url = query_with_parameters(&url, op, e.get("resource"))
                         .map_err(|err| prefix_err(i, err))?;
                     method = Method::Get;
@@ -668,18 +670,19 @@ impl Fhir {
     }
 }
 
-/// The operations a bundle entry may POST with a Parameters resource (answered as by GET): those
-/// that change nothing and take only primitive and coded parameters.
-const READ_ONLY_OPERATIONS: &[&str] = &[
-    "$everything",
-    "$summary",
-    "$lastn",
-    "$stats",
-    "$translate",
-    "$lookup",
-    "$subsumes",
-    "$expand",
-    "$validate-code",
+/// The operations a bundle entry may POST with a Parameters resource (answered as by GET, see
+/// `get_entry`), by type: those that change nothing and take only primitive and coded
+/// parameters. Any other operation is refused by name, never taken for a create.
+const READ_ONLY_OPERATIONS: &[(&str, &str)] = &[
+    ("Patient", "$everything"),
+    ("Patient", "$summary"),
+    ("Observation", "$lastn"),
+    ("Observation", "$stats"),
+    ("ConceptMap", "$translate"),
+    ("CodeSystem", "$lookup"),
+    ("CodeSystem", "$subsumes"),
+    ("ValueSet", "$expand"),
+    ("ValueSet", "$validate-code"),
 ];
 
 /// `url` with the Parameters resource's parameters added to its query.
