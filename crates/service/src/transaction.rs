@@ -2,6 +2,8 @@
 //! all or nothing on both backends and its conditional lookups see a consistent state.
 //!
 //! Processing order follows the specification: DELETE, then POST, then PUT/PATCH, then GET.
+//! The reads of a transaction are part of its all-or-nothing: each read of something it does
+//! not write is tried before the job, and one that fails fails the transaction unwritten.
 //! Identity resolution is split so that the expensive part runs outside the single writer:
 //! before the job, every entry that creates a resource gets an id, every fullUrl (`urn:uuid:`,
 //! or an absolute `base/Type/id`, against which the entry's relative references resolve) and
@@ -21,7 +23,7 @@ use lantern_fhir::Issue;
 use lantern_store::clock::format_instant;
 use lantern_store::{HistoryScope, Put, StoreError, Stored, WriteTx};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Method {
@@ -489,6 +491,30 @@ impl Fhir {
         let n = entries.len();
         let gets: Vec<(usize, String)> =
             entries.iter().filter(|e| e.method == Method::Get).map(|e| (e.index, e.url.clone())).collect();
+        // R4: a transaction succeeds or fails whole, its reads included. The reads are answered
+        // after the writes (which they may need to see), so each read of something this
+        // transaction does not write is tried first: one that fails fails the transaction with
+        // nothing written. (Not recorded as a look: the answer given after the writes is.)
+        let written: HashSet<String> = entries
+            .iter()
+            .filter(|e| e.method != Method::Get)
+            .filter_map(|e| e.id.as_ref().map(|id| format!("{}/{id}", e.rtype)))
+            .collect();
+        let mut quiet = ctx.clone();
+        quiet.seen = None;
+        for (i, url) in &gets {
+            let path = url.split('?').next().unwrap_or("");
+            let target: String = path.split('/').take(2).collect::<Vec<_>>().join("/");
+            if written.contains(&target) {
+                continue;
+            }
+            if let Err(e) = self.get_result(&quiet, url).await {
+                return Err(match e {
+                    Error::Store(s) => Error::Store(with_entry(*i, s)),
+                    other => prefix_err(*i, other),
+                });
+            }
+        }
         // 4. The job: deletes; then resolve conditional creates/updates and conditional
         // references; then write, swapping provisional ids for real ones.
         let job_ctx = ctx.clone();
@@ -616,13 +642,24 @@ impl Fhir {
     /// (`$everything`, `$summary`, `$document` without `persist`, `$lastn`, `$stats`, `$meta`, the
     /// terminology operations). Returns the status line and body.
     async fn get_entry(&self, ctx: &Ctx, url: &str) -> (String, Option<String>) {
+        match self.get_result(ctx, url).await {
+            Ok(body) => ("200 OK".into(), body),
+            Err(e) => (
+                crate::error_status(&e).to_string(),
+                Some(lantern_fhir::operation_outcome(&e.issues()).to_string()),
+            ),
+        }
+    }
+
+    /// What a GET inside a bundle answers: the body, or the error.
+    async fn get_result(&self, ctx: &Ctx, url: &str) -> Result<Option<String>, Error> {
         let url = url.strip_prefix(&format!("{}/", ctx.base)).unwrap_or(url).trim_start_matches('/');
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let segs: Vec<&str> = path.split('/').collect();
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let r = match segs.as_slice() {
+        match segs.as_slice() {
             [""] => self.search(ctx, None, &pairs).await.map(Some),
             ["_history"] => self.history(ctx, HistoryScope::System, &pairs).await.map(Some),
             [t, "_history"] => self.history(ctx, HistoryScope::Type(t.to_string()), &pairs).await.map(Some),
@@ -659,13 +696,6 @@ impl Fhir {
             }
             [t, id, "_history", v] => self.vread(ctx, t, id, v).await.map(|s| s.body),
             _ => Err(Error::bad("not-supported", None, format!("cannot GET '{url}' inside a bundle"))),
-        };
-        match r {
-            Ok(body) => ("200 OK".into(), body),
-            Err(e) => (
-                crate::error_status(&e).to_string(),
-                Some(lantern_fhir::operation_outcome(&e.issues()).to_string()),
-            ),
         }
     }
 }

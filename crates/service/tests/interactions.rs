@@ -706,6 +706,24 @@ async fn transaction_atomic(fhir: Fhir) {
         assert_eq!(issue.expression.as_deref(), Some("Bundle.entry[1]"));
     }
     assert!(ids(&fhir, "Patient", "name=atomic3").await.is_empty());
+    // Its reads too: a read that fails fails the transaction, with nothing written; a read of
+    // what the transaction writes sees it.
+    let b = tx(json!([
+        {"resource": {"resourceType": "Patient", "name": [{"family": "Atomic4"}]}, "request": {"method": "POST", "url": "Patient"}},
+        {"request": {"method": "GET", "url": "Patient/nobody-here"}}
+    ]));
+    let e = run_bundle(&fhir, b).await.unwrap_err();
+    assert_eq!(status(&e), 404);
+    assert!(e.issues()[0].diagnostics.contains("Bundle.entry[1]"), "{:?}", e.issues());
+    assert!(ids(&fhir, "Patient", "name=atomic4").await.is_empty(), "nothing written");
+    let b = tx(json!([
+        {"resource": {"resourceType": "Patient", "id": "atomic5", "name": [{"family": "Atomic5"}]}, "request": {"method": "PUT", "url": "Patient/atomic5"}},
+        {"request": {"method": "GET", "url": "Patient/atomic5"}},
+        {"request": {"method": "GET", "url": "Patient?name=atomic5"}}
+    ]));
+    let r = run_bundle(&fhir, b).await.unwrap();
+    assert_eq!(r["entry"][1]["resource"]["name"][0]["family"], "Atomic5", "{r}");
+    assert_eq!(r["entry"][2]["resource"]["total"], 1, "{r}");
 
     // request.url on another server's base is refused by name; ifNoneExist may repeat the type.
     let b = tx(json!([
