@@ -1,7 +1,8 @@
 //! The HTTP FHIR API, the clinician viewer, the feeds admin routes and the MLLP listener: thin
 //! transports over `lantern-service`.
 //!
-//! A request passes through tower layers (tracing, compression), then extractors that decode
+//! A request passes through tower layers (compression, tracing, FHIR XML answers, the error
+//! rewriting, the trust guard, FHIR XML bodies; see [`app`]), then extractors that decode
 //! the FHIR-specific headers (Prefer, If-Match, If-None-Exist, `_format`), then a handler that
 //! calls exactly one service function and encodes its result. Rules live in the service so
 //! every entry point shares them; the only HTTP-specific knowledge here is in `http/respond.rs`

@@ -10,7 +10,7 @@ pub fn write(resource: &Value, pretty: bool) -> Option<String> {
     write_to(&mut out, resource, pretty).then_some(out)
 }
 
-/// As [`write`], appending to `out`; false (and nothing written) if `resource` is not one.
+/// As [`write()`], appending to `out`; false (and nothing written) if `resource` is not one.
 pub fn write_to(out: &mut String, resource: &Value, pretty: bool) -> bool {
     let Some(obj) = resource.as_object().filter(|o| o.get("resourceType").is_some_and(Value::is_string))
     else {

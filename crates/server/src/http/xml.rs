@@ -23,7 +23,7 @@ use lantern_fhir::Issue;
 
 const FHIR_XML: &str = "application/fhir+xml; charset=utf-8";
 
-/// Answers in XML when asked, for every route under `/fhir` (see [`wants_xml`]).
+/// Answers in XML when asked, for every route under `/fhir` (see `wants_xml`).
 pub fn with_xml_answers(app: Router) -> Router {
     app.layer(axum::middleware::from_fn(answers))
 }
