@@ -225,6 +225,15 @@ async fn viewer_over_http(fhir: Fhir) {
     assert!(page.contains("prescribed at Riverside Surgery"), "{page}");
     let (s, page, _) = gp.get(&format!("/patients/{pid}/timeline")).await;
     assert_eq!(s, StatusCode::OK, "{page}");
+    // The patient summary to hand on: an IPS document of what this GP may see, restricted item
+    // included (it is theirs), linked from the record's navigation.
+    assert!(page.contains(&format!("/patients/{pid}/summary.json")), "{page}");
+    let (s, doc, _) = gp.get(&format!("/patients/{pid}/summary.json")).await;
+    assert_eq!(s, StatusCode::OK, "{doc}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["type"], "document");
+    assert_eq!(doc["entry"][0]["resource"]["resourceType"], "Composition");
+    assert!(doc.to_string().contains("Penicillin"), "the allergy is in the summary");
 
     // The A&E doctor has no relationship: not found by name, told by NHS number, and refused
     // on the record, with the way to break the glass.
@@ -236,6 +245,9 @@ async fn viewer_over_http(fhir: Fhir) {
     let (s, page, _) = ae.get(&format!("/patients/{pid}")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(page.contains("Break the glass"));
+    assert!(!page.contains("Penicillin"));
+    let (s, page, _) = ae.get(&format!("/patients/{pid}/summary.json")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no summary without a relationship either");
     assert!(!page.contains("Penicillin"));
     // A reason too short is refused with the form again; a proper one opens the record.
     let (s, page, _) = ae

@@ -141,6 +141,7 @@ pub fn router(app: AppState, cfg: Config) -> Router {
         .route("/patients", get(find::search))
         .route("/patients/{id}", get(summary::page_route))
         .route("/patients/{id}/timeline", get(timeline::page_route))
+        .route("/patients/{id}/summary.json", get(summary::ips_route))
         .route("/patients/{id}/break-glass", get(glass::form).post(glass::submit))
         .route("/my-record", get(mine::record))
         .route("/my-record/who-looked", get(mine::who_looked))

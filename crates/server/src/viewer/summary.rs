@@ -29,6 +29,42 @@ pub(crate) async fn page_route(
     }
 }
 
+/// `GET /patients/{id}/summary.json`: the patient's International Patient Summary
+/// (`Patient/[id]/$summary`) as a FHIR document to download and hand on (a referral, a
+/// transfer of care), under the signed-in user's access as every page is, and recorded as a
+/// look like them.
+pub(crate) async fn ips_route(
+    State(st): State<ViewerState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    use axum::response::IntoResponse;
+    let Some(scope) = crate::trust::current() else { return super::layout::no_trust() };
+    let base = crate::http::request::base_url(&headers);
+    let ctx = crate::http::request::caller_ctx(&base);
+    match st.app.fhir.summary(&ctx, &id, &[]).await {
+        Ok(doc) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "application/fhir+json; charset=utf-8".to_string()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"patient-summary-{id}.json\""),
+                ),
+            ],
+            doc,
+        )
+            .into_response(),
+        Err(e) => {
+            let f = match lantern_service::error_status(&e) {
+                404 | 410 => Failure::NotFound,
+                403 => Failure::Refused(e.to_string()),
+                _ => Failure::Other(e.to_string()),
+            };
+            refused(&scope, &id, f)
+        }
+    }
+}
+
 /// Why the record cannot be shown, with the way forward (break-glass) where there is one.
 pub(crate) fn refused(scope: &Scope, id: &str, f: Failure) -> Response {
     match f {
@@ -158,7 +194,8 @@ pub(crate) fn banner(st: &ViewerState, r: &Record, names: &HashMap<String, Strin
         nav aria-label="Record" {
             p {
                 a href=(format!("/patients/{}", r.id)) { "Summary" } " · "
-                a href=(format!("/patients/{}/timeline", r.id)) { "Timeline" }
+                a href=(format!("/patients/{}/timeline", r.id)) { "Timeline" } " · "
+                a href=(format!("/patients/{}/summary.json", r.id)) download { "Patient summary (IPS, FHIR)" }
                 @if r.patients.len() > 1 { " · joined from " (r.patients.len()) " linked records" }
             }
         }
