@@ -26,6 +26,9 @@ const PAGE: usize = 1000;
 
 const STATISTICS: &str = "http://hl7.org/fhir/observation-statistics";
 
+/// The longest `duration` taken, in hours (200 years).
+const MAX_HOURS: f64 = 200.0 * 366.0 * 24.0;
+
 /// The statistics R4 defines that are computed here (the code and its display).
 const KNOWN: &[(&str, &str)] = &[
     ("average", "Average"),
@@ -102,9 +105,11 @@ impl Fhir {
         let now = self.store.now_micros();
         let (start, end) = match (get("duration").next(), get("period").next()) {
             (Some(h), _) => {
+                // Up to a lifetime and more (200 years): past that the start would fall before
+                // any date a record holds (and outside what an instant can say).
                 let hours: f64 =
-                    h.parse().ok().filter(|h: &f64| *h > 0.0).ok_or_else(|| {
-                        bad("duration", format!("duration is a number of hours, not '{h}'"))
+                    h.parse().ok().filter(|h: &f64| *h > 0.0 && *h <= MAX_HOURS).ok_or_else(|| {
+                        bad("duration", format!("duration is a number of hours up to {MAX_HOURS}, not '{h}'"))
                     })?;
                 (Some(format_instant(now - (hours * 3_600_000_000.0) as i64)), Some(format_instant(now)))
             }

@@ -1021,11 +1021,14 @@ async fn observation_stats(fhir: Fhir) {
         .map(|p| p["resource"]["id"].as_str().unwrap())
         .collect();
     assert_eq!(sources.len(), 3, "{sources:?}");
-    // Refused with the reason: no subject, no code, an unknown statistic.
+    // Refused with the reason: no subject, no code, an unknown statistic, a duration past any
+    // record, a period not written start/end.
     for bad in [
         "system=x&code=1&statistic=average",
         "subject=Patient/sp1&statistic=average",
         "subject=Patient/sp1&code=1&statistic=mode",
+        "subject=Patient/sp1&code=1&statistic=count&duration=1e30",
+        "subject=Patient/sp1&code=1&statistic=count&period=2024",
     ] {
         assert!(fhir.stats(&ctx(), &pairs(bad)).await.is_err(), "{bad}");
     }

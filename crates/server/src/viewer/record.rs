@@ -44,6 +44,16 @@ pub(crate) enum Failure {
     Other(String),
 }
 
+impl From<lantern_service::Error> for Failure {
+    fn from(e: lantern_service::Error) -> Failure {
+        match lantern_service::error_status(&e) {
+            403 => Failure::Refused(e.to_string()),
+            404 | 410 => Failure::NotFound,
+            _ => Failure::Other(e.to_string()),
+        }
+    }
+}
+
 impl Record {
     pub(crate) fn of_type<'a>(&'a self, rtype: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
         self.items.iter().filter(move |i| i.rtype == rtype)
@@ -74,13 +84,7 @@ pub(crate) async fn load(st: &ViewerState, scope: &Scope, base: &str, id: &str) 
         if let Some(p) = &page {
             pairs.push(("_page".into(), p.clone()));
         }
-        let text = st.app.fhir.everything(&ctx, vec![id.to_string()], &pairs).await.map_err(|e| {
-            match lantern_service::error_status(&e) {
-                403 => Failure::Refused(e.to_string()),
-                404 | 410 => Failure::NotFound,
-                _ => Failure::Other(e.to_string()),
-            }
-        })?;
+        let text = st.app.fhir.everything(&ctx, vec![id.to_string()], &pairs).await?;
         let bundle: Value = serde_json::from_str(&text).map_err(|e| Failure::Other(e.to_string()))?;
         for e in bundle.get("entry").and_then(Value::as_array).into_iter().flatten() {
             let Some(r) = e.get("resource") else { continue };

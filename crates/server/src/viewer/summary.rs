@@ -54,14 +54,7 @@ pub(crate) async fn ips_route(
             doc,
         )
             .into_response(),
-        Err(e) => {
-            let f = match lantern_service::error_status(&e) {
-                404 | 410 => Failure::NotFound,
-                403 => Failure::Refused(e.to_string()),
-                _ => Failure::Other(e.to_string()),
-            };
-            refused(&scope, &id, f)
-        }
+        Err(e) => refused(&scope, &id, e.into()),
     }
 }
 
